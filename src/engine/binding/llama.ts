@@ -1,0 +1,465 @@
+// Typed handles over the raw llama.cpp functions. Everything above this folder sees these classes
+// and plain typed arrays, never koffi or pointers.
+import { EngineError } from "../errors.js";
+import { checkAbi } from "./abi.js";
+import { EvalCallback, type GpuChoice, initBackends, koffi, LogCallback, loadNative, type Native } from "./native.js";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogSink = (level: LogLevel, text: string) => void;
+
+const LEVELS: Record<number, LogLevel> = { 1: "debug", 2: "info", 3: "warn", 4: "error" };
+
+let engine: { native: Native; backend: string; version: string } | undefined;
+let logSink: LogSink = () => {};
+let lastLevel: LogLevel = "info";
+let logCallback: unknown;
+
+/** Routes llama.cpp's log to a sink (quiet by default). */
+export function setEngineLog(sink: LogSink): void {
+  logSink = sink;
+}
+
+/** Loads llama.cpp once, checks the ABI, and returns the typed function table. */
+export function engineNative(gpu: GpuChoice = "cpu"): Native {
+  if (engine) {
+    loadNative(gpu); // throws on a backend conflict
+    return engine.native;
+  }
+  const { native, backend, dir } = loadNative(gpu);
+  logCallback = koffi.register((level: number, text: string) => {
+    // level 5 continues the previous line
+    const l = level === 5 ? lastLevel : (LEVELS[level] ?? "info");
+    lastLevel = l;
+    logSink(l, text ?? "");
+  }, koffi.pointer(LogCallback));
+  native.llama_log_set(logCallback, null);
+  const version = checkAbi(native);
+  initBackends(native, dir);
+  engine = { native, backend, version };
+  return native;
+}
+
+export function engineInfo(): { backend: string; version: string; systemInfo: string } {
+  const n = engineNative();
+  return { backend: engine?.backend ?? "cpu", version: engine?.version ?? "", systemInfo: n.llama_print_system_info() };
+}
+
+// --- model -----------------------------------------------------------------------------------------
+
+export interface NativeModelOptions {
+  gpuLayers?: number;
+  /** Weights in writable memory (needed for training). */
+  noMmap?: boolean;
+  vocabOnly?: boolean;
+  useExtraBufts?: boolean;
+}
+
+const textDecoder = new TextDecoder();
+
+export class NativeModel {
+  readonly ptr: unknown;
+  readonly vocab: unknown;
+  private readonly n: Native;
+  private freed = false;
+
+  private constructor(n: Native, ptr: unknown) {
+    this.n = n;
+    this.ptr = ptr;
+    this.vocab = n.llama_model_get_vocab(ptr);
+  }
+
+  static load(path: string, opts: NativeModelOptions = {}): NativeModel {
+    const n = engineNative();
+    const p = n.llama_model_default_params();
+    p.n_gpu_layers = opts.gpuLayers ?? 0;
+    p.load_mode = opts.noMmap ? 0 : -1;
+    p.vocab_only = opts.vocabOnly ?? false;
+    p.use_extra_bufts = opts.useExtraBufts ?? !opts.noMmap;
+    const ptr = n.llama_model_load_from_file(path, p);
+    if (!ptr) {
+      throw new EngineError(
+        "model_load_failed",
+        `llama.cpp could not load ${path}. The file may use an architecture or tensor type this llama.cpp build (v0.4.0) does not know; run with --verbose to see llama.cpp's reason.`,
+      );
+    }
+    return new NativeModel(n, ptr);
+  }
+
+  free(): void {
+    if (!this.freed) this.n.llama_model_free(this.ptr);
+    this.freed = true;
+  }
+
+  get nLayer(): number {
+    return this.n.llama_model_n_layer(this.ptr);
+  }
+  get nEmbd(): number {
+    return this.n.llama_model_n_embd(this.ptr);
+  }
+  get nHead(): number {
+    return this.n.llama_model_n_head(this.ptr);
+  }
+  get nHeadKv(): number {
+    return this.n.llama_model_n_head_kv(this.ptr);
+  }
+  get nCtxTrain(): number {
+    return this.n.llama_model_n_ctx_train(this.ptr);
+  }
+  get nParams(): number {
+    return Number(this.n.llama_model_n_params(this.ptr));
+  }
+  get sizeBytes(): number {
+    return Number(this.n.llama_model_size(this.ptr));
+  }
+  get nVocab(): number {
+    return this.n.llama_vocab_n_tokens(this.vocab);
+  }
+  get bos(): number {
+    return this.n.llama_vocab_bos(this.vocab);
+  }
+  get eos(): number {
+    return this.n.llama_vocab_eos(this.vocab);
+  }
+  get addBos(): boolean {
+    return this.n.llama_vocab_get_add_bos(this.vocab);
+  }
+  isEog(token: number): boolean {
+    return this.n.llama_vocab_is_eog(this.vocab, token);
+  }
+
+  description(): string {
+    const buf = new Uint8Array(256);
+    const len = this.n.llama_model_desc(this.ptr, buf, buf.length);
+    return textDecoder.decode(buf.subarray(0, Math.max(0, Math.min(len, buf.length))));
+  }
+
+  /** All metadata as strings, as llama.cpp reports them (arrays are summarised by llama.cpp). */
+  metadata(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const count = this.n.llama_model_meta_count(this.ptr);
+    const read = (f: (buf: Uint8Array) => number): string => {
+      let buf = new Uint8Array(512);
+      let len = f(buf);
+      if (len >= buf.length) {
+        buf = new Uint8Array(len + 1);
+        len = f(buf);
+      }
+      return textDecoder.decode(buf.subarray(0, Math.max(0, len)));
+    };
+    for (let i = 0; i < count; i++) {
+      const key = read((b) => this.n.llama_model_meta_key_by_index(this.ptr, i, b, b.length));
+      out[key] = read((b) => this.n.llama_model_meta_val_str_by_index(this.ptr, i, b, b.length));
+    }
+    return out;
+  }
+
+  chatTemplate(name?: string): string | undefined {
+    return this.n.llama_model_chat_template(this.ptr, name ?? null) ?? undefined;
+  }
+
+  tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array {
+    const bytes = Buffer.byteLength(text, "utf8");
+    let out = new Int32Array(bytes + 8);
+    let n = this.n.llama_tokenize(this.vocab, text, bytes, out, out.length, addSpecial, parseSpecial);
+    if (n < 0) {
+      out = new Int32Array(-n);
+      n = this.n.llama_tokenize(this.vocab, text, bytes, out, out.length, addSpecial, parseSpecial);
+    }
+    if (n < 0) throw new EngineError("bad_argument", "tokenization failed");
+    return out.slice(0, n);
+  }
+
+  /** The bytes of one token (pieces may split UTF-8 characters). */
+  tokenBytes(token: number, lstrip = 0, special = false): Uint8Array {
+    let buf = new Uint8Array(64);
+    let n = this.n.llama_token_to_piece(this.vocab, token, buf, buf.length, lstrip, special);
+    if (n < 0) {
+      buf = new Uint8Array(-n);
+      n = this.n.llama_token_to_piece(this.vocab, token, buf, buf.length, lstrip, special);
+    }
+    return buf.slice(0, Math.max(0, n));
+  }
+
+  detokenize(tokens: ArrayLike<number>, removeSpecial: boolean, unparseSpecial: boolean): string {
+    const t = Int32Array.from(tokens);
+    let buf = new Uint8Array(t.length * 8 + 16);
+    let n = this.n.llama_detokenize(this.vocab, t, t.length, buf, buf.length, removeSpecial, unparseSpecial);
+    if (n < 0) {
+      buf = new Uint8Array(-n);
+      n = this.n.llama_detokenize(this.vocab, t, t.length, buf, buf.length, removeSpecial, unparseSpecial);
+    }
+    return textDecoder.decode(buf.subarray(0, Math.max(0, n)));
+  }
+
+  save(path: string): void {
+    this.n.llama_model_save_to_file(this.ptr, path);
+  }
+}
+
+/**
+ * llama.cpp's built-in (non-Jinja) chat formatter. Returns undefined when the template is not
+ * one llama.cpp recognises.
+ */
+export function applyBuiltinChatTemplate(
+  template: string,
+  messages: Array<{ role: string; content: string }>,
+  addAssistant: boolean,
+): string | undefined {
+  const n = engineNative();
+  const chars = messages.reduce((s, m) => s + Buffer.byteLength(m.content) + Buffer.byteLength(m.role), 0);
+  let buf = new Uint8Array(chars * 2 + 1024);
+  let len = n.llama_chat_apply_template(template, messages, messages.length, addAssistant, buf, buf.length);
+  if (len < 0) return undefined;
+  if (len > buf.length) {
+    buf = new Uint8Array(len);
+    len = n.llama_chat_apply_template(template, messages, messages.length, addAssistant, buf, buf.length);
+  }
+  return textDecoder.decode(buf.subarray(0, len));
+}
+
+// --- tensors seen during a decode ---------------------------------------------------------------------
+
+/** A graph tensor during the eval callback; valid only inside the callback. */
+export class TensorRef {
+  constructor(
+    private readonly n: Native,
+    private readonly ptr: unknown,
+    readonly name: string,
+  ) {}
+  /** ggml shape, ne[0] fastest (for activations: [n_embd, n_rows]). */
+  get ne(): [number, number, number, number] {
+    const ne = koffi.decode(this.ptr, 16, "int64_t", 4) as Array<number | bigint>;
+    return [Number(ne[0]), Number(ne[1]), Number(ne[2]), Number(ne[3])];
+  }
+  get isF32Contiguous(): boolean {
+    return (koffi.decode(this.ptr, 0, "int") as number) === 0 && this.n.ggml_is_contiguous(this.ptr);
+  }
+  read(into?: Float32Array): Float32Array {
+    const bytes = Number(this.n.ggml_nbytes(this.ptr));
+    const out = into && into.byteLength >= bytes ? into : new Float32Array(bytes / 4);
+    this.n.ggml_backend_tensor_get(this.ptr, out, 0, bytes);
+    return out;
+  }
+  write(data: Float32Array): void {
+    this.n.ggml_backend_tensor_set(this.ptr, data, 0, data.byteLength);
+  }
+}
+
+/** Receives graph tensors while llama.cpp computes: `want` is asked first, `seen` once computed. */
+export interface TensorObserver {
+  want(name: string): boolean;
+  seen(t: TensorRef): void;
+}
+
+// --- context -------------------------------------------------------------------------------------------
+
+export interface NativeContextOptions {
+  nCtx: number;
+  nBatch: number;
+  nUbatch?: number;
+  nSeqMax: number;
+  nThreads: number;
+  /** Exact mode: no flash attention and F32 K/V cache (for reference checks and training). */
+  exact?: boolean;
+  /** Allocate the eval callback so tensors can be observed; off for plain serving. */
+  observable?: boolean;
+  /** One K/V buffer for all sequences; keeps batch order intact (llama.cpp's simple split). */
+  kvUnified?: boolean;
+}
+
+export interface BatchInput {
+  tokens: ArrayLike<number>;
+  positions: ArrayLike<number>;
+  seqIds: ArrayLike<number>;
+  /** Which rows produce logits. */
+  outputs: ArrayLike<boolean | number>;
+}
+
+export class NativeContext {
+  readonly ptr: unknown;
+  readonly nCtx: number;
+  readonly nBatch: number;
+  readonly nUbatch: number;
+  readonly nSeqMax: number;
+  readonly observable: boolean;
+  private readonly n: Native;
+  private readonly nVocab: number;
+  private callback: unknown;
+  private observer: TensorObserver | undefined;
+  private callbackError: unknown;
+  private freed = false;
+  private batchMem:
+    | { cap: number; tok: unknown; pos: unknown; nseq: unknown; seqs: unknown; seqp: unknown; out: unknown; views: BatchViews }
+    | undefined;
+
+  constructor(model: NativeModel, opts: NativeContextOptions) {
+    const n = engineNative();
+    this.n = n;
+    this.nVocab = model.nVocab;
+    const p = n.llama_context_default_params();
+    p.n_ctx = opts.nCtx;
+    p.n_batch = opts.nBatch;
+    p.n_ubatch = opts.nUbatch ?? opts.nBatch;
+    p.n_seq_max = opts.nSeqMax;
+    p.n_threads = opts.nThreads;
+    p.n_threads_batch = opts.nThreads;
+    p.kv_unified = opts.kvUnified ?? true;
+    p.no_perf = true;
+    if (opts.exact) {
+      p.flash_attn_type = 0;
+      p.type_k = 0;
+      p.type_v = 0;
+    }
+    this.observable = opts.observable ?? false;
+    if (this.observable) {
+      this.callback = koffi.register((t: unknown, ask: boolean) => this.onTensor(t, ask), koffi.pointer(EvalCallback));
+      p.cb_eval = this.callback;
+    }
+    const ptr = n.llama_init_from_model(model.ptr, p);
+    if (!ptr) {
+      if (this.callback) koffi.unregister(this.callback as bigint);
+      throw new EngineError(
+        "context_failed",
+        `llama.cpp could not create a context (n_ctx ${opts.nCtx}, n_batch ${opts.nBatch}, ${opts.nSeqMax} sequences). Try a smaller --ctx or fewer parallel sequences.`,
+      );
+    }
+    this.ptr = ptr;
+    this.nCtx = n.llama_n_ctx(ptr);
+    this.nBatch = n.llama_n_batch(ptr);
+    this.nUbatch = n.llama_n_ubatch(ptr);
+    this.nSeqMax = n.llama_n_seq_max(ptr);
+  }
+
+  private onTensor(t: unknown, ask: boolean): boolean {
+    const obs = this.observer;
+    if (!obs) return false;
+    try {
+      const name = this.n.ggml_get_name(t) as string;
+      if (ask) return obs.want(name);
+      obs.seen(new TensorRef(this.n, t, name));
+      return true;
+    } catch (e) {
+      // an exception must not cross into C: remember it, stop the graph, rethrow after decode
+      this.callbackError ??= e;
+      return false;
+    }
+  }
+
+  /** Observer for the next decodes (undefined: none). Requires `observable`. */
+  setObserver(obs: TensorObserver | undefined): void {
+    if (obs && !this.observable) {
+      throw new EngineError("bad_argument", "this context was created without activation hooks (observable: false).");
+    }
+    this.observer = obs;
+  }
+
+  private batch(nTokens: number): BatchViews {
+    if (this.batchMem && this.batchMem.cap >= nTokens) return this.batchMem.views;
+    const cap = Math.max(nTokens, this.nBatch);
+    const tok = koffi.alloc("int32_t", cap);
+    const pos = koffi.alloc("int32_t", cap);
+    const nseq = koffi.alloc("int32_t", cap);
+    const seqs = koffi.alloc("int32_t", cap);
+    const seqp = koffi.alloc("void *", cap);
+    const out = koffi.alloc("int8_t", cap);
+    const views: BatchViews = {
+      tok: new Int32Array(koffi.view(tok, cap * 4)),
+      pos: new Int32Array(koffi.view(pos, cap * 4)),
+      seq: new Int32Array(koffi.view(seqs, cap * 4)),
+      out: new Int8Array(koffi.view(out, cap)),
+      struct: { n_tokens: 0, token: tok, embd: null, pos, n_seq_id: nseq, seq_id: seqp, logits: out },
+    };
+    new Int32Array(koffi.view(nseq, cap * 4)).fill(1);
+    // each token belongs to exactly one sequence: seq_id[i] points at seqs[i]
+    const base = koffi.address(seqs);
+    const ptrs = new BigUint64Array(koffi.view(seqp, cap * 8));
+    for (let i = 0; i < cap; i++) ptrs[i] = base + BigInt(4 * i);
+    if (this.batchMem) for (const k of ["tok", "pos", "nseq", "seqs", "seqp", "out"] as const) koffi.free(this.batchMem[k]);
+    this.batchMem = { cap, tok, pos, nseq, seqs, seqp, out, views };
+    return views;
+  }
+
+  /**
+   * Runs one llama_decode. With an observable context the call is synchronous (the eval callback
+   * must run on the JS thread); otherwise it runs on a worker thread and the event loop keeps going.
+   */
+  async decode(input: BatchInput): Promise<void> {
+    const nTok = input.tokens.length;
+    if (nTok === 0) return;
+    if (nTok > this.nBatch) {
+      throw new EngineError("bad_argument", `batch of ${nTok} tokens exceeds n_batch ${this.nBatch}; split it first.`);
+    }
+    const v = this.batch(nTok);
+    for (let i = 0; i < nTok; i++) {
+      v.tok[i] = input.tokens[i] as number;
+      v.pos[i] = input.positions[i] as number;
+      v.seq[i] = input.seqIds[i] as number;
+      v.out[i] = input.outputs[i] ? 1 : 0;
+    }
+    v.struct.n_tokens = nTok;
+    this.callbackError = undefined;
+    let rc: number;
+    if (this.observable) {
+      rc = this.n.llama_decode(this.ptr, v.struct);
+    } else {
+      rc = await new Promise<number>((resolve, reject) =>
+        this.n.llama_decode.async(this.ptr, v.struct, (err: unknown, res: number) => (err ? reject(err) : resolve(res))),
+      );
+    }
+    if (this.callbackError) throw this.callbackError;
+    if (rc === 1) {
+      throw new EngineError(
+        "context_overflow",
+        "the K/V cache is full: the prompt and answer do not fit in the context. Use a larger --ctx or a shorter prompt.",
+      );
+    }
+    if (rc === 2) throw new EngineError("aborted", "decoding was aborted.");
+    if (rc !== 0) throw new EngineError("decode_failed", `llama_decode failed with code ${rc}.`);
+  }
+
+  /** Logits of output row i of the last decode (-1: the last output row). */
+  logits(i: number, into?: Float32Array): Float32Array {
+    const p = this.n.llama_get_logits_ith(this.ptr, i);
+    if (!p) throw new EngineError("decode_failed", `no logits for row ${i}: mark it as an output in the batch.`);
+    const view = new Float32Array(koffi.view(p, this.nVocab * 4));
+    if (into) {
+      into.set(view);
+      return into;
+    }
+    return view.slice();
+  }
+
+  /** Sets llama.cpp's control vector: data holds layers 1..n_layer-1, n_embd floats each. */
+  setControlVector(data: Float32Array, nEmbd: number, ilStart: number, ilEnd: number): void {
+    const rc = this.n.llama_set_adapter_cvec(this.ptr, data, data.length, nEmbd, ilStart, ilEnd);
+    if (rc !== 0) throw new EngineError("bad_vector", `llama.cpp rejected the control vector (code ${rc}).`);
+  }
+
+  clearControlVector(nEmbd: number): void {
+    this.n.llama_set_adapter_cvec(this.ptr, null, 0, nEmbd, 0, 0);
+  }
+
+  clearMemory(): void {
+    this.n.llama_memory_clear(this.n.llama_get_memory(this.ptr), true);
+  }
+
+  removeSequence(seq: number, from = -1, to = -1): boolean {
+    return this.n.llama_memory_seq_rm(this.n.llama_get_memory(this.ptr), seq, from, to);
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    this.n.llama_free(this.ptr);
+    if (this.callback) koffi.unregister(this.callback as bigint);
+    if (this.batchMem) for (const k of ["tok", "pos", "nseq", "seqs", "seqp", "out"] as const) koffi.free(this.batchMem[k]);
+  }
+}
+
+interface BatchViews {
+  tok: Int32Array;
+  pos: Int32Array;
+  seq: Int32Array;
+  out: Int8Array;
+  struct: { n_tokens: number; token: unknown; embd: null; pos: unknown; n_seq_id: unknown; seq_id: unknown; logits: unknown };
+}

@@ -1,0 +1,253 @@
+// A context runs a model: batched decoding of several sequences, activation captures, and steering
+// (native control vectors for resid_post, write hooks for every other site).
+import type { BatchInput, TensorObserver } from "./binding/llama.js";
+import { NativeContext } from "./binding/llama.js";
+import { EngineError } from "./errors.js";
+import { Capture, type CaptureSpec, combineObservers, type Site, siteTensor, WriteHookSet } from "./hooks.js";
+import type { Model } from "./model.js";
+
+export interface ContextOptions {
+  /** Total tokens the K/V cache holds, shared by all sequences (default min(train context, 2048)). */
+  nCtx?: number;
+  /** Sequences decoded side by side (default 1). */
+  nSeq?: number;
+  /** Tokens per llama_decode call (default 512). */
+  nBatch?: number;
+  /** Exact arithmetic: no flash attention, F32 K/V cache (reference checks, training). */
+  exact?: boolean;
+  /** Enable activation hooks (captures and write hooks). Default true. */
+  hooks?: boolean;
+}
+
+/** strength x vector added at a site of a layer at every token position. */
+export interface SteeringVector {
+  site: Site;
+  layer: number;
+  vector: Float32Array;
+  strength?: number;
+}
+
+/** What a steering call did: which layers use llama.cpp's control vector and which use hooks. */
+export interface SteeringPlan {
+  nativeLayers: number[];
+  hookLayers: Array<{ site: Site; layer: number }>;
+}
+
+export interface EvaluateOptions {
+  capture?: CaptureSpec;
+  /** Which logits to return per sequence (default "last"). */
+  logits?: "last" | "all" | "none";
+}
+
+export interface EvaluateResult {
+  /** Per sequence: the last token's logits ("last"), or one row per token ("all"). */
+  logits: Float32Array[][];
+  capture?: Capture;
+}
+
+export class Context {
+  readonly model: Model;
+  readonly native: NativeContext;
+  private hooks: WriteHookSet | undefined;
+  private nativeSteering = false;
+
+  constructor(model: Model, opts: ContextOptions = {}) {
+    this.model = model;
+    const nCtx = opts.nCtx ?? Math.min(model.info.nCtxTrain > 0 ? model.info.nCtxTrain : 2048, 2048);
+    const nBatch = Math.min(opts.nBatch ?? 512, nCtx);
+    this.native = new NativeContext(model.native, {
+      nCtx,
+      nBatch,
+      nSeqMax: opts.nSeq ?? 1,
+      nThreads: model.threads,
+      exact: opts.exact,
+      observable: opts.hooks ?? true,
+      kvUnified: true,
+    });
+  }
+
+  get nCtx(): number {
+    return this.native.nCtx;
+  }
+  get nSeq(): number {
+    return this.native.nSeqMax;
+  }
+  get nBatch(): number {
+    return this.native.nBatch;
+  }
+
+  /** Checks a layer index against the model. */
+  checkLayer(layer: number): void {
+    const n = this.model.info.nLayer;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= n) {
+      throw new EngineError("bad_layer", `layer ${layer} is out of range: this model has layers 0..${n - 1}.`);
+    }
+  }
+
+  /** Checks a vector's width and values. */
+  checkVector(v: Float32Array, what: string): void {
+    const w = this.model.info.nEmbd;
+    if (v.length !== w) {
+      throw new EngineError("bad_vector", `${what} has width ${v.length} but this model's width is ${w}: it was made for another model.`);
+    }
+    const bad = v.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new EngineError("bad_vector", `${what} contains ${v[bad]} at index ${bad}: vectors must be finite numbers.`);
+  }
+
+  /**
+   * Replaces the steering on this context. resid_post at layers >= 1 goes to llama.cpp's native
+   * control vector (summed per layer); other sites, and layer 0, use write hooks.
+   */
+  async setSteering(vectors: SteeringVector[]): Promise<SteeringPlan> {
+    const { nLayer, nEmbd } = this.model.info;
+    const nativeByLayer = new Map<number, Float32Array>();
+    const hooks: Array<{ site: Site; layer: number; vector: Float32Array }> = [];
+    for (const sv of vectors) {
+      this.checkLayer(sv.layer);
+      siteTensor(sv.site);
+      const what = `steering vector (${sv.site}, layer ${sv.layer})`;
+      this.checkVector(sv.vector, what);
+      const strength = sv.strength ?? 1;
+      if (!Number.isFinite(strength)) throw new EngineError("bad_vector", `${what}: strength ${strength} is not a finite number.`);
+      const scaled = Float32Array.from(sv.vector, (x) => x * strength);
+      if (sv.site === "resid_post" && sv.layer >= 1) {
+        const prev = nativeByLayer.get(sv.layer);
+        nativeByLayer.set(sv.layer, prev ? prev.map((x, i) => x + (scaled[i] as number)) : scaled);
+      } else if (this.native.observable) {
+        hooks.push({ site: sv.site, layer: sv.layer, vector: scaled });
+      } else {
+        throw new EngineError(
+          "bad_argument",
+          `steering at ${sv.site} layer ${sv.layer} needs activation hooks; create the context with hooks enabled.`,
+        );
+      }
+    }
+    if (nativeByLayer.size > 0 && !(await this.model.supportsControlVectors())) {
+      throw new EngineError(
+        "unsupported_architecture",
+        `the ${this.model.info.architecture} graph in llama.cpp ignores control vectors; steering it at resid_post would do nothing. Use another site (e.g. attn_out), which steers through hooks.`,
+      );
+    }
+    this.clearSteering();
+    if (nativeByLayer.size > 0) {
+      const layers = [...nativeByLayer.keys()].sort((a, b) => a - b);
+      const data = new Float32Array((nLayer - 1) * nEmbd); // buffer starts at layer 1
+      for (const [l, v] of nativeByLayer) data.set(v, (l - 1) * nEmbd);
+      this.native.setControlVector(data, nEmbd, layers[0] as number, layers[layers.length - 1] as number);
+      this.nativeSteering = true;
+    }
+    this.hooks = hooks.length ? new WriteHookSet(hooks) : undefined;
+    return {
+      nativeLayers: [...nativeByLayer.keys()].sort((a, b) => a - b),
+      hookLayers: hooks.map(({ site, layer }) => ({ site, layer })),
+    };
+  }
+
+  clearSteering(): void {
+    if (this.nativeSteering) this.native.clearControlVector(this.model.info.nEmbd);
+    this.nativeSteering = false;
+    this.hooks = undefined;
+  }
+
+  get steered(): boolean {
+    return this.nativeSteering || this.hooks !== undefined;
+  }
+
+  /** One llama_decode with the active write hooks and an optional extra observer. */
+  async decode(batch: BatchInput, extra?: TensorObserver): Promise<void> {
+    const hookObs = this.hooks?.observer();
+    const obs = combineObservers([hookObs, extra]);
+    if (this.native.observable) this.native.setObserver(obs);
+    try {
+      await this.native.decode(batch);
+    } finally {
+      if (this.native.observable) this.native.setObserver(undefined);
+    }
+    this.hooks?.assertApplied();
+  }
+
+  logits(row: number): Float32Array {
+    return this.native.logits(row);
+  }
+
+  clearMemory(): void {
+    this.native.clearMemory();
+  }
+
+  /** Throws the standard error when a sequence cannot fit in this context. */
+  checkFits(nTokens: number, what = "prompt"): void {
+    if (nTokens > this.nCtx) {
+      throw new EngineError(
+        "context_overflow",
+        `the ${what} has ${nTokens} tokens but the context holds ${this.nCtx}. Use a larger context (--ctx) or a shorter ${what}.`,
+      );
+    }
+  }
+
+  /**
+   * Runs whole token sequences from position 0 (several side by side, in as few decodes as fit),
+   * returning logits and, optionally, captured activations keyed by the sequence's index.
+   */
+  async evaluate(seqs: ArrayLike<number>[], opts: EvaluateOptions = {}): Promise<EvaluateResult> {
+    const want = opts.logits ?? "last";
+    const capture = opts.capture ? new Capture(opts.capture, this.model.info.nEmbd) : undefined;
+    if (opts.capture) for (const l of opts.capture.layers) this.checkLayer(l);
+    // the last layer only computes output rows: capture every token there by making all rows outputs
+    const allOutputs = want === "all" || (capture?.spec.layers.includes(this.model.info.nLayer - 1) ?? false);
+    for (const s of seqs) {
+      if (s.length === 0) throw new EngineError("bad_argument", "cannot evaluate an empty token sequence.");
+      this.checkFits(s.length, "text");
+    }
+    const logits: Float32Array[][] = seqs.map(() => []);
+    let i = 0;
+    while (i < seqs.length) {
+      // a group: at most nSeq sequences whose tokens fit together in the shared cache
+      const group: number[] = [];
+      let used = 0;
+      while (i < seqs.length && group.length < this.nSeq && used + (seqs[i] as ArrayLike<number>).length <= this.nCtx) {
+        used += (seqs[i] as ArrayLike<number>).length;
+        group.push(i++);
+      }
+      this.clearMemory();
+      const tokens: number[] = [];
+      const positions: number[] = [];
+      const seqIds: number[] = [];
+      const owners: number[] = [];
+      const outputs: number[] = [];
+      group.forEach((g, slot) => {
+        const s = seqs[g] as ArrayLike<number>;
+        for (let p = 0; p < s.length; p++) {
+          tokens.push(s[p] as number);
+          positions.push(p);
+          seqIds.push(slot);
+          owners.push(g);
+          outputs.push(allOutputs || p === s.length - 1 ? 1 : 0);
+        }
+      });
+      for (let o = 0; o < tokens.length; o += this.nBatch) {
+        const end = Math.min(o + this.nBatch, tokens.length);
+        const batch = {
+          tokens: tokens.slice(o, end),
+          positions: positions.slice(o, end),
+          seqIds: seqIds.slice(o, end),
+          outputs: outputs.slice(o, end),
+        };
+        const obs = capture?.observer({ seqIds: owners.slice(o, end), outputs: batch.outputs });
+        await this.decode(batch, obs);
+        if (want === "none") continue;
+        for (let r = 0; r < batch.tokens.length; r++) {
+          if (!batch.outputs[r]) continue;
+          const owner = owners[o + r] as number;
+          const isLast = r + o + 1 === tokens.length || owners[o + r + 1] !== owner;
+          if (want === "all" || isLast) (logits[owner] as Float32Array[]).push(this.logits(r));
+        }
+      }
+    }
+    capture?.assertComplete();
+    return { logits, capture };
+  }
+
+  dispose(): void {
+    this.native.free();
+  }
+}

@@ -1,0 +1,225 @@
+// A loaded GGUF model: metadata, tokenizer, chat template, and contexts to run it.
+import { availableParallelism } from "node:os";
+import { Template } from "@huggingface/jinja";
+import { sha256File } from "../util/hash.js";
+import { log } from "../util/logger.js";
+import { checkContextRoundTrip } from "./binding/abi.js";
+import { applyBuiltinChatTemplate, engineNative, NativeContext, NativeModel, setEngineLog } from "./binding/llama.js";
+import type { GpuChoice } from "./binding/native.js";
+import { Context, type ContextOptions } from "./context.js";
+import { EngineError } from "./errors.js";
+import { type GgufFile, metaNumber, metaString, readGguf } from "./gguf/reader.js";
+
+export interface LoadOptions {
+  /** CPU threads for decoding (default: all available cores). */
+  threads?: number;
+  gpu?: GpuChoice;
+  /** Layers to offload to the GPU (default 0 on CPU, all when a GPU backend is chosen). */
+  gpuLayers?: number;
+  /** Writable weights (training). */
+  noMmap?: boolean;
+  /** Pass llama.cpp's log to stderr. */
+  verbose?: boolean;
+}
+
+export interface ModelInfo {
+  path: string;
+  architecture: string;
+  name: string;
+  description: string;
+  nLayer: number;
+  nEmbd: number;
+  nHead: number;
+  nHeadKv: number;
+  nVocab: number;
+  nCtxTrain: number;
+  nParams: number;
+  sizeBytes: number;
+  chatTemplate?: string;
+  bos: number;
+  eos: number;
+}
+
+/** Identifies the exact model a vector was made for. */
+export interface ModelFingerprint {
+  architecture: string;
+  nLayer: number;
+  nEmbd: number;
+  nVocab: number;
+  sha256: string;
+}
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant" | (string & {});
+  content: string;
+}
+
+let abiRoundTripDone = false;
+
+export class Model {
+  readonly info: ModelInfo;
+  readonly native: NativeModel;
+  readonly threads: number;
+  readonly gguf: GgufFile;
+  private hash?: Promise<string>;
+  private cvecSupport?: boolean;
+
+  private constructor(native: NativeModel, gguf: GgufFile, path: string, threads: number) {
+    this.native = native;
+    this.gguf = gguf;
+    this.threads = threads;
+    this.info = {
+      path,
+      architecture: metaString(gguf, "general.architecture") ?? "unknown",
+      name: metaString(gguf, "general.name") ?? "",
+      description: native.description(),
+      nLayer: native.nLayer,
+      nEmbd: native.nEmbd,
+      nHead: native.nHead,
+      nHeadKv: native.nHeadKv,
+      nVocab: native.nVocab,
+      nCtxTrain: native.nCtxTrain,
+      nParams: native.nParams,
+      sizeBytes: native.sizeBytes,
+      chatTemplate: metaString(gguf, "tokenizer.chat_template"),
+      bos: native.bos,
+      eos: native.eos,
+    };
+  }
+
+  static load(path: string, opts: LoadOptions = {}): Model {
+    setEngineLog((level, text) => {
+      if (opts.verbose || level === "error") process.stderr.write(text);
+    });
+    const gguf = readGguf(path); // clear errors for missing, non-GGUF and truncated files
+    if (!metaString(gguf, "general.architecture")) {
+      throw new EngineError(
+        "model_invalid",
+        `${path} has no general.architecture: it is a GGUF but not a model (a control vector or bundle?).`,
+      );
+    }
+    const gpu = opts.gpu ?? "cpu";
+    engineNative(gpu);
+    const native = NativeModel.load(path, {
+      gpuLayers: opts.gpuLayers ?? (gpu === "cpu" ? 0 : 999),
+      noMmap: opts.noMmap,
+    });
+    const model = new Model(native, gguf, path, opts.threads ?? availableParallelism());
+    if (!abiRoundTripDone) model.verifyContextAbi();
+    return model;
+  }
+
+  /** Start-up check: a context made with distinct sizes reports the same sizes back. */
+  private verifyContextAbi(): void {
+    const req = { nCtx: 512, nBatch: 64, nUbatch: 32, nSeqMax: 3 };
+    const ctx = new NativeContext(this.native, { ...req, nThreads: 1, kvUnified: true });
+    try {
+      checkContextRoundTrip(req, ctx);
+    } finally {
+      ctx.free();
+    }
+    abiRoundTripDone = true;
+  }
+
+  /** Metadata value from the GGUF header. */
+  meta(key: string): string | number | undefined {
+    return metaString(this.gguf, key) ?? metaNumber(this.gguf, key);
+  }
+
+  async fingerprint(): Promise<ModelFingerprint> {
+    this.hash ??= sha256File(this.info.path);
+    return {
+      architecture: this.info.architecture,
+      nLayer: this.info.nLayer,
+      nEmbd: this.info.nEmbd,
+      nVocab: this.info.nVocab,
+      sha256: await this.hash,
+    };
+  }
+
+  tokenize(text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): number[] {
+    return Array.from(this.native.tokenize(text, opts.addSpecial ?? true, opts.parseSpecial ?? false));
+  }
+
+  detokenize(tokens: ArrayLike<number>, opts: { removeSpecial?: boolean; renderSpecial?: boolean } = {}): string {
+    return this.native.detokenize(tokens, opts.removeSpecial ?? true, opts.renderSpecial ?? false);
+  }
+
+  /** The bytes of one token; lstrip drops up to that many leading spaces (first token after BOS). */
+  tokenBytes(token: number, lstrip = 0): Uint8Array {
+    return this.native.tokenBytes(token, lstrip);
+  }
+
+  isEndOfGeneration(token: number): boolean {
+    return this.native.isEog(token);
+  }
+
+  /**
+   * Renders messages with the model's chat template. Jinja templates (as stored in GGUF files) are
+   * rendered exactly with @huggingface/jinja; a bare template name ("chatml", "llama3", ...) goes to
+   * llama.cpp's built-in formatter.
+   */
+  applyChatTemplate(messages: ChatMessage[], opts: { addAssistant?: boolean; template?: string } = {}): string {
+    const tmpl = opts.template ?? this.info.chatTemplate;
+    const addAssistant = opts.addAssistant ?? true;
+    if (!tmpl) {
+      throw new EngineError(
+        "template_failed",
+        `${this.info.path} has no chat template (tokenizer.chat_template). Pass a template explicitly, or use a plain prompt without --chat.`,
+      );
+    }
+    if (tmpl.includes("{%") || tmpl.includes("{{")) {
+      const tokenText = (id: number) => (id >= 0 ? this.native.detokenize([id], false, true) : "");
+      try {
+        return new Template(tmpl).render({
+          messages,
+          add_generation_prompt: addAssistant,
+          bos_token: tokenText(this.info.bos),
+          eos_token: tokenText(this.info.eos),
+        });
+      } catch (e) {
+        throw new EngineError("template_failed", `the model's chat template failed to render: ${(e as Error).message}`);
+      }
+    }
+    const out = applyBuiltinChatTemplate(tmpl, messages, addAssistant);
+    if (out === undefined) throw new EngineError("template_failed", `llama.cpp does not know the chat template "${tmpl.slice(0, 40)}".`);
+    return out;
+  }
+
+  createContext(opts: ContextOptions = {}): Context {
+    return new Context(this, opts);
+  }
+
+  /**
+   * Whether this architecture's graph applies llama.cpp control vectors (some builders silently
+   * ignore them). Checked once by decoding one token with and without a probe vector.
+   */
+  async supportsControlVectors(): Promise<boolean> {
+    if (this.cvecSupport !== undefined) return this.cvecSupport;
+    const { nLayer, nEmbd } = this.info;
+    if (nLayer < 2) {
+      this.cvecSupport = false; // layer 0 is never steered natively
+      return false;
+    }
+    const ctx = new NativeContext(this.native, { nCtx: 256, nBatch: 8, nSeqMax: 1, nThreads: this.threads, kvUnified: true });
+    try {
+      const one = { tokens: [this.info.bos >= 0 ? this.info.bos : 0], positions: [0], seqIds: [0], outputs: [1] };
+      await ctx.decode(one);
+      const plain = ctx.logits(-1);
+      const probe = new Float32Array((nLayer - 1) * nEmbd).fill(1);
+      ctx.setControlVector(probe, nEmbd, 1, nLayer - 1);
+      ctx.clearMemory();
+      await ctx.decode(one);
+      const steered = ctx.logits(-1);
+      this.cvecSupport = plain.some((v, i) => v !== steered[i]);
+    } finally {
+      ctx.free();
+    }
+    if (!this.cvecSupport) log.debug(`architecture ${this.info.architecture} ignores control vectors`);
+    return this.cvecSupport;
+  }
+
+  dispose(): void {
+    this.native.free();
+  }
+}
