@@ -154,7 +154,10 @@ export function buildProgram(): Command {
       try {
         const text = o.chat ? model.applyChatTemplate([{ role: "user", content: o.text }]) : o.text;
         const tokens = model.tokenize(text, { parseSpecial: Boolean(o.chat) });
-        const { capture } = await ctx.evaluate([tokens], { capture: { site: o.site, layers, reduce: o.reduce as Reduction }, logits: "none" });
+        const { capture } = await ctx.evaluate([tokens], {
+          capture: { site: o.site, layers, reduce: o.reduce as Reduction },
+          logits: "none",
+        });
         const out: Record<string, number[] | number[][]> = {};
         for (const l of layers) {
           out[String(l)] = o.reduce === "none" ? capture!.rows(0, l).map((r) => Array.from(r)) : Array.from(capture!.reduced(0, l));

@@ -25,6 +25,8 @@ export interface SteeringVector {
   layer: number;
   vector: Float32Array;
   strength?: number;
+  /** resid_post defaults to llama.cpp's native control vector; "hook" forces a write hook. */
+  via?: "native" | "hook";
 }
 
 /** What a steering call did: which layers use llama.cpp's control vector and which use hooks. */
@@ -110,7 +112,7 @@ export class Context {
       const strength = sv.strength ?? 1;
       if (!Number.isFinite(strength)) throw new EngineError("bad_vector", `${what}: strength ${strength} is not a finite number.`);
       const scaled = Float32Array.from(sv.vector, (x) => x * strength);
-      if (sv.site === "resid_post" && sv.layer >= 1) {
+      if (sv.site === "resid_post" && sv.layer >= 1 && sv.via !== "hook") {
         const prev = nativeByLayer.get(sv.layer);
         nativeByLayer.set(sv.layer, prev ? prev.map((x, i) => x + (scaled[i] as number)) : scaled);
       } else if (this.native.observable) {

@@ -100,7 +100,8 @@ export async function* generateStream(
   }
 
   let used = total;
-  const finish = (s: number, reason: FinishReason): GenerationEvent => {
+  /** Ends a sequence: flushes the text not yet streamed (up to a stop string) and reports why. */
+  const finish = (s: number, reason: FinishReason): GenerationEvent[] => {
     const st = states[s] as SeqState;
     st.done = true;
     st.text += st.decoder.decode();
@@ -108,7 +109,13 @@ export async function* generateStream(
       const cut = Math.min(...stops.map((x) => st.text.indexOf(x)).filter((k) => k >= 0));
       st.text = st.text.slice(0, cut);
     }
-    return { type: "done", seq: s, reason, text: st.text, tokens: st.tokens };
+    const events: GenerationEvent[] = [];
+    const last = st.tokens[st.tokens.length - 1];
+    if (st.text.length > st.emitted && last !== undefined)
+      events.push({ type: "token", seq: s, token: last, text: st.text.slice(st.emitted) });
+    st.emitted = st.text.length;
+    events.push({ type: "done", seq: s, reason, text: st.text, tokens: st.tokens });
+    return events;
   };
 
   while (true) {
@@ -118,19 +125,19 @@ export async function* generateStream(
       const st = states[s] as SeqState;
       if (st.done) continue;
       if (opts.signal?.aborted) {
-        events.push(finish(s, "aborted"));
+        events.push(...finish(s, "aborted"));
         continue;
       }
       const tok = st.sampler.sample(pending[s] as Float32Array);
       if (model.isEndOfGeneration(tok)) {
-        events.push(finish(s, "eog"));
+        events.push(...finish(s, "eog"));
         continue;
       }
       st.tokens.push(tok);
       const lstrip = bare[s] && st.tokens.length === 1 ? 1 : 0;
       st.text += st.decoder.decode(model.tokenBytes(tok, lstrip), { stream: true });
       if (stops.some((x) => st.text.includes(x))) {
-        events.push(finish(s, "stop"));
+        events.push(...finish(s, "stop"));
         continue;
       }
       const visible = st.text.length - holdBack(st.text, stops);
@@ -139,11 +146,11 @@ export async function* generateStream(
         st.emitted = visible;
       }
       if (st.tokens.length >= maxTokens) {
-        events.push(finish(s, "length"));
+        events.push(...finish(s, "length"));
         continue;
       }
       if (used + 1 > ctx.nCtx) {
-        events.push(finish(s, "context"));
+        events.push(...finish(s, "context"));
         continue;
       }
       used++;

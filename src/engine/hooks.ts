@@ -54,7 +54,7 @@ function rowMap(rows: number, layout: BatchLayout, name: string): ArrayLike<numb
 
 export interface CaptureSpec {
   site: Site;
-  layers: number[];
+  layers: readonly number[];
   reduce: Reduction;
 }
 

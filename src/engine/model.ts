@@ -141,8 +141,12 @@ export class Model {
     return Array.from(this.native.tokenize(text, opts.addSpecial ?? true, opts.parseSpecial ?? false));
   }
 
+  /** Text of a whole token sequence: the inverse of tokenize (BOS and the tokenizer's prefix space dropped). */
   detokenize(tokens: ArrayLike<number>, opts: { removeSpecial?: boolean; renderSpecial?: boolean } = {}): string {
-    return this.native.detokenize(tokens, opts.removeSpecial ?? true, opts.renderSpecial ?? false);
+    const removeSpecial = opts.removeSpecial ?? true;
+    // llama.cpp keeps the SentencePiece prefix space when it removes BOS itself; dropping BOS here lets it strip the space
+    const t = removeSpecial && tokens[0] === this.info.bos ? Array.from(tokens).slice(1) : tokens;
+    return this.native.detokenize(t, removeSpecial, opts.renderSpecial ?? false);
   }
 
   /** The bytes of one token; lstrip drops up to that many leading spaces (first token after BOS). */
@@ -203,7 +207,7 @@ export class Model {
     }
     const ctx = new NativeContext(this.native, { nCtx: 256, nBatch: 8, nSeqMax: 1, nThreads: this.threads, kvUnified: true });
     try {
-      const one = { tokens: [this.info.bos >= 0 ? this.info.bos : 0], positions: [0], seqIds: [0], outputs: [1] };
+      const one = { tokens: [Math.max(this.info.bos, 0)], positions: [0], seqIds: [0], outputs: [1] };
       await ctx.decode(one);
       const plain = ctx.logits(-1);
       const probe = new Float32Array((nLayer - 1) * nEmbd).fill(1);

@@ -100,7 +100,10 @@ class Cursor {
   count(what: string): number {
     const v = this.u64();
     if (v > BigInt(this.size)) {
-      throw new EngineError("model_invalid", `${this.path} is corrupt: ${what} ${v} exceeds the file size ${this.size}.`);
+      throw new EngineError(
+        "model_invalid",
+        `${this.path} is truncated or corrupt: ${what} ${v} exceeds the file size ${this.size}. Re-download or re-create it.`,
+      );
     }
     return Number(v);
   }

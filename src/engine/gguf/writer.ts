@@ -26,20 +26,51 @@ class Sink {
     this.len += n;
     return o;
   }
-  u8 = (v: number) => this.buf.writeUInt8(v, this.room(1));
-  i8 = (v: number) => this.buf.writeInt8(v, this.room(1));
-  u16 = (v: number) => this.buf.writeUInt16LE(v, this.room(2));
-  i16 = (v: number) => this.buf.writeInt16LE(v, this.room(2));
-  u32 = (v: number) => this.buf.writeUInt32LE(v, this.room(4));
-  i32 = (v: number) => this.buf.writeInt32LE(v, this.room(4));
-  f32 = (v: number) => this.buf.writeFloatLE(v, this.room(4));
-  f64 = (v: number) => this.buf.writeDoubleLE(v, this.room(8));
-  u64 = (v: bigint | number) => this.buf.writeBigUInt64LE(BigInt(v), this.room(8));
-  i64 = (v: bigint | number) => this.buf.writeBigInt64LE(BigInt(v), this.room(8));
+  u8 = (v: number) => {
+    const o = this.room(1);
+    this.buf.writeUInt8(v, o);
+  };
+  i8 = (v: number) => {
+    const o = this.room(1);
+    this.buf.writeInt8(v, o);
+  };
+  u16 = (v: number) => {
+    const o = this.room(2);
+    this.buf.writeUInt16LE(v, o);
+  };
+  i16 = (v: number) => {
+    const o = this.room(2);
+    this.buf.writeInt16LE(v, o);
+  };
+  u32 = (v: number) => {
+    const o = this.room(4);
+    this.buf.writeUInt32LE(v, o);
+  };
+  i32 = (v: number) => {
+    const o = this.room(4);
+    this.buf.writeInt32LE(v, o);
+  };
+  f32 = (v: number) => {
+    const o = this.room(4);
+    this.buf.writeFloatLE(v, o);
+  };
+  f64 = (v: number) => {
+    const o = this.room(8);
+    this.buf.writeDoubleLE(v, o);
+  };
+  u64 = (v: bigint | number) => {
+    const o = this.room(8);
+    this.buf.writeBigUInt64LE(BigInt(v), o);
+  };
+  i64 = (v: bigint | number) => {
+    const o = this.room(8);
+    this.buf.writeBigInt64LE(BigInt(v), o);
+  };
   str(s: string): void {
     const b = Buffer.from(s, "utf8");
     this.u64(b.length);
-    b.copy(this.buf, this.room(b.length));
+    const o = this.room(b.length);
+    b.copy(this.buf, o);
   }
   pad(alignment: number): void {
     const n = (alignment - (this.len % alignment)) % alignment;

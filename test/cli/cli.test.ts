@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { ROOT, STORIES_GGUF, tmpFile } from "../support/models.js";
+
+const BIN = join(ROOT, "bin", "safesteer.js");
+function run(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", cwd: ROOT });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe("safesteer CLI", () => {
+  it("generate: greedy on the embedded model prints the story on stdout, nothing else", () => {
+    const r = run(["generate", "--temperature", "0", "--max-tokens", "20"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^Once upon a time, there was a little girl named Lily\./);
+    assert.equal(r.err, "", "quiet by default");
+  });
+
+  it("activations: JSON with tokens and one reduced vector per layer, or rows per token", () => {
+    const r = run([
+      "activations",
+      "-m",
+      STORIES_GGUF,
+      "--text",
+      "A big dog",
+      "--site",
+      "attn_out",
+      "--layers",
+      "1,3",
+      "--reduce",
+      "mean",
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.site, "attn_out");
+    assert.deepEqual(Object.keys(j.layers), ["1", "3"]);
+    assert.equal(j.layers["1"].length, 64);
+    const none = JSON.parse(run(["activations", "-m", STORIES_GGUF, "--text", "A big dog", "--layers", "all", "--reduce", "none"]).out);
+    assert.equal(Object.keys(none.layers).length, 5);
+    assert.equal(none.layers["4"].length, none.tokens.length);
+    assert.equal(none.layers["4"][0].length, 64);
+  });
+
+  it("info --json reports shape, fingerprint and whether control vectors apply", () => {
+    const r = run(["info", STORIES_GGUF, "--json"]);
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.architecture, "llama");
+    assert.equal(j.nLayer, 5);
+    assert.equal(j.nEmbd, 64);
+    assert.match(j.fingerprint.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(j.steerable, true);
+  });
+
+  it("convert random writes a model that generates", () => {
+    const out = tmpFile("cli-random.gguf");
+    assert.equal(run(["convert", "random", "-o", out, "--embd", "32", "--layers", "2", "--heads", "2"]).code, 0);
+    const r = run(["generate", "-m", out, "-n", "5", "-t", "0"]);
+    assert.equal(r.code, 0, r.err);
+  });
+
+  it("bad input: one clear line on stderr and exit code 2", () => {
+    const missing = run(["generate", "-m", "/no/such.gguf"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /^error: File not found: \/no\/such\.gguf/);
+    const site = run(["activations", "-m", STORIES_GGUF, "--text", "x", "--site", "nope"]);
+    assert.equal(site.code, 2);
+    assert.match(site.err, /site "nope".*not found/);
+    const layer = run(["activations", "-m", STORIES_GGUF, "--text", "x", "--layers", "9"]);
+    assert.equal(layer.code, 2);
+    assert.match(layer.err, /layer 9 is out of range/);
+  });
+});

@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { checkContextRoundTrip, EXPECTED_VERSION } from "../../src/engine/binding/abi.js";
+import { engineInfo } from "../../src/engine/binding/llama.js";
+import type { EngineError } from "../../src/engine/errors.js";
+import { Model } from "../../src/engine/model.js";
+import { STORIES_GGUF } from "../support/models.js";
+
+describe("ABI guard", () => {
+  it("the loaded llama.cpp is the pinned version", () => {
+    Model.load(STORIES_GGUF).dispose(); // runs the start-up checks, including the context round trip
+    assert.ok(engineInfo().version.startsWith(EXPECTED_VERSION));
+  });
+
+  it("a context made with distinct n_ctx / n_batch / n_ubatch / n_seq_max reads them back", () => {
+    const model = Model.load(STORIES_GGUF);
+    const ctx = model.createContext({ nCtx: 768, nBatch: 48, nSeq: 5 });
+    assert.deepEqual([ctx.nCtx, ctx.nBatch, ctx.native.nUbatch, ctx.nSeq], [768, 48, 48, 5]);
+    ctx.dispose();
+    model.dispose();
+  });
+
+  it("refuses to run when sizes do not round-trip", () => {
+    const req = { nCtx: 512, nBatch: 64, nUbatch: 32, nSeqMax: 3 };
+    checkContextRoundTrip(req, { ...req });
+    for (const bad of [{ nBatch: 32 }, { nUbatch: 64 }, { nSeqMax: 1 }, { nCtx: 2048 }]) {
+      assert.throws(
+        () => checkContextRoundTrip(req, { ...req, ...bad }),
+        (e: EngineError) => e.code === "abi_mismatch" && /npm ci/.test(e.message),
+      );
+    }
+  });
+});

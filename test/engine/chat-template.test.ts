@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { writeLlamaGguf } from "../../src/engine/convert/llama-gguf.js";
+import { readLlama2cCheckpoint, readLlama2cTokenizer } from "../../src/engine/convert/llama2c.js";
+import type { EngineError } from "../../src/engine/errors.js";
+import { Model } from "../../src/engine/model.js";
+import { STORIES_BIN, STORIES_GGUF, TOK512_BIN, tmpFile } from "../support/models.js";
+
+describe("chat templates", () => {
+  it("renders a Jinja template stored in the GGUF, and llama.cpp's built-in ones by name", () => {
+    const m = readLlama2cCheckpoint(STORIES_BIN);
+    const path = tmpFile("chat.gguf");
+    const template =
+      "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\\n' + m['content'] + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
+    writeLlamaGguf(path, m.hparams, readLlama2cTokenizer(TOK512_BIN, m.vocabSize), m, { chatTemplate: template });
+    const model = Model.load(path);
+    assert.equal(model.info.chatTemplate, template);
+    const msgs = [
+      { role: "system", content: "Be kind." },
+      { role: "user", content: "Hi there" },
+    ];
+    assert.equal(model.applyChatTemplate(msgs), "<s><|system|>\nBe kind.\n<|user|>\nHi there\n<|assistant|>\n");
+    assert.equal(model.applyChatTemplate(msgs, { addAssistant: false }), "<s><|system|>\nBe kind.\n<|user|>\nHi there\n");
+    assert.equal(
+      model.applyChatTemplate([{ role: "user", content: "Hi" }], { template: "chatml" }),
+      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+    );
+    model.dispose();
+  });
+
+  it("a model without a template says so", () => {
+    const model = Model.load(STORIES_GGUF);
+    assert.throws(
+      () => model.applyChatTemplate([{ role: "user", content: "x" }]),
+      (e: EngineError) => e.code === "template_failed" && /no chat template/.test(e.message),
+    );
+    model.dispose();
+  });
+});

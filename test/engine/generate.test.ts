@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import type { Context } from "../../src/engine/context.js";
+import { convertLlama2c } from "../../src/engine/convert/llama2c.js";
+import { generate, generateBatch, generateStream } from "../../src/engine/generate.js";
+import { Model } from "../../src/engine/model.js";
+import { argmax, Sampler } from "../../src/engine/sampling.js";
+import { STORIES_BIN, STORIES_GGUF, TOK512_BIN, tmpFile } from "../support/models.js";
+
+describe("stories260K converted from llama2.c", () => {
+  let model: Model;
+  let ctx: Context;
+  before(() => {
+    model = Model.load(STORIES_GGUF);
+    ctx = model.createContext({ nCtx: 512, nSeq: 4 });
+  });
+  after(() => {
+    ctx.dispose();
+    model.dispose();
+  });
+
+  it("the committed GGUF is exactly what `convert llama2c` makes from ../shared/models", () => {
+    const out = tmpFile("stories.gguf");
+    convertLlama2c(STORIES_BIN, TOK512_BIN, out);
+    assert.deepEqual(readFileSync(out), readFileSync(STORIES_GGUF));
+  });
+
+  it("greedy from an empty prompt writes the known opening", async () => {
+    const r = await generate(ctx, model.tokenize(""), { temperature: 0, maxTokens: 40 });
+    console.log(`  greedy: ${JSON.stringify(r.text)}`);
+    assert.ok(r.text.startsWith("Once upon a time, there was a little girl named Lily."), r.text);
+    assert.equal(r.reason, "length");
+    assert.equal(r.tokens.length, 40);
+  });
+
+  it("tokenize / detokenize round-trips text", () => {
+    const text = "Lily and Ben went to the park. They saw a big dog!";
+    const toks = model.tokenize(text);
+    assert.equal(toks[0], model.info.bos);
+    assert.equal(model.detokenize(toks), text);
+  });
+
+  it("streams the same text it returns, and stops at a stop string", async () => {
+    const prompt = model.tokenize("");
+    let streamed = "";
+    let done: string | undefined;
+    for await (const e of generateStream(ctx, [prompt], { temperature: 0, maxTokens: 40, stop: ["Lily"] })) {
+      if (e.type === "token") streamed += e.text;
+      else {
+        done = e.text;
+        assert.equal(e.reason, "stop");
+      }
+    }
+    assert.equal(done, "Once upon a time, there was a little girl named ");
+    assert.equal(streamed, done, "held-back text never leaks a partial stop string");
+  });
+
+  it("seeded sampling is reproducible, and a batch equals one-at-a-time generation", async () => {
+    const prompts = ["Once upon a time", "The dog", "Tom and Sue", "A little bird"].map((t) => model.tokenize(t));
+    const opts = { temperature: 0.9, topK: 40, topP: 0.95, minP: 0.05, maxTokens: 24, seeds: [11, 12, 13, 14] };
+    const batch = await generateBatch(ctx, prompts, opts);
+    for (let i = 0; i < prompts.length; i++) {
+      const { seeds, ...single } = opts;
+      const alone = await generate(ctx, prompts[i]!, { ...single, seed: seeds[i]! });
+      assert.equal(alone.text, batch[i]!.text, `prompt ${i}`);
+    }
+    const again = await generateBatch(ctx, prompts, opts);
+    assert.deepEqual(
+      again.map((r) => r.text),
+      batch.map((r) => r.text),
+    );
+    const other = await generateBatch(ctx, prompts, { ...opts, seeds: [1, 2, 3, 4] });
+    assert.notDeepEqual(
+      other.map((r) => r.text),
+      batch.map((r) => r.text),
+      "different seeds, different samples",
+    );
+  });
+
+  it("an aborted generation ends early with reason aborted", async () => {
+    const ac = new AbortController();
+    let n = 0;
+    let reason = "";
+    for await (const e of generateStream(ctx, [model.tokenize("")], { temperature: 0, maxTokens: 200, signal: ac.signal })) {
+      if (e.type === "token" && ++n === 5) ac.abort();
+      if (e.type === "done") reason = e.reason;
+    }
+    assert.equal(reason, "aborted");
+    assert.ok(n >= 5 && n <= 6, `stopped after ${n} tokens`);
+  });
+});
+
+describe("sampler", () => {
+  const logits = Float32Array.from([0.1, 2, -1, 1.9, 0.5]);
+  it("temperature 0 and top-k 1 are greedy", () => {
+    assert.equal(new Sampler({ temperature: 0 }).sample(logits), 1);
+    const s = new Sampler({ temperature: 1.5, topK: 1, seed: 3 });
+    for (let i = 0; i < 20; i++) assert.equal(s.sample(logits), argmax(logits));
+  });
+  it("top-p and min-p cut the tail; sampled frequencies follow the softmax", () => {
+    const s = new Sampler({ temperature: 1, topK: 0, topP: 1, minP: 0, seed: 5 });
+    const counts = new Array(5).fill(0);
+    for (let i = 0; i < 20000; i++) counts[s.sample(logits)]++;
+    const z = Array.from(logits).reduce((a, x) => a + Math.exp(x), 0);
+    counts.forEach((c, i) => {
+      assert.ok(Math.abs(c / 20000 - Math.exp(logits[i]!) / z) < 0.015, `token ${i}: ${c}`);
+    });
+    const nucleus = new Sampler({ temperature: 1, topK: 0, topP: 0.6, minP: 0, seed: 5 });
+    for (let i = 0; i < 200; i++) assert.ok([1, 3].includes(nucleus.sample(logits)));
+    const minp = new Sampler({ temperature: 1, topK: 0, topP: 1, minP: 0.5, seed: 5 });
+    for (let i = 0; i < 200; i++) assert.ok([1, 3].includes(minp.sample(logits)));
+  });
+});
