@@ -60,7 +60,7 @@ function withModelOptions(cmd: Command, required: boolean): Command {
         ? new Option("-m, --model <gguf>", "model file (GGUF)").makeOptionMandatory()
         : new Option("-m, --model <gguf>", "model file (GGUF)").default(DEFAULT_MODEL, "the embedded stories260K"),
     )
-    .option("--threads <n>", "CPU threads", int("--threads"))
+    .option("--threads <n>", "CPU threads (default: 1 for models under 50M parameters, else all cores)", int("--threads"))
     .option("--ctx <n>", "context size in tokens", int("--ctx"))
     .addOption(new Option("--gpu <backend>", "compute backend").choices(["cpu", "cuda", "vulkan", "auto"]).default("cpu"))
     .option("--gpu-layers <n>", "layers to offload to the GPU", int("--gpu-layers"))

@@ -234,7 +234,7 @@ export class Context {
           seqIds: seqIds.slice(o, end),
           outputs: outputs.slice(o, end),
         };
-        const obs = capture?.observer({ seqIds: owners.slice(o, end), outputs: batch.outputs });
+        const obs = capture?.observer({ seqIds: owners.slice(o, end), outputs: batch.outputs }, want === "none");
         await this.decode(batch, obs);
         if (want === "none") continue;
         for (let r = 0; r < batch.tokens.length; r++) {

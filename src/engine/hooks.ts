@@ -85,16 +85,24 @@ export class Capture {
     for (const l of spec.layers) this.byName.set(`${this.tensorBase}-${l}`, l);
   }
 
-  /** Observer for one decode with the given row layout. */
-  observer(layout: BatchLayout): TensorObserver {
+  /**
+   * Observer for one decode with the given row layout. With stopAfterLast, the graph stops once the
+   * deepest captured layer is read: later layers and the output head are skipped when no logits are
+   * needed (the K/V cache of the skipped layers is never read by a capture-only evaluation).
+   */
+  observer(layout: BatchLayout, stopAfterLast = false): TensorObserver {
     this.askedThisGraph = new Set();
+    const lastName = `${this.tensorBase}-${Math.max(...this.spec.layers)}`;
     return {
       want: (name) => {
         if (!this.byName.has(name) || this.askedThisGraph.has(name)) return false;
         this.askedThisGraph.add(name); // first tensor of that name in the graph (mlp_out vs the residual sum)
         return true;
       },
-      seen: (t) => this.take(t, layout),
+      seen: (t) => {
+        this.take(t, layout);
+        return !(stopAfterLast && t.name === lastName);
+      },
     };
   }
 
@@ -261,8 +269,10 @@ export function combineObservers(list: Array<TensorObserver | undefined>): Tenso
       return who.length > 0;
     },
     seen(t) {
-      for (const o of wanted.get(t.name) ?? []) o.seen(t);
+      let go = true;
+      for (const o of wanted.get(t.name) ?? []) go = o.seen(t) !== false && go;
       wanted.delete(t.name);
+      return go;
     },
   };
 }

@@ -245,10 +245,13 @@ export class TensorRef {
   }
 }
 
-/** Receives graph tensors while llama.cpp computes: `want` is asked first, `seen` once computed. */
+/**
+ * Receives graph tensors while llama.cpp computes: `want` is asked first, `seen` once computed.
+ * `seen` returning false stops the rest of the graph (nothing after it is needed).
+ */
 export interface TensorObserver {
   want(name: string): boolean;
-  seen(t: TensorRef): void;
+  seen(t: TensorRef): boolean | undefined | void;
 }
 
 // --- context -------------------------------------------------------------------------------------------
@@ -336,8 +339,7 @@ export class NativeContext {
     try {
       const name = this.n.ggml_get_name(t) as string;
       if (ask) return obs.want(name);
-      obs.seen(new TensorRef(this.n, t, name));
-      return true;
+      return obs.seen(new TensorRef(this.n, t, name)) !== false;
     } catch (e) {
       // an exception must not cross into C: remember it, stop the graph, rethrow after decode
       this.callbackError ??= e;

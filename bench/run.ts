@@ -1,0 +1,40 @@
+// `npm run bench`: runs every benchmark, prints a table, writes bench/results/bench.json.
+import { mkdirSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../src/util/atomic-write.js";
+import { benchModels, type EngineBenchRow, engineBench } from "./engine.bench.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const quick = process.argv.includes("--quick");
+
+const rows: EngineBenchRow[] = [];
+for (const m of benchModels(ROOT)) {
+  process.stderr.write(`engine: ${m.label}...\n`);
+  const big = !m.label.startsWith("stories");
+  rows.push(
+    await engineBench(m, {
+      rounds: quick ? 2 : 5,
+      decodeTokens: big ? (quick ? 16 : 48) : 200,
+      prefillSeqs: 4,
+      prefillLen: big ? 128 : 256,
+    }),
+  );
+}
+
+const f = (x: number) => x.toFixed(1);
+console.log(
+  "\n| model | decode tok/s unsteered | decode tok/s native-steered | ratio (goal >= 0.99) | prefill tok/s plain | prefill tok/s capturing resid_post, all layers, mean | ratio (goal >= 0.8) |",
+);
+console.log("|---|---|---|---|---|---|---|");
+for (const r of rows) {
+  console.log(
+    `| ${r.model} | ${f(r.decodeTokPerS.unsteered)} | ${f(r.decodeTokPerS.steered)} | ${r.decodeTokPerS.ratio.toFixed(3)} | ${f(r.prefillTokPerS.plain)} | ${f(r.prefillTokPerS.capture)} | ${r.prefillTokPerS.ratio.toFixed(3)} |`,
+  );
+}
+const out = join(ROOT, "bench", "results", "bench.json");
+mkdirSync(dirname(out), { recursive: true });
+const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version };
+writeFileAtomic(out, [`${JSON.stringify({ date: new Date().toISOString(), machine, engine: rows }, null, 2)}\n`]);
+console.log(`\nwrote ${out}`);
