@@ -226,7 +226,10 @@ export class WriteHookSet {
         asked.add(name); // the first tensor of that name in the graph
         return true;
       },
-      seen: (t) => this.add(t),
+      seen: (t) => {
+        this.add(t);
+        return true;
+      },
     };
   }
 

@@ -49,6 +49,16 @@ describe("activation captures", () => {
     }
   });
 
+  it("a capture-only evaluation (graph stopped after the deepest layer) equals a full one, across several decodes", async () => {
+    const long = model.tokenize("Tom and his mom went to the shop to buy some milk and a big red apple for the little cat who was sad.");
+    assert.ok(long.length > 2 * ctx.nBatch, `the text (${long.length} tokens) spans several decodes`);
+    const spec = { site: "resid_post", layers: [1], reduce: "mean" } as const;
+    const stopped = await ctx.evaluate([long, long.slice(0, 9)], { capture: spec, logits: "none" });
+    const full = await ctx.evaluate([long, long.slice(0, 9)], { capture: spec, logits: "last" });
+    for (const s of [0, 1]) assert.ok(maxAbsDiff(stopped.capture!.reduced(s, 1), full.capture!.reduced(s, 1)) < 1e-6);
+    assert.deepEqual(stopped.logits, [[], []]);
+  });
+
   it("captures a raw llama.cpp tensor by name (kqv_out) with one row per token", async () => {
     const tokens = model.tokenize(texts[0]!);
     const { capture } = await ctx.evaluate([tokens], { capture: { site: "kqv_out", layers: [2], reduce: "none" } });

@@ -251,7 +251,7 @@ export class TensorRef {
  */
 export interface TensorObserver {
   want(name: string): boolean;
-  seen(t: TensorRef): boolean | undefined | void;
+  seen(t: TensorRef): boolean;
 }
 
 // --- context -------------------------------------------------------------------------------------------
