@@ -9,6 +9,7 @@ import { EngineError } from "../engine/errors.js";
 import { generateStream } from "../engine/generate.js";
 import { KNOWN_SITES, type Reduction } from "../engine/hooks.js";
 import { Model } from "../engine/model.js";
+import { SafeSteerError } from "../errors.js";
 import { setVerbosity } from "../util/logger.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -207,7 +208,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string };
     if (typeof err.code === "string" && err.code.startsWith("commander.")) return err.exitCode ?? 1;
-    if (e instanceof EngineError) {
+    if (e instanceof SafeSteerError) {
       process.stderr.write(`error: ${e.message}\n`);
       return 2;
     }

@@ -1,3 +1,5 @@
+import { SafeSteerError } from "../errors.js";
+
 /** Every failure the engine reports has a stable code and a message that names the problem and the fix. */
 export type EngineErrorCode =
   | "backend_missing"
@@ -18,11 +20,4 @@ export type EngineErrorCode =
   | "bad_argument"
   | "template_failed";
 
-export class EngineError extends Error {
-  readonly code: EngineErrorCode;
-  constructor(code: EngineErrorCode, message: string) {
-    super(message);
-    this.name = "EngineError";
-    this.code = code;
-  }
-}
+export class EngineError extends SafeSteerError<EngineErrorCode> {}

@@ -1,0 +1,89 @@
+// Loads a labelled data file through the adapter that recognises it (or the one named).
+
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { log } from "../util/logger.js";
+import { ADAPTERS, type Adapter, adapterByName } from "./adapters.js";
+import { DataError } from "./errors.js";
+import type { Dataset, Example } from "./example.js";
+import { formatOf, readRows, readText } from "./rows.js";
+
+export interface LoadDataOptions {
+  /** Adapter name (default: detected from the file). */
+  adapter?: string;
+  /** A bad row is an error (file and line) instead of a skipped row with a warning. */
+  strict?: boolean;
+}
+
+export function detectAdapter(path: string, first: unknown): Adapter {
+  const format = formatOf(path);
+  const a = ADAPTERS.find((x) => x.matches(format, first));
+  if (!a) {
+    throw new DataError(
+      "unknown_format",
+      `${path}: no adapter recognises this file. Use the generic format (one {"prompt", "category"?, "label"?} per row) or name an adapter: ${ADAPTERS.map((x) => x.name).join(", ")}.`,
+    );
+  }
+  return a;
+}
+
+export function loadDataset(path: string, opts: LoadDataOptions = {}): Dataset {
+  const text = readText(path);
+  const raw = readRows(path, text);
+  const first = raw.find((r) => !(r.value instanceof Error))?.value;
+  let adapter: Adapter | undefined;
+  if (opts.adapter) {
+    adapter = adapterByName(opts.adapter);
+    if (!adapter)
+      throw new DataError("unknown_format", `unknown data adapter "${opts.adapter}"; known: ${ADAPTERS.map((x) => x.name).join(", ")}.`);
+  } else {
+    adapter = detectAdapter(path, first);
+  }
+  const rows = adapter.rows ? adapter.rows(raw) : raw;
+  const examples: Example[] = [];
+  const skipped: Dataset["skipped"] = [];
+  for (const row of rows) {
+    const r = row.value instanceof Error ? { skip: row.value.message } : adapter.convert(row);
+    if ("skip" in r) {
+      if (opts.strict) throw new DataError("data_invalid", `${row.where}: ${r.skip} (strict mode: fix the row or drop --strict).`);
+      skipped.push({ line: row.at, reason: r.skip });
+    } else {
+      examples.push(r);
+    }
+  }
+  if (skipped.length) {
+    const first3 = skipped
+      .slice(0, 3)
+      .map((s) => `${s.line}: ${s.reason}`)
+      .join("; ");
+    log.warn(
+      `${path}: skipped ${skipped.length} bad row(s) (${first3}${skipped.length > 3 ? "; ..." : ""}); --strict makes this an error.`,
+    );
+  }
+  return { name: adapter.name, path, sha256: createHash("sha256").update(text).digest("hex"), examples, skipped };
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/**
+ * The folder of public data sets: SAFESTEER_DATA, else ../shared/data beside the checkout.
+ * Elsewhere, download the files named in MANIFEST.md (sources and licences) into a folder and point
+ * SAFESTEER_DATA at it.
+ */
+export function dataDir(): string {
+  return process.env.SAFESTEER_DATA ?? join(ROOT, "..", "shared", "data");
+}
+
+/** A file from the data folder, or a clear error saying where it was looked for. */
+export function dataFile(name: string): string {
+  const p = join(dataDir(), name);
+  if (!existsSync(p)) {
+    throw new DataError(
+      "data_not_found",
+      `${name} not found in ${dataDir()}. Set SAFESTEER_DATA to a folder holding it (sources are listed in the data MANIFEST.md), or pass the file explicitly.`,
+    );
+  }
+  return p;
+}
