@@ -1,5 +1,9 @@
 // Public library API.
 
+export { ADAPTERS } from "./data/adapters.js";
+export { DataError } from "./data/errors.js";
+export { categoryId, countByCategory, type Dataset, type Example } from "./data/example.js";
+export { dataDir, dataFile, type LoadDataOptions, loadDataset } from "./data/load.js";
 export { Context, type ContextOptions, type EvaluateOptions, type SteeringPlan, type SteeringVector } from "./engine/context.js";
 export {
   type ControlVector,
@@ -25,3 +29,12 @@ export { writeGguf } from "./engine/gguf/writer.js";
 export { Capture, type CaptureSpec, KNOWN_SITES, type Reduction, type Site } from "./engine/hooks.js";
 export { type ChatMessage, type LoadOptions, Model, type ModelFingerprint, type ModelInfo } from "./engine/model.js";
 export { Sampler, type SamplingOptions } from "./engine/sampling.js";
+export { SafeSteerError } from "./errors.js";
+export { applyPolicy } from "./steer/apply.js";
+export { type BuildOptions, buildBundle, LAYER_RULE } from "./steer/build.js";
+export { type Bundle, type CategoryEntry, checkBundleModel, readBundle, writeBundle } from "./steer/bundle.js";
+export { type Activations, type CollectOptions, collectActivations } from "./steer/collect.js";
+export { SteerError } from "./steer/errors.js";
+export { exportCategory, importControlVectors } from "./steer/interop.js";
+export { auroc, cosine, norm, prunedDifference } from "./steer/math.js";
+export { type Policy, parsePolicy, policySteering } from "./steer/policy.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ROOT, STORIES_GGUF, tmpFile } from "../support/models.js";
+import { ROOT, SHARED, STORIES_GGUF, tmpFile } from "../support/models.js";
 
 const BIN = join(ROOT, "bin", "safesteer.js");
 function run(args: string[]) {
@@ -72,5 +72,89 @@ describe("safesteer CLI", () => {
     const layer = run(["activations", "-m", STORIES_GGUF, "--text", "x", "--layers", "9"]);
     assert.equal(layer.code, 2);
     assert.match(layer.err, /layer 9 is out of range/);
+  });
+});
+
+describe("safesteer build / inspect / export / import / generate --bundle", () => {
+  const bundle = tmpFile("cli-bundle.gguf");
+  const catqa = join(SHARED, "data", "catqa_english.json");
+
+  it("build writes a bundle and prints its table; inspect --json reads it back", () => {
+    const r = run([
+      "build",
+      "-m",
+      STORIES_GGUF,
+      "--data",
+      catqa,
+      "--categories",
+      "physical_harm,economic_harm",
+      "--max-per-category",
+      "10",
+      "--max-safe",
+      "20",
+      "-o",
+      bundle,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\| physical_harm \| \d \| 10 \| 20 \| generic \|/);
+    const j = JSON.parse(run(["inspect", bundle, "--json"]).out);
+    assert.deepEqual(Object.keys(j.categories), ["economic_harm", "physical_harm"]);
+    assert.equal(j.site, "resid_post");
+    assert.equal(j.prune, 0.5);
+  });
+
+  it("generate --compare prints the unsteered and steered answers side by side", () => {
+    const r = run([
+      "generate",
+      "--bundle",
+      bundle,
+      "--steer",
+      "physical_harm=0.8",
+      "--compare",
+      "-p",
+      "Once upon a time",
+      "-n",
+      "20",
+      "-s",
+      "4",
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const [head] = r.out.split("\n");
+    assert.match(head!, /^UNSTEERED\s+\| STEERED$/);
+    const left = r.out
+      .split("\n")
+      .slice(2)
+      .map((l) => l.split(" | ")[0]!.trim())
+      .join(" ");
+    const right = r.out
+      .split("\n")
+      .slice(2)
+      .map((l) => l.split(" | ")[1]?.trim() ?? "")
+      .join(" ");
+    assert.notEqual(left, right, "steering changed the answer");
+  });
+
+  it("export then import: a llama.cpp control vector and back", () => {
+    const cv = tmpFile("cli-ph.gguf");
+    assert.equal(run(["export", "--bundle", bundle, "--category", "physical_harm", "-o", cv]).code, 0);
+    const back = tmpFile("cli-imported.gguf");
+    const r = run(["import", cv, "-m", STORIES_GGUF, "--category", "physical_harm", "-o", back]);
+    assert.equal(r.code, 0, r.err);
+    const g = run(["generate", "--bundle", back, "--steer", "physical_harm=1", "--raw-strength", "-n", "5", "-t", "0"]);
+    assert.equal(g.code, 0, g.err);
+  });
+
+  it("bad bundle input is one clear line", () => {
+    const unknown = run(["generate", "--bundle", bundle, "--steer", "violence=1"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /unknown category "violence": this bundle has economic_harm, physical_harm/);
+    const other = tmpFile("cli-other.gguf");
+    run(["convert", "random", "-o", other, "--embd", "64", "--layers", "5", "--heads", "8"]);
+    const wrong = run(["generate", "-m", other, "--bundle", bundle, "--steer", "physical_harm=1"]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.err, /was made for stories .* --force/);
+    const notBundle = run(["inspect", STORIES_GGUF]);
+    assert.equal(notBundle.code, 2);
+    assert.match(notBundle.err, /not a SafeSteer bundle/);
   });
 });

@@ -1,0 +1,31 @@
+import { type Command, Option } from "commander";
+import { KNOWN_SITES, type Reduction } from "../../engine/hooks.js";
+import { loadModel, type ModelOpts, parseLayers, withModelOptions } from "../options.js";
+
+export function activationsCommand(program: Command): void {
+  withModelOptions(program.command("activations").description("print activations of a text at a site and layers"), true)
+    .requiredOption("--text <text>", "text to run")
+    .option("--site <site>", `${KNOWN_SITES.join(" | ")} | a raw llama.cpp tensor name`, "resid_post")
+    .option("--layers <list>", "all | 3 | 0,2,4 | 1-3", "all")
+    .addOption(new Option("--reduce <how>", "reduction over tokens").choices(["mean", "last", "sum", "none"]).default("mean"))
+    .option("--chat", "wrap the text in the model's chat template")
+    .option("--json", "print JSON (the only format)", true)
+    .action(async (o: ModelOpts & { text: string; site: string; layers: string; reduce: Reduction; chat?: boolean }) => {
+      const model = loadModel(o);
+      const layers = parseLayers(o.layers, model.info.nLayer);
+      const ctx = model.createContext({ nCtx: o.ctx });
+      try {
+        const text = o.chat ? model.applyChatTemplate([{ role: "user", content: o.text }]) : o.text;
+        const tokens = model.tokenize(text, { parseSpecial: Boolean(o.chat) });
+        const { capture } = await ctx.evaluate([tokens], { capture: { site: o.site, layers, reduce: o.reduce }, logits: "none" });
+        const out: Record<string, number[] | number[][]> = {};
+        for (const l of layers) {
+          out[String(l)] = o.reduce === "none" ? capture!.rows(0, l).map((r) => Array.from(r)) : Array.from(capture!.reduced(0, l));
+        }
+        process.stdout.write(`${JSON.stringify({ model: model.info.path, site: o.site, tokens, layers: out })}\n`);
+      } finally {
+        ctx.dispose();
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,79 @@
+import { type Command, Option } from "commander";
+import type { Dataset } from "../../data/example.js";
+import { dataFile, loadDataset } from "../../data/load.js";
+import { KNOWN_SITES } from "../../engine/hooks.js";
+import { buildBundle } from "../../steer/build.js";
+import { writeBundle } from "../../steer/bundle.js";
+import { int, loadModel, type ModelOpts, num, parseLayers, withModelOptions } from "../options.js";
+import { interruptSignal, progressBar } from "../progress.js";
+import { printInspect } from "./inspect.js";
+
+interface BuildCliOptions extends ModelOpts {
+  data: string[];
+  safe?: string;
+  categories?: string;
+  site: string;
+  layers: string;
+  reduce: "mean" | "last";
+  prune: string;
+  maxPerCategory?: number;
+  maxSafe: number;
+  heldOut: number;
+  seed: number;
+  batch: number;
+  chat: "auto" | "always" | "never";
+  strict?: boolean;
+  output: string;
+}
+
+export function buildCommand(program: Command): void {
+  withModelOptions(program.command("build").description("build per-category steering vectors into a bundle"), true)
+    .requiredOption("--data <files...>", "labelled prompt files (JSON, JSONL, CSV; known data sets are detected)")
+    .option("--safe <file>", "generic safe set (default: harmless_alpaca.json from the data folder)")
+    .option("--categories <list>", "only these category ids, comma-separated")
+    .option("--site <site>", KNOWN_SITES.join(" | "), "resid_post")
+    .option("--layers <list>", "auto | all | 3 | 0,2,4 | 1-3 (auto: best held-out separability per category)", "auto")
+    .addOption(new Option("--reduce <how>", "token reduction").choices(["mean", "last"]).default("mean"))
+    .option("--prune <fraction|off>", "kept fraction of unsafe examples by difference norm (0.5: at or above the median)", "0.5")
+    .option("--max-per-category <n>", "at most n unsafe examples per category", int("--max-per-category"))
+    .option("--max-safe <n>", "at most n generic safe examples", int("--max-safe"), 256)
+    .option("--held-out <share>", "share held out for separability", num("--held-out"), 0.2)
+    .option("--seed <n>", "sampling seed", int("--seed"), 1)
+    .option("--batch <n>", "texts decoded side by side", int("--batch"), 8)
+    .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
+    .option("--strict", "a bad data row is an error")
+    .requiredOption("-o, --output <bundle>", "bundle file to write")
+    .action(async (o: BuildCliOptions) => {
+      const datasets: Dataset[] = o.data.map((p) => loadDataset(p, { strict: o.strict }));
+      const safe = loadDataset(o.safe ?? dataFile("harmless_alpaca.json"), { strict: o.strict });
+      const model = loadModel(o);
+      const ctx = model.createContext({ nCtx: o.ctx ?? 1024, nSeq: o.batch, nBatch: 512 });
+      const bar = progressBar("collecting activations");
+      const { signal, dispose } = interruptSignal();
+      try {
+        const bundle = await buildBundle(ctx, datasets, safe, {
+          site: o.site,
+          layers: o.layers === "auto" ? "auto" : parseLayers(o.layers, model.info.nLayer),
+          reduce: o.reduce,
+          prune: o.prune === "off" ? "off" : Number(o.prune),
+          categories: o.categories?.split(",").map((s) => s.trim()),
+          maxPerCategory: o.maxPerCategory,
+          maxSafe: o.maxSafe,
+          heldOut: o.heldOut,
+          seed: o.seed,
+          chat: o.chat,
+          signal,
+          onProgress: (d, t, tok) => bar.update(d, t, tok),
+        });
+        bar.stop();
+        writeBundle(o.output, bundle);
+        process.stderr.write(`wrote ${o.output}\n`);
+        printInspect(bundle, false);
+      } finally {
+        bar.stop();
+        dispose();
+        ctx.dispose();
+        model.dispose();
+      }
+    });
+}

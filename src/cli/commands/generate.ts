@@ -1,0 +1,105 @@
+import type { Command } from "commander";
+import { type GenerateOptions, generate, generateStream } from "../../engine/generate.js";
+import { SafeSteerError } from "../../errors.js";
+import { applyPolicy } from "../../steer/apply.js";
+import { readBundle } from "../../steer/bundle.js";
+import { parsePolicy } from "../../steer/policy.js";
+import { int, loadModel, type ModelOpts, num, withModelOptions } from "../options.js";
+import { interruptSignal } from "../progress.js";
+
+interface GenerateCliOptions extends ModelOpts {
+  prompt: string;
+  chat?: boolean;
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  seed: number;
+  stop?: string[];
+  bundle?: string;
+  steer?: string;
+  rawStrength?: boolean;
+  compare?: boolean;
+  force?: boolean;
+}
+
+/** Two texts in columns of half the terminal width. */
+function sideBySide(left: string, right: string, width: number): string {
+  const col = Math.max(20, Math.floor((width - 3) / 2));
+  const wrap = (t: string) =>
+    t.split("\n").flatMap((line) => {
+      const out: string[] = [];
+      let cur = "";
+      for (const word of line.split(" ")) {
+        if (cur && `${cur} ${word}`.length > col) {
+          out.push(cur);
+          cur = word;
+        } else cur = cur ? `${cur} ${word}` : word;
+        while (cur.length > col) {
+          out.push(cur.slice(0, col));
+          cur = cur.slice(col);
+        }
+      }
+      out.push(cur);
+      return out;
+    });
+  const a = ["UNSTEERED", "", ...wrap(left)];
+  const b = ["STEERED", "", ...wrap(right)];
+  return Array.from({ length: Math.max(a.length, b.length) }, (_, i) => `${(a[i] ?? "").padEnd(col)} | ${b[i] ?? ""}`).join("\n");
+}
+
+export function generateCommand(program: Command): void {
+  withModelOptions(program.command("generate").description("generate text (on stdout), optionally steered by a bundle"), false)
+    .option("-p, --prompt <text>", "prompt (default: empty, i.e. BOS only)", "")
+    .option("--chat", "wrap the prompt in the model's chat template as a user message")
+    .option("-n, --max-tokens <n>", "tokens to generate at most", int("--max-tokens"), 256)
+    .option("-t, --temperature <t>", "0 = greedy", num("--temperature"), 0.8)
+    .option("--top-k <k>", "top-k (0 = off)", int("--top-k"), 40)
+    .option("--top-p <p>", "nucleus sampling (1 = off)", num("--top-p"), 0.95)
+    .option("--min-p <p>", "min-p (0 = off)", num("--min-p"), 0.05)
+    .option("-s, --seed <n>", "sampling seed", int("--seed"), 0)
+    .option("--stop <text...>", "stop strings")
+    .option("--bundle <file>", "SafeSteer bundle (from `safesteer build` or `import`)")
+    .option("--steer <policy>", "category=strength,... (strength relative to the activation norm; see --raw-strength)")
+    .option("--raw-strength", "strengths multiply the raw vectors (the paper's m)")
+    .option("--compare", "print the unsteered and the steered answer for the same seed side by side")
+    .option("--force", "accept a bundle made for another file of the same shape")
+    .action(async (o: GenerateCliOptions) => {
+      if (Boolean(o.bundle) !== Boolean(o.steer))
+        throw new SafeSteerError("usage", "--bundle and --steer go together: --bundle b.gguf --steer category=1.0");
+      if (o.compare && !o.bundle) throw new SafeSteerError("usage", "--compare needs --bundle and --steer.");
+      const model = loadModel(o);
+      const bundle = o.bundle ? readBundle(o.bundle) : undefined;
+      const ctx = model.createContext({ nCtx: o.ctx, hooks: bundle !== undefined && bundle.site !== "resid_post" });
+      const { signal, dispose } = interruptSignal();
+      try {
+        const text = o.chat ? model.applyChatTemplate([{ role: "user", content: o.prompt }]) : o.prompt;
+        const tokens = model.tokenize(text, { parseSpecial: Boolean(o.chat) });
+        const gen: GenerateOptions = {
+          maxTokens: o.maxTokens,
+          temperature: o.temperature,
+          topK: o.topK,
+          topP: o.topP,
+          minP: o.minP,
+          seed: o.seed,
+          stop: o.stop,
+          signal,
+        };
+        if (o.compare) {
+          const plain = await generate(ctx, tokens, gen);
+          await applyPolicy(ctx, bundle!, parsePolicy(o.steer as string), { raw: o.rawStrength, force: o.force });
+          const steered = await generate(ctx, tokens, gen);
+          process.stdout.write(`${sideBySide(plain.text, steered.text, process.stdout.columns ?? 120)}\n`);
+          return;
+        }
+        if (bundle) await applyPolicy(ctx, bundle, parsePolicy(o.steer as string), { raw: o.rawStrength, force: o.force });
+        for await (const e of generateStream(ctx, [tokens], gen)) if (e.type === "token") process.stdout.write(e.text);
+        process.stdout.write("\n");
+      } finally {
+        dispose();
+        ctx.dispose();
+        model.dispose();
+      }
+    });
+}

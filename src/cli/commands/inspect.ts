@@ -1,0 +1,78 @@
+import type { Command } from "commander";
+import { type Bundle, readBundle } from "../../steer/bundle.js";
+
+const f3 = (x: number | null | undefined) => (x === null || x === undefined ? "-" : x.toFixed(3));
+
+/** A bundle as JSON-friendly data. */
+export function bundleSummary(b: Bundle) {
+  return {
+    model: b.model,
+    site: b.site,
+    reduce: b.reduce,
+    prune: b.prune,
+    layers: b.layers,
+    chat: b.chat,
+    layerRule: b.layerRule,
+    recommendedStrength: b.recommendedStrength,
+    data: b.data,
+    toolVersion: b.toolVersion,
+    created: b.created,
+    meanNorm: b.meanNorm,
+    categories: Object.fromEntries(
+      [...b.categories].map(([c, e]) => [
+        c,
+        { steerLayers: e.steerLayers, nUnsafe: e.nUnsafe, nSafe: e.nSafe, safeSource: e.safeSource, diagnostics: e.diagnostics },
+      ]),
+    ),
+    cosine: b.cosine,
+  };
+}
+
+export function printInspect(b: Bundle, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(bundleSummary(b), null, 2)}\n`);
+    return;
+  }
+  const out: string[] = [];
+  out.push(
+    `model     ${b.model.name || b.model.architecture}: ${b.model.nLayer} layers, width ${b.model.nEmbd}, sha256 ${b.model.sha256.slice(0, 16)}`,
+  );
+  out.push(`site      ${b.site}, reduce ${b.reduce}, prune ${b.prune}, chat template ${b.chat ? "yes" : "no"}`);
+  out.push(`layers    ${b.layers.join(",")} (${b.layerRule})`);
+  const relative = Object.keys(b.meanNorm).length > 0;
+  out.push(
+    relative
+      ? `strength  recommended ${b.recommendedStrength.toFixed(3)} (relative: the added vector's norm over the mean activation norm)`
+      : `strength  recommended ${b.recommendedStrength} with --raw-strength (imported vectors have no activation norms)`,
+  );
+  out.push(`data      ${b.data.map((d) => `${d.name} (${d.examples})`).join(", ")}`);
+  out.push("");
+  out.push("| category | layer | n unsafe | n safe | safe side | norm | norm / act. norm | held-out AUROC | margin (d) | kept |");
+  out.push("|---|---|---|---|---|---|---|---|---|---|");
+  for (const [c, e] of b.categories) {
+    const l = e.steerLayers[0] as number;
+    const d = e.diagnostics[l];
+    const mn = b.meanNorm[l];
+    out.push(
+      `| ${c} | ${e.steerLayers.join(",")} | ${e.nUnsafe} | ${e.nSafe} | ${e.safeSource} | ${f3(d?.norm)} | ${mn ? f3((d?.norm ?? 0) / mn) : "-"} | ${f3(d?.auroc)} | ${f3(d?.margin)} | ${d?.kept ?? "-"} |`,
+    );
+  }
+  const names = [...b.categories.keys()];
+  const layer = b.categories.get(names[0] as string)?.steerLayers[0];
+  const cos = layer !== undefined ? b.cosine[layer] : undefined;
+  if (cos && names.length > 1) {
+    out.push("", `cosine similarity between categories at layer ${layer}:`, "");
+    out.push(`| | ${names.map((_, i) => i).join(" | ")} |`, `|---|${names.map(() => "---").join("|")}|`);
+    for (const [i, n] of names.entries()) out.push(`| ${i} ${n} | ${(cos[i] ?? []).map((x) => x.toFixed(2)).join(" | ")} |`);
+  }
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
+export function inspectCommand(program: Command): void {
+  program
+    .command("inspect")
+    .description("show a bundle: categories, layers, norms, separability, cosine matrix")
+    .argument("<bundle>", "bundle file")
+    .option("--json", "print JSON")
+    .action((path: string, o: { json?: boolean }) => printInspect(readBundle(path), Boolean(o.json)));
+}

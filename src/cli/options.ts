@@ -1,0 +1,74 @@
+// Options and helpers shared by the CLI commands.
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { EngineError } from "../engine/errors.js";
+import { Model } from "../engine/model.js";
+import { setVerbosity } from "../util/logger.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** The model used when none is given: stories260K converted by this project. */
+export const DEFAULT_MODEL = join(ROOT, "models", "stories260K.gguf");
+
+export function int(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}".`);
+    return n;
+  };
+}
+
+export function num(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}".`);
+    return n;
+  };
+}
+
+/** "all", "3", "0,2,4" or "1-3" -> layer indices (checked against the model later). */
+export function parseLayers(spec: string, nLayer: number): number[] {
+  if (spec === "all") return Array.from({ length: nLayer }, (_, i) => i);
+  const out: number[] = [];
+  for (const part of spec.split(",")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new EngineError("bad_layer", `cannot read layer list "${spec}": use all, 3, 0,2,4 or 1-3.`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    for (let l = a; l <= b; l++) out.push(l);
+  }
+  return out;
+}
+
+export interface ModelOpts {
+  model?: string;
+  threads?: number;
+  ctx?: number;
+  gpu?: "cpu" | "cuda" | "vulkan" | "auto";
+  gpuLayers?: number;
+  verbose?: boolean;
+}
+
+export function withModelOptions(cmd: Command, required: boolean): Command {
+  return cmd
+    .addOption(
+      required
+        ? new Option("-m, --model <gguf>", "model file (GGUF)").makeOptionMandatory()
+        : new Option("-m, --model <gguf>", "model file (GGUF)").default(DEFAULT_MODEL, "the embedded stories260K"),
+    )
+    .option("--threads <n>", "CPU threads (default: 1 for models under 50M parameters, else all cores)", int("--threads"))
+    .option("--ctx <n>", "context size in tokens", int("--ctx"))
+    .addOption(new Option("--gpu <backend>", "compute backend").choices(["cpu", "cuda", "vulkan", "auto"]).default("cpu"))
+    .option("--gpu-layers <n>", "layers to offload to the GPU", int("--gpu-layers"))
+    .option("-v, --verbose", "show llama.cpp's log");
+}
+
+export function loadModel(o: ModelOpts): Model {
+  if (o.verbose) setVerbosity("verbose");
+  if (!o.model) throw new EngineError("bad_argument", "no model given: pass --model <file.gguf>.");
+  if (o.model === DEFAULT_MODEL && !existsSync(DEFAULT_MODEL)) {
+    throw new EngineError("model_not_found", `the embedded model ${DEFAULT_MODEL} is missing; pass --model <file.gguf>.`);
+  }
+  return Model.load(o.model, { threads: o.threads, gpu: o.gpu, gpuLayers: o.gpuLayers, verbose: o.verbose });
+}

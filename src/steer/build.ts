@@ -1,0 +1,223 @@
+// Building a bundle: collect activations of unsafe examples per category and of safe examples,
+// compute pruned difference-of-means vectors at every candidate layer, measure held-out
+// separability, pick a layer per category.
+
+import type { Dataset, Example } from "../data/example.js";
+import type { Context } from "../engine/context.js";
+import type { Site } from "../engine/hooks.js";
+import { Rng } from "../util/random.js";
+import { type Bundle, type CategoryEntry, type LayerDiagnostics, TOOL_VERSION } from "./bundle.js";
+import { type Activations, activationRow, collectActivations } from "./collect.js";
+import { SteerError } from "./errors.js";
+import { auroc, cosine, dot, meanOf, norm, prunedDifference, quantile } from "./math.js";
+import { type ChatMode, renderExample, usesChat } from "./render.js";
+
+export interface BuildOptions {
+  site?: Site;
+  /** "auto": every layer is a candidate and each category gets its best one. A list: candidates. */
+  layers?: "auto" | number[];
+  reduce?: "mean" | "last";
+  /** Kept fraction for pruning (0.5: at or above the median), or "off". */
+  prune?: number | "off";
+  /** Only these categories (ids). */
+  categories?: string[];
+  /** At most this many unsafe examples per category (a seeded sample). */
+  maxPerCategory?: number;
+  /** At most this many generic safe examples (a seeded sample; default 256). */
+  maxSafe?: number;
+  /** Share of each group held out to measure separability (default 0.2). */
+  heldOut?: number;
+  seed?: number;
+  chat?: ChatMode;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, tokens: number) => void;
+}
+
+export const LAYER_RULE =
+  "auto: among candidate layers (all but the first and last when the model has more than 2), the highest held-out AUROC of the projection onto the vector (safe vs the category's unsafe); ties within 0.005 go to the larger held-out margin (Cohen's d)";
+
+function shuffled<T>(xs: T[], rng: Rng): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [a[i], a[j]] = [a[j] as T, a[i] as T];
+  }
+  return a;
+}
+
+/** Splits into train and held-out parts; at least one of each when there are 2 or more. */
+function split<T>(xs: T[], heldOut: number): { train: T[]; test: T[] } {
+  if (xs.length < 2) return { train: xs, test: [] };
+  const nTest = Math.min(xs.length - 1, Math.max(1, Math.round(xs.length * heldOut)));
+  return { train: xs.slice(nTest), test: xs.slice(0, nTest) };
+}
+
+function cohensD(a: number[], b: number[]): number | null {
+  if (a.length < 2 || b.length < 2) return null;
+  const m = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
+  const v = (x: number[], mu: number) => x.reduce((s, y) => s + (y - mu) ** 2, 0) / (x.length - 1);
+  const ma = m(a);
+  const mb = m(b);
+  const sd = Math.sqrt((v(a, ma) + v(b, mb)) / 2);
+  return sd > 0 ? (ma - mb) / sd : null;
+}
+
+export async function buildBundle(
+  ctx: Context,
+  datasets: Dataset[],
+  safeSet: Dataset | undefined,
+  opts: BuildOptions = {},
+): Promise<Bundle> {
+  const model = ctx.model;
+  const { nLayer } = model.info;
+  const site = opts.site ?? "resid_post";
+  const reduce = opts.reduce ?? "mean";
+  const prune = opts.prune ?? 0.5;
+  const heldOut = opts.heldOut ?? 0.2;
+  const rng = new Rng(opts.seed ?? 1);
+  const chat = usesChat(model, opts.chat ?? "auto");
+  if (prune !== "off" && !(prune > 0 && prune <= 1))
+    throw new SteerError("bad_argument", `prune must be a kept fraction in (0, 1] or "off", got ${prune}.`);
+  if (!(heldOut >= 0 && heldOut < 1)) throw new SteerError("bad_argument", `held-out share must be in [0, 1), got ${heldOut}.`);
+
+  // unsafe examples per category (uncategorised ones under their data set's name); category-specific safe examples
+  const unsafe = new Map<string, Example[]>();
+  const ownSafe = new Map<string, Example[]>();
+  const genericSafe: Example[] = [];
+  for (const d of [...datasets, ...(safeSet ? [safeSet] : [])]) {
+    for (const e of d.examples) {
+      if (e.label === "unsafe") {
+        const c = e.category ?? d.name;
+        unsafe.set(c, [...(unsafe.get(c) ?? []), e]);
+      } else if (e.category && d !== safeSet) ownSafe.set(e.category, [...(ownSafe.get(e.category) ?? []), e]);
+      else genericSafe.push(e);
+    }
+  }
+  if (opts.categories) {
+    const unknown = opts.categories.filter((c) => !unsafe.has(c));
+    if (unknown.length) {
+      throw new SteerError(
+        "unknown_category",
+        `unknown categor${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")}: the data has ${[...unsafe.keys()].join(", ")}.`,
+      );
+    }
+    for (const c of [...unsafe.keys()]) if (!opts.categories.includes(c)) unsafe.delete(c);
+  }
+  if (unsafe.size === 0)
+    throw new SteerError("not_enough_data", "the data has no unsafe examples: give at least one file with harmful prompts.");
+  const cats = [...unsafe.keys()].sort();
+  const needGeneric = cats.some((c) => !ownSafe.has(c));
+  if (needGeneric && genericSafe.length === 0) {
+    throw new SteerError(
+      "not_enough_data",
+      "no safe examples: pass a generic safe set with --safe (e.g. harmless_alpaca.json) or data with safe examples per category.",
+    );
+  }
+
+  // seeded samples and train / held-out splits
+  const groups = new Map<string, { train: Example[]; test: Example[] }>();
+  for (const c of cats) groups.set(`unsafe:${c}`, split(shuffled(unsafe.get(c) as Example[], rng).slice(0, opts.maxPerCategory), heldOut));
+  for (const c of cats) if (ownSafe.has(c)) groups.set(`safe:${c}`, split(shuffled(ownSafe.get(c) as Example[], rng), heldOut));
+  if (needGeneric) groups.set("safe:", split(shuffled(genericSafe, rng).slice(0, opts.maxSafe ?? 256), heldOut));
+
+  // one activation row per example, in a flat list
+  const all: Example[] = [];
+  const index = new Map<string, { train: number[]; test: number[] }>();
+  for (const [k, g] of groups) {
+    const tr = g.train.map((e) => all.push(e) - 1);
+    const te = g.test.map((e) => all.push(e) - 1);
+    index.set(k, { train: tr, test: te });
+  }
+  const layers =
+    opts.layers === undefined || opts.layers === "auto"
+      ? Array.from({ length: nLayer }, (_, i) => i)
+      : [...new Set(opts.layers)].sort((a, b) => a - b);
+  for (const l of layers) ctx.checkLayer(l);
+  const texts = all.map((e) => renderExample(model, e, chat));
+  for (const [i, t] of texts.entries()) {
+    if (t.length > ctx.nCtx)
+      throw new SteerError(
+        "bad_argument",
+        `example ${all[i]?.source} has ${t.length} tokens, more than the context (${ctx.nCtx}); use a larger --ctx.`,
+      );
+  }
+  const acts: Activations = await collectActivations(ctx, texts, {
+    site,
+    layers,
+    reduce,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+  });
+
+  const rows = (idx: number[], l: number) => idx.map((i) => activationRow(acts, l, i));
+  const meanNorm: Record<number, number> = {};
+  for (const l of layers) meanNorm[l] = all.reduce((s, _, i) => s + norm(activationRow(acts, l, i)), 0) / all.length;
+
+  const categories = new Map<string, CategoryEntry>();
+  for (const c of cats) {
+    const u = index.get(`unsafe:${c}`) as { train: number[]; test: number[] };
+    const safeKey = ownSafe.has(c) ? `safe:${c}` : "safe:";
+    const s = index.get(safeKey) as { train: number[]; test: number[] };
+    const vectors = new Map<number, Float32Array>();
+    const diagnostics: Record<number, LayerDiagnostics> = {};
+    for (const l of layers) {
+      const safeMean = meanOf(rows(s.train, l), acts.width);
+      const p = prunedDifference(safeMean, rows(u.train, l), prune);
+      vectors.set(l, p.vector);
+      const projS = rows(s.test, l).map((r) => dot(r, p.vector));
+      const projU = rows(u.test, l).map((r) => dot(r, p.vector));
+      const a = auroc(projS, projU);
+      diagnostics[l] = { norm: norm(p.vector), auroc: Number.isNaN(a) ? null : a, margin: cohensD(projS, projU), kept: p.kept.length };
+    }
+    const candidates = layers.length > 2 && nLayer > 2 ? layers.filter((l) => l > 0 && l < nLayer - 1) : layers;
+    const pool = candidates.length ? candidates : layers;
+    const score = (l: number) => diagnostics[l]?.auroc ?? 0;
+    const best = Math.max(...pool.map(score));
+    const near = pool.filter((l) => score(l) >= best - 0.005);
+    const chosen = near.reduce((a, b) => ((diagnostics[b]?.margin ?? 0) > (diagnostics[a]?.margin ?? 0) ? b : a));
+    categories.set(c, {
+      steerLayers: [chosen],
+      vectors,
+      diagnostics,
+      nUnsafe: u.train.length + u.test.length,
+      nSafe: s.train.length + s.test.length,
+      safeSource: ownSafe.has(c) ? "category" : "generic",
+    });
+  }
+  const cosineByLayer: Record<number, number[][]> = {};
+  for (const l of layers) {
+    cosineByLayer[l] = cats.map((a) =>
+      cats.map((b) => cosine(categories.get(a)?.vectors.get(l) ?? [], categories.get(b)?.vectors.get(l) ?? [])),
+    );
+  }
+  const ratios = cats.map((c) => {
+    const e = categories.get(c) as CategoryEntry;
+    const l = e.steerLayers[0] as number;
+    return (e.diagnostics[l]?.norm ?? 0) / (meanNorm[l] || 1);
+  });
+  const fp = await model.fingerprint();
+  return {
+    model: { ...fp, name: model.info.name },
+    site,
+    reduce,
+    prune,
+    layers,
+    chat,
+    categories,
+    meanNorm,
+    cosine: cosineByLayer,
+    data: [...datasets, ...(safeSet ? [safeSet] : [])].map((d) => ({
+      name: d.name,
+      path: d.path,
+      sha256: d.sha256,
+      examples: d.examples.length,
+    })),
+    layerRule:
+      opts.layers === undefined || opts.layers === "auto"
+        ? LAYER_RULE
+        : `listed: ${layers.join(",")}; ${LAYER_RULE.replace("auto: among candidate layers (all but the first and last when the model has more than 2)", "among the listed layers")}`,
+    recommendedStrength: quantile(ratios, 0.5),
+    toolVersion: TOOL_VERSION,
+    created: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,80 @@
+// The vector math of SafeSteer on plain arrays, so it can be checked by hand.
+
+export function norm(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += (v[i] as number) ** 2;
+  return Math.sqrt(s);
+}
+
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);
+  return s;
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const d = norm(a) * norm(b);
+  return d === 0 ? 0 : dot(a, b) / d;
+}
+
+/** Mean of equal-length rows (float64 accumulation). */
+export function meanOf(rows: ArrayLike<number>[], width: number): Float32Array {
+  const acc = new Float64Array(width);
+  for (const r of rows) for (let i = 0; i < width; i++) acc[i]! += r[i] as number;
+  return Float32Array.from(acc, (x) => x / Math.max(rows.length, 1));
+}
+
+/** Quantile with linear interpolation between order statistics (q = 0.5 is the median). */
+export function quantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (pos - lo);
+}
+
+export interface PrunedVector {
+  vector: Float32Array;
+  /** Indices (into the unsafe rows) of the kept examples. */
+  kept: number[];
+  /** ||d_i|| for every unsafe example, d_i = mean(safe) - act(u_i). */
+  norms: number[];
+}
+
+/**
+ * w = mean over kept i of d_i, d_i = mean(safe) - act(u_i). Pruning keeps the examples whose
+ * ||d_i|| is at or above the (1 - keep) quantile: keep = 0.5 keeps those at or above the median.
+ * keep = "off" keeps all, which is exactly mean(safe) - mean(unsafe).
+ */
+export function prunedDifference(safeMean: Float32Array, unsafe: ArrayLike<number>[], keep: number | "off"): PrunedVector {
+  const w = safeMean.length;
+  const diffs = unsafe.map((u) => Float32Array.from(safeMean, (s, i) => s - (u[i] as number)));
+  const norms = diffs.map(norm);
+  const threshold = keep === "off" ? Number.NEGATIVE_INFINITY : quantile(norms, 1 - keep);
+  const kept = norms.flatMap((n, i) => (n >= threshold ? [i] : []));
+  return {
+    vector: meanOf(
+      kept.map((i) => diffs[i] as Float32Array),
+      w,
+    ),
+    kept,
+    norms,
+  };
+}
+
+/** Area under the ROC curve: P(score of a positive > score of a negative), ties count half. */
+export function auroc(positives: number[], negatives: number[]): number {
+  if (positives.length === 0 || negatives.length === 0) return Number.NaN;
+  const all = [...positives.map((s) => ({ s, p: 1 })), ...negatives.map((s) => ({ s, p: 0 }))].sort((a, b) => a.s - b.s);
+  let rankSum = 0;
+  for (let i = 0; i < all.length; ) {
+    let j = i;
+    while (j < all.length && (all[j] as { s: number }).s === (all[i] as { s: number }).s) j++;
+    const avgRank = (i + 1 + j) / 2;
+    for (let k = i; k < j; k++) if ((all[k] as { p: number }).p) rankSum += avgRank;
+    i = j;
+  }
+  const nP = positives.length;
+  return (rankSum - (nP * (nP + 1)) / 2) / (nP * negatives.length);
+}

@@ -1,0 +1,72 @@
+// A policy says how strongly to steer each category: {category: strength}. Categories compose by
+// summation of their vectors.
+import type { SteeringVector } from "../engine/context.js";
+import { type Bundle, bundleCategory } from "./bundle.js";
+import { SteerError } from "./errors.js";
+import { norm } from "./math.js";
+
+export type Policy = Record<string, number>;
+
+/** "hate_harass_violence=1.0,physical_harm=0.5" -> {hate_harass_violence: 1, physical_harm: 0.5} */
+export function parsePolicy(spec: string): Policy {
+  const out: Policy = {};
+  for (const part of spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^([A-Za-z0-9_]+)\s*=\s*(-?[0-9.eE+-]+)$/.exec(part);
+    const v = m ? Number(m[2]) : Number.NaN;
+    if (!m || !Number.isFinite(v)) {
+      throw new SteerError(
+        "bad_policy",
+        `cannot read "${part}" in the policy "${spec}": write category=strength pairs separated by commas, e.g. violence=1.0,theft=0.5.`,
+      );
+    }
+    if ((m[1] as string) in out) throw new SteerError("bad_policy", `category ${m[1]} appears twice in the policy "${spec}".`);
+    out[m[1] as string] = v;
+  }
+  if (Object.keys(out).length === 0) throw new SteerError("bad_policy", "the policy is empty: give at least one category=strength.");
+  return out;
+}
+
+export interface PolicyOptions {
+  /** Strength multiplies the raw vector (the paper's m) instead of the relative unit. */
+  raw?: boolean;
+  /** Steer this layer instead of each category's own (sweeps). */
+  layer?: number;
+}
+
+/**
+ * Turns a policy into steering vectors. Relative strength s adds a vector whose norm is s times the
+ * mean activation norm at that site and layer (s = 1: as large as a typical activation), so one
+ * number means the same across models and layers. Raw strength m adds m x w as in the paper.
+ */
+export function policySteering(b: Bundle, policy: Policy, opts: PolicyOptions = {}): SteeringVector[] {
+  const out: SteeringVector[] = [];
+  for (const [name, strength] of Object.entries(policy)) {
+    const entry = bundleCategory(b, name);
+    const layers = opts.layer !== undefined ? [opts.layer] : entry.steerLayers;
+    for (const layer of layers) {
+      const v = entry.vectors.get(layer);
+      if (!v)
+        throw new SteerError(
+          "bad_argument",
+          `category ${name} has no vector at layer ${layer}; the bundle has layers ${[...entry.vectors.keys()].join(", ")}.`,
+        );
+      let scale = strength;
+      if (!opts.raw) {
+        const mn = b.meanNorm[layer];
+        const vn = norm(v);
+        if (mn === undefined || !(mn > 0)) {
+          throw new SteerError(
+            "bad_argument",
+            `the bundle has no activation norm at layer ${layer} (imported vectors); give the strength with --raw-strength.`,
+          );
+        }
+        scale = vn > 0 ? (strength * mn) / vn : 0;
+      }
+      out.push({ site: b.site, layer, vector: v, strength: scale });
+    }
+  }
+  return out;
+}

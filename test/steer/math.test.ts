@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { auroc, cosine, meanOf, prunedDifference, quantile } from "../../src/steer/math.js";
+
+describe("SafeSteer vector math on a hand-checkable fixture", () => {
+  // safe rows mean (2, 0); unsafe rows at distances 1, 2, 3, 4, 5 from it along different axes
+  const safe = [Float32Array.of(1, 0), Float32Array.of(3, 0)];
+  const unsafe = [Float32Array.of(1, 0), Float32Array.of(2, 2), Float32Array.of(2, -3), Float32Array.of(-2, 0), Float32Array.of(2, 5)];
+
+  it("difference of means: mean(safe) - mean(unsafe)", () => {
+    const sm = meanOf(safe, 2);
+    assert.deepEqual(Array.from(sm), [2, 0]);
+    const { vector, kept } = prunedDifference(sm, unsafe, "off");
+    // mean(unsafe) = (5/5, 4/5) = (1, 0.8)  ->  w = (1, -0.8)
+    assert.deepEqual(kept, [0, 1, 2, 3, 4]);
+    assert.ok(Math.abs(vector[0]! - 1) < 1e-6 && Math.abs(vector[1]! + 0.8) < 1e-6, Array.from(vector).join());
+  });
+
+  it("pruning keeps exactly the examples at or above the median difference norm", () => {
+    const { vector, kept, norms } = prunedDifference(meanOf(safe, 2), unsafe, 0.5);
+    assert.deepEqual(
+      norms.map((n) => Math.round(n * 1e6) / 1e6),
+      [1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(kept, [2, 3, 4], "median 3: norms 3, 4, 5 kept");
+    // d = (0,3), (4,0), (0,-5)  ->  mean (4/3, -2/3)
+    assert.ok(Math.abs(vector[0]! - 4 / 3) < 1e-6 && Math.abs(vector[1]! + 2 / 3) < 1e-6);
+    // an even count: median between the two middle norms
+    const four = prunedDifference(meanOf(safe, 2), unsafe.slice(0, 4), 0.5);
+    assert.deepEqual(four.kept, [2, 3], "median 2.5: norms 3 and 4 kept");
+    // other kept fractions
+    assert.deepEqual(prunedDifference(meanOf(safe, 2), unsafe, 0.2).kept, [4]);
+    assert.deepEqual(prunedDifference(meanOf(safe, 2), unsafe, 1).kept, [0, 1, 2, 3, 4]);
+  });
+
+  it("quantile, AUROC and cosine", () => {
+    assert.equal(quantile([5, 1, 3], 0.5), 3);
+    assert.equal(quantile([1, 2, 3, 4], 0.5), 2.5);
+    assert.equal(auroc([3, 4], [1, 2]), 1);
+    assert.equal(auroc([1, 2], [3, 4]), 0);
+    assert.equal(auroc([1, 3], [2, 2]), 0.5);
+    assert.equal(auroc([2], [2]), 0.5);
+    assert.ok(Math.abs(cosine([1, 0], [1, 1]) - Math.SQRT1_2) < 1e-12);
+  });
+});
