@@ -5,6 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../src/util/atomic-write.js";
 import { benchModels, type EngineBenchRow, engineBench } from "./engine.bench.js";
+import { type ExtractionBenchRow, extractionBench } from "./extraction.bench.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
@@ -23,6 +24,13 @@ for (const m of benchModels(ROOT)) {
   );
 }
 
+const extraction: ExtractionBenchRow[] = [];
+for (const m of benchModels(ROOT)) {
+  process.stderr.write(`extraction: ${m.label}...\n`);
+  const big = !m.label.startsWith("stories");
+  extraction.push(await extractionBench(m, { texts: big ? (quick ? 16 : 32) : 200, batch: 8, rounds: quick ? 1 : 3 }));
+}
+
 const f = (x: number) => x.toFixed(1);
 console.log(
   "\n| model | decode tok/s unsteered | decode tok/s native-steered | ratio (goal >= 0.99) | prefill tok/s plain | prefill tok/s capturing resid_post, all layers, mean | ratio (goal >= 0.8) |",
@@ -33,8 +41,15 @@ for (const r of rows) {
     `| ${r.model} | ${f(r.decodeTokPerS.unsteered)} | ${f(r.decodeTokPerS.steered)} | ${r.decodeTokPerS.ratio.toFixed(3)} | ${f(r.prefillTokPerS.plain)} | ${f(r.prefillTokPerS.capture)} | ${r.prefillTokPerS.ratio.toFixed(3)} |`,
   );
 }
+console.log("\n| model | texts | tokens | plain prefill ex/s | tok/s | extraction (resid_post, all layers, mean) ex/s | tok/s | ratio |");
+console.log("|---|---|---|---|---|---|---|---|");
+for (const r of extraction) {
+  console.log(
+    `| ${r.model} | ${r.texts} | ${r.tokens} | ${f(r.plain.examplesPerS)} | ${f(r.plain.tokensPerS)} | ${f(r.extraction.examplesPerS)} | ${f(r.extraction.tokensPerS)} | ${r.ratio.toFixed(3)} |`,
+  );
+}
 const out = join(ROOT, "bench", "results", "bench.json");
 mkdirSync(dirname(out), { recursive: true });
 const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version };
-writeFileAtomic(out, [`${JSON.stringify({ date: new Date().toISOString(), machine, engine: rows }, null, 2)}\n`]);
+writeFileAtomic(out, [`${JSON.stringify({ date: new Date().toISOString(), machine, engine: rows, extraction }, null, 2)}\n`]);
 console.log(`\nwrote ${out}`);
