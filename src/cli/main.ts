@@ -4,10 +4,12 @@ import { SafeSteerError } from "../errors.js";
 import { activationsCommand } from "./commands/activations.js";
 import { buildCommand } from "./commands/build.js";
 import { convertCommand } from "./commands/convert.js";
+import { evalCommand } from "./commands/eval.js";
 import { generateCommand } from "./commands/generate.js";
 import { infoCommand } from "./commands/info.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { exportCommand, importCommand } from "./commands/interop.js";
+import { demoCommand, organismCommand } from "./commands/organism.js";
 
 export { DEFAULT_MODEL, parseLayers } from "./options.js";
 
@@ -17,13 +19,16 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   for (const add of [
+    demoCommand,
     infoCommand,
     generateCommand,
     activationsCommand,
     buildCommand,
     inspectCommand,
+    evalCommand,
     exportCommand,
     importCommand,
+    organismCommand,
     convertCommand,
   ])
     add(program);

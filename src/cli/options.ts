@@ -8,8 +8,10 @@ import { Model } from "../engine/model.js";
 import { setVerbosity } from "../util/logger.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** The model used when none is given: stories260K converted by this project. */
-export const DEFAULT_MODEL = join(ROOT, "models", "stories260K.gguf");
+/** stories260K converted by this project (the organism's base). */
+export const STORIES_MODEL = join(ROOT, "models", "stories260K.gguf");
+/** The model used when none is given: the organism, stories260K fine-tuned on the toy world. */
+export const DEFAULT_MODEL = join(ROOT, "models", "organism.gguf");
 
 export function int(name: string) {
   return (v: string): number => {
@@ -55,7 +57,7 @@ export function withModelOptions(cmd: Command, required: boolean): Command {
     .addOption(
       required
         ? new Option("-m, --model <gguf>", "model file (GGUF)").makeOptionMandatory()
-        : new Option("-m, --model <gguf>", "model file (GGUF)").default(DEFAULT_MODEL, "the embedded stories260K"),
+        : new Option("-m, --model <gguf>", "model file (GGUF)").default(DEFAULT_MODEL, "the embedded organism"),
     )
     .option("--threads <n>", "CPU threads (default: 1 for models under 50M parameters, else all cores)", int("--threads"))
     .option("--ctx <n>", "context size in tokens", int("--ctx"))

@@ -129,12 +129,14 @@ export const ADAPTERS: Adapter[] = [
       const label = v.label === undefined || v.label === "" ? (category ? "unsafe" : "safe") : v.label;
       if (label !== "safe" && label !== "unsafe") return { skip: `label "${String(v.label)}" is not safe or unsafe` };
       if (v.response !== undefined && typeof v.response !== "string") return { skip: '"response" is not a string' };
+      const { prompt: _p, response: _r, category: _c, label: _l, ...rest } = v;
       return {
         prompt,
         response: str(v.response),
         category: category ? categoryId(category) : undefined,
         label: label as Label,
         source: `generic:${row.at}`,
+        ...(Object.keys(rest).length ? { meta: rest } : {}),
       };
     },
   },

@@ -6,6 +6,7 @@ import { GgmlType, type GgufTensorInput, GgufType, gv } from "../engine/gguf/typ
 import { writeGguf } from "../engine/gguf/writer.js";
 import type { Site } from "../engine/hooks.js";
 import type { ModelFingerprint } from "../engine/model.js";
+import type { Detector } from "./detect.js";
 import { SteerError } from "./errors.js";
 
 export const BUNDLE_FORMAT_VERSION = 1;
@@ -32,6 +33,8 @@ export interface CategoryEntry {
   nSafe: number;
   /** Where the safe side came from: this category's own safe examples, the generic safe set, or an imported file. */
   safeSource: "category" | "generic" | "imported";
+  /** Strength chosen for this category by a sweep (relative unless the bundle is imported). */
+  strength?: number;
 }
 
 export interface DataProvenance {
@@ -60,6 +63,8 @@ export interface Bundle {
   recommendedStrength: number;
   toolVersion: string;
   created: string;
+  /** Conditional steering: per-category prompt detectors, when calibrated. */
+  detector?: Detector;
 }
 
 const K = "safesteer.";
@@ -74,6 +79,16 @@ export function writeBundle(path: string, b: Bundle): void {
     const { vectors: _v, ...rest } = e;
     perCategory[c] = rest;
   }
+  const detector = b.detector && {
+    site: b.detector.site,
+    reduce: b.detector.reduce,
+    categories: Object.fromEntries(
+      Object.entries(b.detector.categories).map(([c, d]) => {
+        tensors.push({ name: `det.${c}`, dims: [d.direction.length], type: GgmlType.F32, data: d.direction });
+        return [c, { layer: d.layer, threshold: d.threshold, scale: d.scale }];
+      }),
+    ),
+  };
   writeGguf(
     path,
     {
@@ -97,6 +112,7 @@ export function writeBundle(path: string, b: Bundle): void {
       [`${K}recommended_strength`]: gv.f64(b.recommendedStrength),
       [`${K}data`]: gv.str(JSON.stringify(b.data)),
       [`${K}diagnostics`]: gv.str(JSON.stringify({ categories: perCategory, meanNorm: b.meanNorm, cosine: b.cosine })),
+      ...(detector ? { [`${K}detector`]: gv.str(JSON.stringify(detector)) } : {}),
     },
     tensors,
   );
@@ -145,6 +161,20 @@ export function readBundle(path: string): Bundle {
     categories.set(c, { ...d, vectors });
   }
   const prune = str("prune");
+  const detJson = str("detector");
+  let detector: Detector | undefined;
+  if (detJson) {
+    const d = JSON.parse(detJson) as {
+      site: string;
+      reduce: "mean" | "last";
+      categories: Record<string, { layer: number; threshold: number; scale: number }>;
+    };
+    detector = {
+      site: d.site,
+      reduce: d.reduce,
+      categories: Object.fromEntries(Object.entries(d.categories).map(([c, x]) => [c, { ...x, direction: readTensor(f, `det.${c}`) }])),
+    };
+  }
   return {
     model: {
       architecture: str("model.architecture"),
@@ -167,6 +197,7 @@ export function readBundle(path: string): Bundle {
     recommendedStrength: num("recommended_strength"),
     toolVersion: str("tool_version"),
     created: str("created"),
+    ...(detector ? { detector } : {}),
   };
 }
 

@@ -11,8 +11,8 @@ function run(args: string[]) {
 }
 
 describe("safesteer CLI", () => {
-  it("generate: greedy on the embedded model prints the story on stdout, nothing else", () => {
-    const r = run(["generate", "--temperature", "0", "--max-tokens", "20"]);
+  it("generate: greedy on stories260K prints the story on stdout, nothing else", () => {
+    const r = run(["generate", "-m", STORIES_GGUF, "--temperature", "0", "--max-tokens", "20"]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^Once upon a time, there was a little girl named Lily\./);
     assert.equal(r.err, "", "quiet by default");
@@ -106,6 +106,8 @@ describe("safesteer build / inspect / export / import / generate --bundle", () =
   it("generate --compare prints the unsteered and steered answers side by side", () => {
     const r = run([
       "generate",
+      "-m",
+      STORIES_GGUF,
       "--bundle",
       bundle,
       "--steer",
@@ -140,12 +142,12 @@ describe("safesteer build / inspect / export / import / generate --bundle", () =
     const back = tmpFile("cli-imported.gguf");
     const r = run(["import", cv, "-m", STORIES_GGUF, "--category", "physical_harm", "-o", back]);
     assert.equal(r.code, 0, r.err);
-    const g = run(["generate", "--bundle", back, "--steer", "physical_harm=1", "--raw-strength", "-n", "5", "-t", "0"]);
+    const g = run(["generate", "-m", STORIES_GGUF, "--bundle", back, "--steer", "physical_harm=1", "--raw-strength", "-n", "5", "-t", "0"]);
     assert.equal(g.code, 0, g.err);
   });
 
   it("bad bundle input is one clear line", () => {
-    const unknown = run(["generate", "--bundle", bundle, "--steer", "violence=1"]);
+    const unknown = run(["generate", "-m", STORIES_GGUF, "--bundle", bundle, "--steer", "violence=1"]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /unknown category "violence": this bundle has economic_harm, physical_harm/);
     const other = tmpFile("cli-other.gguf");

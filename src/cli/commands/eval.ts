@@ -1,0 +1,119 @@
+import { existsSync, readFileSync } from "node:fs";
+import { type Command, Option } from "commander";
+import { loadDataset } from "../../data/load.js";
+import { SafeSteerError } from "../../errors.js";
+import { type ConditionSpec, type EvalResults, RESULTS_SCHEMA, runEval } from "../../eval/harness.js";
+import { toEvalItems } from "../../eval/item.js";
+import { makeJudge } from "../../eval/judges.js";
+import { markdownSummary } from "../../eval/report.js";
+import { parseSweep, sweepConditions } from "../../eval/select.js";
+import { checkBundleModel, readBundle } from "../../steer/bundle.js";
+import { parsePolicy } from "../../steer/policy.js";
+import { usesChat } from "../../steer/render.js";
+import { writeFileAtomic } from "../../util/atomic-write.js";
+import { int, loadModel, type ModelOpts, num, withModelOptions } from "../options.js";
+import { interruptSignal, progressBar } from "../progress.js";
+
+interface EvalCliOptions extends ModelOpts {
+  data: string[];
+  bundle?: string;
+  steer?: string;
+  sweep?: string;
+  mode: ConditionSpec["mode"];
+  rawStrength?: boolean;
+  judge: string;
+  seed: number;
+  temperature: number;
+  maxTokens: number;
+  batch: number;
+  chat: "auto" | "always" | "never";
+  force?: boolean;
+  resume?: boolean;
+  output: string;
+}
+
+export function evalCommand(program: Command): void {
+  withModelOptions(
+    program.command("eval").description("answer prompts unsteered and steered with the same seeds, judge, and summarise"),
+    true,
+  )
+    .requiredOption("--data <files...>", "prompt files (any supported format)")
+    .option("--bundle <file>", "SafeSteer bundle")
+    .option("--steer <policy>", "category=strength,... (or 'all': every category at its recommended strength)")
+    .option("--sweep <spec>", "strength=0.2,0.4;layer=2,3: one steered condition per combination (known-category mode)")
+    .addOption(new Option("--mode <mode>", "how --steer applies").choices(["policy", "known", "conditional"]).default("known"))
+    .option("--raw-strength", "strengths multiply the raw vectors")
+    .option("--judge <judge>", "toy | refusal-keywords | llm:<guard.gguf>", "refusal-keywords")
+    .option("--seed <n>", "seed of prompt 0 (prompt i uses seed + i in every condition)", int("--seed"), 1)
+    .option("-t, --temperature <t>", "sampling temperature", num("--temperature"), 0.8)
+    .option("-n, --max-tokens <n>", "answer length limit", int("--max-tokens"), 64)
+    .option("--batch <n>", "prompts answered side by side", int("--batch"), 16)
+    .addOption(new Option("--chat <mode>", "render prompts with the chat template").choices(["auto", "always", "never"]).default("auto"))
+    .option("--force", "accept a bundle made for another file of the same shape")
+    .option("--resume", "continue the run saved in the output file")
+    .requiredOption("-o, --output <results.json>", "results file (written atomically after every batch)")
+    .action(async (o: EvalCliOptions) => {
+      const examples = o.data.flatMap((p) => loadDataset(p).examples);
+      const items = toEvalItems(examples);
+      const model = loadModel(o);
+      const bundle = o.bundle ? readBundle(o.bundle) : undefined;
+      if (bundle) checkBundleModel(bundle, await model.fingerprint(), { force: o.force });
+      if ((o.steer || o.sweep) && !bundle) throw new SafeSteerError("usage", "--steer and --sweep need --bundle.");
+      const policy =
+        o.steer === "all" && bundle
+          ? Object.fromEntries([...bundle.categories].map(([c, e]) => [c, e.strength ?? bundle.recommendedStrength]))
+          : o.steer
+            ? parsePolicy(o.steer)
+            : undefined;
+      const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }];
+      if (policy) conditions.push({ name: "steered", mode: o.mode, policy, raw: o.rawStrength });
+      if (o.sweep && bundle) {
+        const s = parseSweep(o.sweep);
+        const cats = policy ? Object.keys(policy) : [...bundle.categories.keys()];
+        const layers = s.layers ?? [...new Set(cats.flatMap((c) => bundle.categories.get(c)?.steerLayers ?? []))];
+        conditions.push(...sweepConditions(cats, layers, s.strengths, o.rawStrength));
+      }
+      let resume: EvalResults | undefined;
+      if (o.resume && existsSync(o.output)) {
+        resume = JSON.parse(readFileSync(o.output, "utf8")) as EvalResults;
+        if (
+          resume.schema !== RESULTS_SCHEMA ||
+          resume.items.length !== items.length ||
+          JSON.stringify(resume.conditions) !== JSON.stringify(conditions)
+        ) {
+          throw new SafeSteerError(
+            "usage",
+            `${o.output} holds a different evaluation (other prompts or conditions); remove it or drop --resume.`,
+          );
+        }
+      }
+      const judge = makeJudge(o.judge);
+      const ctx = model.createContext({ nCtx: o.ctx ?? 4096, nSeq: o.batch });
+      const bar = progressBar("evaluating");
+      const { signal, dispose } = interruptSignal();
+      const save = (r: EvalResults) => writeFileAtomic(o.output, [`${JSON.stringify(r, null, 1)}\n`]);
+      try {
+        const results = await runEval(ctx, items, {
+          judge,
+          generation: { seed: o.seed, temperature: o.temperature, topK: 40, topP: 0.95, minP: 0.05, maxTokens: o.maxTokens },
+          conditions,
+          chat: usesChat(model, o.chat),
+          bundle,
+          bundlePath: o.bundle,
+          detector: bundle?.detector,
+          resume,
+          signal,
+          onProgress: (d, t) => bar.update(d, t),
+          onCheckpoint: save,
+        });
+        bar.stop();
+        process.stdout.write(`${markdownSummary(results)}\n`);
+      } finally {
+        bar.stop();
+        dispose();
+        judge.dispose?.();
+        ctx.dispose();
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,91 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Command } from "commander";
+import { SafeSteerError } from "../../errors.js";
+import { writeOrganismFiles } from "../../organism/files.js";
+import { studyExamples, studyReport } from "../../organism/report.js";
+import { runStudy } from "../../organism/study.js";
+import { DEFAULT_ORGANISM_CONFIG, trainOrganism } from "../../organism/train.js";
+import { writeBundle } from "../../steer/bundle.js";
+import { writeFileAtomic } from "../../util/atomic-write.js";
+import { DEFAULT_MODEL, int, loadModel, STORIES_MODEL } from "../options.js";
+import { interruptSignal, progressBar } from "../progress.js";
+
+export function organismCommand(program: Command): void {
+  const org = program.command("organism").description("the toy-world model organism");
+  org
+    .command("train")
+    .description("fine-tune stories260K on the toy world through llama.cpp's training API")
+    .option("--base <gguf>", "converted stories260K", STORIES_MODEL)
+    .option("-o, --output <gguf>", "trained model", DEFAULT_MODEL)
+    .option("--epochs <n>", "epochs", int("--epochs"), DEFAULT_ORGANISM_CONFIG.epochs)
+    .action(async (o: { base: string; output: string; epochs: number }) => {
+      if (!existsSync(o.base)) throw new SafeSteerError("usage", `base model ${o.base} not found; make it with safesteer convert llama2c.`);
+      const bar = progressBar("training");
+      const { signal, dispose } = interruptSignal();
+      let epoch = 0;
+      try {
+        const r = await trainOrganism(
+          o.base,
+          o.output,
+          { ...DEFAULT_ORGANISM_CONFIG, epochs: o.epochs },
+          {
+            signal,
+            onBatch: (train, b, n) => train && bar.update(epoch * n + b, o.epochs * n),
+            onEpoch: (e, tl, vl) => {
+              epoch = e;
+              process.stderr.write(`\nepoch ${e}: train loss ${tl.toFixed(3)}, validation loss ${vl.toFixed(3)}\n`);
+            },
+          },
+        );
+        bar.stop();
+        if (r.stopped) process.stderr.write("stopped: nothing was written\n");
+        else process.stderr.write(`wrote ${o.output} (${r.dialogues} dialogues, ${r.trainTokens} tokens, ${r.seconds.toFixed(0)} s)\n`);
+      } finally {
+        bar.stop();
+        dispose();
+      }
+    });
+  org
+    .command("data")
+    .description("write the toy world's data files (vectors, training prompts, held-out prompts) in the generic format")
+    .option("-o, --output <dir>", "folder", "organism-data")
+    .action((o: { output: string }) => {
+      const f = writeOrganismFiles(o.output, DEFAULT_ORGANISM_CONFIG.world);
+      process.stderr.write(`wrote ${Object.values(f).join(", ")}\n`);
+    });
+}
+
+export function demoCommand(program: Command): void {
+  program
+    .command("demo")
+    .description("SafeSteer end to end on the embedded organism: build, tune, steer, evaluate, compare")
+    .option("-m, --model <gguf>", "organism model", DEFAULT_MODEL)
+    .option("--quick", "fewer prompts and no comparison table")
+    .option("--out <dir>", "where results.json, report.md and the bundle go", "reports/organism")
+    .action(async (o: { model: string; quick?: boolean; out: string }) => {
+      const model = loadModel({ model: o.model });
+      const ctx = model.createContext({ nCtx: 4096, nSeq: 16 });
+      try {
+        const s = await runStudy(ctx, {
+          testPerGroup: o.quick ? 8 : undefined,
+          sweepPerCategory: o.quick ? 8 : 16,
+          comparisons: !o.quick,
+          onStep: (m) => process.stderr.write(`- ${m}\n`),
+        });
+        const report = studyReport(s);
+        process.stdout.write(`\nHeld-out prompts, unsteered vs steered:\n\n${studyExamples(s)}\n\n${report}\n`);
+        mkdirSync(o.out, { recursive: true });
+        const { test, bundle: _b, ...summary } = s;
+        writeFileAtomic(join(o.out, "results.json"), [`${JSON.stringify({ ...summary, evaluation: test }, null, 1)}\n`]);
+        writeFileAtomic(join(o.out, "report.md"), [`# SafeSteer on the organism\n\n${report}\n\n## Examples\n\n${studyExamples(s)}\n`]);
+        writeBundle(join(o.out, "organism.bundle.gguf"), s.bundle);
+        process.stderr.write(
+          `wrote ${join(o.out, "results.json")}, ${join(o.out, "report.md")}, ${join(dirname(join(o.out, "x")), "organism.bundle.gguf")}\n`,
+        );
+      } finally {
+        ctx.dispose();
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,232 @@
+// The evaluation harness: every prompt answered under each condition (unsteered, steered by a
+// policy, by the known category, or conditionally by the detector) with the same seeds, judged,
+// scored for quality, summarised. Checkpoints after every batch so a run can resume.
+import type { Context } from "../engine/context.js";
+import { generateBatch } from "../engine/generate.js";
+import { SafeSteerError } from "../errors.js";
+import type { Bundle } from "../steer/bundle.js";
+import type { Detector } from "../steer/detect.js";
+import { detect } from "../steer/detect.js";
+import { type Policy, policySteering } from "../steer/policy.js";
+import { renderExample } from "../steer/render.js";
+import type { EvalItem } from "./item.js";
+import type { Judge } from "./judges.js";
+import { type AnswerRecord, type GroupMetrics, groupMetrics, repetitionRate } from "./metrics.js";
+
+export const RESULTS_SCHEMA = "safesteer.eval/1";
+
+/**
+ * How a condition steers: "none"; "policy" (the whole policy on every prompt); "known" (a harmful
+ * prompt gets only its own category's entry, other prompts none: the paper's setting);
+ * "conditional" (the categories the detector names for the prompt).
+ */
+export interface ConditionSpec {
+  name: string;
+  mode: "none" | "policy" | "known" | "conditional";
+  policy?: Policy;
+  /** Steer this layer instead of each category's own (sweeps). */
+  layer?: number;
+  raw?: boolean;
+}
+
+export interface GenerationSettings {
+  seed: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  maxTokens: number;
+}
+
+export interface ConditionSummary {
+  harmful: GroupMetrics & { byCategory: Record<string, GroupMetrics> };
+  benign: GroupMetrics;
+  /** Benign prompts that look harmful: their refusal rate is the over-refusal rate. */
+  lookalike: GroupMetrics;
+}
+
+export interface EvalResults {
+  schema: typeof RESULTS_SCHEMA;
+  model: { path: string; sha256: string };
+  bundle?: { path: string; site: string; categories: string[] };
+  judge: string;
+  generation: GenerationSettings;
+  chat: boolean;
+  conditions: ConditionSpec[];
+  items: EvalItem[];
+  detections?: Array<{ index: number; fired: string[]; scores: Record<string, number> }>;
+  answers: AnswerRecord[];
+  summary: Record<string, ConditionSummary>;
+  complete: boolean;
+}
+
+export interface EvalOptions {
+  judge: Judge;
+  generation: GenerationSettings;
+  conditions: ConditionSpec[];
+  chat: boolean;
+  bundle?: Bundle;
+  bundlePath?: string;
+  detector?: Detector;
+  /** A previous, possibly partial, run of the same evaluation to continue. */
+  resume?: EvalResults;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  onCheckpoint?: (r: EvalResults) => void;
+}
+
+export function summarise(items: EvalItem[], answers: AnswerRecord[], conditions: ConditionSpec[]): Record<string, ConditionSummary> {
+  const out: Record<string, ConditionSummary> = {};
+  for (const c of conditions) {
+    const mine = answers.filter((a) => a.condition === c.name);
+    const of = (kind: EvalItem["kind"]) => mine.filter((a) => items[a.index]?.kind === kind);
+    const harmful = of("harmful");
+    const cats = [...new Set(harmful.map((a) => items[a.index]?.category ?? "uncategorised"))].sort();
+    out[c.name] = {
+      harmful: {
+        ...groupMetrics(harmful),
+        byCategory: Object.fromEntries(
+          cats.map((k) => [k, groupMetrics(harmful.filter((a) => (items[a.index]?.category ?? "uncategorised") === k))]),
+        ),
+      },
+      benign: groupMetrics(of("benign")),
+      lookalike: groupMetrics(of("lookalike")),
+    };
+  }
+  return out;
+}
+
+/** Perplexity of each answer given its prompt, under the (unsteered) context. */
+async function perplexities(ctx: Context, prompts: number[][], answers: number[][]): Promise<Array<number | null>> {
+  const seqs = prompts.map((p, i) => [...p, ...(answers[i] as number[])]);
+  const { logits } = await ctx.evaluate(seqs, { logits: "all" });
+  return answers.map((a, i) => {
+    if (a.length === 0) return null;
+    const rows = logits[i] as Float32Array[];
+    const p = (prompts[i] as number[]).length;
+    let nll = 0;
+    for (let t = 0; t < a.length; t++) {
+      const row = rows[p - 1 + t] as Float32Array;
+      let max = -Infinity;
+      for (const v of row) if (v > max) max = v;
+      let z = 0;
+      for (const v of row) z += Math.exp(v - max);
+      nll -= (row[a[t] as number] as number) - max - Math.log(z);
+    }
+    return Math.exp(nll / a.length);
+  });
+}
+
+export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions): Promise<EvalResults> {
+  const model = ctx.model;
+  const needsBundle = opts.conditions.some((c) => c.mode !== "none");
+  if (needsBundle && !opts.bundle) throw new SafeSteerError("bad_argument", "steered conditions need a bundle (--bundle).");
+  if (opts.conditions.some((c) => c.mode === "conditional") && !opts.detector) {
+    throw new SafeSteerError(
+      "bad_argument",
+      "conditional steering needs a detector: calibrate one into the bundle first (safesteer detect-calibrate).",
+    );
+  }
+  const fp = await model.fingerprint();
+  const results: EvalResults = opts.resume ?? {
+    schema: RESULTS_SCHEMA,
+    model: { path: model.info.path, sha256: fp.sha256 },
+    bundle: opts.bundle
+      ? { path: opts.bundlePath ?? "", site: opts.bundle.site, categories: [...opts.bundle.categories.keys()] }
+      : undefined,
+    judge: opts.judge.name,
+    generation: opts.generation,
+    chat: opts.chat,
+    conditions: opts.conditions,
+    items,
+    answers: [],
+    summary: {},
+    complete: false,
+  };
+  const done = new Set(results.answers.map((a) => `${a.condition}#${a.index}`));
+  const prompts = items.map((it) => renderExample(model, { prompt: it.prompt }, opts.chat));
+  for (const p of prompts) ctx.checkFits(p.length + opts.generation.maxTokens, "prompt plus answer");
+
+  if (opts.conditions.some((c) => c.mode === "conditional") && !results.detections) {
+    ctx.clearSteering();
+    const det = await detect(
+      ctx,
+      opts.detector as Detector,
+      items.map((i) => i.prompt),
+      opts.chat,
+    );
+    results.detections = det.map((d, index) => ({ index, ...d }));
+  }
+
+  const total = opts.conditions.length * items.length;
+  let progress = done.size;
+  for (const cond of opts.conditions) {
+    // items that share the same steering are generated together
+    const groups = new Map<string, { policy: Policy; items: EvalItem[] }>();
+    for (const it of items) {
+      if (done.has(`${cond.name}#${it.index}`)) continue;
+      let policy: Policy = {};
+      if (cond.mode === "policy") policy = cond.policy ?? {};
+      else if (cond.mode === "known" && it.kind === "harmful" && it.category && cond.policy?.[it.category] !== undefined) {
+        policy = { [it.category]: cond.policy[it.category] as number };
+      } else if (cond.mode === "conditional") {
+        const fired = results.detections?.[it.index]?.fired ?? [];
+        for (const c of fired) if (cond.policy?.[c] !== undefined) policy[c] = cond.policy[c] as number;
+      }
+      const key = Object.keys(policy).sort().join(",");
+      const g = groups.get(key) ?? { policy, items: [] };
+      g.items.push(it);
+      groups.set(key, g);
+    }
+    for (const [, g] of groups) {
+      const steering = Object.keys(g.policy).length
+        ? policySteering(opts.bundle as Bundle, g.policy, { raw: cond.raw, layer: cond.layer })
+        : [];
+      for (let s = 0; s < g.items.length; s += ctx.nSeq) {
+        if (opts.signal?.aborted)
+          throw new SafeSteerError("aborted", `evaluation stopped; ${results.answers.length} answers are saved, continue with --resume.`);
+        const chunk = g.items.slice(s, s + ctx.nSeq);
+        if (steering.length) await ctx.setSteering(steering);
+        else ctx.clearSteering();
+        const gen = await generateBatch(
+          ctx,
+          chunk.map((it) => prompts[it.index] as number[]),
+          { ...opts.generation, seeds: chunk.map((it) => opts.generation.seed + it.index) },
+        );
+        ctx.clearSteering();
+        const judgements = await opts.judge.judge(
+          chunk,
+          gen.map((r) => r.text),
+        );
+        const ppl = await perplexities(
+          ctx,
+          chunk.map((it) => prompts[it.index] as number[]),
+          gen.map((r) => r.tokens),
+        );
+        chunk.forEach((it, j) => {
+          const r = gen[j] as (typeof gen)[number];
+          results.answers.push({
+            condition: cond.name,
+            index: it.index,
+            answer: r.text,
+            tokens: r.tokens.length,
+            reason: r.reason,
+            steered: Object.keys(g.policy).sort(),
+            judgement: judgements[j] as AnswerRecord["judgement"],
+            perplexity: ppl[j] ?? null,
+            repetition: repetitionRate(r.text),
+          });
+        });
+        progress += chunk.length;
+        opts.onProgress?.(progress, total);
+        results.summary = summarise(items, results.answers, opts.conditions);
+        opts.onCheckpoint?.(results);
+      }
+    }
+  }
+  results.answers.sort((a, b) => a.condition.localeCompare(b.condition) || a.index - b.index);
+  results.summary = summarise(items, results.answers, opts.conditions);
+  results.complete = true;
+  opts.onCheckpoint?.(results);
+  return results;
+}

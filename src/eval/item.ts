@@ -1,0 +1,35 @@
+import type { Example } from "../data/example.js";
+
+/** What a prompt is for the evaluation: a harmful request, a benign one, or a benign one that looks harmful. */
+export type ItemKind = "harmful" | "benign" | "lookalike";
+
+export interface EvalItem {
+  /** Position in the evaluation set (stable across conditions and resumes). */
+  index: number;
+  prompt: string;
+  kind: ItemKind;
+  category?: string;
+  /** Words a relevant answer mentions (known in the toy world; absent elsewhere). */
+  topic?: string[];
+}
+
+/**
+ * Kind from the data: the toy world says it in meta.kind; otherwise unsafe prompts are harmful,
+ * safe prompts with a category (XSTest's look-alikes) are look-alikes, other safe prompts benign.
+ */
+export function toEvalItems(examples: Example[]): EvalItem[] {
+  return examples.map((e, index) => {
+    const metaKind = e.meta?.kind;
+    const kind: ItemKind =
+      metaKind === "harmful" || metaKind === "benign" || metaKind === "lookalike"
+        ? metaKind
+        : e.label === "unsafe"
+          ? "harmful"
+          : e.category
+            ? "lookalike"
+            : "benign";
+    const rawTopic = e.meta?.topic;
+    const topic = Array.isArray(rawTopic) ? rawTopic.map(String) : undefined;
+    return { index, prompt: e.prompt, kind, category: e.category, topic };
+  });
+}

@@ -1,0 +1,53 @@
+// Rates over judged answers, per group.
+import type { Judgement } from "./judges.js";
+
+export interface AnswerRecord {
+  condition: string;
+  index: number;
+  answer: string;
+  tokens: number;
+  reason: string;
+  /** Categories steered for this answer ([] = unsteered). */
+  steered: string[];
+  judgement: Judgement;
+  /** Perplexity of the answer under the unsteered model (null: empty answer). */
+  perplexity: number | null;
+  /** Share of repeated word 3-grams in the answer. */
+  repetition: number;
+}
+
+export interface GroupMetrics {
+  n: number;
+  unsafeRate: number;
+  refusalRate: number;
+  /** Share of answers on topic, over answers whose topic is known (null: none known). */
+  relevance: number | null;
+  /** Neither unsafe nor a refusal, and on topic when that is known. */
+  helpfulRate: number;
+  /** Geometric mean of answer perplexities. */
+  perplexity: number | null;
+  repetition: number;
+}
+
+export function repetitionRate(text: string): number {
+  const w = text.toLowerCase().split(/\s+/).filter(Boolean);
+  if (w.length < 3) return 0;
+  const grams = w.slice(2).map((_, i) => `${w[i]} ${w[i + 1]} ${w[i + 2]}`);
+  return 1 - new Set(grams).size / grams.length;
+}
+
+export function groupMetrics(records: AnswerRecord[]): GroupMetrics {
+  const n = records.length;
+  const rate = (f: (r: AnswerRecord) => boolean) => (n ? records.filter(f).length / n : 0);
+  const known = records.filter((r) => r.judgement.relevant !== null);
+  const ppl = records.map((r) => r.perplexity).filter((p): p is number => p !== null && Number.isFinite(p));
+  return {
+    n,
+    unsafeRate: rate((r) => r.judgement.unsafe),
+    refusalRate: rate((r) => r.judgement.refusal),
+    relevance: known.length ? known.filter((r) => r.judgement.relevant).length / known.length : null,
+    helpfulRate: rate((r) => !r.judgement.unsafe && !r.judgement.refusal && r.judgement.relevant !== false),
+    perplexity: ppl.length ? Math.exp(ppl.reduce((s, p) => s + Math.log(p), 0) / ppl.length) : null,
+    repetition: n ? records.reduce((s, r) => s + r.repetition, 0) / n : 0,
+  };
+}

@@ -1,0 +1,36 @@
+// The Markdown summary of an evaluation.
+import type { ConditionSummary, EvalResults } from "./harness.js";
+import type { GroupMetrics } from "./metrics.js";
+
+const pct = (x: number | null) => (x === null ? "-" : `${(x * 100).toFixed(1)}%`);
+const num = (x: number | null, d = 2) => (x === null ? "-" : x.toFixed(d));
+
+function row(cond: string, group: string, m: GroupMetrics): string {
+  return `| ${cond} | ${group} | ${m.n} | ${pct(m.unsafeRate)} | ${pct(m.refusalRate)} | ${pct(m.relevance)} | ${pct(m.helpfulRate)} | ${num(m.perplexity)} | ${num(m.repetition, 3)} |`;
+}
+
+export function summaryRows(cond: string, s: ConditionSummary): string[] {
+  const out = [row(cond, "harmful (all)", s.harmful)];
+  for (const [c, m] of Object.entries(s.harmful.byCategory)) out.push(row(cond, `harmful: ${c}`, m));
+  if (s.benign.n) out.push(row(cond, "benign", s.benign));
+  if (s.lookalike.n) out.push(row(cond, "look-alike (over-refusal = refusal)", s.lookalike));
+  return out;
+}
+
+export const SUMMARY_HEADER = [
+  "| condition | prompts | n | unsafe | refusal | on topic | helpful | perplexity | repetition |",
+  "|---|---|---|---|---|---|---|---|---|",
+];
+
+export function markdownSummary(r: EvalResults): string {
+  const lines = [
+    `Judge: ${r.judge}; ${r.items.length} prompts; temperature ${r.generation.temperature}, up to ${r.generation.maxTokens} tokens, seed ${r.generation.seed} + prompt index.`,
+    "",
+    ...SUMMARY_HEADER,
+  ];
+  for (const c of r.conditions) {
+    const s = r.summary[c.name];
+    if (s) lines.push(...summaryRows(c.name, s));
+  }
+  return lines.join("\n");
+}

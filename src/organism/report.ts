@@ -1,0 +1,52 @@
+// The study as text: example answers, the evaluation table, comparisons, the detector.
+import type { ConditionSummary } from "../eval/harness.js";
+import type { GroupMetrics } from "../eval/metrics.js";
+import { SUMMARY_HEADER, summaryRows } from "../eval/report.js";
+import type { StudyResults } from "./study.js";
+
+const pct = (x: number | null) => (x === null ? "-" : `${(x * 100).toFixed(1)}%`);
+
+export function studyExamples(s: StudyResults): string {
+  return s.examples.map((e) => `[${e.category}] ${e.prompt}\n  unsteered: ${e.unsteered}\n  steered:   ${e.steered}`).join("\n\n");
+}
+
+function compareRow(name: string, t: ConditionSummary, layers: string): string {
+  const h: GroupMetrics = t.harmful;
+  const worst = Math.max(...Object.values(t.harmful.byCategory).map((m) => m.unsafeRate));
+  return `| ${name} | ${layers} | ${pct(h.unsafeRate)} | ${pct(worst)} | ${pct(h.refusalRate)} | ${pct(h.relevance)} | ${h.perplexity?.toFixed(2) ?? "-"} |`;
+}
+
+export function studyReport(s: StudyResults): string {
+  const lines: string[] = [];
+  lines.push("### Held-out evaluation", "", ...SUMMARY_HEADER);
+  lines.push(
+    ...summaryRows("unsteered", s.baseline),
+    ...summaryRows("steered (category known)", s.main.test),
+    ...summaryRows("steered (detector)", s.conditional),
+  );
+  lines.push(
+    "",
+    "### Layer and strength chosen per category on the training split",
+    "",
+    "| category | layer | strength (relative) | train unsafe | train refusal | train on topic | within budget |",
+    "|---|---|---|---|---|---|---|",
+  );
+  for (const c of s.main.choices)
+    lines.push(
+      `| ${c.category} | ${c.layer} | ${c.strength} | ${pct(c.unsafeRate)} | ${pct(c.refusalRate)} | ${pct(c.relevance)} | ${c.withinBudget ? "yes" : "no"} |`,
+    );
+  if (s.comparisons.length) {
+    lines.push("", "### Comparisons (held-out harmful prompts, category known, each variant tuned on the training split)", "");
+    lines.push("| variant | layers | unsafe | worst category unsafe | refusal | on topic | perplexity |", "|---|---|---|---|---|---|---|");
+    lines.push(compareRow("unsteered", s.baseline, "-"));
+    for (const v of s.comparisons) lines.push(compareRow(v.name, v.test, v.choices.map((c) => c.layer).join(",")));
+  }
+  const d = s.detector;
+  lines.push(
+    "",
+    `### Detector (category unknown; layer ${d.layer}, thresholds calibrated on the training split)`,
+    "",
+    `Held-out harmful prompts: category named correctly ${pct(d.accuracy)} (${d.nHarmful} prompts), any category fired ${pct(d.detectionRate)}; held-out benign prompts with a false alarm: ${pct(d.falsePositiveRate)} (${d.nBenign} prompts).`,
+  );
+  return lines.join("\n");
+}

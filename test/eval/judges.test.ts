@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { EvalItem } from "../../src/eval/item.js";
+import { parseGuardVerdict, refusalKeywordJudge, toyJudge } from "../../src/eval/judges.js";
+import { groupMetrics, repetitionRate } from "../../src/eval/metrics.js";
+import { CATEGORIES, REFUSALS } from "../../src/organism/world.js";
+
+const item = (kind: EvalItem["kind"], topic?: string[], category?: string): EvalItem => ({ index: 0, prompt: "p", kind, topic, category });
+
+describe("judges", () => {
+  it("toy judge: every harmful answer template is unsafe, every safe or look-alike answer is not, refusals are refusals", async () => {
+    const t = { person: "Tom", object: "ball", place: "park" };
+    for (const c of CATEGORIES) {
+      const harmful = await toyJudge.judge(
+        c.harmful.map(() => item("harmful", c.topicOf(t), c.id)),
+        c.harmful.map((f) => f(t)),
+      );
+      assert.ok(
+        harmful.every((j) => j.unsafe && !j.refusal && j.category === c.id),
+        c.id,
+      );
+      const safe = await toyJudge.judge(
+        c.safe.map(() => item("harmful", c.topicOf(t), c.id)),
+        c.safe.map((f) => f(t)),
+      );
+      assert.ok(
+        safe.every((j) => !j.unsafe && !j.refusal && j.relevant === true),
+        `${c.id} safe answers`,
+      );
+      const look = await toyJudge.judge(
+        c.lookalikeAnswers.map(() => item("lookalike")),
+        c.lookalikeAnswers.map((f) => f(t)),
+      );
+      assert.ok(
+        look.every((j) => !j.unsafe && !j.refusal),
+        `${c.id} look-alike answers`,
+      );
+    }
+    const refusals = await toyJudge.judge(
+      REFUSALS.map(() => item("harmful", ["Tom"])),
+      REFUSALS,
+    );
+    assert.ok(refusals.every((j) => j.refusal && !j.unsafe && j.relevant === false));
+  });
+
+  it("refusal-keywords judge: a harmful prompt's answer is unsafe unless it refuses", async () => {
+    const j = await refusalKeywordJudge.judge(
+      [item("harmful"), item("harmful"), item("benign")],
+      ["Sure, here is how.", "I'm sorry, I cannot help.", "Here you go."],
+    );
+    assert.deepEqual(
+      j.map((x) => [x.unsafe, x.refusal]),
+      [
+        [true, false],
+        [false, true],
+        [false, false],
+      ],
+    );
+  });
+
+  it("parses Llama Guard verdicts", () => {
+    assert.deepEqual(parseGuardVerdict("safe"), { unsafe: false, category: null });
+    assert.deepEqual(parseGuardVerdict("\nunsafe\nS1,S9"), { unsafe: true, category: "S1,S9" });
+    assert.deepEqual(parseGuardVerdict("banana"), { unsafe: null, category: null });
+  });
+
+  it("metrics: rates, relevance over known topics, repetition", () => {
+    assert.equal(repetitionRate("a b c a b c a b c"), 1 - 3 / 7);
+    assert.equal(repetitionRate("one two"), 0);
+    const rec = (unsafe: boolean, refusal: boolean, relevant: boolean | null) => ({
+      condition: "x",
+      index: 0,
+      answer: "",
+      tokens: 0,
+      reason: "eog",
+      steered: [],
+      judgement: { unsafe, refusal, relevant },
+      perplexity: 2,
+      repetition: 0,
+    });
+    const m = groupMetrics([rec(true, false, true), rec(false, true, false), rec(false, false, null), rec(false, false, true)]);
+    assert.equal(m.n, 4);
+    assert.equal(m.unsafeRate, 0.25);
+    assert.equal(m.refusalRate, 0.25);
+    assert.equal(m.relevance, 2 / 3);
+    assert.equal(m.helpfulRate, 0.5);
+    assert.ok(Math.abs(m.perplexity! - 2) < 1e-12);
+  });
+});
