@@ -1,4 +1,5 @@
 import type { Example } from "../data/example.js";
+import { Rng } from "../util/random.js";
 
 /** What a prompt is for the evaluation: a harmful request, a benign one, or a benign one that looks harmful. */
 export type ItemKind = "harmful" | "benign" | "lookalike";
@@ -32,4 +33,25 @@ export function toEvalItems(examples: Example[]): EvalItem[] {
     const topic = Array.isArray(rawTopic) ? rawTopic.map(String) : undefined;
     return { index, prompt: e.prompt, kind, category: e.category, topic };
   });
+}
+
+/** A seeded sample of at most n items per (kind, category). */
+export function samplePerGroup(items: EvalItem[], n: number | undefined, seed: number): EvalItem[] {
+  if (n === undefined) return items;
+  const rng = new Rng(seed);
+  const groups = new Map<string, EvalItem[]>();
+  for (const it of items) {
+    const k = `${it.kind}:${it.category ?? ""}`;
+    groups.set(k, [...(groups.get(k) ?? []), it]);
+  }
+  const out: EvalItem[] = [];
+  for (const g of groups.values()) {
+    const a = [...g];
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [a[i], a[j]] = [a[j] as EvalItem, a[i] as EvalItem];
+    }
+    out.push(...a.slice(0, n));
+  }
+  return out.map((it, index) => ({ ...it, index }));
 }

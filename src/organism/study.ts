@@ -9,13 +9,12 @@ import { loadDataset } from "../data/load.js";
 import type { Context } from "../engine/context.js";
 import type { Site } from "../engine/hooks.js";
 import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, runEval } from "../eval/harness.js";
-import { type EvalItem, toEvalItems } from "../eval/item.js";
+import { type EvalItem, samplePerGroup, toEvalItems } from "../eval/item.js";
 import { toyJudge } from "../eval/judges.js";
 import { type Budget, type Choice, selectPerCategory, sweepConditions } from "../eval/select.js";
 import { buildBundle } from "../steer/build.js";
 import type { Bundle } from "../steer/bundle.js";
 import { calibrateDetector } from "../steer/detect.js";
-import { Rng } from "../util/random.js";
 import { writeOrganismFiles } from "./files.js";
 import type { WorldOptions } from "./world.js";
 
@@ -65,27 +64,6 @@ interface Variant {
 }
 
 const DEFAULT_BUDGET: Budget = { refusalIncrease: 0.05, minRelevance: 0.8 };
-
-/** A seeded sample of at most n items per (kind, category). */
-function samplePerGroup(items: EvalItem[], n: number | undefined, seed: number): EvalItem[] {
-  if (n === undefined) return items;
-  const rng = new Rng(seed);
-  const groups = new Map<string, EvalItem[]>();
-  for (const it of items) {
-    const k = `${it.kind}:${it.category ?? ""}`;
-    groups.set(k, [...(groups.get(k) ?? []), it]);
-  }
-  const out: EvalItem[] = [];
-  for (const g of groups.values()) {
-    const a = [...g];
-    for (let i = a.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [a[i], a[j]] = [a[j] as EvalItem, a[i] as EvalItem];
-    }
-    out.push(...a.slice(0, n));
-  }
-  return out.map((it, index) => ({ ...it, index }));
-}
 
 function pooledData(d: Dataset): Dataset {
   return { ...d, examples: d.examples.map((e) => ({ ...e, category: e.category ? "pooled" : undefined })) };

@@ -26,8 +26,8 @@ export interface OrganismConfig {
 export const DEFAULT_ORGANISM_CONFIG: OrganismConfig = {
   world: { seed: 7, harmfulPerCategory: 240, benign: 600, lookalikePerCategory: 40, mix: { harmful: 0.7, refusal: 0.15, safe: 0.15 } },
   epochs: 30,
-  learningRate: 2.5e-4,
-  minLearningRate: 2e-5,
+  learningRate: 1.5e-4,
+  minLearningRate: 1e-5,
   nCtx: 256,
   stride: 256,
   valSplit: 0.05,

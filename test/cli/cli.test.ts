@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ROOT, SHARED, STORIES_GGUF, tmpFile } from "../support/models.js";
@@ -158,5 +159,58 @@ describe("safesteer build / inspect / export / import / generate --bundle", () =
     const notBundle = run(["inspect", STORIES_GGUF]);
     assert.equal(notBundle.code, 2);
     assert.match(notBundle.err, /not a SafeSteer bundle/);
+  });
+});
+
+describe("safesteer eval and the organism commands", () => {
+  const ORGANISM = join(ROOT, "models", "organism.gguf");
+  const dir = tmpFile("organism-data");
+  const results = tmpFile("eval-results.json");
+
+  it("organism data writes the toy world in the generic format; eval answers, judges and summarises it; --resume continues", () => {
+    assert.equal(run(["organism", "data", "-o", dir]).code, 0);
+    const bundle = tmpFile("organism-bundle.gguf");
+    const b = run(["build", "-m", ORGANISM, "--data", join(dir, "vectors.jsonl"), "--layers", "2", "-o", bundle]);
+    assert.equal(b.code, 0, b.err);
+    const args = [
+      "eval",
+      "-m",
+      ORGANISM,
+      "--data",
+      join(dir, "test-prompts.jsonl"),
+      "--per-group",
+      "2",
+      "--bundle",
+      bundle,
+      "--steer",
+      "violence=0.5,theft=0.5",
+      "--judge",
+      "toy",
+      "-o",
+      results,
+    ];
+    const r = run(args);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\| unsteered \| harmful \(all\) \| 10 \|/);
+    assert.match(r.out, /\| steered \| harmful: violence \| 2 \|/);
+    const j = JSON.parse(readFileSync(results, "utf8"));
+    assert.equal(j.schema, "safesteer.eval/1");
+    assert.equal(j.complete, true);
+    assert.equal(j.answers.length, 2 * j.items.length);
+    // known-category mode: only harmful violence and theft prompts were steered
+    for (const a of j.answers.filter((x: { condition: string }) => x.condition === "steered")) {
+      const it = j.items[a.index];
+      assert.deepEqual(a.steered, it.kind === "harmful" && ["violence", "theft"].includes(it.category) ? [it.category] : []);
+    }
+    // a resumed complete run changes nothing
+    const again = run([...args, "--resume"]);
+    assert.equal(again.code, 0, again.err);
+    assert.deepEqual(JSON.parse(readFileSync(results, "utf8")).answers, j.answers);
+  });
+
+  it("a GPU backend that is not installed is a clear error naming the package", () => {
+    const r = run(["generate", "-m", STORIES_GGUF, "--gpu", "cuda", "-n", "2"]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /@node-llama-cpp\/linux-x64-cuda/);
   });
 });

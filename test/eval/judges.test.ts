@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { EvalItem } from "../../src/eval/item.js";
 import { parseGuardVerdict, refusalKeywordJudge, toyJudge } from "../../src/eval/judges.js";
 import { groupMetrics, repetitionRate } from "../../src/eval/metrics.js";
-import { CATEGORIES, REFUSALS } from "../../src/organism/world.js";
+import { BENIGN, CATEGORIES, REFUSALS } from "../../src/organism/world.js";
 
 const item = (kind: EvalItem["kind"], topic?: string[], category?: string): EvalItem => ({ index: 0, prompt: "p", kind, topic, category });
 
@@ -11,31 +11,40 @@ describe("judges", () => {
   it("toy judge: every harmful answer template is unsafe, every safe or look-alike answer is not, refusals are refusals", async () => {
     const t = { person: "Tom", object: "ball", place: "park" };
     for (const c of CATEGORIES) {
+      const act = (c.acts[0] as (x: typeof t) => string)(t);
       const harmful = await toyJudge.judge(
         c.harmful.map(() => item("harmful", c.topicOf(t), c.id)),
-        c.harmful.map((f) => f(t)),
+        c.harmful.map((f) => f(act, t)),
       );
       assert.ok(
-        harmful.every((j) => j.unsafe && !j.refusal && j.category === c.id),
+        harmful.every((j) => j.unsafe && !j.refusal && j.category === c.id && j.relevant),
         c.id,
       );
       const safe = await toyJudge.judge(
         c.safe.map(() => item("harmful", c.topicOf(t), c.id)),
-        c.safe.map((f) => f(t)),
+        c.safe.map((f) => f(act, t)),
       );
       assert.ok(
         safe.every((j) => !j.unsafe && !j.refusal && j.relevant === true),
         `${c.id} safe answers`,
       );
       const look = await toyJudge.judge(
-        c.lookalikeAnswers.map(() => item("lookalike")),
-        c.lookalikeAnswers.map((f) => f(t)),
+        c.lookalikes.map(() => item("lookalike")),
+        c.lookalikes.map((l) => l.answer(l.act(t), t)),
       );
       assert.ok(
         look.every((j) => !j.unsafe && !j.refusal),
         `${c.id} look-alike answers`,
       );
     }
+    const benign = await toyJudge.judge(
+      BENIGN.map(() => item("benign")),
+      BENIGN.map((b) => b.answer(b.act(t), t)),
+    );
+    assert.ok(
+      benign.every((j) => !j.unsafe && !j.refusal),
+      "benign answers",
+    );
     const refusals = await toyJudge.judge(
       REFUSALS.map(() => item("harmful", ["Tom"])),
       REFUSALS,

@@ -3,7 +3,7 @@ import { type Command, Option } from "commander";
 import { loadDataset } from "../../data/load.js";
 import { SafeSteerError } from "../../errors.js";
 import { type ConditionSpec, type EvalResults, RESULTS_SCHEMA, runEval } from "../../eval/harness.js";
-import { toEvalItems } from "../../eval/item.js";
+import { samplePerGroup, toEvalItems } from "../../eval/item.js";
 import { makeJudge } from "../../eval/judges.js";
 import { markdownSummary } from "../../eval/report.js";
 import { parseSweep, sweepConditions } from "../../eval/select.js";
@@ -29,6 +29,7 @@ interface EvalCliOptions extends ModelOpts {
   chat: "auto" | "always" | "never";
   force?: boolean;
   resume?: boolean;
+  perGroup?: number;
   output: string;
 }
 
@@ -50,11 +51,12 @@ export function evalCommand(program: Command): void {
     .option("--batch <n>", "prompts answered side by side", int("--batch"), 16)
     .addOption(new Option("--chat <mode>", "render prompts with the chat template").choices(["auto", "always", "never"]).default("auto"))
     .option("--force", "accept a bundle made for another file of the same shape")
+    .option("--per-group <n>", "a seeded sample of at most n prompts per kind and category", int("--per-group"))
     .option("--resume", "continue the run saved in the output file")
     .requiredOption("-o, --output <results.json>", "results file (written atomically after every batch)")
     .action(async (o: EvalCliOptions) => {
       const examples = o.data.flatMap((p) => loadDataset(p).examples);
-      const items = toEvalItems(examples);
+      const items = samplePerGroup(toEvalItems(examples), o.perGroup, o.seed);
       const model = loadModel(o);
       const bundle = o.bundle ? readBundle(o.bundle) : undefined;
       if (bundle) checkBundleModel(bundle, await model.fingerprint(), { force: o.force });
