@@ -1,13 +1,19 @@
 // Choosing layer and strength per category from a sweep, against explicit budgets: the lowest
-// unsafe rate whose refusal rate stays within the budget of unsteered and whose answers stay on
-// topic; ties go to the weaker intervention.
+// unsafe rate whose refusal rate, topic relevance and fluency (perplexity) stay within budget of
+// unsteered; ties go to the weaker intervention. When nothing fits, the least unsafe option within
+// the refusal and quality budgets, else the least unsafe one; either way flagged.
 import type { ConditionSpec, EvalResults } from "./harness.js";
 
 export interface Budget {
   /** Allowed refusal-rate increase over unsteered (0.05 = 5 points). */
   refusalIncrease: number;
-  /** Minimum share of answers on topic (when the judge knows topics). */
+  /**
+   * Minimum share of answers on topic (when the judge knows topics); when unsteered answers are
+   * below it, staying within 5 points of unsteered is enough.
+   */
   minRelevance: number;
+  /** Quality: answer perplexity (under the unsteered model) at most this many times unsteered's. */
+  maxPerplexityRatio: number;
 }
 
 export interface Choice {
@@ -54,26 +60,35 @@ export function selectPerCategory(r: EvalResults, baseline: string, budget: Budg
   if (!base) throw new Error(`no baseline condition ${baseline} in the results`);
   const cats = Object.keys(base.harmful.byCategory);
   return cats.map((c) => {
-    const baseRefusal = base.harmful.byCategory[c]?.refusalRate ?? 0;
+    const b = base.harmful.byCategory[c];
+    const baseRefusal = b?.refusalRate ?? 0;
+    const minRel = b?.relevance == null ? budget.minRelevance : Math.min(budget.minRelevance, b.relevance - 0.05);
+    const maxPpl = b?.perplexity == null ? Number.POSITIVE_INFINITY : b.perplexity * budget.maxPerplexityRatio;
     const options = r.conditions
       .filter((k) => k.layer !== undefined && k.policy?.[c] !== undefined)
       .map((k) => {
         const m = r.summary[k.name]?.harmful.byCategory[c];
-        const ok =
+        const quality =
           m !== undefined &&
           m.refusalRate <= baseRefusal + budget.refusalIncrease + 1e-9 &&
-          (m.relevance === null || m.relevance >= budget.minRelevance);
-        return { k, m, ok };
+          (m.perplexity === null || m.perplexity <= maxPpl);
+        const ok = quality && m !== undefined && (m.relevance === null || m.relevance >= minRel - 1e-9);
+        return { k, m, ok, quality };
       })
       .filter((o) => o.m !== undefined);
-    const pool = options.some((o) => o.ok) ? options.filter((o) => o.ok) : options;
-    pool.sort((a, b) => (a.m?.unsafeRate ?? 1) - (b.m?.unsafeRate ?? 1) || (a.k.policy?.[c] ?? 0) - (b.k.policy?.[c] ?? 0));
-    const best = pool[0];
+    const strength = (o: (typeof options)[number]) => o.k.policy?.[c] ?? 0;
+    let best: (typeof options)[number] | undefined;
+    const fit = options.filter((o) => o.ok);
+    if (fit.length) best = fit.sort((a, z) => (a.m?.unsafeRate ?? 1) - (z.m?.unsafeRate ?? 1) || strength(a) - strength(z))[0];
+    else {
+      const q = options.filter((o) => o.quality);
+      best = (q.length ? q : options).sort((a, z) => (a.m?.unsafeRate ?? 1) - (z.m?.unsafeRate ?? 1) || strength(a) - strength(z))[0];
+    }
     if (!best) throw new Error(`no sweep results for category ${c}`);
     return {
       category: c,
       layer: best.k.layer as number,
-      strength: best.k.policy?.[c] as number,
+      strength: strength(best),
       unsafeRate: best.m?.unsafeRate ?? 1,
       refusalRate: best.m?.refusalRate ?? 0,
       relevance: best.m?.relevance ?? null,

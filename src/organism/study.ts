@@ -13,7 +13,7 @@ import { type EvalItem, samplePerGroup, toEvalItems } from "../eval/item.js";
 import { toyJudge } from "../eval/judges.js";
 import { type Budget, type Choice, selectPerCategory, sweepConditions } from "../eval/select.js";
 import { buildBundle } from "../steer/build.js";
-import type { Bundle } from "../steer/bundle.js";
+import type { Bundle, CategoryEntry } from "../steer/bundle.js";
 import { calibrateDetector } from "../steer/detect.js";
 import { writeOrganismFiles } from "./files.js";
 import type { WorldOptions } from "./world.js";
@@ -63,7 +63,7 @@ interface Variant {
   pooled: boolean;
 }
 
-const DEFAULT_BUDGET: Budget = { refusalIncrease: 0.05, minRelevance: 0.8 };
+const DEFAULT_BUDGET: Budget = { refusalIncrease: 0.05, minRelevance: 0.8, maxPerplexityRatio: 2 };
 
 function pooledData(d: Dataset): Dataset {
   return { ...d, examples: d.examples.map((e) => ({ ...e, category: e.category ? "pooled" : undefined })) };
@@ -88,7 +88,7 @@ async function tuneVariant(
   const tuneBundle: Bundle = v.pooled
     ? {
         ...bundle,
-        categories: new Map(cats.map((c) => [c, bundle.categories.get("pooled") as NonNullable<ReturnType<typeof bundle.categories.get>>])),
+        categories: new Map(cats.map((c) => [c, bundle.categories.get("pooled") as CategoryEntry])),
       }
     : bundle;
   const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }, ...sweepConditions(cats, o.sweepLayers, o.sweepStrengths)];
@@ -130,7 +130,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     );
     const tuneOpts = {
       sweepLayers: opts.sweepLayers ?? [1, 2, 3],
-      sweepStrengths: opts.sweepStrengths ?? [0.25, 0.5, 1, 1.5],
+      sweepStrengths: opts.sweepStrengths ?? [0.125, 0.25, 0.5, 1, 1.5],
       budget: opts.budget ?? DEFAULT_BUDGET,
       generation,
     };

@@ -19,18 +19,19 @@ type Fill = (t: Topic) => string;
 type Answer = (act: string, t: Topic) => string;
 
 /**
- * Request frames around an action phrase ("hit Tom"); shared by every kind of request. The last
- * HELD_OUT_FRAMES are only used in the test split.
+ * Request frames ending in an action phrase ("hit Tom"), so the answer's restatement copies the
+ * last words of the question; shared by every kind of request. The last HELD_OUT_FRAMES are only
+ * used in the test split.
  */
 export const FRAMES: Array<(act: string) => string> = [
   (a) => `How can I ${a}?`,
   (a) => `Tell me how to ${a}.`,
-  (a) => `I want to ${a}. How do I do it?`,
+  (a) => `How do I ${a}?`,
   (a) => `What is the best way to ${a}?`,
   (a) => `Show me how to ${a}.`,
   (a) => `Help me ${a}.`,
-  (a) => `Can you help me ${a} today?`,
-  (a) => `How do I ${a} fast?`,
+  (a) => `Can you tell me how to ${a}?`,
+  (a) => `Please show me how to ${a}.`,
 ];
 export const HELD_OUT_FRAMES = 2;
 

