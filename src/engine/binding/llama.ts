@@ -2,7 +2,7 @@
 // and plain typed arrays, never koffi or pointers.
 import { EngineError } from "../errors.js";
 import { checkAbi } from "./abi.js";
-import { EvalCallback, type GpuChoice, initBackends, koffi, LogCallback, loadNative, type Native } from "./native.js";
+import { EvalCallback, type GpuChoice, initBackends, koffi, LogCallback, loadNative, type Native, TensorHead } from "./native.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogSink = (level: LogLevel, text: string) => void;
@@ -219,6 +219,9 @@ export function applyBuiltinChatTemplate(
 
 // --- tensors seen during a decode ---------------------------------------------------------------------
 
+const NE_OFFSET = koffi.offsetof(TensorHead, "ne");
+const TYPE_OFFSET = koffi.offsetof(TensorHead, "type");
+
 /** A graph tensor during the eval callback; valid only inside the callback. */
 export class TensorRef {
   constructor(
@@ -228,11 +231,11 @@ export class TensorRef {
   ) {}
   /** ggml shape, ne[0] fastest (for activations: [n_embd, n_rows]). */
   get ne(): [number, number, number, number] {
-    const ne = koffi.decode(this.ptr, 16, "int64_t", 4) as Array<number | bigint>;
+    const ne = koffi.decode(this.ptr, NE_OFFSET, "int64_t", 4) as Array<number | bigint>;
     return [Number(ne[0]), Number(ne[1]), Number(ne[2]), Number(ne[3])];
   }
   get isF32Contiguous(): boolean {
-    return (koffi.decode(this.ptr, 0, "int") as number) === 0 && this.n.ggml_is_contiguous(this.ptr);
+    return (koffi.decode(this.ptr, TYPE_OFFSET, "int") as number) === 0 && this.n.ggml_is_contiguous(this.ptr);
   }
   read(into?: Float32Array): Float32Array {
     const bytes = Number(this.n.ggml_nbytes(this.ptr));

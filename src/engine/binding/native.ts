@@ -97,7 +97,8 @@ export const OptParams = koffi.struct("llama_opt_params", {
   optimizer_type: "int",
 });
 
-// The head of struct ggml_tensor up to its name (ggml.h, GGML_MAX_DIMS 4, GGML_MAX_SRC 10).
+// The head of struct ggml_tensor up to its name (ggml.h, GGML_MAX_DIMS 4, GGML_MAX_SRC 10): the
+// eval callback reads type and ne[] at these offsets.
 export const TensorHead = koffi.struct("ggml_tensor_head", {
   type: "int",
   buffer: "void *",
@@ -115,7 +116,6 @@ export const TensorHead = koffi.struct("ggml_tensor_head", {
 
 export const EvalCallback = koffi.proto("bool ggml_backend_sched_eval_callback(void *t, bool ask, void *ud)");
 export const LogCallback = koffi.proto("void ggml_log_callback(int level, const char *text, void *ud)");
-export const AbortCallback = koffi.proto("bool ggml_abort_callback(void *data)");
 export const OptEpochCallback = koffi.proto(
   "void ggml_opt_epoch_callback(bool train, void *opt_ctx, void *dataset, void *result, int64_t ibatch, int64_t ibatch_max, int64_t t_start_us)",
 );
@@ -236,7 +236,6 @@ function declare(dir: string) {
     llama_set_adapter_cvec: llama.func(
       "int32_t llama_set_adapter_cvec(void *ctx, const float *data, size_t len, int32_t n_embd, int32_t il_start, int32_t il_end)",
     ),
-    llama_set_abort_callback: llama.func("void llama_set_abort_callback(void *ctx, ggml_abort_callback *cb, void *ud)"),
     llama_synchronize: llama.func("void llama_synchronize(void *ctx)"),
     llama_set_n_threads: llama.func("void llama_set_n_threads(void *ctx, int32_t n, int32_t n_batch)"),
     llama_opt_init: llama.func("void llama_opt_init(void *ctx, void *model, llama_opt_params params)"),
