@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
 import { KNOWN_SITES, type Reduction } from "../../engine/hooks.js";
+import { renderExample } from "../../steer/render.js";
 import { loadModel, type ModelOpts, parseLayers, withModelOptions } from "../options.js";
 
 export function activationsCommand(program: Command): void {
@@ -15,8 +16,7 @@ export function activationsCommand(program: Command): void {
       const layers = parseLayers(o.layers, model.info.nLayer);
       const ctx = model.createContext({ nCtx: o.ctx });
       try {
-        const text = o.chat ? model.applyChatTemplate([{ role: "user", content: o.text }]) : o.text;
-        const tokens = model.tokenize(text, { parseSpecial: Boolean(o.chat) });
+        const tokens = renderExample(model, { prompt: o.text }, Boolean(o.chat));
         const { capture } = await ctx.evaluate([tokens], { capture: { site: o.site, layers, reduce: o.reduce }, logits: "none" });
         const out: Record<string, number[] | number[][]> = {};
         for (const l of layers) {

@@ -4,6 +4,7 @@ import { SafeSteerError } from "../../errors.js";
 import { applyPolicy } from "../../steer/apply.js";
 import { readBundle } from "../../steer/bundle.js";
 import { parsePolicy } from "../../steer/policy.js";
+import { renderExample } from "../../steer/render.js";
 import { int, loadModel, type ModelOpts, num, withModelOptions } from "../options.js";
 import { interruptSignal } from "../progress.js";
 
@@ -74,8 +75,7 @@ export function generateCommand(program: Command): void {
       const ctx = model.createContext({ nCtx: o.ctx, hooks: bundle !== undefined && bundle.site !== "resid_post" });
       const { signal, dispose } = interruptSignal();
       try {
-        const text = o.chat ? model.applyChatTemplate([{ role: "user", content: o.prompt }]) : o.prompt;
-        const tokens = model.tokenize(text, { parseSpecial: Boolean(o.chat) });
+        const tokens = renderExample(model, { prompt: o.prompt }, Boolean(o.chat));
         const gen: GenerateOptions = {
           maxTokens: o.maxTokens,
           temperature: o.temperature,
