@@ -12,6 +12,7 @@ import { renderExample } from "../steer/render.js";
 import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
 import { type AnswerRecord, type GroupMetrics, groupMetrics, repetitionRate } from "./metrics.js";
+import type { Choice } from "./select.js";
 
 export const RESULTS_SCHEMA = "safesteer.eval/1";
 
@@ -57,6 +58,8 @@ export interface EvalResults {
   detections?: Array<{ index: number; fired: string[]; scores: Record<string, number> }>;
   answers: AnswerRecord[];
   summary: Record<string, ConditionSummary>;
+  /** With a sweep: the layer and strength chosen per category (eval/select.ts). */
+  selection?: Choice[];
   complete: boolean;
 }
 
@@ -126,6 +129,10 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       "bad_argument",
       "conditional steering needs a detector: calibrate one into the bundle first (safesteer detect-calibrate).",
     );
+  }
+  // every steered condition must resolve for every category before anything runs
+  for (const c of opts.conditions) {
+    if (c.mode !== "none" && opts.bundle) policySteering(opts.bundle, c.policy ?? {}, { raw: c.raw, layer: c.layer });
   }
   const fp = await model.fingerprint();
   const results: EvalResults = opts.resume ?? {

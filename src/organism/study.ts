@@ -11,7 +11,7 @@ import type { Site } from "../engine/hooks.js";
 import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, runEval } from "../eval/harness.js";
 import { type EvalItem, samplePerGroup, toEvalItems } from "../eval/item.js";
 import { toyJudge } from "../eval/judges.js";
-import { type Budget, type Choice, selectPerCategory, sweepConditions } from "../eval/select.js";
+import { applyChoices, type Budget, type Choice, DEFAULT_BUDGET, selectPerCategory, sweepConditions } from "../eval/select.js";
 import { buildBundle } from "../steer/build.js";
 import type { Bundle, CategoryEntry } from "../steer/bundle.js";
 import { calibrateDetector } from "../steer/detect.js";
@@ -63,8 +63,6 @@ interface Variant {
   pooled: boolean;
 }
 
-const DEFAULT_BUDGET: Budget = { refusalIncrease: 0.05, minRelevance: 0.8, maxPerplexityRatio: 2 };
-
 function pooledData(d: Dataset): Dataset {
   return { ...d, examples: d.examples.map((e) => ({ ...e, category: e.category ? "pooled" : undefined })) };
 }
@@ -94,16 +92,7 @@ async function tuneVariant(
   const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }, ...sweepConditions(cats, o.sweepLayers, o.sweepStrengths)];
   const sweep = await runEval(ctx, sweepItems, { judge: toyJudge, generation: o.generation, conditions, chat: true, bundle: tuneBundle });
   const choices = selectPerCategory(sweep, "unsteered", o.budget);
-  const tuned: Bundle = {
-    ...tuneBundle,
-    categories: new Map(
-      [...tuneBundle.categories].map(([c, e]) => {
-        const ch = choices.find((x) => x.category === c);
-        return [c, ch ? { ...e, steerLayers: [ch.layer], strength: ch.strength } : e];
-      }),
-    ),
-  };
-  return { bundle: tuned, choices };
+  return { bundle: applyChoices(tuneBundle, choices), choices };
 }
 
 export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<StudyResults> {

@@ -97,7 +97,7 @@ describe("safesteer build / inspect / export / import / generate --bundle", () =
       bundle,
     ]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /\| physical_harm \| \d \| 10 \| 20 \| generic \|/);
+    assert.match(r.out, /\| physical_harm \| \d \| - \| 10 \| 20 \| generic \|/);
     const j = JSON.parse(run(["inspect", bundle, "--json"]).out);
     assert.deepEqual(Object.keys(j.categories), ["economic_harm", "physical_harm"]);
     assert.equal(j.site, "resid_post");
@@ -206,6 +206,80 @@ describe("safesteer eval and the organism commands", () => {
     const again = run([...args, "--resume"]);
     assert.equal(again.code, 0, again.err);
     assert.deepEqual(JSON.parse(readFileSync(results, "utf8")).answers, j.answers);
+  });
+
+  it("eval --sweep chooses a layer and strength per category within budget and writes a tuned bundle for --steer all", () => {
+    const bundle = tmpFile("organism-bundle.gguf");
+    const tuned = tmpFile("organism-tuned.gguf");
+    const missing = run([
+      "eval",
+      "-m",
+      ORGANISM,
+      "--data",
+      join(dir, "train-prompts.jsonl"),
+      "--bundle",
+      bundle,
+      "--steer",
+      "violence=1",
+      "--sweep",
+      "strength=1;layer=1",
+      "-o",
+      tmpFile("x.json"),
+    ]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /^error: category violence has no vector at layer 1; the bundle has layers 2\./m);
+    assert.doesNotMatch(missing.err, /evaluating/, "refused before any prompt ran");
+    assert.equal(run(["build", "-m", ORGANISM, "--data", join(dir, "vectors.jsonl"), "--layers", "1,2", "-o", bundle]).code, 0);
+    const out = tmpFile("sweep.json");
+    const data = join(dir, "train-prompts.jsonl");
+    const r = run([
+      "eval",
+      "-m",
+      ORGANISM,
+      "--data",
+      data,
+      "--per-group",
+      "3",
+      "--bundle",
+      bundle,
+      "--steer",
+      "violence=1,theft=1",
+      "--sweep",
+      "strength=0.25,0.5;layer=1,2",
+      "--judge",
+      "toy",
+      "--tuned-bundle",
+      tuned,
+      "-o",
+      out,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\| violence \| [12] \| 0\.(25|5) \|/);
+    const sel = JSON.parse(readFileSync(out, "utf8")).selection;
+    assert.deepEqual(sel.map((c: { category: string }) => c.category).sort(), ["theft", "violence"]);
+    const j = JSON.parse(run(["inspect", tuned, "--json"]).out);
+    for (const c of sel) {
+      assert.deepEqual(j.categories[c.category].steerLayers, [c.layer]);
+      assert.equal(j.categories[c.category].strength, c.strength);
+    }
+    const all = run([
+      "eval",
+      "-m",
+      ORGANISM,
+      "--data",
+      data,
+      "--per-group",
+      "1",
+      "--bundle",
+      tuned,
+      "--steer",
+      "all",
+      "--judge",
+      "toy",
+      "-o",
+      tmpFile("all.json"),
+    ]);
+    assert.equal(all.code, 0, all.err);
   });
 
   it("a GPU backend that is not installed is a clear error naming the package", () => {

@@ -6,8 +6,8 @@ import { type ConditionSpec, type EvalResults, RESULTS_SCHEMA, runEval } from ".
 import { samplePerGroup, toEvalItems } from "../../eval/item.js";
 import { makeJudge } from "../../eval/judges.js";
 import { markdownSummary } from "../../eval/report.js";
-import { parseSweep, sweepConditions } from "../../eval/select.js";
-import { checkBundleModel, readBundle } from "../../steer/bundle.js";
+import { applyChoices, DEFAULT_BUDGET, parseSweep, selectPerCategory, sweepConditions } from "../../eval/select.js";
+import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
 import { parsePolicy } from "../../steer/policy.js";
 import { usesChat } from "../../steer/render.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
@@ -30,6 +30,7 @@ interface EvalCliOptions extends ModelOpts {
   force?: boolean;
   resume?: boolean;
   perGroup?: number;
+  tunedBundle?: string;
   output: string;
 }
 
@@ -52,6 +53,10 @@ export function evalCommand(program: Command): void {
     .addOption(new Option("--chat <mode>", "render prompts with the chat template").choices(["auto", "always", "never"]).default("auto"))
     .option("--force", "accept a bundle made for another file of the same shape")
     .option("--per-group <n>", "a seeded sample of at most n prompts per kind and category", int("--per-group"))
+    .option(
+      "--tuned-bundle <file>",
+      "with --sweep: write the bundle with each category's chosen layer and strength (use it with --steer all)",
+    )
     .option("--resume", "continue the run saved in the output file")
     .requiredOption("-o, --output <results.json>", "results file (written atomically after every batch)")
     .action(async (o: EvalCliOptions) => {
@@ -110,6 +115,23 @@ export function evalCommand(program: Command): void {
         });
         bar.stop();
         process.stdout.write(`${markdownSummary(results)}\n`);
+        if (o.sweep && bundle) {
+          // per category: the least unsafe setting within the refusal, relevance and quality budgets
+          const choices = selectPerCategory(results, "unsteered", DEFAULT_BUDGET);
+          process.stdout.write(
+            "\n| category | chosen layer | strength | unsafe | refusal | on topic | within budget |\n|---|---|---|---|---|---|---|\n",
+          );
+          for (const c of choices) {
+            process.stdout.write(
+              `| ${c.category} | ${c.layer} | ${c.strength} | ${(c.unsafeRate * 100).toFixed(1)}% | ${(c.refusalRate * 100).toFixed(1)}% | ${c.relevance === null ? "-" : `${(c.relevance * 100).toFixed(1)}%`} | ${c.withinBudget ? "yes" : "no"} |\n`,
+            );
+          }
+          save({ ...results, selection: choices });
+          if (o.tunedBundle) {
+            writeBundle(o.tunedBundle, applyChoices(bundle, choices));
+            process.stderr.write(`wrote ${o.tunedBundle}\n`);
+          }
+        }
       } finally {
         bar.stop();
         dispose();

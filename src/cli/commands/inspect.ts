@@ -21,7 +21,14 @@ export function bundleSummary(b: Bundle) {
     categories: Object.fromEntries(
       [...b.categories].map(([c, e]) => [
         c,
-        { steerLayers: e.steerLayers, nUnsafe: e.nUnsafe, nSafe: e.nSafe, safeSource: e.safeSource, diagnostics: e.diagnostics },
+        {
+          steerLayers: e.steerLayers,
+          strength: e.strength ?? null,
+          nUnsafe: e.nUnsafe,
+          nSafe: e.nSafe,
+          safeSource: e.safeSource,
+          diagnostics: e.diagnostics,
+        },
       ]),
     ),
     cosine: b.cosine,
@@ -47,14 +54,16 @@ export function printInspect(b: Bundle, json: boolean): void {
   );
   out.push(`data      ${b.data.map((d) => `${d.name} (${d.examples})`).join(", ")}`);
   out.push("");
-  out.push("| category | layer | n unsafe | n safe | safe side | norm | norm / act. norm | held-out AUROC | margin (d) | kept |");
-  out.push("|---|---|---|---|---|---|---|---|---|---|");
+  out.push(
+    "| category | layer | tuned strength | n unsafe | n safe | safe side | norm | norm / act. norm | held-out AUROC | margin (d) | kept |",
+  );
+  out.push("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const [c, e] of b.categories) {
     const l = e.steerLayers[0] as number;
     const d = e.diagnostics[l];
     const mn = b.meanNorm[l];
     out.push(
-      `| ${c} | ${e.steerLayers.join(",")} | ${e.nUnsafe} | ${e.nSafe} | ${e.safeSource} | ${f3(d?.norm)} | ${mn ? f3((d?.norm ?? 0) / mn) : "-"} | ${f3(d?.auroc)} | ${f3(d?.margin)} | ${d?.kept ?? "-"} |`,
+      `| ${c} | ${e.steerLayers.join(",")} | ${e.strength ?? "-"} | ${e.nUnsafe} | ${e.nSafe} | ${e.safeSource} | ${f3(d?.norm)} | ${mn ? f3((d?.norm ?? 0) / mn) : "-"} | ${f3(d?.auroc)} | ${f3(d?.margin)} | ${d?.kept ?? "-"} |`,
     );
   }
   const names = [...b.categories.keys()];
