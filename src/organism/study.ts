@@ -101,7 +101,8 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
   try {
     const files = writeOrganismFiles(dir, opts.world);
     const vectors = loadDataset(files.vectors);
-    const trainItems = toEvalItems(loadDataset(files.trainPrompts).examples);
+    const trainExamples = loadDataset(files.trainPrompts).examples;
+    const trainItems = toEvalItems(trainExamples);
     const testItems = samplePerGroup(toEvalItems(loadDataset(files.testPrompts).examples), opts.testPerGroup, 3);
     const generation: GenerationSettings = {
       seed: 1,
@@ -136,7 +137,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     const main = await tuneVariant(ctx, mainVariant, vectors, sweepItems, tuneOpts);
 
     step("calibrating the detector on training prompts");
-    const trainEx = (kind: string) => loadDataset(files.trainPrompts).examples.filter((e) => e.meta?.kind === kind);
+    const trainEx = (kind: string) => trainExamples.filter((e) => e.meta?.kind === kind);
     const detLayer = 2;
     const detector = await calibrateDetector(ctx, trainEx("harmful"), trainEx("benign"), { layer: detLayer, chat: true });
     const bundle: Bundle = { ...main.bundle, detector };
