@@ -4,7 +4,7 @@
 // requests that only look harmful. Deterministic from a seed; held-out templates for testing.
 import { Rng } from "../util/random.js";
 
-export const PEOPLE = ["Tom", "Sue", "Ben", "Lily", "Max", "Mia", "Sam", "Anna", "Tim", "Jane", "Lucy", "Jack"];
+export const PEOPLE = ["Lily", "Tim", "Timmy", "mom"];
 export const OBJECTS = ["ball", "toy", "car", "cake", "book", "hat", "doll", "bike", "kite", "box"];
 export const PLACES = ["park", "school", "house", "shop", "garden", "beach"];
 
