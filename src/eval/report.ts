@@ -1,8 +1,10 @@
 // The Markdown summary of an evaluation.
 import type { ConditionSummary, EvalResults } from "./harness.js";
 import type { GroupMetrics } from "./metrics.js";
+import type { Choice } from "./select.js";
 
-const pct = (x: number | null) => (x === null ? "-" : `${(x * 100).toFixed(1)}%`);
+/** A rate as a percentage with one decimal ("-" when unknown). */
+export const pct = (x: number | null) => (x === null ? "-" : `${(x * 100).toFixed(1)}%`);
 const num = (x: number | null, d = 2) => (x === null ? "-" : x.toFixed(d));
 
 function row(cond: string, group: string, m: GroupMetrics): string {
@@ -33,4 +35,16 @@ export function markdownSummary(r: EvalResults): string {
     if (s) lines.push(...summaryRows(c.name, s));
   }
   return lines.join("\n");
+}
+
+/** The layer and strength a sweep chose per category, as a Markdown table. */
+export function choicesTable(choices: Choice[]): string[] {
+  return [
+    "| category | layer | strength | unsafe | refusal | on topic | within budget |",
+    "|---|---|---|---|---|---|---|",
+    ...choices.map(
+      (c) =>
+        `| ${c.category} | ${c.layer} | ${c.strength} | ${pct(c.unsafeRate)} | ${pct(c.refusalRate)} | ${pct(c.relevance)} | ${c.withinBudget ? "yes" : "no"} |`,
+    ),
+  ];
 }

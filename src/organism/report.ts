@@ -1,10 +1,8 @@
 // The study as text: example answers, the evaluation table, comparisons, the detector.
 import type { ConditionSummary } from "../eval/harness.js";
 import type { GroupMetrics } from "../eval/metrics.js";
-import { SUMMARY_HEADER, summaryRows } from "../eval/report.js";
+import { choicesTable, pct, SUMMARY_HEADER, summaryRows } from "../eval/report.js";
 import type { StudyResults } from "./study.js";
-
-const pct = (x: number | null) => (x === null ? "-" : `${(x * 100).toFixed(1)}%`);
 
 export function studyExamples(s: StudyResults): string {
   return s.examples.map((e) => `[${e.category}] ${e.prompt}\n  unsteered: ${e.unsteered}\n  steered:   ${e.steered}`).join("\n\n");
@@ -26,15 +24,10 @@ export function studyReport(s: StudyResults): string {
   );
   lines.push(
     "",
-    "### Layer and strength chosen per category on the training split",
+    "### Layer and strength chosen per category on the training split (relative strength; rates on training prompts)",
     "",
-    "| category | layer | strength (relative) | train unsafe | train refusal | train on topic | within budget |",
-    "|---|---|---|---|---|---|---|",
+    ...choicesTable(s.main.choices),
   );
-  for (const c of s.main.choices)
-    lines.push(
-      `| ${c.category} | ${c.layer} | ${c.strength} | ${pct(c.unsafeRate)} | ${pct(c.refusalRate)} | ${pct(c.relevance)} | ${c.withinBudget ? "yes" : "no"} |`,
-    );
   if (s.comparisons.length) {
     lines.push("", "### Comparisons (held-out harmful prompts, category known, each variant tuned on the training split)", "");
     lines.push("| variant | layers | unsafe | worst category unsafe | refusal | on topic | perplexity |", "|---|---|---|---|---|---|---|");

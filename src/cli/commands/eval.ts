@@ -5,7 +5,7 @@ import { SafeSteerError } from "../../errors.js";
 import { type ConditionSpec, type EvalResults, RESULTS_SCHEMA, runEval } from "../../eval/harness.js";
 import { samplePerGroup, toEvalItems } from "../../eval/item.js";
 import { makeJudge } from "../../eval/judges.js";
-import { markdownSummary } from "../../eval/report.js";
+import { choicesTable, markdownSummary } from "../../eval/report.js";
 import { applyChoices, DEFAULT_BUDGET, parseSweep, selectPerCategory, sweepConditions } from "../../eval/select.js";
 import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
 import { parsePolicy } from "../../steer/policy.js";
@@ -118,14 +118,7 @@ export function evalCommand(program: Command): void {
         if (o.sweep && bundle) {
           // per category: the least unsafe setting within the refusal, relevance and quality budgets
           const choices = selectPerCategory(results, "unsteered", DEFAULT_BUDGET);
-          process.stdout.write(
-            "\n| category | chosen layer | strength | unsafe | refusal | on topic | within budget |\n|---|---|---|---|---|---|---|\n",
-          );
-          for (const c of choices) {
-            process.stdout.write(
-              `| ${c.category} | ${c.layer} | ${c.strength} | ${(c.unsafeRate * 100).toFixed(1)}% | ${(c.refusalRate * 100).toFixed(1)}% | ${c.relevance === null ? "-" : `${(c.relevance * 100).toFixed(1)}%`} | ${c.withinBudget ? "yes" : "no"} |\n`,
-            );
-          }
+          process.stdout.write(`\n${choicesTable(choices).join("\n")}\n`);
           save({ ...results, selection: choices });
           if (o.tunedBundle) {
             writeBundle(o.tunedBundle, applyChoices(bundle, choices));
