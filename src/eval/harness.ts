@@ -37,6 +37,8 @@ export interface GenerationSettings {
   topP: number;
   minP: number;
   maxTokens: number;
+  /** Strings that end an answer (e.g. the chat template's next-turn marker), cut from the text. */
+  stop?: string[];
 }
 
 export interface ConditionSummary {
@@ -127,7 +129,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
   if (opts.conditions.some((c) => c.mode === "conditional") && !opts.detector) {
     throw new SafeSteerError(
       "bad_argument",
-      "conditional steering needs a detector: calibrate one into the bundle first (safesteer detect-calibrate).",
+      "conditional steering needs a detector: calibrate one into the bundle first (safesteer detector).",
     );
   }
   // every steered condition must resolve for every category before anything runs

@@ -25,6 +25,7 @@ interface EvalCliOptions extends ModelOpts {
   seed: number;
   temperature: number;
   maxTokens: number;
+  stop?: string[];
   batch: number;
   chat: "auto" | "always" | "never";
   force?: boolean;
@@ -49,6 +50,7 @@ export function evalCommand(program: Command): void {
     .option("--seed <n>", "seed of prompt 0 (prompt i uses seed + i in every condition)", int("--seed"), 1)
     .option("-t, --temperature <t>", "sampling temperature", num("--temperature"), 0.8)
     .option("-n, --max-tokens <n>", "answer length limit", int("--max-tokens"), 64)
+    .option("--stop <text...>", "strings that end an answer (e.g. the next turn's marker)")
     .option("--batch <n>", "prompts answered side by side", int("--batch"), 16)
     .addOption(new Option("--chat <mode>", "render prompts with the chat template").choices(["auto", "always", "never"]).default("auto"))
     .option("--force", "accept a bundle made for another file of the same shape")
@@ -102,7 +104,7 @@ export function evalCommand(program: Command): void {
       try {
         const results = await runEval(ctx, items, {
           judge,
-          generation: { seed: o.seed, temperature: o.temperature, topK: 40, topP: 0.95, minP: 0.05, maxTokens: o.maxTokens },
+          generation: { seed: o.seed, temperature: o.temperature, topK: 40, topP: 0.95, minP: 0.05, maxTokens: o.maxTokens, stop: o.stop },
           conditions,
           chat: usesChat(model, o.chat),
           bundle,
