@@ -1,8 +1,8 @@
 // `safesteer organism train`: fine-tunes the converted stories260K on the toy world through
 // llama.cpp's training API and saves it, with its chat template, config and loss curve.
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type FinetuneResult, finetune } from "../engine/binding/train.js";
 import { editGguf } from "../engine/gguf/edit.js";
 import { GgmlType, gv } from "../engine/gguf/types.js";
@@ -61,6 +61,8 @@ export async function trainOrganism(
   const tmp = join(tmpdir(), `safesteer-organism-${process.pid}`);
   const base = `${tmp}-base.gguf`;
   const trained = `${tmp}-trained.gguf`;
+  // the output folder is made before the minutes of training, not found missing after them
+  mkdirSync(dirname(out), { recursive: true });
   try {
     prepareBase(storiesGguf, base);
     const model = Model.load(base, { threads: config.threads });
