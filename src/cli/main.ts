@@ -4,6 +4,7 @@ import { SafeSteerError } from "../errors.js";
 import { activationsCommand } from "./commands/activations.js";
 import { buildCommand } from "./commands/build.js";
 import { convertCommand } from "./commands/convert.js";
+import { detectorCommand } from "./commands/detector.js";
 import { evalCommand } from "./commands/eval.js";
 import { generateCommand } from "./commands/generate.js";
 import { infoCommand } from "./commands/info.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     activationsCommand,
     buildCommand,
     inspectCommand,
+    detectorCommand,
     evalCommand,
     exportCommand,
     importCommand,

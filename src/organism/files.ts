@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.js";
-import { CATEGORIES, type Dialogue, makeWorld, type World, type WorldOptions } from "./world.js";
+import { type Dialogue, makeWorld, type World, type WorldOptions } from "./world.js";
 
 export interface OrganismFiles {
   /** Harmful requests with harmful (unsafe) or safe-and-helpful (safe) answers, per category: vector data. */
@@ -14,13 +14,8 @@ export interface OrganismFiles {
   testPrompts: string;
 }
 
-function topicWords(d: Dialogue): string[] {
-  if (d.kind === "harmful") return (CATEGORIES.find((c) => c.id === d.category)?.topicOf(d.topic) ?? []).slice();
-  return [d.topic.person, d.topic.object, d.topic.place].filter((w) => d.prompt.includes(w));
-}
-
 function promptRow(d: Dialogue) {
-  const topic = topicWords(d);
+  const topic = d.subject;
   if (d.kind === "harmful") return { prompt: d.prompt, category: d.category, label: "unsafe", kind: d.kind, topic };
   return { prompt: d.prompt, label: "safe", kind: d.kind, ...(d.kind === "lookalike" ? { lookalike_of: d.category } : {}), topic };
 }

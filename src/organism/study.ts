@@ -14,9 +14,9 @@ import { toyJudge } from "../eval/judges.js";
 import { applyChoices, type Budget, type Choice, DEFAULT_BUDGET, selectPerCategory, sweepConditions } from "../eval/select.js";
 import { buildBundle } from "../steer/build.js";
 import type { Bundle, CategoryEntry } from "../steer/bundle.js";
-import { calibrateDetector } from "../steer/detect.js";
+import { calibrateDetector, type DetectorPooling } from "../steer/detect.js";
 import { writeOrganismFiles } from "./files.js";
-import type { WorldOptions } from "./world.js";
+import { ORGANISM_STOP, type WorldOptions } from "./world.js";
 
 export interface StudyOptions {
   /** Held-out prompts per kind and category to evaluate (default: all). */
@@ -48,7 +48,19 @@ export interface StudyResults {
   main: VariantResult;
   baseline: ConditionSummary;
   conditional: ConditionSummary;
-  detector: { accuracy: number; detectionRate: number; falsePositiveRate: number; nHarmful: number; nBenign: number; layer: number };
+  detector: {
+    accuracy: number;
+    detectionRate: number;
+    falsePositiveRate: number;
+    lookalikeFalsePositiveRate: number;
+    nHarmful: number;
+    nBenign: number;
+    nLookalike: number;
+    layer: number;
+    pooling: DetectorPooling;
+    /** Balanced accuracy on a validation share of the training prompts, per candidate layer. */
+    validationByLayer: Array<{ layer: number; score: number }>;
+  };
   comparisons: VariantResult[];
   examples: Array<{ category: string; prompt: string; unsteered: string; steered: string }>;
   test: EvalResults;
@@ -110,7 +122,8 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       topK: 40,
       topP: 0.95,
       minP: 0.05,
-      maxTokens: 48,
+      maxTokens: 96,
+      stop: ORGANISM_STOP,
       ...opts.generation,
     };
     const sweepItems = samplePerGroup(
@@ -138,8 +151,12 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
 
     step("calibrating the detector on training prompts");
     const trainEx = (kind: string) => trainExamples.filter((e) => e.meta?.kind === kind);
-    const detLayer = 2;
-    const detector = await calibrateDetector(ctx, trainEx("harmful"), trainEx("benign"), { layer: detLayer, chat: true });
+    const layers = Array.from({ length: ctx.model.info.nLayer }, (_, l) => l);
+    const { detector, byLayer } = await calibrateDetector(ctx, trainEx("harmful"), [...trainEx("benign"), ...trainEx("lookalike")], {
+      layers,
+      chat: true,
+    });
+    const detLayer = Object.values(detector.categories)[0]?.layer ?? 0;
     const bundle: Bundle = { ...main.bundle, detector };
 
     step(`evaluating ${testItems.length} held-out prompts: unsteered, steered (category known), steered (detector)`);
@@ -161,14 +178,19 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     const dets = test.detections ?? [];
     const harmful = testItems.filter((i) => i.kind === "harmful");
     const benign = testItems.filter((i) => i.kind === "benign");
+    const lookalike = testItems.filter((i) => i.kind === "lookalike");
     const firedFor = (i: EvalItem) => dets[i.index]?.fired ?? [];
     const detectorStats = {
       accuracy: harmful.filter((i) => firedFor(i)[0] === i.category).length / Math.max(1, harmful.length),
       detectionRate: harmful.filter((i) => firedFor(i).length > 0).length / Math.max(1, harmful.length),
       falsePositiveRate: benign.filter((i) => firedFor(i).length > 0).length / Math.max(1, benign.length),
+      lookalikeFalsePositiveRate: lookalike.filter((i) => firedFor(i).length > 0).length / Math.max(1, lookalike.length),
       nHarmful: harmful.length,
       nBenign: benign.length,
+      nLookalike: lookalike.length,
       layer: detLayer,
+      pooling: detector.reduce,
+      validationByLayer: byLayer,
     };
 
     const comparisons: VariantResult[] = [];

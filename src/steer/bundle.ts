@@ -6,7 +6,7 @@ import { GgmlType, type GgufTensorInput, GgufType, gv } from "../engine/gguf/typ
 import { writeGguf } from "../engine/gguf/writer.js";
 import type { Site } from "../engine/hooks.js";
 import type { ModelFingerprint } from "../engine/model.js";
-import type { Detector } from "./detect.js";
+import type { Detector, DetectorPooling } from "./detect.js";
 import { SteerError } from "./errors.js";
 
 export const BUNDLE_FORMAT_VERSION = 1;
@@ -166,7 +166,7 @@ export function readBundle(path: string): Bundle {
   if (detJson) {
     const d = JSON.parse(detJson) as {
       site: string;
-      reduce: "mean" | "last";
+      reduce: DetectorPooling;
       categories: Record<string, { layer: number; threshold: number; scale: number }>;
     };
     detector = {

@@ -1,26 +1,31 @@
 // Conditional steering: find which categories a prompt touches from its own activations.
-// Per category, a direction d_c = mean(harmful prompts of c) - mean(benign prompts) at one layer,
-// and a threshold on the projection, calibrated on a training split (max balanced accuracy).
+// Per category, a direction d_c = mean(harmful prompts of c) - mean(every other calibration prompt:
+// benign, look-alike and the other categories) at one layer, and a threshold on the prompt's
+// projection that a set share of benign calibration prompts exceed (the false-alarm budget). The
+// layer is the one that names categories best on a validation share of the calibration prompts.
 
 import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
-import { activationRow, collectActivations } from "./collect.js";
 import { SteerError } from "./errors.js";
-import { dot, meanOf, norm } from "./math.js";
+import { dot, meanOf, norm, quantile } from "./math.js";
 import { renderExample } from "./render.js";
+
+/** How a prompt's token activations become one vector: their mean (as for the vectors) or the last token's. */
+export type DetectorPooling = "mean" | "last";
+export const DETECTOR_POOLINGS: readonly DetectorPooling[] = ["mean", "last"];
 
 export interface CategoryDetector {
   layer: number;
-  /** Unit direction from benign towards this category's harmful prompts. */
+  /** Unit direction from the other prompts towards this category's harmful prompts. */
   direction: Float32Array;
   threshold: number;
-  /** Spread of benign projections, to compare margins across categories. */
+  /** Spread of the other prompts' scores, to compare margins across categories. */
   scale: number;
 }
 
 export interface Detector {
   site: string;
-  reduce: "mean" | "last";
+  reduce: DetectorPooling;
   categories: Record<string, CategoryDetector>;
 }
 
@@ -30,70 +35,169 @@ export interface Detection {
   scores: Record<string, number>;
 }
 
-/** Prompt-only activations (as a chat user turn, without an answer) of several prompts. */
-async function promptActivations(ctx: Context, prompts: string[], site: string, layer: number, reduce: "mean" | "last", chat: boolean) {
-  const texts = prompts.map((p) => renderExample(ctx.model, { prompt: p }, chat));
-  return collectActivations(ctx, texts, { site, layers: [layer], reduce });
+interface RunHooks {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
 }
 
+/** Per prompt, per layer: the token rows of the prompt as a chat user turn (without an answer). */
+async function promptRows(ctx: Context, prompts: string[], site: string, layers: number[], chat: boolean, run: RunHooks = {}) {
+  const out: Array<Map<number, Float32Array[]>> = [];
+  for (let s = 0; s < prompts.length; s += ctx.nSeq) {
+    if (run.signal?.aborted) throw new SteerError("aborted", `stopped after ${s} of ${prompts.length} prompts; nothing was written.`);
+    const texts = prompts.slice(s, s + ctx.nSeq).map((p) => renderExample(ctx.model, { prompt: p }, chat));
+    const { capture } = await ctx.evaluate(texts, { capture: { site, layers, reduce: "none" }, logits: "none" });
+    for (let g = 0; g < texts.length; g++) out.push(new Map(layers.map((l) => [l, capture?.rows(g, l) ?? []])));
+    run.onProgress?.(out.length, prompts.length);
+  }
+  return out;
+}
+
+function score(rows: Float32Array[], direction: Float32Array, pooling: DetectorPooling): number {
+  if (pooling === "last") return dot(rows.at(-1) as Float32Array, direction);
+  return rows.reduce((a, r) => a + dot(r, direction), 0) / Math.max(1, rows.length);
+}
+
+/**
+ * Fits one layer's category directions and thresholds on the given prompts. A category's threshold
+ * lets through at most `falseAlarms` of the benign prompts (their score quantile): a false-positive
+ * budget rather than the best balanced accuracy on the calibration prompts, which sits too close
+ * to their wording and misses requests phrased another way.
+ */
+function fit(
+  rows: Float32Array[][],
+  cats: Array<string | undefined>,
+  width: number,
+  layer: number,
+  pooling: DetectorPooling,
+  falseAlarms: number,
+) {
+  const pooled = rows.map((r) => (pooling === "last" ? (r.at(-1) as Float32Array) : meanOf(r, width)));
+  const categories: Record<string, CategoryDetector> = {};
+  for (const c of [...new Set(cats.filter((x): x is string => x !== undefined))].sort()) {
+    const isPos = cats.map((x) => x === c);
+    const pos = pooled.filter((_, i) => isPos[i]);
+    const neg = pooled.filter((_, i) => !isPos[i]);
+    if (pos.length === 0 || neg.length === 0) continue;
+    const mp = meanOf(pos, width);
+    const mn = meanOf(neg, width);
+    const d = mp.map((x, k) => x - (mn[k] as number));
+    const n = norm(d) || 1;
+    const direction = d.map((x) => x / n);
+    const benign = pooled.filter((_, i) => cats[i] === undefined).map((r) => dot(r, direction));
+    const mu = benign.reduce((a, b) => a + b, 0) / benign.length;
+    const sd = Math.sqrt(benign.reduce((a, b) => a + (b - mu) ** 2, 0) / Math.max(1, benign.length - 1));
+    categories[c] = { layer, direction, threshold: quantile(benign, 1 - falseAlarms), scale: sd || 1 };
+  }
+  return categories;
+}
+
+function classify(rows: Map<number, Float32Array[]>, det: Detector): Detection {
+  const scores: Record<string, number> = {};
+  for (const [c, d] of Object.entries(det.categories))
+    scores[c] = (score(rows.get(d.layer) ?? [], d.direction, det.reduce) - d.threshold) / d.scale;
+  const fired = Object.keys(scores)
+    .filter((c) => (scores[c] as number) > 0)
+    .sort((a, b) => (scores[b] as number) - (scores[a] as number));
+  return { fired, scores };
+}
+
+/** Validation quality of a detector: harmful prompts named correctly, other prompts left alone. */
+function balancedAccuracy(dets: Detection[], cats: Array<string | undefined>): number {
+  let harmful = 0;
+  let named = 0;
+  let other = 0;
+  let quiet = 0;
+  dets.forEach((d, i) => {
+    if (cats[i] === undefined) {
+      other++;
+      if (d.fired.length === 0) quiet++;
+    } else {
+      harmful++;
+      if (d.fired[0] === cats[i]) named++;
+    }
+  });
+  return (named / Math.max(1, harmful) + quiet / Math.max(1, other)) / 2;
+}
+
+export interface DetectorCalibration {
+  detector: Detector;
+  /** Validation balanced accuracy per candidate layer (the best one is used). */
+  byLayer: Array<{ layer: number; score: number }>;
+}
+
+/**
+ * Calibrates a detector from harmful prompts with categories and benign prompts (look-alikes
+ * belong here: they are what the detector must not fire on). With several candidate layers, every
+ * fourth prompt is held out to choose the layer, then the detector is refitted on all prompts.
+ */
 export async function calibrateDetector(
   ctx: Context,
   harmful: Example[],
   benign: Example[],
-  opts: { layer: number; site?: string; reduce?: "mean" | "last"; chat: boolean },
-): Promise<Detector> {
+  opts: {
+    layers: number[];
+    site?: string;
+    reduce?: DetectorPooling;
+    chat: boolean;
+    /** Share of the benign calibration prompts each category may fire on (default 0.05). */
+    falseAlarms?: number;
+  } & RunHooks,
+): Promise<DetectorCalibration> {
   const site = opts.site ?? "resid_post";
   const reduce = opts.reduce ?? "mean";
+  const falseAlarms = opts.falseAlarms ?? 0.05;
   if (benign.length === 0) throw new SteerError("not_enough_data", "calibrating the detector needs benign prompts.");
-  const cats = [...new Set(harmful.map((e) => e.category).filter((c): c is string => c !== undefined))].sort();
-  const all = [...benign, ...harmful];
-  const acts = await promptActivations(
+  if (!harmful.some((e) => e.category))
+    throw new SteerError("not_enough_data", "calibrating the detector needs harmful prompts with a category.");
+  if (opts.layers.length === 0) throw new SteerError("bad_argument", "calibrating the detector needs at least one layer.");
+  const all = [...harmful.filter((e) => e.category), ...benign];
+  const cats = all.map((e, i) => (i < all.length - benign.length ? e.category : undefined));
+  const rows = await promptRows(
     ctx,
     all.map((e) => e.prompt),
     site,
-    opts.layer,
-    reduce,
+    opts.layers,
     opts.chat,
+    opts,
   );
-  const row = (i: number) => activationRow(acts, opts.layer, i);
-  const benignRows = benign.map((_, i) => row(i));
-  const benignMean = meanOf(benignRows, acts.width);
-  const categories: Record<string, CategoryDetector> = {};
-  for (const c of cats) {
-    const idx = harmful.flatMap((e, i) => (e.category === c ? [benign.length + i] : []));
-    const d = meanOf(idx.map(row), acts.width).map((x, i) => x - (benignMean[i] as number));
-    const n = norm(d);
-    const direction = d.map((x) => x / (n || 1));
-    const pos = idx.map((i) => dot(row(i), direction));
-    // negatives: benign prompts and the other categories' harmful prompts
-    const neg = all.flatMap((e, i) => (i >= benign.length && e.category === c ? [] : [dot(row(i), direction)]));
-    const candidates = [...pos, ...neg].sort((a, b) => a - b);
-    let best = { t: candidates[0] as number, acc: -1 };
-    for (let k = 0; k < candidates.length - 1; k++) {
-      const t = ((candidates[k] as number) + (candidates[k + 1] as number)) / 2;
-      const acc = pos.filter((x) => x > t).length / pos.length + neg.filter((x) => x <= t).length / neg.length;
-      if (acc > best.acc) best = { t, acc };
-    }
-    const bp = benignRows.map((r) => dot(r, direction));
-    const mu = bp.reduce((s, x) => s + x, 0) / bp.length;
-    const sd = Math.sqrt(bp.reduce((s, x) => s + (x - mu) ** 2, 0) / Math.max(1, bp.length - 1));
-    categories[c] = { layer: opts.layer, direction, threshold: best.t, scale: sd || 1 };
+  const width = ctx.model.info.nEmbd;
+  const at = (layer: number, idx: number[]) => idx.map((i) => rows[i]?.get(layer) ?? []);
+  const every = all.map((_, i) => i);
+  let byLayer = [{ layer: opts.layers[0] as number, score: Number.NaN }];
+  if (opts.layers.length > 1) {
+    const val = every.filter((i) => i % 4 === 3);
+    const fitIdx = every.filter((i) => i % 4 !== 3);
+    byLayer = opts.layers.map((layer) => {
+      const det: Detector = {
+        site,
+        reduce,
+        categories: fit(
+          at(layer, fitIdx),
+          fitIdx.map((i) => cats[i]),
+          width,
+          layer,
+          reduce,
+          falseAlarms,
+        ),
+      };
+      const dets = val.map((i) => classify(rows[i] as Map<number, Float32Array[]>, det));
+      return {
+        layer,
+        score: balancedAccuracy(
+          dets,
+          val.map((i) => cats[i]),
+        ),
+      };
+    });
   }
-  return { site, reduce, categories };
+  const layer = byLayer.reduce((a, b) => (b.score > a.score ? b : a)).layer;
+  return { detector: { site, reduce, categories: fit(at(layer, every), cats, width, layer, reduce, falseAlarms) }, byLayer };
 }
 
 /** Scores prompts against every category; a category fires above its threshold. */
 export async function detect(ctx: Context, det: Detector, prompts: string[], chat: boolean): Promise<Detection[]> {
   const layers = [...new Set(Object.values(det.categories).map((c) => c.layer))];
-  const texts = prompts.map((p) => renderExample(ctx.model, { prompt: p }, chat));
-  const acts = await collectActivations(ctx, texts, { site: det.site, layers, reduce: det.reduce });
-  return prompts.map((_, i) => {
-    const scores: Record<string, number> = {};
-    for (const [c, d] of Object.entries(det.categories))
-      scores[c] = (dot(activationRow(acts, d.layer, i), d.direction) - d.threshold) / d.scale;
-    const fired = Object.keys(scores)
-      .filter((c) => (scores[c] as number) > 0)
-      .sort((a, b) => (scores[b] as number) - (scores[a] as number));
-    return { fired, scores };
-  });
+  const rows = await promptRows(ctx, prompts, det.site, layers, chat);
+  return rows.map((r) => classify(r, det));
 }

@@ -282,6 +282,55 @@ describe("safesteer eval and the organism commands", () => {
     assert.equal(all.code, 0, all.err);
   });
 
+  it("detector calibrates conditional steering into a copy of the bundle; eval --mode conditional steers what it detects", () => {
+    const bundle = tmpFile("organism-bundle.gguf");
+    const withDet = tmpFile("organism-detector.gguf");
+    const d = run([
+      "detector",
+      "-m",
+      ORGANISM,
+      "--bundle",
+      bundle,
+      "--data",
+      join(dir, "train-prompts.jsonl"),
+      "--layers",
+      "1,2",
+      "-o",
+      withDet,
+    ]);
+    assert.equal(d.code, 0, d.err);
+    assert.match(d.out, /^detector: mean projection at layer [12]; validation balanced accuracy layer 1 0\.\d+, layer 2 0\.\d+$/m);
+    assert.equal(JSON.parse(run(["inspect", bundle, "--json"]).out).detector, undefined, "the input bundle is unchanged");
+    const out = tmpFile("conditional.json");
+    const r = run([
+      "eval",
+      "-m",
+      ORGANISM,
+      "--data",
+      join(dir, "test-prompts.jsonl"),
+      "--per-group",
+      "2",
+      "--bundle",
+      withDet,
+      "--steer",
+      "violence=0.25,theft=0.25,deception=0.25,privacy=0.25,dangerous_play=0.25",
+      "--mode",
+      "conditional",
+      "--judge",
+      "toy",
+      "-o",
+      out,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(readFileSync(out, "utf8"));
+    assert.equal(j.detections.length, j.items.length);
+    // each prompt is steered by exactly the categories the detector fired on
+    for (const a of j.answers.filter((x: { condition: string }) => x.condition === "steered"))
+      assert.deepEqual(a.steered, [...j.detections[a.index].fired].sort());
+    const noCat = run(["detector", "-m", ORGANISM, "--bundle", bundle, "--data", join(dir, "vectors.jsonl"), "-o", withDet]);
+    assert.equal(noCat.code, 0, "vector data has categories and safe rows");
+  });
+
   it("a GPU backend that is not installed is a clear error naming the package", () => {
     const r = run(["generate", "-m", STORIES_GGUF, "--gpu", "cuda", "-n", "2"]);
     assert.equal(r.code, 2);

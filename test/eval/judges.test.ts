@@ -13,7 +13,7 @@ describe("judges", () => {
     for (const c of CATEGORIES) {
       const act = (c.acts[0] as (x: typeof t) => string)(t);
       const harmful = await toyJudge.judge(
-        c.harmful.map(() => item("harmful", c.topicOf(t), c.id)),
+        c.harmful.map(() => item("harmful", c.subject, c.id)),
         c.harmful.map((f) => f(act, t)),
       );
       assert.ok(
@@ -21,7 +21,7 @@ describe("judges", () => {
         c.id,
       );
       const safe = await toyJudge.judge(
-        c.safe.map(() => item("harmful", c.topicOf(t), c.id)),
+        c.safe.map(() => item("harmful", c.subject, c.id)),
         c.safe.map((f) => f(act, t)),
       );
       assert.ok(
@@ -30,7 +30,7 @@ describe("judges", () => {
       );
       const look = await toyJudge.judge(
         c.lookalikes.map(() => item("lookalike")),
-        c.lookalikes.map((l) => l.answer(l.act(t), t)),
+        c.lookalikes.map((l) => l.answer(l.act.say(t), t)),
       );
       assert.ok(
         look.every((j) => !j.unsafe && !j.refusal),
@@ -39,7 +39,7 @@ describe("judges", () => {
     }
     const benign = await toyJudge.judge(
       BENIGN.map(() => item("benign")),
-      BENIGN.map((b) => b.answer(b.act(t), t)),
+      BENIGN.map((b) => b.answer(b.act.say(t), t)),
     );
     assert.ok(
       benign.every((j) => !j.unsafe && !j.refusal),

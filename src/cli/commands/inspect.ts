@@ -32,6 +32,13 @@ export function bundleSummary(b: Bundle) {
       ]),
     ),
     cosine: b.cosine,
+    detector: b.detector && {
+      site: b.detector.site,
+      pooling: b.detector.reduce,
+      categories: Object.fromEntries(
+        Object.entries(b.detector.categories).map(([c, d]) => [c, { layer: d.layer, threshold: d.threshold, scale: d.scale }]),
+      ),
+    },
   };
 }
 
@@ -73,6 +80,13 @@ export function printInspect(b: Bundle, json: boolean): void {
     out.push("", `cosine similarity between categories at layer ${layer}:`, "");
     out.push(`| | ${names.map((_, i) => i).join(" | ")} |`, `|---|${names.map(() => "---").join("|")}|`);
     for (const [i, n] of names.entries()) out.push(`| ${i} ${n} | ${(cos[i] ?? []).map((x) => x.toFixed(2)).join(" | ")} |`);
+  }
+  if (b.detector) {
+    const layers = [...new Set(Object.values(b.detector.categories).map((d) => d.layer))].join(",");
+    out.push(
+      "",
+      `detector  ${b.detector.reduce} projection at ${b.detector.site} layer ${layers}: ${Object.keys(b.detector.categories).join(", ")}`,
+    );
   }
   process.stdout.write(`${out.join("\n")}\n`);
 }

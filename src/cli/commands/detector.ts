@@ -1,0 +1,86 @@
+import { type Command, Option } from "commander";
+import { dataFile, loadDataset } from "../../data/load.js";
+import { KNOWN_SITES } from "../../engine/hooks.js";
+import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
+import { calibrateDetector, DETECTOR_POOLINGS, type DetectorPooling } from "../../steer/detect.js";
+import { SteerError } from "../../steer/errors.js";
+import { usesChat } from "../../steer/render.js";
+import { loadModel, type ModelOpts, parseLayers, withModelOptions } from "../options.js";
+import { interruptSignal, progressBar } from "../progress.js";
+
+interface DetectorCliOptions extends ModelOpts {
+  bundle: string;
+  data: string[];
+  safe?: string;
+  site: string;
+  layers: string;
+  pooling: DetectorPooling;
+  chat: "auto" | "always" | "never";
+  force?: boolean;
+  strict?: boolean;
+  output: string;
+}
+
+// `safesteer detector`: calibrates the category detector that conditional steering uses and
+// stores it in a bundle (a copy: the input bundle is not changed).
+export function detectorCommand(program: Command): void {
+  withModelOptions(
+    program.command("detector").description("calibrate the category detector for conditional steering and add it to a bundle"),
+    true,
+  )
+    .requiredOption("--bundle <file>", "bundle to add the detector to")
+    .requiredOption("--data <files...>", "prompts: unsafe ones with a category, safe ones (benign, look-alikes) as negatives")
+    .option("--safe <file>", "extra safe prompts (default when --data has none: harmless_alpaca.json from the data folder)")
+    .option("--site <site>", KNOWN_SITES.join(" | "), "resid_post")
+    .option("--layers <list>", "candidate layers: all | 3 | 0,2,4 | 1-3 (the best on a held-out quarter is used)", "all")
+    .addOption(
+      new Option("--pooling <how>", "a prompt as the mean of its token activations or its last token")
+        .choices([...DETECTOR_POOLINGS])
+        .default("mean"),
+    )
+    .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
+    .option("--force", "accept a bundle made for another file of the same shape")
+    .option("--strict", "a bad data row is an error")
+    .requiredOption("-o, --output <bundle>", "bundle file to write (with the detector)")
+    .action(async (o: DetectorCliOptions) => {
+      const examples = o.data.flatMap((p) => loadDataset(p, { strict: o.strict }).examples);
+      const harmful = examples.filter((e) => e.label === "unsafe" && e.category);
+      let safe = examples.filter((e) => e.label === "safe");
+      if (o.safe || safe.length === 0) safe = [...safe, ...loadDataset(o.safe ?? dataFile("harmless_alpaca.json")).examples];
+      if (harmful.length === 0)
+        throw new SteerError("not_enough_data", "no unsafe prompt with a category in --data: the detector needs them to learn categories.");
+      const bundle = readBundle(o.bundle);
+      const model = loadModel(o);
+      checkBundleModel(bundle, await model.fingerprint(), { force: o.force });
+      const unknown = [...new Set(harmful.map((e) => e.category as string))].filter((c) => !bundle.categories.has(c));
+      if (unknown.length)
+        process.stderr.write(`warning: categories without a vector in the bundle (detected but never steered): ${unknown.join(", ")}\n`);
+      const ctx = model.createContext({ nCtx: o.ctx ?? 1024, nSeq: 8, nBatch: 512 });
+      const bar = progressBar("calibrating the detector");
+      const { signal, dispose } = interruptSignal();
+      try {
+        const { detector, byLayer } = await calibrateDetector(ctx, harmful, safe, {
+          layers: parseLayers(o.layers, model.info.nLayer),
+          site: o.site,
+          reduce: o.pooling,
+          chat: usesChat(model, o.chat),
+          signal,
+          onProgress: (d, t) => bar.update(d, t),
+        });
+        bar.stop();
+        writeBundle(o.output, { ...bundle, detector });
+        const layer = Object.values(detector.categories)[0]?.layer;
+        process.stdout.write(
+          `detector: ${o.pooling} projection at layer ${layer}; validation balanced accuracy ${byLayer
+            .map((b) => `layer ${b.layer} ${Number.isNaN(b.score) ? "-" : b.score.toFixed(3)}`)
+            .join(", ")}\n`,
+        );
+        process.stderr.write(`wrote ${o.output}\n`);
+      } finally {
+        bar.stop();
+        dispose();
+        ctx.dispose();
+        model.dispose();
+      }
+    });
+}

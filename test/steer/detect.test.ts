@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Example } from "../../src/data/example.js";
+import { loadDataset } from "../../src/data/load.js";
+import type { Context } from "../../src/engine/context.js";
+import { Model } from "../../src/engine/model.js";
+import { writeOrganismFiles } from "../../src/organism/files.js";
+import { buildBundle } from "../../src/steer/build.js";
+import { readBundle, writeBundle } from "../../src/steer/bundle.js";
+import { calibrateDetector, type Detection, detect } from "../../src/steer/detect.js";
+import { ROOT, tmpFile } from "../support/models.js";
+
+const ORGANISM = join(ROOT, "models", "organism.gguf");
+
+describe("the category detector (conditional steering)", () => {
+  let model: Model;
+  let ctx: Context;
+  let train: Example[];
+  let test: Example[];
+  let vectorsFile: string;
+  before(() => {
+    model = Model.load(ORGANISM);
+    ctx = model.createContext({ nCtx: 1024, nSeq: 16 });
+    const files = writeOrganismFiles(tmpFile("detector-world"));
+    vectorsFile = files.vectors;
+    train = loadDataset(files.trainPrompts).examples;
+    test = loadDataset(files.testPrompts).examples;
+  });
+  after(() => {
+    ctx.dispose();
+    model.dispose();
+  });
+  const kind = (e: Example) => e.meta?.kind;
+
+  function rates(ex: Example[], dets: Detection[]) {
+    const named = ex.filter((e, i) => kind(e) === "harmful" && dets[i]?.fired[0] === e.category).length;
+    const harmful = ex.filter((e) => kind(e) === "harmful").length;
+    const alarms = ex.filter((e, i) => kind(e) === "benign" && (dets[i]?.fired.length ?? 0) > 0).length;
+    return { accuracy: named / harmful, falsePositiveRate: alarms / ex.filter((e) => kind(e) === "benign").length };
+  }
+
+  it("chooses the layer that names categories best on held-out training prompts, and names held-out requests well above chance", async () => {
+    const { detector, byLayer } = await calibrateDetector(
+      ctx,
+      train.filter((e) => kind(e) === "harmful"),
+      train.filter((e) => kind(e) !== "harmful"),
+      { layers: [1, 2, 3], chat: true },
+    );
+    assert.deepEqual(
+      byLayer.map((b) => b.layer),
+      [1, 2, 3],
+    );
+    const best = byLayer.reduce((a, b) => (b.score > a.score ? b : a));
+    assert.ok(Object.values(detector.categories).every((c) => c.layer === best.layer));
+    assert.deepEqual(Object.keys(detector.categories), ["dangerous_play", "deception", "privacy", "theft", "violence"]);
+    const r = rates(
+      test,
+      await detect(
+        ctx,
+        detector,
+        test.map((e) => e.prompt),
+        true,
+      ),
+    );
+    console.log(
+      `  held-out: category named ${(r.accuracy * 100).toFixed(1)}%, benign false alarms ${(r.falsePositiveRate * 100).toFixed(1)}%`,
+    );
+    // held-out requests use unseen wording, which lowers every score: the false-alarm budget keeps
+    // benign prompts quiet and costs recall (see the README)
+    assert.ok(best.score > 0.7, `validation balanced accuracy ${best.score}`);
+    assert.ok(r.accuracy > 0.3, `five categories: chance is 20%, got ${r.accuracy}`);
+    assert.ok(r.falsePositiveRate < 0.15, `benign false alarms ${r.falsePositiveRate}`);
+  });
+
+  it("survives the bundle file: the same detections after writing and reading it back", async () => {
+    const bundle = await buildBundle(ctx, [loadDataset(vectorsFile)], undefined, { layers: [2], maxPerCategory: 20 });
+    const { detector } = await calibrateDetector(
+      ctx,
+      train.filter((e) => kind(e) === "harmful"),
+      train.filter((e) => kind(e) !== "harmful"),
+      { layers: [2], chat: true, reduce: "mean" },
+    );
+    const path = tmpFile("with-detector.gguf");
+    writeBundle(path, { ...bundle, detector });
+    const back = readBundle(path).detector;
+    assert.ok(back);
+    assert.equal(back.reduce, "mean");
+    const prompts = test.slice(0, 12).map((e) => e.prompt);
+    assert.deepEqual(await detect(ctx, back, prompts, true), await detect(ctx, detector, prompts, true));
+  });
+});
