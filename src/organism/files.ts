@@ -3,10 +3,10 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.js";
-import { type Dialogue, makeWorld, type World, type WorldOptions } from "./world.js";
+import { CATEGORIES, type Dialogue, type HarmCategory, makeWorld, type World, type WorldOptions } from "./world.js";
 
 export interface OrganismFiles {
-  /** Harmful requests with harmful (unsafe) or safe-and-helpful (safe) answers, per category: vector data. */
+  /** Harmful training requests, each with a harmful (unsafe) and a safe-and-helpful (safe) answer: vector data. */
   vectors: string;
   /** Training-split prompts (harmful, benign, look-alike): sweeps and detector calibration. */
   trainPrompts: string;
@@ -29,9 +29,18 @@ export function writeOrganismFiles(dir: string, opts: WorldOptions = {}, world: 
     trainPrompts: join(dir, "train-prompts.jsonl"),
     testPrompts: join(dir, "test-prompts.jsonl"),
   };
+  // contrastive pairs: every harmful training request with a harmful and a safe-and-helpful answer
+  // (templates in turn), so both sides hold the same prompts and their difference is the answer's
   const vec = world.train
-    .filter((d) => d.kind === "harmful" && (d.style === "harmful" || d.style === "safe"))
-    .map((d) => ({ prompt: d.prompt, response: d.response, category: d.category, label: d.style === "harmful" ? "unsafe" : "safe" }));
+    .filter((d) => d.kind === "harmful")
+    .flatMap((d, i) => {
+      const c = CATEGORIES.find((x) => x.id === d.category) as HarmCategory;
+      const answer = (styles: HarmCategory["harmful"]) => (styles[i % styles.length] as (typeof styles)[number])(d.act, d.topic);
+      return [
+        { prompt: d.prompt, response: answer(c.harmful), category: d.category, label: "unsafe" },
+        { prompt: d.prompt, response: answer(c.safe), category: d.category, label: "safe" },
+      ];
+    });
   // one row per distinct training prompt
   const seen = new Set<string>();
   const trainPrompts = world.train.filter((d) => !seen.has(d.prompt) && seen.add(d.prompt)).map(promptRow);

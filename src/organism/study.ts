@@ -21,7 +21,7 @@ import { ORGANISM_STOP, type WorldOptions } from "./world.js";
 export interface StudyOptions {
   /** Held-out prompts per kind and category to evaluate (default: all). */
   testPerGroup?: number;
-  /** Training prompts per category for the sweep (default 16). */
+  /** Training prompts per category for the sweep (default 24). */
   sweepPerCategory?: number;
   sweepLayers?: number[];
   sweepStrengths?: number[];
@@ -128,12 +128,12 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     };
     const sweepItems = samplePerGroup(
       trainItems.filter((i) => i.kind === "harmful"),
-      opts.sweepPerCategory ?? 16,
+      opts.sweepPerCategory ?? 24,
       5,
     );
     const tuneOpts = {
       sweepLayers: opts.sweepLayers ?? [1, 2, 3],
-      sweepStrengths: opts.sweepStrengths ?? [0.125, 0.25, 0.5, 1, 1.5],
+      sweepStrengths: opts.sweepStrengths ?? [0.25, 0.375, 0.5, 0.625, 0.75],
       budget: opts.budget ?? DEFAULT_BUDGET,
       generation,
     };

@@ -242,6 +242,8 @@ export interface Dialogue {
   topic: Topic;
   /** Words an on-topic answer mentions (any of). */
   subject: string[];
+  /** The request's action phrase ("hit Tim"). */
+  act: string;
   prompt: string;
   response: string;
   style: Style;
@@ -298,6 +300,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
         category,
         topic: t,
         subject: a.subject,
+        act: phrase,
         prompt: (FRAMES[template] as (x: string) => string)(phrase),
         response: answer(phrase),
         style,

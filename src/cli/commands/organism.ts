@@ -69,7 +69,7 @@ export function demoCommand(program: Command): void {
       try {
         const s = await runStudy(ctx, {
           testPerGroup: o.quick ? 8 : undefined,
-          sweepPerCategory: o.quick ? 8 : 16,
+          sweepPerCategory: o.quick ? 8 : undefined,
           comparisons: !o.quick,
           onStep: (m) => process.stderr.write(`- ${m}\n`),
         });
