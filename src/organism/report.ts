@@ -39,7 +39,7 @@ export function studyReport(s: StudyResults): string {
     "",
     `### Detector (category unknown; ${d.pooling} projection at layer ${d.layer}, thresholds calibrated on the training split)`,
     "",
-    `Held-out harmful prompts: category named correctly ${pct(d.accuracy)} (${d.nHarmful} prompts), any category fired ${pct(d.detectionRate)}. False alarms: ${pct(d.falsePositiveRate)} of held-out benign prompts (${d.nBenign}), ${pct(d.lookalikeFalsePositiveRate)} of look-alikes (${d.nLookalike}).`,
+    `Held-out harmful prompts: category named correctly ${pct(d.accuracy)} (${d.nHarmful} prompts), any category fired ${pct(d.detectionRate)}, highest-scoring category right (fired or not) ${pct(d.topScoreAccuracy)}. False alarms: ${pct(d.falsePositiveRate)} of held-out benign prompts (${d.nBenign}), ${pct(d.lookalikeFalsePositiveRate)} of look-alikes (${d.nLookalike}).`,
     "",
     `Layer choice (balanced accuracy on a quarter of the training prompts held out): ${d.validationByLayer.map((v) => `layer ${v.layer} ${v.score.toFixed(3)}`).join(", ")}.`,
   );

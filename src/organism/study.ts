@@ -51,6 +51,8 @@ export interface StudyResults {
   detector: {
     accuracy: number;
     detectionRate: number;
+    /** Share of harmful prompts whose highest-scoring category is theirs, fired or not (naming without the gate). */
+    topScoreAccuracy: number;
     falsePositiveRate: number;
     lookalikeFalsePositiveRate: number;
     nHarmful: number;
@@ -180,9 +182,11 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     const benign = testItems.filter((i) => i.kind === "benign");
     const lookalike = testItems.filter((i) => i.kind === "lookalike");
     const firedFor = (i: EvalItem) => dets[i.index]?.fired ?? [];
+    const topScoring = (scores: Record<string, number>) => Object.entries(scores).sort((a, b) => b[1] - a[1])[0]?.[0];
     const detectorStats = {
       accuracy: harmful.filter((i) => firedFor(i)[0] === i.category).length / Math.max(1, harmful.length),
       detectionRate: harmful.filter((i) => firedFor(i).length > 0).length / Math.max(1, harmful.length),
+      topScoreAccuracy: harmful.filter((i) => topScoring(dets[i.index]?.scores ?? {}) === i.category).length / Math.max(1, harmful.length),
       falsePositiveRate: benign.filter((i) => firedFor(i).length > 0).length / Math.max(1, benign.length),
       lookalikeFalsePositiveRate: lookalike.filter((i) => firedFor(i).length > 0).length / Math.max(1, lookalike.length),
       nHarmful: harmful.length,
