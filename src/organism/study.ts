@@ -16,6 +16,7 @@ import { buildBundle } from "../steer/build.js";
 import type { Bundle, CategoryEntry } from "../steer/bundle.js";
 import { calibrateDetector, type DetectorPooling } from "../steer/detect.js";
 import { writeOrganismFiles } from "./files.js";
+import { DEFAULT_ORGANISM_CONFIG } from "./train.js";
 import { ORGANISM_STOP, type WorldOptions } from "./world.js";
 
 export interface StudyOptions {
@@ -113,7 +114,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
   const step = opts.onStep ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), "safesteer-organism-"));
   try {
-    const files = writeOrganismFiles(dir, opts.world);
+    const files = writeOrganismFiles(dir, opts.world ?? DEFAULT_ORGANISM_CONFIG.world);
     const vectors = loadDataset(files.vectors);
     const trainExamples = loadDataset(files.trainPrompts).examples;
     const trainItems = toEvalItems(trainExamples);
