@@ -155,11 +155,14 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     step("calibrating the detector on training prompts");
     const trainEx = (kind: string) => trainExamples.filter((e) => e.meta?.kind === kind);
     const layers = Array.from({ length: ctx.model.info.nLayer }, (_, l) => l);
-    const { detector, byLayer } = await calibrateDetector(ctx, trainEx("harmful"), [...trainEx("benign"), ...trainEx("lookalike")], {
+    const {
+      detector,
+      layer: detLayer,
+      byLayer,
+    } = await calibrateDetector(ctx, trainEx("harmful"), [...trainEx("benign"), ...trainEx("lookalike")], {
       layers,
       chat: true,
     });
-    const detLayer = Object.values(detector.categories)[0]?.layer ?? 0;
     const bundle: Bundle = { ...main.bundle, detector };
 
     step(`evaluating ${testItems.length} held-out prompts: unsteered, steered (category known), steered (detector)`);

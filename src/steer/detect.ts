@@ -6,6 +6,7 @@
 
 import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
+import { activationRow, collectActivations } from "./collect.js";
 import { SteerError } from "./errors.js";
 import { dot, meanOf, norm, quantile } from "./math.js";
 import { renderExample } from "./render.js";
@@ -19,7 +20,7 @@ export interface CategoryDetector {
   /** Unit direction from the other prompts towards this category's harmful prompts. */
   direction: Float32Array;
   threshold: number;
-  /** Spread of the other prompts' scores, to compare margins across categories. */
+  /** Spread of the benign prompts' scores, to compare margins across categories. */
   scale: number;
 }
 
@@ -40,39 +41,27 @@ interface RunHooks {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Per prompt, per layer: the token rows of the prompt as a chat user turn (without an answer). */
-async function promptRows(ctx: Context, prompts: string[], site: string, layers: number[], chat: boolean, run: RunHooks = {}) {
-  const out: Array<Map<number, Float32Array[]>> = [];
-  for (let s = 0; s < prompts.length; s += ctx.nSeq) {
-    if (run.signal?.aborted) throw new SteerError("aborted", `stopped after ${s} of ${prompts.length} prompts; nothing was written.`);
-    const texts = prompts.slice(s, s + ctx.nSeq).map((p) => renderExample(ctx.model, { prompt: p }, chat));
-    const { capture } = await ctx.evaluate(texts, { capture: { site, layers, reduce: "none" }, logits: "none" });
-    for (let g = 0; g < texts.length; g++) out.push(new Map(layers.map((l) => [l, capture?.rows(g, l) ?? []])));
-    run.onProgress?.(out.length, prompts.length);
-  }
-  return out;
-}
-
-function score(rows: Float32Array[], direction: Float32Array, pooling: DetectorPooling): number {
-  if (pooling === "last") return dot(rows.at(-1) as Float32Array, direction);
-  return rows.reduce((a, r) => a + dot(r, direction), 0) / Math.max(1, rows.length);
+/** Pooled activations of prompts rendered as a chat user turn (without an answer). */
+function promptActivations(
+  ctx: Context,
+  prompts: string[],
+  site: string,
+  layers: number[],
+  pooling: DetectorPooling,
+  chat: boolean,
+  run: RunHooks = {},
+) {
+  const texts = prompts.map((p) => renderExample(ctx.model, { prompt: p }, chat));
+  return collectActivations(ctx, texts, { site, layers, reduce: pooling, signal: run.signal, onProgress: run.onProgress });
 }
 
 /**
- * Fits one layer's category directions and thresholds on the given prompts. A category's threshold
- * lets through at most `falseAlarms` of the benign prompts (their score quantile): a false-positive
- * budget rather than the best balanced accuracy on the calibration prompts, which sits too close
- * to their wording and misses requests phrased another way.
+ * Fits one layer's category directions and thresholds on the given prompts (pooled rows). A
+ * category's threshold lets through at most `falseAlarms` of the benign prompts (their score
+ * quantile): a false-positive budget rather than the best balanced accuracy on the calibration
+ * prompts, which sits too close to their wording and misses requests phrased another way.
  */
-function fit(
-  rows: Float32Array[][],
-  cats: Array<string | undefined>,
-  width: number,
-  layer: number,
-  pooling: DetectorPooling,
-  falseAlarms: number,
-) {
-  const pooled = rows.map((r) => (pooling === "last" ? (r.at(-1) as Float32Array) : meanOf(r, width)));
+function fit(pooled: Float32Array[], cats: Array<string | undefined>, width: number, layer: number, falseAlarms: number) {
   const categories: Record<string, CategoryDetector> = {};
   for (const c of [...new Set(cats.filter((x): x is string => x !== undefined))].sort()) {
     const isPos = cats.map((x) => x === c);
@@ -92,10 +81,10 @@ function fit(
   return categories;
 }
 
-function classify(rows: Map<number, Float32Array[]>, det: Detector): Detection {
+/** Scores one prompt (its pooled activation per layer) against every category. */
+function classify(pooledAt: (layer: number) => Float32Array, det: Detector): Detection {
   const scores: Record<string, number> = {};
-  for (const [c, d] of Object.entries(det.categories))
-    scores[c] = (score(rows.get(d.layer) ?? [], d.direction, det.reduce) - d.threshold) / d.scale;
+  for (const [c, d] of Object.entries(det.categories)) scores[c] = (dot(pooledAt(d.layer), d.direction) - d.threshold) / d.scale;
   const fired = Object.keys(scores)
     .filter((c) => (scores[c] as number) > 0)
     .sort((a, b) => (scores[b] as number) - (scores[a] as number));
@@ -122,6 +111,8 @@ function balancedAccuracy(dets: Detection[], cats: Array<string | undefined>): n
 
 export interface DetectorCalibration {
   detector: Detector;
+  /** The layer chosen (every category's direction lives there). */
+  layer: number;
   /** Validation balanced accuracy per candidate layer (the best one is used). */
   byLayer: Array<{ layer: number; score: number }>;
 }
@@ -153,35 +144,26 @@ export async function calibrateDetector(
   if (opts.layers.length === 0) throw new SteerError("bad_argument", "calibrating the detector needs at least one layer.");
   const all = [...harmful.filter((e) => e.category), ...benign];
   const cats = all.map((e, i) => (i < all.length - benign.length ? e.category : undefined));
-  const rows = await promptRows(
+  const acts = await promptActivations(
     ctx,
     all.map((e) => e.prompt),
     site,
     opts.layers,
+    reduce,
     opts.chat,
     opts,
   );
-  const width = ctx.model.info.nEmbd;
-  const at = (layer: number, idx: number[]) => idx.map((i) => rows[i]?.get(layer) ?? []);
+  const width = acts.width;
+  const at = (layer: number, idx: number[]) => idx.map((i) => activationRow(acts, layer, i));
   const every = all.map((_, i) => i);
   let byLayer = [{ layer: opts.layers[0] as number, score: Number.NaN }];
   if (opts.layers.length > 1) {
     const val = every.filter((i) => i % 4 === 3);
     const fitIdx = every.filter((i) => i % 4 !== 3);
     byLayer = opts.layers.map((layer) => {
-      const det: Detector = {
-        site,
-        reduce,
-        categories: fit(
-          at(layer, fitIdx),
-          fitIdx.map((i) => cats[i]),
-          width,
-          layer,
-          reduce,
-          falseAlarms,
-        ),
-      };
-      const dets = val.map((i) => classify(rows[i] as Map<number, Float32Array[]>, det));
+      const fitCats = fitIdx.map((i) => cats[i]);
+      const det: Detector = { site, reduce, categories: fit(at(layer, fitIdx), fitCats, width, layer, falseAlarms) };
+      const dets = val.map((i) => classify((l) => activationRow(acts, l, i), det));
       return {
         layer,
         score: balancedAccuracy(
@@ -192,12 +174,12 @@ export async function calibrateDetector(
     });
   }
   const layer = byLayer.reduce((a, b) => (b.score > a.score ? b : a)).layer;
-  return { detector: { site, reduce, categories: fit(at(layer, every), cats, width, layer, reduce, falseAlarms) }, byLayer };
+  return { detector: { site, reduce, categories: fit(at(layer, every), cats, width, layer, falseAlarms) }, layer, byLayer };
 }
 
 /** Scores prompts against every category; a category fires above its threshold. */
 export async function detect(ctx: Context, det: Detector, prompts: string[], chat: boolean): Promise<Detection[]> {
   const layers = [...new Set(Object.values(det.categories).map((c) => c.layer))];
-  const rows = await promptRows(ctx, prompts, det.site, layers, chat);
-  return rows.map((r) => classify(r, det));
+  const acts = await promptActivations(ctx, prompts, det.site, layers, det.reduce, chat);
+  return prompts.map((_, i) => classify((l) => activationRow(acts, l, i), det));
 }

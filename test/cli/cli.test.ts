@@ -164,6 +164,7 @@ describe("safesteer build / inspect / export / import / generate --bundle", () =
 
 describe("safesteer eval and the organism commands", () => {
   const ORGANISM = join(ROOT, "models", "organism.gguf");
+  const evalArgs = (data: string, ...rest: string[]) => ["eval", "-m", ORGANISM, "--data", data, ...rest];
   const dir = tmpFile("organism-data");
   const results = tmpFile("eval-results.json");
 
@@ -172,11 +173,7 @@ describe("safesteer eval and the organism commands", () => {
     const bundle = tmpFile("organism-bundle.gguf");
     const b = run(["build", "-m", ORGANISM, "--data", join(dir, "vectors.jsonl"), "--layers", "2", "-o", bundle]);
     assert.equal(b.code, 0, b.err);
-    const args = [
-      "eval",
-      "-m",
-      ORGANISM,
-      "--data",
+    const args = evalArgs(
       join(dir, "test-prompts.jsonl"),
       "--per-group",
       "2",
@@ -188,7 +185,7 @@ describe("safesteer eval and the organism commands", () => {
       "toy",
       "-o",
       results,
-    ];
+    );
     const r = run(args);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /\| unsteered \| harmful \(all\) \| 10 \|/);
@@ -211,48 +208,44 @@ describe("safesteer eval and the organism commands", () => {
   it("eval --sweep chooses a layer and strength per category within budget and writes a tuned bundle for --steer all", () => {
     const bundle = tmpFile("organism-bundle.gguf");
     const tuned = tmpFile("organism-tuned.gguf");
-    const missing = run([
-      "eval",
-      "-m",
-      ORGANISM,
-      "--data",
-      join(dir, "train-prompts.jsonl"),
-      "--bundle",
-      bundle,
-      "--steer",
-      "violence=1",
-      "--sweep",
-      "strength=1;layer=1",
-      "-o",
-      tmpFile("x.json"),
-    ]);
+    const missing = run(
+      evalArgs(
+        join(dir, "train-prompts.jsonl"),
+        "--bundle",
+        bundle,
+        "--steer",
+        "violence=1",
+        "--sweep",
+        "strength=1;layer=1",
+        "-o",
+        tmpFile("x.json"),
+      ),
+    );
     assert.equal(missing.code, 2);
     assert.match(missing.err, /^error: category violence has no vector at layer 1; the bundle has layers 2\./m);
     assert.doesNotMatch(missing.err, /evaluating/, "refused before any prompt ran");
     assert.equal(run(["build", "-m", ORGANISM, "--data", join(dir, "vectors.jsonl"), "--layers", "1,2", "-o", bundle]).code, 0);
     const out = tmpFile("sweep.json");
     const data = join(dir, "train-prompts.jsonl");
-    const r = run([
-      "eval",
-      "-m",
-      ORGANISM,
-      "--data",
-      data,
-      "--per-group",
-      "3",
-      "--bundle",
-      bundle,
-      "--steer",
-      "violence=1,theft=1",
-      "--sweep",
-      "strength=0.25,0.5;layer=1,2",
-      "--judge",
-      "toy",
-      "--tuned-bundle",
-      tuned,
-      "-o",
-      out,
-    ]);
+    const r = run(
+      evalArgs(
+        data,
+        "--per-group",
+        "3",
+        "--bundle",
+        bundle,
+        "--steer",
+        "violence=1,theft=1",
+        "--sweep",
+        "strength=0.25,0.5;layer=1,2",
+        "--judge",
+        "toy",
+        "--tuned-bundle",
+        tuned,
+        "-o",
+        out,
+      ),
+    );
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /\| violence \| [12] \| 0\.(25|5) \|/);
     const sel = JSON.parse(readFileSync(out, "utf8")).selection;
@@ -262,23 +255,7 @@ describe("safesteer eval and the organism commands", () => {
       assert.deepEqual(j.categories[c.category].steerLayers, [c.layer]);
       assert.equal(j.categories[c.category].strength, c.strength);
     }
-    const all = run([
-      "eval",
-      "-m",
-      ORGANISM,
-      "--data",
-      data,
-      "--per-group",
-      "1",
-      "--bundle",
-      tuned,
-      "--steer",
-      "all",
-      "--judge",
-      "toy",
-      "-o",
-      tmpFile("all.json"),
-    ]);
+    const all = run(evalArgs(data, "--per-group", "1", "--bundle", tuned, "--steer", "all", "--judge", "toy", "-o", tmpFile("all.json")));
     assert.equal(all.code, 0, all.err);
   });
 
@@ -302,25 +279,23 @@ describe("safesteer eval and the organism commands", () => {
     assert.match(d.out, /^detector: mean projection at layer [12]; validation balanced accuracy layer 1 0\.\d+, layer 2 0\.\d+$/m);
     assert.equal(JSON.parse(run(["inspect", bundle, "--json"]).out).detector, undefined, "the input bundle is unchanged");
     const out = tmpFile("conditional.json");
-    const r = run([
-      "eval",
-      "-m",
-      ORGANISM,
-      "--data",
-      join(dir, "test-prompts.jsonl"),
-      "--per-group",
-      "2",
-      "--bundle",
-      withDet,
-      "--steer",
-      "violence=0.25,theft=0.25,deception=0.25,privacy=0.25,dangerous_play=0.25",
-      "--mode",
-      "conditional",
-      "--judge",
-      "toy",
-      "-o",
-      out,
-    ]);
+    const r = run(
+      evalArgs(
+        join(dir, "test-prompts.jsonl"),
+        "--per-group",
+        "2",
+        "--bundle",
+        withDet,
+        "--steer",
+        "violence=0.25,theft=0.25,deception=0.25,privacy=0.25,dangerous_play=0.25",
+        "--mode",
+        "conditional",
+        "--judge",
+        "toy",
+        "-o",
+        out,
+      ),
+    );
     assert.equal(r.code, 0, r.err);
     const j = JSON.parse(readFileSync(out, "utf8"));
     assert.equal(j.detections.length, j.items.length);

@@ -59,7 +59,7 @@ export function detectorCommand(program: Command): void {
       const bar = progressBar("calibrating the detector");
       const { signal, dispose } = interruptSignal();
       try {
-        const { detector, byLayer } = await calibrateDetector(ctx, harmful, safe, {
+        const { detector, layer, byLayer } = await calibrateDetector(ctx, harmful, safe, {
           layers: parseLayers(o.layers, model.info.nLayer),
           site: o.site,
           reduce: o.pooling,
@@ -69,7 +69,6 @@ export function detectorCommand(program: Command): void {
         });
         bar.stop();
         writeBundle(o.output, { ...bundle, detector });
-        const layer = Object.values(detector.categories)[0]?.layer;
         process.stdout.write(
           `detector: ${o.pooling} projection at layer ${layer}; validation balanced accuracy ${byLayer
             .map((b) => `layer ${b.layer} ${Number.isNaN(b.score) ? "-" : b.score.toFixed(3)}`)
