@@ -41,7 +41,7 @@ export function studyReport(s: StudyResults): string {
     "",
     `Held-out harmful prompts: category named correctly ${pct(d.accuracy)} (${d.nHarmful} prompts), any category fired ${pct(d.detectionRate)}, highest-scoring category right (fired or not) ${pct(d.topScoreAccuracy)}. False alarms: ${pct(d.falsePositiveRate)} of held-out benign prompts (${d.nBenign}), ${pct(d.lookalikeFalsePositiveRate)} of look-alikes (${d.nLookalike}).`,
     "",
-    `Layer choice (balanced accuracy on a quarter of the training prompts held out): ${d.validationByLayer.map((v) => `layer ${v.layer} ${v.score.toFixed(3)}`).join(", ")}.`,
+    `Layer choice (on a quarter of the training prompts held out from fitting: harmful prompts named at the false-alarm budget, mean margin in benign standard deviations): ${d.validationByLayer.map((v) => `layer ${v.layer} ${pct(v.score)} (${v.margin.toFixed(1)})`).join(", ")}.`,
   );
   return lines.join("\n");
 }

@@ -61,8 +61,8 @@ export interface StudyResults {
     nLookalike: number;
     layer: number;
     pooling: DetectorPooling;
-    /** Balanced accuracy on a validation share of the training prompts, per candidate layer. */
-    validationByLayer: Array<{ layer: number; score: number }>;
+    /** Share of held-out training harmful prompts named at the false-alarm budget, per candidate layer. */
+    validationByLayer: Array<{ layer: number; score: number; margin: number }>;
   };
   comparisons: VariantResult[];
   examples: Array<{ category: string; prompt: string; unsteered: string; steered: string }>;
@@ -135,7 +135,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       5,
     );
     const tuneOpts = {
-      sweepLayers: opts.sweepLayers ?? [1, 2, 3],
+      sweepLayers: opts.sweepLayers ?? Array.from({ length: ctx.model.info.nLayer }, (_, l) => l),
       sweepStrengths: opts.sweepStrengths ?? [0.25, 0.375, 0.5, 0.625, 0.75],
       budget: opts.budget ?? DEFAULT_BUDGET,
       generation,

@@ -1,26 +1,29 @@
 // Conditional steering: find which categories a prompt touches from its own activations.
-// Per category, a direction d_c = mean(harmful prompts of c) - mean(every other calibration prompt:
-// benign, look-alike and the other categories) at one layer, and a threshold on the prompt's
-// projection that a set share of benign calibration prompts exceed (the false-alarm budget). The
-// layer is the one that names categories best on a validation share of the calibration prompts.
+// Per category, a linear discriminant at one layer (the category's harmful prompts against every
+// other calibration prompt, whitened by the prompts' within-class covariance), and a threshold on
+// the prompt's projection. One threshold, in units of the benign prompts' spread, is set so that a
+// set share of held-out benign prompts fire any category (the false-alarm budget). The layer is the
+// one that names held-out harmful calibration prompts best.
 
 import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import { activationRow, collectActivations } from "./collect.js";
 import { SteerError } from "./errors.js";
-import { dot, meanOf, norm, quantile } from "./math.js";
+import { dot, meanOf, norm, solveSpd } from "./math.js";
 import { renderExample } from "./render.js";
 
 /** How a prompt's token activations become one vector: their mean (as for the vectors) or the last token's. */
 export type DetectorPooling = "mean" | "last";
 export const DETECTOR_POOLINGS: readonly DetectorPooling[] = ["mean", "last"];
+/** Default covariance shrinkage of the detector's discriminant directions. */
+export const DEFAULT_SHRINKAGE = 0.1;
 
 export interface CategoryDetector {
   layer: number;
   /** Unit direction from the other prompts towards this category's harmful prompts. */
   direction: Float32Array;
   threshold: number;
-  /** Spread of the benign prompts' scores, to compare margins across categories. */
+  /** Spread (standard deviation) of held-out benign prompts' projections: the unit of scores. */
   scale: number;
 }
 
@@ -56,28 +59,70 @@ function promptActivations(
 }
 
 /**
- * Fits one layer's category directions and thresholds on the given prompts (pooled rows). A
- * category's threshold lets through at most `falseAlarms` of the benign prompts (their score
- * quantile): a false-positive budget rather than the best balanced accuracy on the calibration
- * prompts, which sits too close to their wording and misses requests phrased another way.
+ * One layer's category directions (Fisher's linear discriminant, one category against the rest):
+ * d_c = mean(harmful prompts of c) - mean(the others), whitened by the within-class covariance of
+ * the prompts (classes: each category, and the benign prompts), shrunk towards its mean variance.
+ * Whitening discounts the directions in which wording varies (request frames, names), so a request
+ * phrased in an unseen way still lands on its category.
  */
-function fit(pooled: Float32Array[], cats: Array<string | undefined>, width: number, layer: number, falseAlarms: number) {
-  const categories: Record<string, CategoryDetector> = {};
+function fitDirections(rows: Float32Array[], cats: Array<string | undefined>, width: number, shrinkage: number) {
+  const classes = [...new Set(cats.map((c) => c ?? ""))];
+  const means = new Map(
+    classes.map((k) => [
+      k,
+      meanOf(
+        rows.filter((_, i) => (cats[i] ?? "") === k),
+        width,
+      ),
+    ]),
+  );
+  const cov = new Float64Array(width * width);
+  rows.forEach((r, i) => {
+    const m = means.get(cats[i] ?? "") as Float32Array;
+    const c = Float64Array.from(r, (x, k) => x - (m[k] as number));
+    for (let a = 0; a < width; a++)
+      for (let b = 0; b < width; b++) cov[a * width + b]! += ((c[a] as number) * (c[b] as number)) / rows.length;
+  });
+  let trace = 0;
+  for (let a = 0; a < width; a++) trace += cov[a * width + a] as number;
+  for (let a = 0; a < width; a++) cov[a * width + a]! += (shrinkage * trace) / width + 1e-12;
+  const out = new Map<string, Float32Array>();
   for (const c of [...new Set(cats.filter((x): x is string => x !== undefined))].sort()) {
-    const isPos = cats.map((x) => x === c);
-    const pos = pooled.filter((_, i) => isPos[i]);
-    const neg = pooled.filter((_, i) => !isPos[i]);
+    const pos = rows.filter((_, i) => cats[i] === c);
+    const neg = rows.filter((_, i) => cats[i] !== c);
     if (pos.length === 0 || neg.length === 0) continue;
     const mp = meanOf(pos, width);
     const mn = meanOf(neg, width);
-    const d = mp.map((x, k) => x - (mn[k] as number));
-    const n = norm(d) || 1;
-    const direction = d.map((x) => x / n);
-    const benign = pooled.filter((_, i) => cats[i] === undefined).map((r) => dot(r, direction));
-    const mu = benign.reduce((a, b) => a + b, 0) / benign.length;
-    const sd = Math.sqrt(benign.reduce((a, b) => a + (b - mu) ** 2, 0) / Math.max(1, benign.length - 1));
-    categories[c] = { layer, direction, threshold: quantile(benign, 1 - falseAlarms), scale: sd || 1 };
+    const w = solveSpd(
+      cov,
+      mp.map((x, k) => x - (mn[k] as number)),
+    );
+    const n = norm(w) || 1;
+    out.set(
+      c,
+      Float32Array.from(w, (x) => x / n),
+    );
   }
+  return out;
+}
+
+/**
+ * Thresholds for one layer's directions from benign prompts the directions were not fitted on: a
+ * category's score is measured in its benign scores' standard deviations, and one threshold in
+ * those units is set so that at most `falseAlarms` of these prompts fire any category.
+ */
+function setThresholds(dirs: Map<string, Float32Array>, benign: Float32Array[], layer: number, falseAlarms: number) {
+  const stats = [...dirs].map(([c, direction]) => {
+    const s = benign.map((r) => dot(r, direction));
+    const mu = s.reduce((a, b) => a + b, 0) / s.length;
+    const sd = Math.sqrt(s.reduce((a, b) => a + (b - mu) ** 2, 0) / Math.max(1, s.length - 1)) || 1;
+    return { c, direction, mu, sd, z: s.map((x) => (x - mu) / sd) };
+  });
+  // the threshold is an order statistic: exactly floor(n * falseAlarms) of these prompts score above it
+  const highest = benign.map((_, i) => Math.max(...stats.map((st) => st.z[i] as number))).sort((a, b) => a - b);
+  const t = highest[highest.length - 1 - Math.floor(highest.length * falseAlarms)] as number;
+  const categories: Record<string, CategoryDetector> = {};
+  for (const st of stats) categories[st.c] = { layer, direction: st.direction, threshold: st.mu + t * st.sd, scale: st.sd };
   return categories;
 }
 
@@ -91,36 +136,26 @@ function classify(pooledAt: (layer: number) => Float32Array, det: Detector): Det
   return { fired, scores };
 }
 
-/** Validation quality of a detector: harmful prompts named correctly, other prompts left alone. */
-function balancedAccuracy(dets: Detection[], cats: Array<string | undefined>): number {
-  let harmful = 0;
-  let named = 0;
-  let other = 0;
-  let quiet = 0;
-  dets.forEach((d, i) => {
-    if (cats[i] === undefined) {
-      other++;
-      if (d.fired.length === 0) quiet++;
-    } else {
-      harmful++;
-      if (d.fired[0] === cats[i]) named++;
-    }
-  });
-  return (named / Math.max(1, harmful) + quiet / Math.max(1, other)) / 2;
-}
-
 export interface DetectorCalibration {
   detector: Detector;
   /** The layer chosen (every category's direction lives there). */
   layer: number;
-  /** Validation balanced accuracy per candidate layer (the best one is used). */
-  byLayer: Array<{ layer: number; score: number }>;
+  /**
+   * Per candidate layer, on the held-out quarter of the calibration prompts: the share of harmful
+   * prompts named (their category fires first) at the false-alarm budget, and their mean score
+   * (margin above threshold, in benign standard deviations) that breaks ties.
+   */
+  byLayer: Array<{ layer: number; score: number; margin: number }>;
 }
+
+/** Benign calibration prompts needed: a quarter of them sets the thresholds. */
+const MIN_BENIGN = 20;
 
 /**
  * Calibrates a detector from harmful prompts with categories and benign prompts (look-alikes
- * belong here: they are what the detector must not fire on). With several candidate layers, every
- * fourth prompt is held out to choose the layer, then the detector is refitted on all prompts.
+ * belong here: they are what the detector must not fire on). Every fourth prompt is held out:
+ * directions are fitted on the rest, thresholds set on the held-out benign prompts, and the layer
+ * is the one whose held-out harmful prompts are named best.
  */
 export async function calibrateDetector(
   ctx: Context,
@@ -131,17 +166,25 @@ export async function calibrateDetector(
     site?: string;
     reduce?: DetectorPooling;
     chat: boolean;
-    /** Share of the benign calibration prompts each category may fire on (default 0.05). */
+    /** Share of held-out benign calibration prompts allowed to fire any category (default 0.05). */
     falseAlarms?: number;
+    /** Covariance shrinkage towards its mean variance (default 0.1; large values approach the plain mean difference). */
+    shrinkage?: number;
   } & RunHooks,
 ): Promise<DetectorCalibration> {
   const site = opts.site ?? "resid_post";
   const reduce = opts.reduce ?? "mean";
   const falseAlarms = opts.falseAlarms ?? 0.05;
-  if (benign.length === 0) throw new SteerError("not_enough_data", "calibrating the detector needs benign prompts.");
+  const shrinkage = opts.shrinkage ?? DEFAULT_SHRINKAGE;
+  if (benign.length < MIN_BENIGN)
+    throw new SteerError(
+      "not_enough_data",
+      `calibrating the detector needs at least ${MIN_BENIGN} benign prompts (got ${benign.length}): a quarter of them sets the thresholds.`,
+    );
   if (!harmful.some((e) => e.category))
     throw new SteerError("not_enough_data", "calibrating the detector needs harmful prompts with a category.");
   if (opts.layers.length === 0) throw new SteerError("bad_argument", "calibrating the detector needs at least one layer.");
+  if (!(shrinkage >= 0)) throw new SteerError("bad_argument", `the detector's shrinkage must be a number >= 0, not ${shrinkage}.`);
   const all = [...harmful.filter((e) => e.category), ...benign];
   const cats = all.map((e, i) => (i < all.length - benign.length ? e.category : undefined));
   const acts = await promptActivations(
@@ -154,27 +197,30 @@ export async function calibrateDetector(
     opts,
   );
   const width = acts.width;
-  const at = (layer: number, idx: number[]) => idx.map((i) => activationRow(acts, layer, i));
   const every = all.map((_, i) => i);
-  let byLayer = [{ layer: opts.layers[0] as number, score: Number.NaN }];
-  if (opts.layers.length > 1) {
-    const val = every.filter((i) => i % 4 === 3);
-    const fitIdx = every.filter((i) => i % 4 !== 3);
-    byLayer = opts.layers.map((layer) => {
-      const fitCats = fitIdx.map((i) => cats[i]);
-      const det: Detector = { site, reduce, categories: fit(at(layer, fitIdx), fitCats, width, layer, falseAlarms) };
-      const dets = val.map((i) => classify((l) => activationRow(acts, l, i), det));
-      return {
-        layer,
-        score: balancedAccuracy(
-          dets,
-          val.map((i) => cats[i]),
-        ),
-      };
-    });
-  }
-  const layer = byLayer.reduce((a, b) => (b.score > a.score ? b : a)).layer;
-  return { detector: { site, reduce, categories: fit(at(layer, every), cats, width, layer, falseAlarms) }, layer, byLayer };
+  const fitIdx = every.filter((i) => i % 4 !== 3);
+  const valIdx = every.filter((i) => i % 4 === 3);
+  const candidates = opts.layers.map((layer) => {
+    const row = (i: number) => activationRow(acts, layer, i);
+    const dirs = fitDirections(
+      fitIdx.map(row),
+      fitIdx.map((i) => cats[i]),
+      width,
+      shrinkage,
+    );
+    const det: Detector = {
+      site,
+      reduce,
+      categories: setThresholds(dirs, valIdx.filter((i) => cats[i] === undefined).map(row), layer, falseAlarms),
+    };
+    const harmfulVal = valIdx.filter((i) => cats[i] !== undefined);
+    const dets = harmfulVal.map((i) => classify((l) => activationRow(acts, l, i), det));
+    const score = dets.filter((d, k) => d.fired[0] === cats[harmfulVal[k] as number]).length / Math.max(1, harmfulVal.length);
+    const margin = dets.reduce((a, d, k) => a + (d.scores[cats[harmfulVal[k] as number] as string] ?? 0), 0) / Math.max(1, dets.length);
+    return { layer, score, margin, det };
+  });
+  const best = candidates.reduce((a, b) => (b.score > a.score || (b.score === a.score && b.margin > a.margin) ? b : a));
+  return { detector: best.det, layer: best.layer, byLayer: candidates.map(({ layer, score, margin }) => ({ layer, score, margin })) };
 }
 
 /** Scores prompts against every category; a category fires above its threshold. */

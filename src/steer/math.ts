@@ -34,6 +34,38 @@ export function quantile(values: number[], q: number): number {
   return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (pos - lo);
 }
 
+/**
+ * Solves A x = b for a symmetric positive definite A (row-major n x n) by Cholesky decomposition.
+ * Throws when A is not positive definite.
+ */
+export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array {
+  const n = b.length;
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * n + j] as number;
+      for (let k = 0; k < j; k++) s -= (l[i * n + k] as number) * (l[j * n + k] as number);
+      if (i === j) {
+        if (!(s > 0)) throw new Error("solveSpd: the matrix is not positive definite");
+        l[i * n + i] = Math.sqrt(s);
+      } else l[i * n + j] = s / (l[j * n + j] as number);
+    }
+  }
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i] as number;
+    for (let k = 0; k < i; k++) s -= (l[i * n + k] as number) * (y[k] as number);
+    y[i] = s / (l[i * n + i] as number);
+  }
+  const x = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = y[i] as number;
+    for (let k = i + 1; k < n; k++) s -= (l[k * n + i] as number) * (x[k] as number);
+    x[i] = s / (l[i * n + i] as number);
+  }
+  return x;
+}
+
 export interface PrunedVector {
   vector: Float32Array;
   /** Indices (into the unsafe rows) of the kept examples. */

@@ -276,7 +276,10 @@ describe("safesteer eval and the organism commands", () => {
       withDet,
     ]);
     assert.equal(d.code, 0, d.err);
-    assert.match(d.out, /^detector: mean projection at layer [12]; validation balanced accuracy layer 1 0\.\d+, layer 2 0\.\d+$/m);
+    assert.match(
+      d.out,
+      /^detector: mean projection at layer [12]; held-out harmful prompts named at 5% false alarms: layer 1 \d+\.\d%, layer 2 \d+\.\d%$/m,
+    );
     assert.equal(JSON.parse(run(["inspect", bundle, "--json"]).out).detector, undefined, "the input bundle is unchanged");
     const out = tmpFile("conditional.json");
     const r = run(
@@ -304,6 +307,21 @@ describe("safesteer eval and the organism commands", () => {
       assert.deepEqual(a.steered, [...j.detections[a.index].fired].sort());
     const noCat = run(["detector", "-m", ORGANISM, "--bundle", bundle, "--data", join(dir, "vectors.jsonl"), "-o", withDet]);
     assert.equal(noCat.code, 0, "vector data has categories and safe rows");
+    const badShare = run([
+      "detector",
+      "-m",
+      ORGANISM,
+      "--bundle",
+      bundle,
+      "--data",
+      join(dir, "vectors.jsonl"),
+      "--false-alarms",
+      "5",
+      "-o",
+      withDet,
+    ]);
+    assert.notEqual(badShare.code, 0);
+    assert.match(badShare.err, /--false-alarms must be a share between 0 and 1/);
   });
 
   it("a GPU backend that is not installed is a clear error naming the package", () => {

@@ -40,7 +40,7 @@ describe("the category detector (conditional steering)", () => {
     return { accuracy: named / harmful, falsePositiveRate: alarms / ex.filter((e) => kind(e) === "benign").length };
   }
 
-  it("chooses the layer that names categories best on held-out training prompts, and names held-out requests well above chance", async () => {
+  it("chooses the layer that names held-out training prompts best, and names held-out requests in unseen wording", async () => {
     const { detector, byLayer } = await calibrateDetector(
       ctx,
       train.filter((e) => kind(e) === "harmful"),
@@ -66,11 +66,34 @@ describe("the category detector (conditional steering)", () => {
     console.log(
       `  held-out: category named ${(r.accuracy * 100).toFixed(1)}%, benign false alarms ${(r.falsePositiveRate * 100).toFixed(1)}%`,
     );
-    // held-out requests use unseen wording, which lowers every score: the false-alarm budget keeps
-    // benign prompts quiet and costs recall (see the README)
-    assert.ok(best.score > 0.7, `validation balanced accuracy ${best.score}`);
-    assert.ok(r.accuracy > 0.3, `five categories: chance is 20%, got ${r.accuracy}`);
-    assert.ok(r.falsePositiveRate < 0.15, `benign false alarms ${r.falsePositiveRate}`);
+    // held-out requests use unseen request frames; whitened directions discount wording, so they are
+    // still named (the plain mean difference named 43% of them at the same budget)
+    assert.ok(best.score > 0.9, `validation: held-out training prompts named ${best.score}`);
+    assert.ok(r.accuracy > 0.8, `five categories: chance is 20%, got ${r.accuracy}`);
+    assert.ok(r.falsePositiveRate < 0.1, `benign false alarms ${r.falsePositiveRate}`);
+  });
+
+  it("fires on at most the false-alarm budget of the held-out benign calibration prompts, and refuses too few benign prompts", async () => {
+    const harmful = train.filter((e) => kind(e) === "harmful");
+    const benign = train.filter((e) => kind(e) !== "harmful");
+    const { detector } = await calibrateDetector(ctx, harmful, benign, { layers: [2], chat: true, falseAlarms: 0.1 });
+    // the thresholds come from every fourth calibration prompt (the held-out quarter)
+    const all = [...harmful, ...benign];
+    const heldOutBenign = all.filter((e, i) => i % 4 === 3 && kind(e) !== "harmful");
+    const dets = await detect(
+      ctx,
+      detector,
+      heldOutBenign.map((e) => e.prompt),
+      true,
+    );
+    // exactly floor(10%) of them score above the threshold; the prompt at the threshold may tip
+    // either way with the float noise of another batch arrangement
+    const fired = dets.filter((d) => d.fired.length > 0).length;
+    const allowed = Math.floor(dets.length * 0.1);
+    assert.ok(fired >= allowed && fired <= allowed + 1, `held-out benign calibration prompts fired: ${fired} of ${dets.length}`);
+    await assert.rejects(calibrateDetector(ctx, harmful, benign.slice(0, 5), { layers: [2], chat: true }), (e: Error) =>
+      /at least 20 benign prompts \(got 5\)/.test(e.message),
+    );
   });
 
   it("survives the bundle file: the same detections after writing and reading it back", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { auroc, cosine, meanOf, prunedDifference, quantile } from "../../src/steer/math.js";
+import { auroc, cosine, meanOf, prunedDifference, quantile, solveSpd } from "../../src/steer/math.js";
 
 describe("SafeSteer vector math on a hand-checkable fixture", () => {
   // safe rows mean (2, 0); unsafe rows at distances 1, 2, 3, 4, 5 from it along different axes
@@ -41,5 +41,12 @@ describe("SafeSteer vector math on a hand-checkable fixture", () => {
     assert.equal(auroc([1, 3], [2, 2]), 0.5);
     assert.equal(auroc([2], [2]), 0.5);
     assert.ok(Math.abs(cosine([1, 0], [1, 1]) - Math.SQRT1_2) < 1e-12);
+  });
+
+  it("solves a symmetric positive definite system (the detector's whitening), and refuses an indefinite one", () => {
+    // [[4, 2], [2, 3]] x = [2, 1]  ->  x = (0.5, 0)
+    const x = solveSpd(Float64Array.of(4, 2, 2, 3), [2, 1]);
+    assert.ok(Math.abs(x[0]! - 0.5) < 1e-12 && Math.abs(x[1]!) < 1e-12, Array.from(x).join());
+    assert.throws(() => solveSpd(Float64Array.of(1, 2, 2, 1), [1, 1]), /not positive definite/);
   });
 });

@@ -2,7 +2,7 @@ import { type Command, Option } from "commander";
 import { dataFile, loadDataset } from "../../data/load.js";
 import { KNOWN_SITES } from "../../engine/hooks.js";
 import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
-import { calibrateDetector, DETECTOR_POOLINGS, type DetectorPooling } from "../../steer/detect.js";
+import { calibrateDetector, DEFAULT_SHRINKAGE, DETECTOR_POOLINGS, type DetectorPooling } from "../../steer/detect.js";
 import { SteerError } from "../../steer/errors.js";
 import { usesChat } from "../../steer/render.js";
 import { loadModel, type ModelOpts, parseLayers, withModelOptions } from "../options.js";
@@ -15,10 +15,18 @@ interface DetectorCliOptions extends ModelOpts {
   site: string;
   layers: string;
   pooling: DetectorPooling;
+  falseAlarms: number;
+  shrinkage: number;
   chat: "auto" | "always" | "never";
   force?: boolean;
   strict?: boolean;
   output: string;
+}
+
+function parseShare(v: string): number {
+  const x = Number(v);
+  if (!(x > 0 && x < 1)) throw new SteerError("bad_argument", `--false-alarms must be a share between 0 and 1 (e.g. 0.05), not "${v}"`);
+  return x;
 }
 
 // `safesteer detector`: calibrates the category detector that conditional steering uses and
@@ -37,6 +45,16 @@ export function detectorCommand(program: Command): void {
       new Option("--pooling <how>", "a prompt as the mean of its token activations or its last token")
         .choices([...DETECTOR_POOLINGS])
         .default("mean"),
+    )
+    .addOption(
+      new Option("--false-alarms <share>", "share of held-out safe prompts allowed to fire any category")
+        .default(0.05)
+        .argParser(parseShare),
+    )
+    .addOption(
+      new Option("--shrinkage <s>", "covariance shrinkage of the discriminant directions (large: plain mean difference)")
+        .default(DEFAULT_SHRINKAGE)
+        .argParser(Number),
     )
     .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
     .option("--force", "accept a bundle made for another file of the same shape")
@@ -63,6 +81,8 @@ export function detectorCommand(program: Command): void {
           layers: parseLayers(o.layers, model.info.nLayer),
           site: o.site,
           reduce: o.pooling,
+          falseAlarms: o.falseAlarms,
+          shrinkage: o.shrinkage,
           chat: usesChat(model, o.chat),
           signal,
           onProgress: (d, t) => bar.update(d, t),
@@ -70,8 +90,8 @@ export function detectorCommand(program: Command): void {
         bar.stop();
         writeBundle(o.output, { ...bundle, detector });
         process.stdout.write(
-          `detector: ${o.pooling} projection at layer ${layer}; validation balanced accuracy ${byLayer
-            .map((b) => `layer ${b.layer} ${Number.isNaN(b.score) ? "-" : b.score.toFixed(3)}`)
+          `detector: ${o.pooling} projection at layer ${layer}; held-out harmful prompts named at ${o.falseAlarms * 100}% false alarms: ${byLayer
+            .map((b) => `layer ${b.layer} ${(b.score * 100).toFixed(1)}%`)
             .join(", ")}\n`,
         );
         process.stderr.write(`wrote ${o.output}\n`);
