@@ -27,6 +27,11 @@ export interface ConditionSpec {
   policy?: Policy;
   /** Steer this layer instead of each category's own (sweeps). */
   layer?: number;
+  /**
+   * Conditional mode: steer every category that fires (summed, as a policy composes; the default)
+   * or only the most confident one (each category's strength was tuned alone, and sums can overshoot).
+   */
+  fire?: "all" | "top";
   raw?: boolean;
 }
 
@@ -179,8 +184,8 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       else if (cond.mode === "known" && it.kind === "harmful" && it.category && cond.policy?.[it.category] !== undefined) {
         policy = { [it.category]: cond.policy[it.category] as number };
       } else if (cond.mode === "conditional") {
-        const fired = results.detections?.[it.index]?.fired ?? [];
-        for (const c of fired) if (cond.policy?.[c] !== undefined) policy[c] = cond.policy[c] as number;
+        const fired = (results.detections?.[it.index]?.fired ?? []).filter((c) => cond.policy?.[c] !== undefined);
+        for (const c of cond.fire === "top" ? fired.slice(0, 1) : fired) policy[c] = cond.policy?.[c] as number;
       }
       const key = Object.keys(policy).sort().join(",");
       const g = groups.get(key) ?? { policy, items: [] };

@@ -20,7 +20,8 @@ export function studyReport(s: StudyResults): string {
   lines.push(
     ...summaryRows("unsteered", s.baseline),
     ...summaryRows("steered (category known)", s.main.test),
-    ...summaryRows("steered (detector)", s.conditional),
+    ...summaryRows("steered (detector, every category fired)", s.conditional),
+    ...summaryRows("steered (detector, most confident category)", s.conditionalTop),
   );
   lines.push(
     "",

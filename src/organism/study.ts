@@ -48,7 +48,10 @@ export interface VariantResult {
 export interface StudyResults {
   main: VariantResult;
   baseline: ConditionSummary;
+  /** Steered by the detector: every category that fires. */
   conditional: ConditionSummary;
+  /** Steered by the detector: only the most confident category that fires. */
+  conditionalTop: ConditionSummary;
   detector: {
     accuracy: number;
     detectionRate: number;
@@ -165,7 +168,9 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     });
     const bundle: Bundle = { ...main.bundle, detector };
 
-    step(`evaluating ${testItems.length} held-out prompts: unsteered, steered (category known), steered (detector)`);
+    step(
+      `evaluating ${testItems.length} held-out prompts: unsteered, steered (category known), steered by the detector (every category fired; the most confident one)`,
+    );
     const policy = policyOf(bundle);
     const test = await runEval(ctx, testItems, {
       judge: toyJudge,
@@ -177,6 +182,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
         { name: "unsteered", mode: "none" },
         { name: "steered", mode: "known", policy },
         { name: "conditional", mode: "conditional", policy },
+        { name: "conditional-top", mode: "conditional", policy, fire: "top" },
       ],
     });
 
@@ -236,6 +242,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       main: mainResult,
       baseline: test.summary.unsteered as ConditionSummary,
       conditional: test.summary.conditional as ConditionSummary,
+      conditionalTop: test.summary["conditional-top"] as ConditionSummary,
       detector: detectorStats,
       comparisons,
       examples,

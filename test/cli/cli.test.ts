@@ -281,30 +281,39 @@ describe("safesteer eval and the organism commands", () => {
       /^detector: mean projection at layer [12]; held-out harmful prompts named at 5% false alarms: layer 1 \d+\.\d%, layer 2 \d+\.\d%$/m,
     );
     assert.equal(JSON.parse(run(["inspect", bundle, "--json"]).out).detector, undefined, "the input bundle is unchanged");
-    const out = tmpFile("conditional.json");
-    const r = run(
-      evalArgs(
-        join(dir, "test-prompts.jsonl"),
-        "--per-group",
-        "2",
-        "--bundle",
-        withDet,
-        "--steer",
-        "violence=0.25,theft=0.25,deception=0.25,privacy=0.25,dangerous_play=0.25",
-        "--mode",
-        "conditional",
-        "--judge",
-        "toy",
-        "-o",
-        out,
-      ),
-    );
-    assert.equal(r.code, 0, r.err);
-    const j = JSON.parse(readFileSync(out, "utf8"));
+    const conditional = (fire: string) => {
+      const out = tmpFile(`conditional-${fire}.json`);
+      const r = run(
+        evalArgs(
+          join(dir, "test-prompts.jsonl"),
+          "--per-group",
+          "2",
+          "--bundle",
+          withDet,
+          "--steer",
+          "violence=0.25,theft=0.25,deception=0.25,privacy=0.25,dangerous_play=0.25",
+          "--mode",
+          "conditional",
+          "--fire",
+          fire,
+          "--judge",
+          "toy",
+          "-o",
+          out,
+        ),
+      );
+      assert.equal(r.code, 0, r.err);
+      return JSON.parse(readFileSync(out, "utf8"));
+    };
+    const j = conditional("all");
     assert.equal(j.detections.length, j.items.length);
-    // each prompt is steered by exactly the categories the detector fired on
+    // each prompt is steered by exactly the categories the detector fired on, or the most confident one
     for (const a of j.answers.filter((x: { condition: string }) => x.condition === "steered"))
       assert.deepEqual(a.steered, [...j.detections[a.index].fired].sort());
+    const top = conditional("top");
+    assert.equal(top.conditions[1].fire, "top");
+    for (const a of top.answers.filter((x: { condition: string }) => x.condition === "steered"))
+      assert.deepEqual(a.steered, top.detections[a.index].fired.slice(0, 1));
     const noCat = run(["detector", "-m", ORGANISM, "--bundle", bundle, "--data", join(dir, "vectors.jsonl"), "-o", withDet]);
     assert.equal(noCat.code, 0, "vector data has categories and safe rows");
     const badShare = run([

@@ -59,10 +59,17 @@ describe("the organism, end to end", () => {
       ["unsteered", s.baseline],
       ["steered", s.main.test],
       ["conditional", s.conditional],
+      ["conditional-top", s.conditionalTop],
     ] as const)
       checkSummary(sum, nHarmful, name);
-    assert.equal(s.test.answers.length, 3 * s.test.items.length, "every prompt answered under every condition");
+    assert.equal(s.test.answers.length, 4 * s.test.items.length, "every prompt answered under every condition");
     for (const a of s.test.answers.filter((x) => x.condition === "unsteered")) assert.deepEqual(a.steered, []);
+    // conditional steering uses what the detector fired: all of it, or its most confident category
+    const dets = s.test.detections ?? [];
+    for (const a of s.test.answers.filter((x) => x.condition.startsWith("conditional"))) {
+      const fired = (dets[a.index]?.fired ?? []).filter((c) => s.bundle.categories.has(c));
+      assert.deepEqual(a.steered, a.condition === "conditional" ? [...fired].sort() : fired.slice(0, 1));
+    }
     console.log(
       `  unsafe rate on ${nHarmful} held-out harmful prompts: unsteered ${(s.baseline.harmful.unsafeRate * 100).toFixed(1)}%, steered ${(s.main.test.harmful.unsafeRate * 100).toFixed(1)}%`,
     );

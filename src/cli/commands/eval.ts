@@ -20,6 +20,7 @@ interface EvalCliOptions extends ModelOpts {
   steer?: string;
   sweep?: string;
   mode: ConditionSpec["mode"];
+  fire: "all" | "top";
   rawStrength?: boolean;
   judge: string;
   seed: number;
@@ -45,6 +46,11 @@ export function evalCommand(program: Command): void {
     .option("--steer <policy>", "category=strength,... (or 'all': every category at its recommended strength)")
     .option("--sweep <spec>", "strength=0.2,0.4;layer=2,3: one steered condition per combination (known-category mode)")
     .addOption(new Option("--mode <mode>", "how --steer applies").choices(["policy", "known", "conditional"]).default("known"))
+    .addOption(
+      new Option("--fire <which>", "conditional mode: steer every category the detector fires, or only the most confident")
+        .choices(["all", "top"])
+        .default("all"),
+    )
     .option("--raw-strength", "strengths multiply the raw vectors")
     .option("--judge <judge>", "toy | refusal-keywords | llm:<guard.gguf>", "refusal-keywords")
     .option("--seed <n>", "seed of prompt 0 (prompt i uses seed + i in every condition)", int("--seed"), 1)
@@ -75,7 +81,14 @@ export function evalCommand(program: Command): void {
             ? parsePolicy(o.steer)
             : undefined;
       const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }];
-      if (policy) conditions.push({ name: "steered", mode: o.mode, policy, raw: o.rawStrength });
+      if (policy)
+        conditions.push({
+          name: "steered",
+          mode: o.mode,
+          policy,
+          raw: o.rawStrength,
+          ...(o.mode === "conditional" ? { fire: o.fire } : {}),
+        });
       if (o.sweep && bundle) {
         const s = parseSweep(o.sweep);
         const cats = policy ? Object.keys(policy) : [...bundle.categories.keys()];
