@@ -262,19 +262,19 @@ describe("safesteer eval and the organism commands", () => {
   it("detector calibrates conditional steering into a copy of the bundle; eval --mode conditional steers what it detects", () => {
     const bundle = tmpFile("organism-bundle.gguf");
     const withDet = tmpFile("organism-detector.gguf");
-    const d = run([
+    const detectorArgs = (data: string, ...more: string[]) => [
       "detector",
       "-m",
       ORGANISM,
       "--bundle",
       bundle,
       "--data",
-      join(dir, "train-prompts.jsonl"),
-      "--layers",
-      "1,2",
+      join(dir, data),
+      ...more,
       "-o",
       withDet,
-    ]);
+    ];
+    const d = run(detectorArgs("train-prompts.jsonl", "--layers", "1,2"));
     assert.equal(d.code, 0, d.err);
     assert.match(
       d.out,
@@ -314,21 +314,9 @@ describe("safesteer eval and the organism commands", () => {
     assert.equal(top.conditions[1].fire, "top");
     for (const a of top.answers.filter((x: { condition: string }) => x.condition === "steered"))
       assert.deepEqual(a.steered, top.detections[a.index].fired.slice(0, 1));
-    const noCat = run(["detector", "-m", ORGANISM, "--bundle", bundle, "--data", join(dir, "vectors.jsonl"), "-o", withDet]);
+    const noCat = run(detectorArgs("vectors.jsonl"));
     assert.equal(noCat.code, 0, "vector data has categories and safe rows");
-    const badShare = run([
-      "detector",
-      "-m",
-      ORGANISM,
-      "--bundle",
-      bundle,
-      "--data",
-      join(dir, "vectors.jsonl"),
-      "--false-alarms",
-      "5",
-      "-o",
-      withDet,
-    ]);
+    const badShare = run(detectorArgs("vectors.jsonl", "--false-alarms", "5"));
     assert.notEqual(badShare.code, 0);
     assert.match(badShare.err, /--false-alarms must be a share between 0 and 1/);
   });
