@@ -184,7 +184,8 @@ export async function calibrateDetector(
   if (!harmful.some((e) => e.category))
     throw new SteerError("not_enough_data", "calibrating the detector needs harmful prompts with a category.");
   if (opts.layers.length === 0) throw new SteerError("bad_argument", "calibrating the detector needs at least one layer.");
-  if (!(shrinkage >= 0)) throw new SteerError("bad_argument", `the detector's shrinkage must be a number >= 0, not ${shrinkage}.`);
+  if (!(shrinkage > 0))
+    throw new SteerError("bad_argument", `the detector's shrinkage must be a number above 0 (e.g. 0.1), not ${shrinkage}.`);
   const all = [...harmful.filter((e) => e.category), ...benign];
   const cats = all.map((e, i) => (i < all.length - benign.length ? e.category : undefined));
   const acts = await promptActivations(

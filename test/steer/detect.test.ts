@@ -73,7 +73,7 @@ describe("the category detector (conditional steering)", () => {
     assert.ok(r.falsePositiveRate < 0.1, `benign false alarms ${r.falsePositiveRate}`);
   });
 
-  it("fires on at most the false-alarm budget of the held-out benign calibration prompts, and refuses too few benign prompts", async () => {
+  it("fires on at most the false-alarm budget of the held-out benign calibration prompts, and refuses too few benign prompts or no shrinkage", async () => {
     const harmful = train.filter((e) => kind(e) === "harmful");
     const benign = train.filter((e) => kind(e) !== "harmful");
     const { detector } = await calibrateDetector(ctx, harmful, benign, { layers: [2], chat: true, falseAlarms: 0.1 });
@@ -93,6 +93,9 @@ describe("the category detector (conditional steering)", () => {
     assert.ok(fired >= allowed && fired <= allowed + 1, `held-out benign calibration prompts fired: ${fired} of ${dets.length}`);
     await assert.rejects(calibrateDetector(ctx, harmful, benign.slice(0, 5), { layers: [2], chat: true }), (e: Error) =>
       /at least 20 benign prompts \(got 5\)/.test(e.message),
+    );
+    await assert.rejects(calibrateDetector(ctx, harmful, benign, { layers: [2], chat: true, shrinkage: 0 }), (e: Error) =>
+      /shrinkage must be a number above 0/.test(e.message),
     );
   });
 
