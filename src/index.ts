@@ -34,6 +34,17 @@ export { applyPolicy } from "./steer/apply.js";
 export { type BuildOptions, buildBundle, LAYER_RULE } from "./steer/build.js";
 export { type Bundle, type CategoryEntry, checkBundleModel, readBundle, writeBundle } from "./steer/bundle.js";
 export { type Activations, type CollectOptions, collectActivations } from "./steer/collect.js";
+export {
+  type CategoryDetector,
+  calibrateDetector,
+  conditionalPolicy,
+  type Detection,
+  type Detector,
+  type DetectorCalibration,
+  detect,
+  FIRE_MODES,
+  type FireMode,
+} from "./steer/detect.js";
 export { SteerError } from "./steer/errors.js";
 export { exportCategory, importControlVectors } from "./steer/interop.js";
 export { auroc, cosine, norm, prunedDifference } from "./steer/math.js";

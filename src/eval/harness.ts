@@ -5,8 +5,7 @@ import type { Context } from "../engine/context.js";
 import { generateBatch } from "../engine/generate.js";
 import { SafeSteerError } from "../errors.js";
 import type { Bundle } from "../steer/bundle.js";
-import type { Detector } from "../steer/detect.js";
-import { detect } from "../steer/detect.js";
+import { conditionalPolicy, type Detector, detect, type FireMode } from "../steer/detect.js";
 import { type Policy, policySteering } from "../steer/policy.js";
 import { renderExample } from "../steer/render.js";
 import type { EvalItem } from "./item.js";
@@ -27,11 +26,8 @@ export interface ConditionSpec {
   policy?: Policy;
   /** Steer this layer instead of each category's own (sweeps). */
   layer?: number;
-  /**
-   * Conditional mode: steer every category that fires (summed, as a policy composes; the default)
-   * or only the most confident one (each category's strength was tuned alone, and sums can overshoot).
-   */
-  fire?: "all" | "top";
+  /** Conditional mode: steer every category that fires (the default) or only the most confident one. */
+  fire?: FireMode;
   raw?: boolean;
 }
 
@@ -184,8 +180,8 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       else if (cond.mode === "known" && it.kind === "harmful" && it.category && cond.policy?.[it.category] !== undefined) {
         policy = { [it.category]: cond.policy[it.category] as number };
       } else if (cond.mode === "conditional") {
-        const fired = (results.detections?.[it.index]?.fired ?? []).filter((c) => cond.policy?.[c] !== undefined);
-        for (const c of cond.fire === "top" ? fired.slice(0, 1) : fired) policy[c] = cond.policy?.[c] as number;
+        const detection = results.detections?.[it.index] ?? { fired: [], scores: {} };
+        policy = conditionalPolicy(cond.policy ?? {}, detection, cond.fire);
       }
       const key = Object.keys(policy).sort().join(",");
       const g = groups.get(key) ?? { policy, items: [] };

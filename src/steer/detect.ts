@@ -10,6 +10,7 @@ import type { Context } from "../engine/context.js";
 import { activationRow, collectActivations } from "./collect.js";
 import { SteerError } from "./errors.js";
 import { dot, meanOf, norm, solveSpd } from "./math.js";
+import type { Policy } from "./policy.js";
 import { renderExample } from "./render.js";
 
 /** How a prompt's token activations become one vector: their mean (as for the vectors) or the last token's. */
@@ -229,4 +230,17 @@ export async function detect(ctx: Context, det: Detector, prompts: string[], cha
   const layers = [...new Set(Object.values(det.categories).map((c) => c.layer))];
   const acts = await promptActivations(ctx, prompts, det.site, layers, det.reduce, chat);
   return prompts.map((_, i) => classify((l) => activationRow(acts, l, i), det));
+}
+
+/**
+ * Conditional steering: every fired category is steered (summed, as a policy composes) or only the
+ * most confident one (each category's strength was tuned alone, and sums can overshoot).
+ */
+export type FireMode = "all" | "top";
+export const FIRE_MODES: readonly FireMode[] = ["all", "top"];
+
+/** The part of a policy that conditional steering applies to a prompt with this detection. */
+export function conditionalPolicy(policy: Policy, detection: Detection, fire: FireMode = "all"): Policy {
+  const fired = detection.fired.filter((c) => policy[c] !== undefined);
+  return Object.fromEntries((fire === "top" ? fired.slice(0, 1) : fired).map((c) => [c, policy[c] as number]));
 }

@@ -8,6 +8,7 @@ import { makeJudge } from "../../eval/judges.js";
 import { choicesTable, markdownSummary } from "../../eval/report.js";
 import { applyChoices, DEFAULT_BUDGET, parseSweep, selectPerCategory, sweepConditions } from "../../eval/select.js";
 import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
+import { FIRE_MODES, type FireMode } from "../../steer/detect.js";
 import { parsePolicy } from "../../steer/policy.js";
 import { usesChat } from "../../steer/render.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
@@ -20,7 +21,7 @@ interface EvalCliOptions extends ModelOpts {
   steer?: string;
   sweep?: string;
   mode: ConditionSpec["mode"];
-  fire: "all" | "top";
+  fire: FireMode;
   rawStrength?: boolean;
   judge: string;
   seed: number;
@@ -48,7 +49,7 @@ export function evalCommand(program: Command): void {
     .addOption(new Option("--mode <mode>", "how --steer applies").choices(["policy", "known", "conditional"]).default("known"))
     .addOption(
       new Option("--fire <which>", "conditional mode: steer every category the detector fires, or only the most confident")
-        .choices(["all", "top"])
+        .choices([...FIRE_MODES])
         .default("all"),
     )
     .option("--raw-strength", "strengths multiply the raw vectors")

@@ -1,9 +1,11 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import type { Context } from "../../engine/context.js";
 import { type GenerateOptions, generate, generateStream } from "../../engine/generate.js";
 import { SafeSteerError } from "../../errors.js";
 import { applyPolicy } from "../../steer/apply.js";
-import { readBundle } from "../../steer/bundle.js";
-import { parsePolicy } from "../../steer/policy.js";
+import { type Bundle, readBundle } from "../../steer/bundle.js";
+import { conditionalPolicy, type Detection, detect, FIRE_MODES, type FireMode } from "../../steer/detect.js";
+import { type Policy, parsePolicy, policySteering } from "../../steer/policy.js";
 import { renderExample } from "../../steer/render.js";
 import { int, loadModel, type ModelOpts, num, withModelOptions } from "../options.js";
 import { interruptSignal } from "../progress.js";
@@ -21,6 +23,8 @@ interface GenerateCliOptions extends ModelOpts {
   bundle?: string;
   steer?: string;
   rawStrength?: boolean;
+  conditional?: boolean;
+  fire: FireMode;
   compare?: boolean;
   force?: boolean;
 }
@@ -50,6 +54,25 @@ function sideBySide(left: string, right: string, width: number): string {
   return Array.from({ length: Math.max(a.length, b.length) }, (_, i) => `${(a[i] ?? "").padEnd(col)} | ${b[i] ?? ""}`).join("\n");
 }
 
+/**
+ * The policy to steer with: the whole policy, or with --conditional the part the bundle's detector
+ * finds in the prompt; what fired and what is steered is reported on stderr (the audit trail).
+ */
+async function steeredPolicy(ctx: Context, bundle: Bundle, policy: Policy, o: GenerateCliOptions): Promise<Policy> {
+  if (!o.conditional) return policy;
+  if (!bundle.detector)
+    throw new SafeSteerError("usage", "--conditional needs a bundle with a detector: calibrate one first (safesteer detector).");
+  const [detection] = await detect(ctx, bundle.detector, [o.prompt], Boolean(o.chat));
+  const d = detection as Detection;
+  const chosen = conditionalPolicy(policy, d, o.fire);
+  const fired = d.fired.map((c) => `${c} (${(d.scores[c] as number).toFixed(2)})`).join(", ");
+  const steer = Object.entries(chosen)
+    .map(([c, s]) => `${c}=${s}`)
+    .join(",");
+  process.stderr.write(`detector: ${fired || "nothing fired"}; steering: ${steer || "none"}\n`);
+  return chosen;
+}
+
 export function generateCommand(program: Command): void {
   withModelOptions(program.command("generate").description("generate text (on stdout), optionally steered by a bundle"), false)
     .option("-p, --prompt <text>", "prompt (default: empty, i.e. BOS only)", "")
@@ -64,15 +87,29 @@ export function generateCommand(program: Command): void {
     .option("--bundle <file>", "SafeSteer bundle (from `safesteer build` or `import`)")
     .option("--steer <policy>", "category=strength,... (strength relative to the activation norm; see --raw-strength)")
     .option("--raw-strength", "strengths multiply the raw vectors (the paper's m)")
+    .option("--conditional", "steer only the policy's categories that the bundle's detector finds in the prompt")
+    .addOption(
+      new Option("--fire <which>", "with --conditional: every category that fires, or only the most confident")
+        .choices([...FIRE_MODES])
+        .default("all"),
+    )
     .option("--compare", "print the unsteered and the steered answer for the same seed side by side")
     .option("--force", "accept a bundle made for another file of the same shape")
     .action(async (o: GenerateCliOptions) => {
       if (Boolean(o.bundle) !== Boolean(o.steer))
         throw new SafeSteerError("usage", "--bundle and --steer go together: --bundle b.gguf --steer category=1.0");
       if (o.compare && !o.bundle) throw new SafeSteerError("usage", "--compare needs --bundle and --steer.");
+      if (o.conditional && !o.bundle) throw new SafeSteerError("usage", "--conditional needs --bundle (with a detector) and --steer.");
       const model = loadModel(o);
       const bundle = o.bundle ? readBundle(o.bundle) : undefined;
-      const ctx = model.createContext({ nCtx: o.ctx, hooks: bundle !== undefined && bundle.site !== "resid_post" });
+      const full = bundle ? parsePolicy(o.steer as string) : {};
+      // activation hooks cost a little per token: only when the detector reads activations, or a
+      // vector is not a native control vector (another site, or layer 0)
+      const hooks =
+        bundle !== undefined &&
+        (Boolean(o.conditional) ||
+          policySteering(bundle, full, { raw: o.rawStrength }).some((v) => v.site !== "resid_post" || v.layer === 0));
+      const ctx = model.createContext({ nCtx: o.ctx, hooks });
       const { signal, dispose } = interruptSignal();
       try {
         const tokens = renderExample(model, { prompt: o.prompt }, Boolean(o.chat));
@@ -86,14 +123,15 @@ export function generateCommand(program: Command): void {
           stop: o.stop,
           signal,
         };
+        const policy = bundle ? await steeredPolicy(ctx, bundle, full, o) : {};
         if (o.compare) {
           const plain = await generate(ctx, tokens, gen);
-          await applyPolicy(ctx, bundle!, parsePolicy(o.steer as string), { raw: o.rawStrength, force: o.force });
+          await applyPolicy(ctx, bundle!, policy, { raw: o.rawStrength, force: o.force });
           const steered = await generate(ctx, tokens, gen);
           process.stdout.write(`${sideBySide(plain.text, steered.text, process.stdout.columns ?? 120)}\n`);
           return;
         }
-        if (bundle) await applyPolicy(ctx, bundle, parsePolicy(o.steer as string), { raw: o.rawStrength, force: o.force });
+        if (bundle) await applyPolicy(ctx, bundle, policy, { raw: o.rawStrength, force: o.force });
         for await (const e of generateStream(ctx, [tokens], gen)) if (e.type === "token") process.stdout.write(e.text);
         process.stdout.write("\n");
       } finally {
