@@ -80,6 +80,16 @@ describe("safesteer build / inspect / export / import / generate --bundle", () =
   const bundle = tmpFile("cli-bundle.gguf");
   const catqa = join(SHARED, "data", "catqa_english.json");
 
+  it("generate steers a layer-0 vector (a write hook: llama.cpp's control vectors start at layer 1)", () => {
+    const layer0 = tmpFile("cli-bundle-layer0.gguf");
+    const args = ["-m", STORIES_GGUF, "--data", catqa, "--categories", "physical_harm", "--max-per-category", "10", "--max-safe", "20"];
+    assert.equal(run(["build", ...args, "--layers", "0", "-o", layer0]).code, 0);
+    const plain = run(["generate", "-m", STORIES_GGUF, "-t", "0", "-n", "12"]);
+    const steered = run(["generate", "-m", STORIES_GGUF, "-t", "0", "-n", "12", "--bundle", layer0, "--steer", "physical_harm=4"]);
+    assert.equal(steered.code, 0, steered.err);
+    assert.notEqual(steered.out, plain.out, "the steering changed the greedy story");
+  });
+
   it("build writes a bundle and prints its table; inspect --json reads it back", () => {
     const r = run([
       "build",
