@@ -8,6 +8,12 @@ import { CATEGORIES, type Dialogue, type HarmCategory, makeWorld, type World, ty
 export interface OrganismFiles {
   /** Harmful training requests, each with a harmful (unsafe) and a safe-and-helpful (safe) answer: vector data. */
   vectors: string;
+  /**
+   * Vector data without pairs (the method's generic safe side): harmful training requests with the
+   * harmful answers they were trained on (unsafe, with a category) and benign training requests with
+   * their helpful answers (safe, no category).
+   */
+  genericVectors: string;
   /** Training-split prompts (harmful, benign, look-alike): sweeps and detector calibration. */
   trainPrompts: string;
   /** Held-out prompts: unseen templates and topic combinations. */
@@ -26,6 +32,7 @@ export function writeOrganismFiles(dir: string, opts: WorldOptions = {}, world: 
   mkdirSync(dir, { recursive: true });
   const files = {
     vectors: join(dir, "vectors.jsonl"),
+    genericVectors: join(dir, "generic-vectors.jsonl"),
     trainPrompts: join(dir, "train-prompts.jsonl"),
     testPrompts: join(dir, "test-prompts.jsonl"),
   };
@@ -41,10 +48,17 @@ export function writeOrganismFiles(dir: string, opts: WorldOptions = {}, world: 
         { prompt: d.prompt, response: answer(c.safe), category: d.category, label: "safe" },
       ];
     });
+  const generic = [
+    ...world.train
+      .filter((d) => d.kind === "harmful" && d.style === "harmful")
+      .map((d) => ({ prompt: d.prompt, response: d.response, category: d.category, label: "unsafe" })),
+    ...world.train.filter((d) => d.kind === "benign").map((d) => ({ prompt: d.prompt, response: d.response, label: "safe" })),
+  ];
   // one row per distinct training prompt
   const seen = new Set<string>();
   const trainPrompts = world.train.filter((d) => !seen.has(d.prompt) && seen.add(d.prompt)).map(promptRow);
   writeFileAtomic(files.vectors, [jsonl(vec)]);
+  writeFileAtomic(files.genericVectors, [jsonl(generic)]);
   writeFileAtomic(files.trainPrompts, [jsonl(trainPrompts)]);
   writeFileAtomic(files.testPrompts, [jsonl(world.test.map(promptRow))]);
   return files;

@@ -36,6 +36,8 @@ export interface StudyOptions {
 
 export interface VariantResult {
   name: string;
+  /** Vector data: contrastive pairs (absent) or harmful answers against generic benign ones. */
+  generic?: boolean;
   site: Site;
   reduce: "mean" | "last";
   prune: number | "off";
@@ -75,6 +77,8 @@ export interface StudyResults {
 
 interface Variant {
   name: string;
+  /** Vector data: contrastive pairs (the default) or harmful answers against generic benign ones. */
+  generic?: boolean;
   site: Site;
   reduce: "mean" | "last";
   prune: number | "off";
@@ -89,11 +93,12 @@ function pooledData(d: Dataset): Dataset {
 async function tuneVariant(
   ctx: Context,
   v: Variant,
-  vectors: Dataset,
+  vectors: { pairs: Dataset; generic: Dataset },
   sweepItems: EvalItem[],
   o: Required<Pick<StudyOptions, "sweepLayers" | "sweepStrengths" | "budget">> & { generation: GenerationSettings },
 ) {
-  const bundle = await buildBundle(ctx, [v.pooled ? pooledData(vectors) : vectors], undefined, {
+  const data = v.generic ? vectors.generic : vectors.pairs;
+  const bundle = await buildBundle(ctx, [v.pooled ? pooledData(data) : data], undefined, {
     site: v.site,
     reduce: v.reduce,
     prune: v.prune,
@@ -118,7 +123,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
   const dir = mkdtempSync(join(tmpdir(), "safesteer-organism-"));
   try {
     const files = writeOrganismFiles(dir, opts.world ?? DEFAULT_ORGANISM_CONFIG.world);
-    const vectors = loadDataset(files.vectors);
+    const vectors = { pairs: loadDataset(files.vectors), generic: loadDataset(files.genericVectors) };
     const trainExamples = loadDataset(files.trainPrompts).examples;
     const trainItems = toEvalItems(trainExamples);
     const testItems = samplePerGroup(toEvalItems(loadDataset(files.testPrompts).examples), opts.testPerGroup, 3);
@@ -215,6 +220,14 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
         { name: "per-category, pruned, last token, resid_post", site: "resid_post", reduce: "last", prune: 0.5, pooled: false },
         { name: "one pooled vector, pruned, mean, resid_post", site: "resid_post", reduce: "mean", prune: 0.5, pooled: true },
         { name: "per-category, pruned, mean, attn_out", site: "attn_out", reduce: "mean", prune: 0.5, pooled: false },
+        {
+          name: "per-category, generic safe side (benign answers, no pairs), pruned, mean, resid_post",
+          generic: true,
+          site: "resid_post",
+          reduce: "mean",
+          prune: 0.5,
+          pooled: false,
+        },
       ];
       comparisons.push(mainResult);
       for (const v of variants) {

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { loadDataset } from "../../src/data/load.js";
 import { Model } from "../../src/engine/model.js";
 import type { ConditionSummary } from "../../src/eval/harness.js";
 import type { GroupMetrics } from "../../src/eval/metrics.js";
+import { writeOrganismFiles } from "../../src/organism/files.js";
 import { runStudy } from "../../src/organism/study.js";
-import { makeWorld } from "../../src/organism/world.js";
-import { ROOT } from "../support/models.js";
+import { CATEGORIES, makeWorld } from "../../src/organism/world.js";
+import { ROOT, tmpFile } from "../support/models.js";
 
 const ORGANISM = join(ROOT, "models", "organism.gguf");
 
@@ -33,6 +35,33 @@ function checkSummary(s: ConditionSummary, nHarmful: number, what: string) {
 }
 
 describe("the organism, end to end", () => {
+  it("writes both kinds of vector data: contrastive pairs, and harmful answers against generic benign ones", () => {
+    const opts = { seed: 3, harmfulPerCategory: 20, benign: 20, lookalikePerCategory: 5 };
+    const files = writeOrganismFiles(tmpFile("organism-files"), opts);
+    const pairs = loadDataset(files.vectors).examples;
+    assert.equal(pairs.filter((e) => e.label === "safe").length, pairs.filter((e) => e.label === "unsafe").length);
+    assert.ok(
+      pairs.every((e) => e.category),
+      "pairs: both sides carry the category",
+    );
+    const generic = loadDataset(files.genericVectors).examples;
+    const unsafe = generic.filter((e) => e.label === "unsafe");
+    const safe = generic.filter((e) => e.label === "safe");
+    const world = makeWorld(opts);
+    assert.equal(unsafe.length, world.train.filter((d) => d.kind === "harmful" && d.style === "harmful").length);
+    assert.equal(safe.length, world.train.filter((d) => d.kind === "benign").length);
+    assert.ok(unsafe.every((e) => e.category) && safe.every((e) => e.category === undefined), "generic: the safe side has no category");
+    const harmMarkers = CATEGORIES.flatMap((c) => c.harmMarkers);
+    assert.ok(
+      unsafe.every((e) => harmMarkers.some((m) => e.response?.includes(m))),
+      "unsafe rows hold harmful answers",
+    );
+    assert.ok(
+      safe.every((e) => !harmMarkers.some((m) => e.response?.includes(m))),
+      "safe rows do not",
+    );
+  });
+
   it("the world is deterministic and its test split uses held-out templates", () => {
     const a = makeWorld({ seed: 3, harmfulPerCategory: 20, benign: 20, lookalikePerCategory: 5 });
     const b = makeWorld({ seed: 3, harmfulPerCategory: 20, benign: 20, lookalikePerCategory: 5 });
