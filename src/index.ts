@@ -4,7 +4,14 @@ export { ADAPTERS } from "./data/adapters.js";
 export { DataError } from "./data/errors.js";
 export { categoryId, countByCategory, type Dataset, type Example } from "./data/example.js";
 export { dataDir, dataFile, type LoadDataOptions, loadDataset } from "./data/load.js";
-export { Context, type ContextOptions, type EvaluateOptions, type SteeringPlan, type SteeringVector } from "./engine/context.js";
+export {
+  Context,
+  type ContextOptions,
+  type EvaluateOptions,
+  needsHooks,
+  type SteeringPlan,
+  type SteeringVector,
+} from "./engine/context.js";
 export {
   type ControlVector,
   checkControlVector,

@@ -29,6 +29,14 @@ export interface SteeringVector {
   via?: "native" | "hook";
 }
 
+/**
+ * Whether a steering vector needs activation hooks (a context created with hooks): llama.cpp's
+ * control vectors cover resid_post from layer 1 on; other sites, layer 0 and forced hooks do not.
+ */
+export function needsHooks(sv: Pick<SteeringVector, "site" | "layer" | "via">): boolean {
+  return !(sv.site === "resid_post" && sv.layer >= 1 && sv.via !== "hook");
+}
+
 /** What a steering call did: which layers use llama.cpp's control vector and which use hooks. */
 export interface SteeringPlan {
   nativeLayers: number[];
@@ -112,7 +120,7 @@ export class Context {
       const strength = sv.strength ?? 1;
       if (!Number.isFinite(strength)) throw new EngineError("bad_vector", `${what}: strength ${strength} is not a finite number.`);
       const scaled = Float32Array.from(sv.vector, (x) => x * strength);
-      if (sv.site === "resid_post" && sv.layer >= 1 && sv.via !== "hook") {
+      if (!needsHooks(sv)) {
         const prev = nativeByLayer.get(sv.layer);
         nativeByLayer.set(sv.layer, prev ? prev.map((x, i) => x + (scaled[i] as number)) : scaled);
       } else if (this.native.observable) {

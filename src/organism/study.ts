@@ -142,8 +142,9 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       opts.sweepPerCategory ?? 24,
       5,
     );
+    const allLayers = Array.from({ length: ctx.model.info.nLayer }, (_, l) => l);
     const tuneOpts = {
-      sweepLayers: opts.sweepLayers ?? Array.from({ length: ctx.model.info.nLayer }, (_, l) => l),
+      sweepLayers: opts.sweepLayers ?? allLayers,
       sweepStrengths: opts.sweepStrengths ?? [0.25, 0.375, 0.5, 0.625, 0.75],
       budget: opts.budget ?? DEFAULT_BUDGET,
       generation,
@@ -162,13 +163,12 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
 
     step("calibrating the detector on training prompts");
     const trainEx = (kind: string) => trainExamples.filter((e) => e.meta?.kind === kind);
-    const layers = Array.from({ length: ctx.model.info.nLayer }, (_, l) => l);
     const {
       detector,
       layer: detLayer,
       byLayer,
     } = await calibrateDetector(ctx, trainEx("harmful"), [...trainEx("benign"), ...trainEx("lookalike")], {
-      layers,
+      layers: allLayers,
       chat: true,
     });
     const bundle: Bundle = { ...main.bundle, detector };

@@ -9,7 +9,7 @@ import { Rng } from "../util/random.js";
 import { type Bundle, type CategoryEntry, type LayerDiagnostics, TOOL_VERSION } from "./bundle.js";
 import { type Activations, activationRow, collectActivations } from "./collect.js";
 import { SteerError } from "./errors.js";
-import { auroc, cosine, dot, meanOf, norm, prunedDifference, quantile } from "./math.js";
+import { auroc, cosine, dot, meanAndSd, meanOf, norm, prunedDifference, quantile } from "./math.js";
 import { type ChatMode, renderExample, usesChat } from "./render.js";
 
 export interface BuildOptions {
@@ -54,12 +54,10 @@ function split<T>(xs: T[], heldOut: number): { train: T[]; test: T[] } {
 
 function cohensD(a: number[], b: number[]): number | null {
   if (a.length < 2 || b.length < 2) return null;
-  const m = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
-  const v = (x: number[], mu: number) => x.reduce((s, y) => s + (y - mu) ** 2, 0) / (x.length - 1);
-  const ma = m(a);
-  const mb = m(b);
-  const sd = Math.sqrt((v(a, ma) + v(b, mb)) / 2);
-  return sd > 0 ? (ma - mb) / sd : null;
+  const sa = meanAndSd(a);
+  const sb = meanAndSd(b);
+  const sd = Math.sqrt((sa.sd ** 2 + sb.sd ** 2) / 2);
+  return sd > 0 ? (sa.mean - sb.mean) / sd : null;
 }
 
 export async function buildBundle(

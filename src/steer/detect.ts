@@ -9,7 +9,7 @@ import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import { activationRow, collectActivations } from "./collect.js";
 import { SteerError } from "./errors.js";
-import { dot, meanOf, norm, solveSpd } from "./math.js";
+import { dot, meanAndSd, meanOf, norm, solveSpd } from "./math.js";
 import type { Policy } from "./policy.js";
 import { renderExample } from "./render.js";
 
@@ -115,8 +115,8 @@ function fitDirections(rows: Float32Array[], cats: Array<string | undefined>, wi
 function setThresholds(dirs: Map<string, Float32Array>, benign: Float32Array[], layer: number, falseAlarms: number) {
   const stats = [...dirs].map(([c, direction]) => {
     const s = benign.map((r) => dot(r, direction));
-    const mu = s.reduce((a, b) => a + b, 0) / s.length;
-    const sd = Math.sqrt(s.reduce((a, b) => a + (b - mu) ** 2, 0) / Math.max(1, s.length - 1)) || 1;
+    const { mean: mu, sd: spread } = meanAndSd(s);
+    const sd = spread || 1;
     return { c, direction, mu, sd, z: s.map((x) => (x - mu) / sd) };
   });
   // the threshold is an order statistic: exactly floor(n * falseAlarms) of these prompts score above it

@@ -24,6 +24,13 @@ export function meanOf(rows: ArrayLike<number>[], width: number): Float32Array {
   return Float32Array.from(acc, (x) => x / Math.max(rows.length, 1));
 }
 
+/** Mean and sample standard deviation (n - 1; 0 for fewer than two values). */
+export function meanAndSd(values: number[]): { mean: number; sd: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+  const v = values.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, values.length - 1);
+  return { mean, sd: Math.sqrt(v) };
+}
+
 /** Quantile with linear interpolation between order statistics (q = 0.5 is the median). */
 export function quantile(values: number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { auroc, cosine, meanOf, prunedDifference, quantile, solveSpd } from "../../src/steer/math.js";
+import { auroc, cosine, meanAndSd, meanOf, prunedDifference, quantile, solveSpd } from "../../src/steer/math.js";
 
 describe("SafeSteer vector math on a hand-checkable fixture", () => {
   // safe rows mean (2, 0); unsafe rows at distances 1, 2, 3, 4, 5 from it along different axes
@@ -41,6 +41,14 @@ describe("SafeSteer vector math on a hand-checkable fixture", () => {
     assert.equal(auroc([1, 3], [2, 2]), 0.5);
     assert.equal(auroc([2], [2]), 0.5);
     assert.ok(Math.abs(cosine([1, 0], [1, 1]) - Math.SQRT1_2) < 1e-12);
+  });
+
+  it("mean and sample standard deviation", () => {
+    // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, squared deviations sum to 32, sample variance 32 / 7
+    const { mean, sd } = meanAndSd([2, 4, 4, 4, 5, 5, 7, 9]);
+    assert.equal(mean, 5);
+    assert.ok(Math.abs(sd - Math.sqrt(32 / 7)) < 1e-12);
+    assert.deepEqual(meanAndSd([3]), { mean: 3, sd: 0 });
   });
 
   it("solves a symmetric positive definite system (the detector's whitening), and refuses an indefinite one", () => {

@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import type { Context } from "../../engine/context.js";
+import { type Context, needsHooks } from "../../engine/context.js";
 import { type GenerateOptions, generate, generateStream } from "../../engine/generate.js";
 import { SafeSteerError } from "../../errors.js";
 import { applyPolicy } from "../../steer/apply.js";
@@ -103,12 +103,10 @@ export function generateCommand(program: Command): void {
       const model = loadModel(o);
       const bundle = o.bundle ? readBundle(o.bundle) : undefined;
       const full = bundle ? parsePolicy(o.steer as string) : {};
-      // activation hooks cost a little per token: only when the detector reads activations, or a
-      // vector is not a native control vector (another site, or layer 0)
+      // activation hooks cost a little per token: only when the detector reads activations or a
+      // vector is not a native control vector
       const hooks =
-        bundle !== undefined &&
-        (Boolean(o.conditional) ||
-          policySteering(bundle, full, { raw: o.rawStrength }).some((v) => v.site !== "resid_post" || v.layer === 0));
+        bundle !== undefined && (Boolean(o.conditional) || policySteering(bundle, full, { raw: o.rawStrength }).some(needsHooks));
       const ctx = model.createContext({ nCtx: o.ctx, hooks });
       const { signal, dispose } = interruptSignal();
       try {
