@@ -125,6 +125,13 @@ async function perplexities(ctx: Context, prompts: number[][], answers: number[]
 
 export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions): Promise<EvalResults> {
   const model = ctx.model;
+  // answers, seeds and detections are keyed by index: a filtered list must be renumbered first
+  const misplaced = items.findIndex((it, i) => it.index !== i);
+  if (misplaced >= 0)
+    throw new SafeSteerError(
+      "bad_argument",
+      `evaluation item ${misplaced} has index ${items[misplaced]?.index}: items must be numbered 0..n-1 in order; after filtering, renumber them (items.map((it, index) => ({ ...it, index }))).`,
+    );
   const needsBundle = opts.conditions.some((c) => c.mode !== "none");
   if (needsBundle && !opts.bundle) throw new SafeSteerError("bad_argument", "steered conditions need a bundle (--bundle).");
   if (opts.conditions.some((c) => c.mode === "conditional") && !opts.detector) {
