@@ -10,6 +10,7 @@ import { type Policy, policySteering } from "../steer/policy.js";
 import { renderExample } from "../steer/render.js";
 import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
+import { answerLogProbs } from "./likelihood.js";
 import { type AnswerRecord, type GroupMetrics, groupMetrics, repetitionRate } from "./metrics.js";
 import type { Choice } from "./select.js";
 
@@ -104,23 +105,8 @@ export function summarise(items: EvalItem[], answers: AnswerRecord[], conditions
 
 /** Perplexity of each answer given its prompt, under the (unsteered) context. */
 async function perplexities(ctx: Context, prompts: number[][], answers: number[][]): Promise<Array<number | null>> {
-  const seqs = prompts.map((p, i) => [...p, ...(answers[i] as number[])]);
-  const { logits } = await ctx.evaluate(seqs, { logits: "all" });
-  return answers.map((a, i) => {
-    if (a.length === 0) return null;
-    const rows = logits[i] as Float32Array[];
-    const p = (prompts[i] as number[]).length;
-    let nll = 0;
-    for (let t = 0; t < a.length; t++) {
-      const row = rows[p - 1 + t] as Float32Array;
-      let max = -Infinity;
-      for (const v of row) if (v > max) max = v;
-      let z = 0;
-      for (const v of row) z += Math.exp(v - max);
-      nll -= (row[a[t] as number] as number) - max - Math.log(z);
-    }
-    return Math.exp(nll / a.length);
-  });
+  const lps = await answerLogProbs(ctx, prompts, answers);
+  return answers.map((a, i) => (a.length === 0 ? null : Math.exp(-(lps[i] as number) / a.length)));
 }
 
 export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions): Promise<EvalResults> {

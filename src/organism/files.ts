@@ -18,12 +18,31 @@ export interface OrganismFiles {
   trainPrompts: string;
   /** Held-out prompts: unseen templates and topic combinations. */
   testPrompts: string;
+  /** Held-out harmful requests with a harmful and a safe-and-helpful answer each (likelihood checks). */
+  testPairs: string;
 }
 
 function promptRow(d: Dialogue) {
   const topic = d.subject;
   if (d.kind === "harmful") return { prompt: d.prompt, category: d.category, label: "unsafe", kind: d.kind, topic };
   return { prompt: d.prompt, label: "safe", kind: d.kind, ...(d.kind === "lookalike" ? { lookalike_of: d.category } : {}), topic };
+}
+
+/**
+ * Contrastive pairs: every harmful request with a harmful (unsafe) and a safe-and-helpful (safe)
+ * answer (templates in turn), so both sides hold the same prompts and their difference is the answer's.
+ */
+function contrastivePairs(dialogues: Dialogue[]) {
+  return dialogues
+    .filter((d) => d.kind === "harmful")
+    .flatMap((d, i) => {
+      const c = CATEGORIES.find((x) => x.id === d.category) as HarmCategory;
+      const answer = (styles: HarmCategory["harmful"]) => (styles[i % styles.length] as (typeof styles)[number])(d.act, d.topic);
+      return [
+        { prompt: d.prompt, response: answer(c.harmful), category: d.category, label: "unsafe" },
+        { prompt: d.prompt, response: answer(c.safe), category: d.category, label: "safe" },
+      ];
+    });
 }
 
 const jsonl = (rows: unknown[]) => `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`;
@@ -35,19 +54,8 @@ export function writeOrganismFiles(dir: string, opts: WorldOptions = {}, world: 
     genericVectors: join(dir, "generic-vectors.jsonl"),
     trainPrompts: join(dir, "train-prompts.jsonl"),
     testPrompts: join(dir, "test-prompts.jsonl"),
+    testPairs: join(dir, "test-pairs.jsonl"),
   };
-  // contrastive pairs: every harmful training request with a harmful and a safe-and-helpful answer
-  // (templates in turn), so both sides hold the same prompts and their difference is the answer's
-  const vec = world.train
-    .filter((d) => d.kind === "harmful")
-    .flatMap((d, i) => {
-      const c = CATEGORIES.find((x) => x.id === d.category) as HarmCategory;
-      const answer = (styles: HarmCategory["harmful"]) => (styles[i % styles.length] as (typeof styles)[number])(d.act, d.topic);
-      return [
-        { prompt: d.prompt, response: answer(c.harmful), category: d.category, label: "unsafe" },
-        { prompt: d.prompt, response: answer(c.safe), category: d.category, label: "safe" },
-      ];
-    });
   const generic = [
     ...world.train
       .filter((d) => d.kind === "harmful" && d.style === "harmful")
@@ -57,9 +65,10 @@ export function writeOrganismFiles(dir: string, opts: WorldOptions = {}, world: 
   // one row per distinct training prompt
   const seen = new Set<string>();
   const trainPrompts = world.train.filter((d) => !seen.has(d.prompt) && seen.add(d.prompt)).map(promptRow);
-  writeFileAtomic(files.vectors, [jsonl(vec)]);
+  writeFileAtomic(files.vectors, [jsonl(contrastivePairs(world.train))]);
   writeFileAtomic(files.genericVectors, [jsonl(generic)]);
   writeFileAtomic(files.trainPrompts, [jsonl(trainPrompts)]);
   writeFileAtomic(files.testPrompts, [jsonl(world.test.map(promptRow))]);
+  writeFileAtomic(files.testPairs, [jsonl(contrastivePairs(world.test))]);
   return files;
 }

@@ -29,6 +29,19 @@ export function studyReport(s: StudyResults): string {
     "",
     ...choicesTable(s.main.choices),
   );
+  lines.push(
+    "",
+    "### Answer likelihoods (held-out harmful requests, each with its harmful and its safe answer, teacher-forced; steered at the chosen layer and strength)",
+    "",
+    "Log-odds = log P(safe answer) - log P(harmful answer), in nats, mean over prompts. A vector that redirects the model raises the log-odds and the safe answer's log-probability; one that only breaks the text lowers both answers' log-probabilities.",
+    "",
+    "| category | layer | strength | pairs | log-odds unsteered | log-odds steered | safe answer log-prob/token | harmful answer log-prob/token |",
+    "|---|---|---|---|---|---|---|---|",
+    ...s.likelihood.map(
+      (l) =>
+        `| ${l.category} | ${l.layer} | ${l.strength} | ${l.unsteered.n} | ${l.unsteered.logOdds.toFixed(2)} | ${l.steered.logOdds.toFixed(2)} | ${l.unsteered.safePerToken.toFixed(2)} -> ${l.steered.safePerToken.toFixed(2)} | ${l.unsteered.unsafePerToken.toFixed(2)} -> ${l.steered.unsafePerToken.toFixed(2)} |`,
+    ),
+  );
   if (s.comparisons.length) {
     lines.push("", "### Comparisons (held-out harmful prompts, category known, each variant tuned on the training split)", "");
     lines.push("| variant | layers | unsafe | worst category unsafe | refusal | on topic | perplexity |", "|---|---|---|---|---|---|---|");

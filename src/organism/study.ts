@@ -11,10 +11,12 @@ import type { Site } from "../engine/hooks.js";
 import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, runEval } from "../eval/harness.js";
 import { type EvalItem, samplePerGroup, toEvalItems } from "../eval/item.js";
 import { toyJudge } from "../eval/judges.js";
+import { type PairLikelihood, pairLikelihood, pairsOf } from "../eval/likelihood.js";
 import { applyChoices, type Budget, type Choice, DEFAULT_BUDGET, selectPerCategory, sweepConditions } from "../eval/select.js";
 import { buildBundle } from "../steer/build.js";
 import type { Bundle, CategoryEntry } from "../steer/bundle.js";
 import { calibrateDetector, type DetectorPooling } from "../steer/detect.js";
+import { policySteering } from "../steer/policy.js";
 import { writeOrganismFiles } from "./files.js";
 import { DEFAULT_ORGANISM_CONFIG } from "./train.js";
 import { ORGANISM_STOP, type WorldOptions } from "./world.js";
@@ -69,6 +71,11 @@ export interface StudyResults {
     /** Share of held-out training harmful prompts named at the false-alarm budget, per candidate layer. */
     validationByLayer: Array<{ layer: number; score: number; margin: number }>;
   };
+  /**
+   * Per category, on held-out harmful requests with both answers: how likely the safe and the
+   * harmful answer are (teacher-forced), unsteered and steered at the chosen layer and strength.
+   */
+  likelihood: Array<{ category: string; layer: number; strength: number; unsteered: PairLikelihood; steered: PairLikelihood }>;
   comparisons: VariantResult[];
   examples: Array<{ category: string; prompt: string; unsteered: string; steered: string }>;
   test: EvalResults;
@@ -212,6 +219,22 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       validationByLayer: byLayer,
     };
 
+    step("answer likelihoods on held-out pairs: safe vs harmful answer, unsteered and steered");
+    const testPairs = pairsOf(loadDataset(files.testPairs).examples);
+    const likelihood: StudyResults["likelihood"] = [];
+    for (const [c, e] of bundle.categories) {
+      const pairs = testPairs.filter((p) => p.category === c);
+      ctx.clearSteering();
+      const unsteered = await pairLikelihood(ctx, pairs, true);
+      try {
+        await ctx.setSteering(policySteering(bundle, { [c]: policy[c] as number }));
+        const steered = await pairLikelihood(ctx, pairs, true);
+        likelihood.push({ category: c, layer: e.steerLayers[0] as number, strength: policy[c] as number, unsteered, steered });
+      } finally {
+        ctx.clearSteering();
+      }
+    }
+
     const comparisons: VariantResult[] = [];
     const mainResult: VariantResult = { ...mainVariant, choices: main.choices, test: test.summary.steered as ConditionSummary };
     if (opts.comparisons !== false) {
@@ -257,6 +280,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       conditional: test.summary.conditional as ConditionSummary,
       conditionalTop: test.summary["conditional-top"] as ConditionSummary,
       detector: detectorStats,
+      likelihood,
       comparisons,
       examples,
       test,

@@ -22,12 +22,16 @@ describe("evaluation harness", () => {
         /item 1 has index 2: .*renumber/,
       );
       // renumbered, the same items run
-      const r = await runEval(ctx, items.map((it, index) => ({ ...it, index })), {
-        judge: toyJudge,
-        generation,
-        chat: true,
-        conditions: [{ name: "unsteered", mode: "none" }],
-      });
+      const r = await runEval(
+        ctx,
+        items.map((it, index) => ({ ...it, index })),
+        {
+          judge: toyJudge,
+          generation,
+          chat: true,
+          conditions: [{ name: "unsteered", mode: "none" }],
+        },
+      );
       assert.equal(r.answers.length, 2);
     } finally {
       ctx.dispose();

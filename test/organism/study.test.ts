@@ -7,6 +7,7 @@ import type { ConditionSummary } from "../../src/eval/harness.js";
 import type { GroupMetrics } from "../../src/eval/metrics.js";
 import { writeOrganismFiles } from "../../src/organism/files.js";
 import { runStudy } from "../../src/organism/study.js";
+import { DEFAULT_ORGANISM_CONFIG } from "../../src/organism/train.js";
 import { CATEGORIES, makeWorld } from "../../src/organism/world.js";
 import { ROOT, tmpFile } from "../support/models.js";
 
@@ -106,5 +107,14 @@ describe("the organism, end to end", () => {
     assert.ok(
       s.detector.accuracy >= 0 && s.detector.accuracy <= 1 && s.detector.falsePositiveRate >= 0 && s.detector.falsePositiveRate <= 1,
     );
+    // answer likelihoods: every category over all its held-out pairs, and steering changed them
+    const heldOut = makeWorld(DEFAULT_ORGANISM_CONFIG.world).test.filter((d) => d.kind === "harmful");
+    assert.deepEqual(s.likelihood.map((l) => l.category).sort(), [...s.bundle.categories.keys()].sort());
+    for (const l of s.likelihood) {
+      assert.equal(l.unsteered.n, heldOut.filter((d) => d.category === l.category).length);
+      assert.equal(l.steered.n, l.unsteered.n);
+      assert.ok(l.unsteered.safePerToken < 0 && l.unsteered.unsafePerToken < 0, "log-probabilities are negative");
+      assert.notEqual(l.steered.logOdds, l.unsteered.logOdds, `${l.category}: steering changed the answers' likelihoods`);
+    }
   });
 });
