@@ -10,6 +10,7 @@ import { generateCommand } from "./commands/generate.js";
 import { infoCommand } from "./commands/info.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { exportCommand, importCommand } from "./commands/interop.js";
+import { likelihoodCommand } from "./commands/likelihood.js";
 import { demoCommand, organismCommand } from "./commands/organism.js";
 
 export { DEFAULT_MODEL, parseLayers } from "./options.js";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     inspectCommand,
     detectorCommand,
     evalCommand,
+    likelihoodCommand,
     exportCommand,
     importCommand,
     organismCommand,

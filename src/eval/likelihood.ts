@@ -6,6 +6,7 @@
 import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import type { Model } from "../engine/model.js";
+import { SafeSteerError } from "../errors.js";
 import { renderExample } from "../steer/render.js";
 
 /** log softmax(row)[token] */
@@ -75,31 +76,50 @@ function splitRendering(model: Model, prompt: string, response: string, chat: bo
   return { prompt: full.slice(0, k), answer: full.slice(k) };
 }
 
+export interface LikelihoodOptions {
+  /** Called after each chunk of pairs with (pairs done, pairs in all). */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Pairs run per forward call: small enough to report progress and stop between them. */
+const CHUNK = 32;
+
 /** Likelihood of the safe vs the unsafe answers of the pairs under the context's current steering. */
-export async function pairLikelihood(ctx: Context, pairs: AnswerPair[], chat: boolean): Promise<PairLikelihood> {
-  const safe = pairs.map((p) => splitRendering(ctx.model, p.prompt, p.safe, chat));
-  const unsafe = pairs.map((p) => splitRendering(ctx.model, p.prompt, p.unsafe, chat));
-  const lpSafe = await answerLogProbs(
-    ctx,
-    safe.map((s) => s.prompt),
-    safe.map((s) => s.answer),
-  );
-  const lpUnsafe = await answerLogProbs(
-    ctx,
-    unsafe.map((s) => s.prompt),
-    unsafe.map((s) => s.answer),
-  );
-  const n = pairs.length;
-  const tokens = (xs: { answer: number[] }[]) =>
-    Math.max(
-      1,
-      xs.reduce((s, x) => s + x.answer.length, 0),
+export async function pairLikelihood(
+  ctx: Context,
+  pairs: AnswerPair[],
+  chat: boolean,
+  opts: LikelihoodOptions = {},
+): Promise<PairLikelihood> {
+  let lpSafe = 0;
+  let lpUnsafe = 0;
+  let nSafe = 0;
+  let nUnsafe = 0;
+  for (let start = 0; start < pairs.length; start += CHUNK) {
+    if (opts.signal?.aborted) throw new SafeSteerError("aborted", `stopped after ${start} of ${pairs.length} pairs; nothing was written.`);
+    const chunk = pairs.slice(start, start + CHUNK);
+    const safe = chunk.map((p) => splitRendering(ctx.model, p.prompt, p.safe, chat));
+    const unsafe = chunk.map((p) => splitRendering(ctx.model, p.prompt, p.unsafe, chat));
+    const seqs = [...safe, ...unsafe];
+    const lps = await answerLogProbs(
+      ctx,
+      seqs.map((x) => x.prompt),
+      seqs.map((x) => x.answer),
     );
-  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    lps.forEach((lp, i) => {
+      if (i < safe.length) lpSafe += lp;
+      else lpUnsafe += lp;
+    });
+    nSafe += safe.reduce((n, x) => n + x.answer.length, 0);
+    nUnsafe += unsafe.reduce((n, x) => n + x.answer.length, 0);
+    opts.onProgress?.(Math.min(pairs.length, start + CHUNK), pairs.length);
+  }
+  const n = pairs.length;
   return {
     n,
-    logOdds: n ? (sum(lpSafe) - sum(lpUnsafe)) / n : 0,
-    safePerToken: sum(lpSafe) / tokens(safe),
-    unsafePerToken: sum(lpUnsafe) / tokens(unsafe),
+    logOdds: n ? (lpSafe - lpUnsafe) / n : 0,
+    safePerToken: lpSafe / Math.max(1, nSafe),
+    unsafePerToken: lpUnsafe / Math.max(1, nUnsafe),
   };
 }

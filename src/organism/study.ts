@@ -16,7 +16,7 @@ import { applyChoices, type Budget, type Choice, DEFAULT_BUDGET, selectPerCatego
 import { buildBundle } from "../steer/build.js";
 import type { Bundle, CategoryEntry } from "../steer/bundle.js";
 import { calibrateDetector, type DetectorPooling } from "../steer/detect.js";
-import { policySteering } from "../steer/policy.js";
+import { bundlePolicy, policySteering } from "../steer/policy.js";
 import { writeOrganismFiles } from "./files.js";
 import { DEFAULT_ORGANISM_CONFIG } from "./train.js";
 import { ORGANISM_STOP, type WorldOptions } from "./world.js";
@@ -156,7 +156,6 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       budget: opts.budget ?? DEFAULT_BUDGET,
       generation,
     };
-    const policyOf = (b: Bundle) => Object.fromEntries([...b.categories].map(([c, e]) => [c, e.strength ?? b.recommendedStrength]));
 
     step("building vectors (pruned, mean, resid_post) and tuning layer and strength on training prompts");
     const mainVariant: Variant = {
@@ -183,7 +182,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     step(
       `evaluating ${testItems.length} held-out prompts: unsteered, steered (category known), steered by the detector (every category fired; the most confident one)`,
     );
-    const policy = policyOf(bundle);
+    const policy = bundlePolicy(bundle);
     const test = await runEval(ctx, testItems, {
       judge: toyJudge,
       generation,
@@ -261,7 +260,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
           generation,
           chat: true,
           bundle: t.bundle,
-          conditions: [{ name: "steered", mode: "known", policy: policyOf(t.bundle) }],
+          conditions: [{ name: "steered", mode: "known", policy: bundlePolicy(t.bundle) }],
         });
         comparisons.push({ ...v, choices: t.choices, test: r.summary.steered as ConditionSummary });
       }

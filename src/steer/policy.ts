@@ -70,3 +70,13 @@ export function policySteering(b: Bundle, policy: Policy, opts: PolicyOptions = 
   }
   return out;
 }
+
+/** The bundle's own policy: every category at its tuned strength, else the bundle's recommended one. */
+export function bundlePolicy(b: Bundle): Policy {
+  return Object.fromEntries([...b.categories].map(([c, e]) => [c, e.strength ?? b.recommendedStrength]));
+}
+
+/** A --steer option: "all" (the bundle's own policy) or category=strength pairs. */
+export function policyOption(spec: string, b: Bundle): Policy {
+  return spec === "all" ? bundlePolicy(b) : parsePolicy(spec);
+}

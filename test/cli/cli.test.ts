@@ -269,6 +269,33 @@ describe("safesteer eval and the organism commands", () => {
     assert.equal(all.code, 0, all.err);
   });
 
+  it("likelihood scores each held-out pair's safe and unsafe answer, unsteered and steered, and flags a vector that changes nothing", () => {
+    const bundle = tmpFile("organism-bundle-l2.gguf");
+    assert.equal(run(["build", "-m", ORGANISM, "--data", join(dir, "vectors.jsonl"), "--layers", "2", "-o", bundle]).code, 0);
+    const out = tmpFile("likelihood.json");
+    const pairs = join(dir, "test-pairs.jsonl");
+    const r = run(["likelihood", "-m", ORGANISM, "--bundle", bundle, "--data", pairs, "--steer", "theft=0.5,violence=0", "-o", out]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^\| theft \| 30 \| 0\.5 \| -?\d+\.\d\d \|/m);
+    assert.match(r.err, /skipping 30 deception pairs: the policy does not steer deception/);
+    assert.match(r.err, /unchanged for violence: the strength is 0/);
+    const j = JSON.parse(readFileSync(out, "utf8"));
+    assert.equal(j.schema, "safesteer.likelihood/1");
+    const theft = j.rows.find((x: { category: string }) => x.category === "theft");
+    console.log(
+      `  theft log-odds safe vs harmful answer: unsteered ${theft.unsteered.logOdds.toFixed(2)}, steered ${theft.steered.logOdds.toFixed(2)}`,
+    );
+    assert.ok(
+      theft.steered.logOdds > theft.unsteered.logOdds + 1,
+      "the theft vector makes the safe answer more likely than the harmful one",
+    );
+    const violence = j.rows.find((x: { category: string }) => x.category === "violence");
+    assert.deepEqual(violence.steered, violence.unsteered);
+    const noPairs = run(["likelihood", "-m", ORGANISM, "--bundle", bundle, "--data", join(dir, "test-prompts.jsonl")]);
+    assert.equal(noPairs.code, 2);
+    assert.match(noPairs.err, /no pairs in .*: each prompt needs a row with label "safe" and one with label "unsafe"/);
+  });
+
   it("detector calibrates conditional steering into a copy of the bundle; eval --mode conditional steers what it detects", () => {
     const bundle = tmpFile("organism-bundle.gguf");
     const withDet = tmpFile("organism-detector.gguf");

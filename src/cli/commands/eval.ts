@@ -9,7 +9,7 @@ import { choicesTable, markdownSummary } from "../../eval/report.js";
 import { applyChoices, DEFAULT_BUDGET, parseSweep, selectPerCategory, sweepConditions } from "../../eval/select.js";
 import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
 import { FIRE_MODES, type FireMode } from "../../steer/detect.js";
-import { parsePolicy } from "../../steer/policy.js";
+import { policyOption } from "../../steer/policy.js";
 import { usesChat } from "../../steer/render.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
 import { int, loadModel, type ModelOpts, num, withModelOptions } from "../options.js";
@@ -75,12 +75,7 @@ export function evalCommand(program: Command): void {
       const bundle = o.bundle ? readBundle(o.bundle) : undefined;
       if (bundle) checkBundleModel(bundle, await model.fingerprint(), { force: o.force });
       if ((o.steer || o.sweep) && !bundle) throw new SafeSteerError("usage", "--steer and --sweep need --bundle.");
-      const policy =
-        o.steer === "all" && bundle
-          ? Object.fromEntries([...bundle.categories].map(([c, e]) => [c, e.strength ?? bundle.recommendedStrength]))
-          : o.steer
-            ? parsePolicy(o.steer)
-            : undefined;
+      const policy = o.steer && bundle ? policyOption(o.steer, bundle) : undefined;
       const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }];
       if (policy)
         conditions.push({
