@@ -48,3 +48,21 @@ export function choicesTable(choices: Choice[]): string[] {
     ),
   ];
 }
+
+/**
+ * Steered conditions in which no steered answer differs from the baseline's answer to the same prompt
+ * (same seed), with how many answers were steered: a silent no-op, e.g. a strength of 0 or a vector
+ * that never reaches the model.
+ */
+export function inertConditions(r: EvalResults, baseline = "unsteered"): Array<{ condition: string; steered: number }> {
+  const base = new Map(r.answers.filter((a) => a.condition === baseline).map((a) => [a.index, a.answer]));
+  return r.conditions
+    .filter((c) => c.name !== baseline)
+    .map((c) => {
+      const steered = r.answers.filter((a) => a.condition === c.name && a.steered.length > 0);
+      const changed = steered.some((a) => base.get(a.index) !== a.answer);
+      return { condition: c.name, steered: steered.length, changed };
+    })
+    .filter((c) => c.steered > 0 && !c.changed)
+    .map(({ condition, steered }) => ({ condition, steered }));
+}

@@ -213,6 +213,25 @@ describe("safesteer eval and the organism commands", () => {
     const again = run([...args, "--resume"]);
     assert.equal(again.code, 0, again.err);
     assert.deepEqual(JSON.parse(readFileSync(results, "utf8")).answers, j.answers);
+    assert.doesNotMatch(r.err, /steering changed none/);
+    // a policy that changes nothing is flagged, not reported as a result
+    const inert = run(
+      evalArgs(
+        join(dir, "test-prompts.jsonl"),
+        "--per-group",
+        "1",
+        "--bundle",
+        bundle,
+        "--steer",
+        "violence=0",
+        "--judge",
+        "toy",
+        "-o",
+        tmpFile("inert.json"),
+      ),
+    );
+    assert.equal(inert.code, 0, inert.err);
+    assert.match(inert.err, /warning: steering changed none of the 1 steered answers in "steered": the strength is 0/);
   });
 
   it("eval --sweep chooses a layer and strength per category within budget and writes a tuned bundle for --steer all", () => {

@@ -5,7 +5,7 @@ import { SafeSteerError } from "../../errors.js";
 import { type ConditionSpec, type EvalResults, RESULTS_SCHEMA, runEval } from "../../eval/harness.js";
 import { samplePerGroup, toEvalItems } from "../../eval/item.js";
 import { makeJudge } from "../../eval/judges.js";
-import { choicesTable, markdownSummary } from "../../eval/report.js";
+import { choicesTable, inertConditions, markdownSummary } from "../../eval/report.js";
 import { applyChoices, DEFAULT_BUDGET, parseSweep, selectPerCategory, sweepConditions } from "../../eval/select.js";
 import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
 import { FIRE_MODES, type FireMode } from "../../steer/detect.js";
@@ -126,6 +126,10 @@ export function evalCommand(program: Command): void {
         });
         bar.stop();
         process.stdout.write(`${markdownSummary(results)}\n`);
+        for (const c of inertConditions(results))
+          process.stderr.write(
+            `warning: steering changed none of the ${c.steered} steered answers in "${c.condition}": the strength is 0 or the vector never reaches the model (check the layer and site).\n`,
+          );
         if (o.sweep && bundle) {
           // per category: the least unsafe setting within the refusal, relevance and quality budgets
           const choices = selectPerCategory(results, "unsteered", DEFAULT_BUDGET);
