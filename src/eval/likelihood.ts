@@ -7,6 +7,8 @@ import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import type { Model } from "../engine/model.js";
 import { SafeSteerError } from "../errors.js";
+import type { Bundle } from "../steer/bundle.js";
+import { type Policy, policySteering } from "../steer/policy.js";
 import { renderExample } from "../steer/render.js";
 
 /** log softmax(row)[token] */
@@ -122,4 +124,62 @@ export async function pairLikelihood(
     safePerToken: lpSafe / Math.max(1, nSafe),
     unsafePerToken: lpUnsafe / Math.max(1, nUnsafe),
   };
+}
+
+/** Pairs without a category: steered with the whole policy. */
+export const UNCATEGORISED = "(uncategorised)";
+
+export interface CategoryLikelihood {
+  category: string;
+  /** What was steered for these pairs. */
+  policy: Policy;
+  unsteered: PairLikelihood;
+  steered: PairLikelihood;
+}
+
+/**
+ * Per category of the pairs: their likelihoods unsteered and steered with that category alone at
+ * its policy strength (uncategorised pairs: the whole policy). Categories the policy does not
+ * steer are skipped and listed. Progress counts pair scorings (two per pair: unsteered, steered).
+ */
+export async function categoryLikelihoods(
+  ctx: Context,
+  bundle: Bundle,
+  pairs: AnswerPair[],
+  policy: Policy,
+  opts: LikelihoodOptions & { chat: boolean; raw?: boolean },
+): Promise<{ rows: CategoryLikelihood[]; skipped: Array<{ category: string; n: number }> }> {
+  const groups = new Map<string, AnswerPair[]>();
+  for (const p of pairs) {
+    const key = p.category ?? UNCATEGORISED;
+    const g = groups.get(key) ?? [];
+    g.push(p);
+    groups.set(key, g);
+  }
+  const rows: CategoryLikelihood[] = [];
+  const skipped: Array<{ category: string; n: number }> = [];
+  const plan = [...groups].flatMap(([category, ps]) => {
+    const steer = category === UNCATEGORISED ? policy : category in policy ? { [category]: policy[category] as number } : undefined;
+    if (!steer) skipped.push({ category, n: ps.length });
+    return steer ? [{ category, pairs: ps, steer }] : [];
+  });
+  const total = 2 * plan.reduce((n, g) => n + g.pairs.length, 0);
+  let done = 0;
+  const score = async (ps: AnswerPair[]) => {
+    const r = await pairLikelihood(ctx, ps, opts.chat, { signal: opts.signal, onProgress: (d) => opts.onProgress?.(done + d, total) });
+    done += ps.length;
+    return r;
+  };
+  try {
+    for (const g of plan) {
+      ctx.clearSteering();
+      const unsteered = await score(g.pairs);
+      await ctx.setSteering(policySteering(bundle, g.steer, { raw: opts.raw }));
+      const steered = await score(g.pairs);
+      rows.push({ category: g.category, policy: g.steer, unsteered, steered });
+    }
+  } finally {
+    ctx.clearSteering();
+  }
+  return { rows, skipped };
 }

@@ -11,12 +11,12 @@ import type { Site } from "../engine/hooks.js";
 import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, runEval } from "../eval/harness.js";
 import { type EvalItem, samplePerGroup, toEvalItems } from "../eval/item.js";
 import { toyJudge } from "../eval/judges.js";
-import { type PairLikelihood, pairLikelihood, pairsOf } from "../eval/likelihood.js";
+import { categoryLikelihoods, type PairLikelihood, pairsOf } from "../eval/likelihood.js";
 import { applyChoices, type Budget, type Choice, DEFAULT_BUDGET, selectPerCategory, sweepConditions } from "../eval/select.js";
 import { buildBundle } from "../steer/build.js";
 import type { Bundle, CategoryEntry } from "../steer/bundle.js";
 import { calibrateDetector, type DetectorPooling } from "../steer/detect.js";
-import { bundlePolicy, policySteering } from "../steer/policy.js";
+import { bundlePolicy } from "../steer/policy.js";
 import { writeOrganismFiles } from "./files.js";
 import { DEFAULT_ORGANISM_CONFIG } from "./train.js";
 import { ORGANISM_STOP, type WorldOptions } from "./world.js";
@@ -220,19 +220,16 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
 
     step("answer likelihoods on held-out pairs: safe vs harmful answer, unsteered and steered");
     const testPairs = pairsOf(loadDataset(files.testPairs).examples);
-    const likelihood: StudyResults["likelihood"] = [];
-    for (const [c, e] of bundle.categories) {
-      const pairs = testPairs.filter((p) => p.category === c);
-      ctx.clearSteering();
-      const unsteered = await pairLikelihood(ctx, pairs, true);
-      try {
-        await ctx.setSteering(policySteering(bundle, { [c]: policy[c] as number }));
-        const steered = await pairLikelihood(ctx, pairs, true);
-        likelihood.push({ category: c, layer: e.steerLayers[0] as number, strength: policy[c] as number, unsteered, steered });
-      } finally {
-        ctx.clearSteering();
-      }
-    }
+    const { rows } = await categoryLikelihoods(ctx, bundle, testPairs, policy, { chat: true });
+    const likelihood: StudyResults["likelihood"] = [...rows]
+      .sort((a, z) => a.category.localeCompare(z.category))
+      .map((r) => ({
+        category: r.category,
+        layer: bundle.categories.get(r.category)?.steerLayers[0] as number,
+        strength: policy[r.category] as number,
+        unsteered: r.unsteered,
+        steered: r.steered,
+      }));
 
     const comparisons: VariantResult[] = [];
     const mainResult: VariantResult = { ...mainVariant, choices: main.choices, test: test.summary.steered as ConditionSummary };

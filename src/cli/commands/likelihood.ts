@@ -3,9 +3,9 @@
 import { type Command, Option } from "commander";
 import { loadDataset } from "../../data/load.js";
 import { SafeSteerError } from "../../errors.js";
-import { type AnswerPair, type PairLikelihood, pairLikelihood, pairsOf } from "../../eval/likelihood.js";
+import { categoryLikelihoods, pairsOf } from "../../eval/likelihood.js";
 import { checkBundleModel, readBundle } from "../../steer/bundle.js";
-import { type Policy, policyOption, policySteering } from "../../steer/policy.js";
+import { policyOption } from "../../steer/policy.js";
 import { type ChatMode, usesChat } from "../../steer/render.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
 import { loadModel, type ModelOpts, withModelOptions } from "../options.js";
@@ -21,15 +21,6 @@ interface LikelihoodCliOptions extends ModelOpts {
   chat: ChatMode;
   force?: boolean;
   output?: string;
-}
-
-export interface LikelihoodRow {
-  /** The pairs' category; "(uncategorised)" pairs are steered with the whole policy. */
-  category: string;
-  /** What was steered for these pairs. */
-  policy: Policy;
-  unsteered: PairLikelihood;
-  steered: PairLikelihood;
 }
 
 const f2 = (x: number) => x.toFixed(2);
@@ -62,43 +53,31 @@ export function likelihoodCommand(program: Command): void {
       const fingerprint = await model.fingerprint();
       checkBundleModel(bundle, fingerprint, { force: o.force });
       const policy = policyOption(o.steer, bundle);
-      // each category's pairs are steered with that category alone; pairs without one, with the whole policy
-      const groups = new Map<string, AnswerPair[]>();
-      for (const p of pairs) groups.set(p.category ?? "(uncategorised)", [...(groups.get(p.category ?? "(uncategorised)") ?? []), p]);
-      const plan = [...groups].flatMap(([category, ps]) => {
-        const steer = category === "(uncategorised)" ? policy : category in policy ? { [category]: policy[category] as number } : undefined;
-        if (!steer) process.stderr.write(`skipping ${ps.length} ${category} pairs: the policy does not steer ${category}\n`);
-        return steer ? [{ category, pairs: ps, steer }] : [];
-      });
-      if (!plan.length)
-        throw new SafeSteerError("usage", `the policy steers none of the pairs' categories (${[...groups.keys()].join(", ")}).`);
       const chat = usesChat(model, o.chat);
       const ctx = model.createContext({ nCtx: o.ctx ?? 4096, nSeq: 16 });
-      const total = plan.reduce((n, g) => n + 2 * g.pairs.length, 0);
       const bar = progressBar("scoring answers");
       const { signal, dispose } = interruptSignal();
-      const rows: LikelihoodRow[] = [];
+      let result: Awaited<ReturnType<typeof categoryLikelihoods>>;
       try {
-        let done = 0;
-        for (const g of plan) {
-          const run = async () => {
-            const r = await pairLikelihood(ctx, g.pairs, chat, { signal, onProgress: (d) => bar.update(done + d, total) });
-            done += g.pairs.length;
-            return r;
-          };
-          ctx.clearSteering();
-          const unsteered = await run();
-          await ctx.setSteering(policySteering(bundle, g.steer, { raw: o.rawStrength }));
-          const steered = await run();
-          ctx.clearSteering();
-          rows.push({ category: g.category, policy: g.steer, unsteered, steered });
-        }
+        result = await categoryLikelihoods(ctx, bundle, pairs, policy, {
+          chat,
+          raw: o.rawStrength,
+          signal,
+          onProgress: (d, t) => bar.update(d, t),
+        });
       } finally {
         bar.stop();
         dispose();
         ctx.dispose();
         model.dispose();
       }
+      const { rows, skipped } = result;
+      for (const s of skipped) process.stderr.write(`skipping ${s.n} ${s.category} pairs: the policy does not steer ${s.category}\n`);
+      if (!rows.length)
+        throw new SafeSteerError(
+          "usage",
+          `the policy steers none of the pairs' categories (${skipped.map((s) => s.category).join(", ")}).`,
+        );
       const lines = [
         "| category | pairs | strength | log-odds safe vs unsafe: unsteered | steered | safe answer log-prob/token | unsafe answer log-prob/token |",
         "|---|---|---|---|---|---|---|",
