@@ -68,11 +68,18 @@ export interface PairLikelihood {
   unsafePerToken: number;
 }
 
-/** Prompt and answer tokens of an example as the model sees it (the answer is what follows the prompt's own rendering). */
-function splitRendering(model: Model, prompt: string, response: string, chat: boolean): { prompt: number[]; answer: number[] } {
-  const head = renderExample(model, { prompt }, chat);
+/**
+ * Prompt and answer tokens as the model sees them, given the prompt's own rendering (head): the
+ * answer is what follows where the two renderings part (templates may tokenize the join differently).
+ */
+function splitRendering(
+  model: Model,
+  head: number[],
+  prompt: string,
+  response: string,
+  chat: boolean,
+): { prompt: number[]; answer: number[] } {
   const full = renderExample(model, { prompt, response }, chat);
-  // templates may tokenize the join differently: the answer starts where the two renderings part
   let k = 0;
   while (k < head.length && k < full.length - 1 && head[k] === full[k]) k++;
   return { prompt: full.slice(0, k), answer: full.slice(k) };
@@ -101,8 +108,9 @@ export async function pairLikelihood(
   for (let start = 0; start < pairs.length; start += CHUNK) {
     if (opts.signal?.aborted) throw new SafeSteerError("aborted", `stopped after ${start} of ${pairs.length} pairs; nothing was written.`);
     const chunk = pairs.slice(start, start + CHUNK);
-    const safe = chunk.map((p) => splitRendering(ctx.model, p.prompt, p.safe, chat));
-    const unsafe = chunk.map((p) => splitRendering(ctx.model, p.prompt, p.unsafe, chat));
+    const heads = chunk.map((p) => renderExample(ctx.model, { prompt: p.prompt }, chat));
+    const safe = chunk.map((p, i) => splitRendering(ctx.model, heads[i] as number[], p.prompt, p.safe, chat));
+    const unsafe = chunk.map((p, i) => splitRendering(ctx.model, heads[i] as number[], p.prompt, p.unsafe, chat));
     const seqs = [...safe, ...unsafe];
     const lps = await answerLogProbs(
       ctx,
@@ -159,7 +167,8 @@ export async function categoryLikelihoods(
   const rows: CategoryLikelihood[] = [];
   const skipped: Array<{ category: string; n: number }> = [];
   const plan = [...groups].flatMap(([category, ps]) => {
-    const steer = category === UNCATEGORISED ? policy : category in policy ? { [category]: policy[category] as number } : undefined;
+    const steer =
+      category === UNCATEGORISED ? policy : Object.hasOwn(policy, category) ? { [category]: policy[category] as number } : undefined;
     if (!steer) skipped.push({ category, n: ps.length });
     return steer ? [{ category, pairs: ps, steer }] : [];
   });

@@ -1,5 +1,6 @@
 // The Markdown summary of an evaluation.
 import type { ConditionSummary, EvalResults } from "./harness.js";
+import type { CategoryLikelihood } from "./likelihood.js";
 import type { GroupMetrics } from "./metrics.js";
 import type { Choice } from "./select.js";
 
@@ -65,4 +66,17 @@ export function inertConditions(r: EvalResults, baseline = "unsteered"): Array<{
     })
     .filter((c) => c.steered > 0 && !c.changed)
     .map(({ condition, steered }) => ({ condition, steered }));
+}
+
+/** Answer likelihoods per category (`safesteer likelihood`, the organism report) as a Markdown table. */
+export function likelihoodTable(rows: CategoryLikelihood[]): string[] {
+  const f = (x: number) => x.toFixed(2);
+  return [
+    "| category | pairs | strength | log-odds safe vs unsafe: unsteered | steered | safe answer log-prob/token | unsafe answer log-prob/token |",
+    "|---|---|---|---|---|---|---|",
+    ...rows.map(
+      (r) =>
+        `| ${r.category} | ${r.unsteered.n} | ${Object.values(r.policy).join(",")} | ${f(r.unsteered.logOdds)} | ${f(r.steered.logOdds)} | ${f(r.unsteered.safePerToken)} -> ${f(r.steered.safePerToken)} | ${f(r.unsteered.unsafePerToken)} -> ${f(r.steered.unsafePerToken)} |`,
+    ),
+  ];
 }

@@ -1,7 +1,7 @@
 // The study as text: example answers, the evaluation table, comparisons, the detector.
 import type { ConditionSummary } from "../eval/harness.js";
 import type { GroupMetrics } from "../eval/metrics.js";
-import { choicesTable, pct, SUMMARY_HEADER, summaryRows } from "../eval/report.js";
+import { choicesTable, likelihoodTable, pct, SUMMARY_HEADER, summaryRows } from "../eval/report.js";
 import type { StudyResults } from "./study.js";
 
 export function studyExamples(s: StudyResults): string {
@@ -31,16 +31,11 @@ export function studyReport(s: StudyResults): string {
   );
   lines.push(
     "",
-    "### Answer likelihoods (held-out harmful requests, each with its harmful and its safe answer, teacher-forced; steered at the chosen layer and strength)",
+    "### Answer likelihoods (held-out harmful requests, each with its harmful and its safe answer, teacher-forced; steered at the layer and strength chosen above)",
     "",
     "Log-odds = log P(safe answer) - log P(harmful answer), in nats, mean over prompts. A vector that redirects the model raises the log-odds and the safe answer's log-probability; one that only breaks the text lowers both answers' log-probabilities.",
     "",
-    "| category | layer | strength | pairs | log-odds unsteered | log-odds steered | safe answer log-prob/token | harmful answer log-prob/token |",
-    "|---|---|---|---|---|---|---|---|",
-    ...s.likelihood.map(
-      (l) =>
-        `| ${l.category} | ${l.layer} | ${l.strength} | ${l.unsteered.n} | ${l.unsteered.logOdds.toFixed(2)} | ${l.steered.logOdds.toFixed(2)} | ${l.unsteered.safePerToken.toFixed(2)} -> ${l.steered.safePerToken.toFixed(2)} | ${l.unsteered.unsafePerToken.toFixed(2)} -> ${l.steered.unsafePerToken.toFixed(2)} |`,
-    ),
+    ...likelihoodTable(s.likelihood),
   );
   if (s.comparisons.length) {
     lines.push("", "### Comparisons (held-out harmful prompts, category known, each variant tuned on the training split)", "");

@@ -11,7 +11,7 @@ import type { Site } from "../engine/hooks.js";
 import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, runEval } from "../eval/harness.js";
 import { type EvalItem, samplePerGroup, toEvalItems } from "../eval/item.js";
 import { toyJudge } from "../eval/judges.js";
-import { categoryLikelihoods, type PairLikelihood, pairsOf } from "../eval/likelihood.js";
+import { type CategoryLikelihood, categoryLikelihoods, pairsOf } from "../eval/likelihood.js";
 import { applyChoices, type Budget, type Choice, DEFAULT_BUDGET, selectPerCategory, sweepConditions } from "../eval/select.js";
 import { buildBundle } from "../steer/build.js";
 import type { Bundle, CategoryEntry } from "../steer/bundle.js";
@@ -73,9 +73,10 @@ export interface StudyResults {
   };
   /**
    * Per category, on held-out harmful requests with both answers: how likely the safe and the
-   * harmful answer are (teacher-forced), unsteered and steered at the chosen layer and strength.
+   * harmful answer are (teacher-forced), unsteered and steered with that category at its chosen
+   * layer and strength (main.choices).
    */
-  likelihood: Array<{ category: string; layer: number; strength: number; unsteered: PairLikelihood; steered: PairLikelihood }>;
+  likelihood: CategoryLikelihood[];
   comparisons: VariantResult[];
   examples: Array<{ category: string; prompt: string; unsteered: string; steered: string }>;
   test: EvalResults;
@@ -221,15 +222,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     step("answer likelihoods on held-out pairs: safe vs harmful answer, unsteered and steered");
     const testPairs = pairsOf(loadDataset(files.testPairs).examples);
     const { rows } = await categoryLikelihoods(ctx, bundle, testPairs, policy, { chat: true });
-    const likelihood: StudyResults["likelihood"] = [...rows]
-      .sort((a, z) => a.category.localeCompare(z.category))
-      .map((r) => ({
-        category: r.category,
-        layer: bundle.categories.get(r.category)?.steerLayers[0] as number,
-        strength: policy[r.category] as number,
-        unsteered: r.unsteered,
-        steered: r.steered,
-      }));
+    const likelihood = [...rows].sort((a, z) => a.category.localeCompare(z.category));
 
     const comparisons: VariantResult[] = [];
     const mainResult: VariantResult = { ...mainVariant, choices: main.choices, test: test.summary.steered as ConditionSummary };

@@ -4,6 +4,7 @@ import { type Command, Option } from "commander";
 import { loadDataset } from "../../data/load.js";
 import { SafeSteerError } from "../../errors.js";
 import { categoryLikelihoods, pairsOf } from "../../eval/likelihood.js";
+import { likelihoodTable } from "../../eval/report.js";
 import { checkBundleModel, readBundle } from "../../steer/bundle.js";
 import { policyOption } from "../../steer/policy.js";
 import { type ChatMode, usesChat } from "../../steer/render.js";
@@ -22,8 +23,6 @@ interface LikelihoodCliOptions extends ModelOpts {
   force?: boolean;
   output?: string;
 }
-
-const f2 = (x: number) => x.toFixed(2);
 
 export function likelihoodCommand(program: Command): void {
   withModelOptions(
@@ -78,15 +77,7 @@ export function likelihoodCommand(program: Command): void {
           "usage",
           `the policy steers none of the pairs' categories (${skipped.map((s) => s.category).join(", ")}).`,
         );
-      const lines = [
-        "| category | pairs | strength | log-odds safe vs unsafe: unsteered | steered | safe answer log-prob/token | unsafe answer log-prob/token |",
-        "|---|---|---|---|---|---|---|",
-        ...rows.map(
-          (r) =>
-            `| ${r.category} | ${r.unsteered.n} | ${Object.values(r.policy).join(",")} | ${f2(r.unsteered.logOdds)} | ${f2(r.steered.logOdds)} | ${f2(r.unsteered.safePerToken)} -> ${f2(r.steered.safePerToken)} | ${f2(r.unsteered.unsafePerToken)} -> ${f2(r.steered.unsafePerToken)} |`,
-        ),
-      ];
-      process.stdout.write(`${lines.join("\n")}\n`);
+      process.stdout.write(`${likelihoodTable(rows).join("\n")}\n`);
       // a vector that changes nothing is a silent no-op (wrong layer, site or width): say so
       const inert = rows.filter((r) => r.steered.logOdds === r.unsteered.logOdds && r.steered.safePerToken === r.unsteered.safePerToken);
       if (inert.length)
