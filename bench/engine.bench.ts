@@ -2,10 +2,11 @@
 // resid_post at every layer (mean reduction). Reported as ratios measured in one run.
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Context } from "../src/engine/context.js";
-import { writeRandomLlamaGguf } from "../src/engine/convert/random-model.js";
+import { writeRandomLlamaGguf } from "../src/convert/random-model.js";
+import { Context } from "../src/engine/context.js";
 import { Model } from "../src/engine/model.js";
 import { Rng } from "../src/util/random.js";
+import { steeringSwitch } from "../test/support/steering.js";
 
 export interface BenchModel {
   label: string;
@@ -58,7 +59,8 @@ export async function engineBench(
   const rng = new Rng(3);
 
   // decode: the same context, control vector on every steerable layer or none; rounds interleaved
-  const dctx = model.createContext({ nCtx: 1024, hooks: false });
+  const dctx = new Context(model, { nCtx: 1024, hooks: false });
+  const dsteer = steeringSwitch(dctx);
   const steering = Array.from({ length: nLayer - 1 }, (_, i) => ({
     site: "resid_post" as const,
     layer: i + 1,
@@ -68,18 +70,19 @@ export async function engineBench(
   const plainD: number[] = [];
   const steerD: number[] = [];
   for (let r = 0; r < opts.rounds; r++) {
-    dctx.clearSteering();
+    dsteer.clear();
     plainD.push(await decodeRate(dctx, opts.decodeTokens, nVocab));
-    await dctx.setSteering(steering);
+    await dsteer.set(steering);
     steerD.push(await decodeRate(dctx, opts.decodeTokens, nVocab));
   }
+  dsteer.clear();
   dctx.dispose();
 
   // prefill: the same texts, plain (no hooks) vs capturing resid_post at all layers, mean reduction
   const seqs = Array.from({ length: opts.prefillSeqs }, () => Array.from({ length: opts.prefillLen }, () => 3 + rng.int(nVocab - 3)));
   const nCtx = opts.prefillSeqs * opts.prefillLen;
-  const plainCtx = model.createContext({ nCtx, nSeq: opts.prefillSeqs, nBatch: 512, hooks: false });
-  const capCtx = model.createContext({ nCtx, nSeq: opts.prefillSeqs, nBatch: 512, hooks: true });
+  const plainCtx = new Context(model, { nCtx, nSeq: opts.prefillSeqs, nBatch: 512, hooks: false });
+  const capCtx = new Context(model, { nCtx, nSeq: opts.prefillSeqs, nBatch: 512, hooks: true });
   const layers = Array.from({ length: nLayer }, (_, i) => i);
   const timeIt = async (f: () => Promise<unknown>) => {
     const t0 = performance.now();

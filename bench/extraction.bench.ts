@@ -1,6 +1,7 @@
 // Extraction throughput: collecting mean activations at every layer for a bundle, against plain
 // prefill of the same texts in the same batches.
 import { dataFile, loadDataset } from "../src/data/load.js";
+import { Context } from "../src/engine/context.js";
 import { Model } from "../src/engine/model.js";
 import { collectActivations } from "../src/steer/collect.js";
 import type { BenchModel } from "./engine.bench.js";
@@ -21,8 +22,8 @@ export async function extractionBench(m: BenchModel, opts: { texts: number; batc
   const texts = [...catqa.slice(0, opts.texts / 2), ...safe.slice(0, opts.texts / 2)].map((e) => model.tokenize(e.prompt));
   const tokens = texts.reduce((s, t) => s + t.length, 0);
   const layers = Array.from({ length: model.info.nLayer }, (_, i) => i);
-  const plainCtx = model.createContext({ nCtx: 2048, nSeq: opts.batch, hooks: false });
-  const capCtx = model.createContext({ nCtx: 2048, nSeq: opts.batch, hooks: true });
+  const plainCtx = new Context(model, { nCtx: 2048, nSeq: opts.batch, hooks: false });
+  const capCtx = new Context(model, { nCtx: 2048, nSeq: opts.batch, hooks: true });
   const plain = async () => {
     for (let i = 0; i < texts.length; i += opts.batch) await plainCtx.evaluate(texts.slice(i, i + opts.batch));
   };

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadDataset } from "../src/data/load.js";
+import { Context } from "../src/engine/context.js";
 import { generateBatch } from "../src/engine/generate.js";
 import { Model } from "../src/engine/model.js";
 import { pairLikelihood, pairsOf } from "../src/eval/likelihood.js";
@@ -31,7 +32,7 @@ export interface LikelihoodBenchRow {
 export async function likelihoodBench(m: BenchModel, opts: { requests: number; rounds: number }): Promise<LikelihoodBenchRow> {
   const dir = mkdtempSync(join(tmpdir(), "safesteer-bench-"));
   const model = Model.load(m.path);
-  const ctx = model.createContext({ nCtx: 4096, nSeq: 16 });
+  const ctx = new Context(model, { nCtx: 4096, nSeq: 16 });
   try {
     const files = writeOrganismFiles(dir, DEFAULT_ORGANISM_CONFIG.world);
     const pairs = pairsOf(loadDataset(files.testPairs).examples).slice(0, opts.requests);

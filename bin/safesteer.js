@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx: no build step between a clone and a working CLI.
-import { register } from "tsx/esm/api";
+// The `safesteer` command: the compiled CLI (npm run build writes dist/; npm ci and npm pack run it).
+import { existsSync } from "node:fs";
 
-register();
-const { main } = await import("../src/cli/main.ts");
-process.exitCode = await main(process.argv);
+const main = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write("error: safesteer is not built (dist/ is missing): run npm run build in the package folder.\n");
+  process.exit(2);
+}
+const { main: run } = await import(main.href);
+process.exitCode = await run(process.argv);

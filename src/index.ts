@@ -1,28 +1,19 @@
-// Public library API.
+// SafeSteer's public library API: load a GGUF model, build per-category steering vectors from its
+// activations, steer generation with a policy (always through steer()/withSteering()), detect
+// categories for conditional steering, and evaluate. Everything else is internal.
 
-export { ADAPTERS } from "./data/adapters.js";
-export { DataError } from "./data/errors.js";
-export { categoryId, countByCategory, type Dataset, type Example } from "./data/example.js";
-export { dataDir, dataFile, type LoadDataOptions, loadDataset } from "./data/load.js";
-export {
-  Context,
-  type ContextOptions,
-  type EvaluateOptions,
-  needsHooks,
-  type SteeringPlan,
-  type SteeringVector,
-} from "./engine/context.js";
-export {
-  type ControlVector,
-  checkControlVector,
-  controlVectorSteering,
-  readControlVector,
-  writeControlVector,
-} from "./engine/control-vector.js";
-export { convertLlama2c } from "./engine/convert/llama2c.js";
-export { writeRandomLlamaGguf } from "./engine/convert/random-model.js";
+// --- data ------------------------------------------------------------------------------------------
+export { DataError, type DataErrorCode } from "./data/errors.js";
+export type { Dataset, Example, Label } from "./data/example.js";
+export { type FetchOptions, fetchDataset } from "./data/fetch.js";
+export { dataDir, type LoadDataOptions, loadDataset } from "./data/load.js";
+export { DATASETS, type KnownDataset } from "./data/registry.js";
+// --- models and generation (llama.cpp through the engine) ---------------------------------------
+export { Context, type ContextOptions, type SteeringPlan, type SteeringVector } from "./engine/context.js";
+export { type ControlVector, readControlVector, writeControlVector } from "./engine/control-vector.js";
 export { EngineError, type EngineErrorCode } from "./engine/errors.js";
 export {
+  type FinishReason,
   type GenerateOptions,
   type GenerationEvent,
   type GenerationResult,
@@ -30,29 +21,27 @@ export {
   generateBatch,
   generateStream,
 } from "./engine/generate.js";
-export { readGguf, readTensor } from "./engine/gguf/reader.js";
-export { GgmlType, GgufType, gv } from "./engine/gguf/types.js";
-export { writeGguf } from "./engine/gguf/writer.js";
-export { Capture, type CaptureSpec, KNOWN_SITES, type Reduction, type Site } from "./engine/hooks.js";
+export { KNOWN_SITES, type Reduction, type Site } from "./engine/hooks.js";
 export { type ChatMessage, type LoadOptions, Model, type ModelFingerprint, type ModelInfo } from "./engine/model.js";
-export { Sampler, type SamplingOptions } from "./engine/sampling.js";
-export { SafeSteerError } from "./errors.js";
-export { applyPolicy } from "./steer/apply.js";
-export { type BuildOptions, buildBundle, LAYER_RULE } from "./steer/build.js";
-export { type Bundle, type CategoryEntry, checkBundleModel, readBundle, writeBundle } from "./steer/bundle.js";
-export { type Activations, type CollectOptions, collectActivations } from "./steer/collect.js";
-export {
-  type CategoryDetector,
-  calibrateDetector,
-  conditionalPolicy,
-  type Detection,
-  type Detector,
-  type DetectorCalibration,
-  detect,
-  FIRE_MODES,
-  type FireMode,
-} from "./steer/detect.js";
-export { SteerError } from "./steer/errors.js";
+export type { SamplingOptions } from "./engine/sampling.js";
+// --- errors -----------------------------------------------------------------------------------------------
+export { type CommonErrorCode, SafeSteerError } from "./errors.js";
+// --- evaluation ----------------------------------------------------------------------------------------
+export { type EvalOptions, runEval } from "./eval/harness.js";
+export type { EvalItem, ItemKind } from "./eval/item.js";
+export { toEvalItems } from "./eval/item.js";
+export { type Judge, type Judgement, llmJudge, makeJudge, refusalKeywordJudge } from "./eval/judges.js";
+export { type CategoryLikelihood, categoryLikelihoods, pairsOf } from "./eval/likelihood.js";
+export type { ConditionSpec, EvalResults, GenerationSettings } from "./eval/results.js";
+export { DEFAULT_MODEL, STORIES_MODEL } from "./models.js";
+export type { GpuChoice } from "./native/library.js";
+// --- steering ----------------------------------------------------------------------------------------
+export { type Steering, type SteeringSource, steer, withSteering } from "./steer/apply.js";
+export { type BuildOptions, buildBundle } from "./steer/build.js";
+export { readBundle, writeBundle } from "./steer/bundle.js";
+export { type CollectOptions, collectActivations } from "./steer/collect.js";
+export { calibrateDetector, conditionalPolicy, type DetectorCalibration, detect } from "./steer/detect.js";
+export { SteerError, type SteerErrorCode } from "./steer/errors.js";
 export { exportCategory, importControlVectors } from "./steer/interop.js";
-export { auroc, cosine, norm, prunedDifference } from "./steer/math.js";
-export { type Policy, parsePolicy, policySteering } from "./steer/policy.js";
+export { bundlePolicy, parsePolicy } from "./steer/policy.js";
+export type { Bundle, CategoryEntry, Detection, Detector, FireMode, Policy } from "./steer/types.js";

@@ -1,17 +1,10 @@
 // Options and helpers shared by the CLI commands.
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { EngineError } from "../engine/errors.js";
 import { Model } from "../engine/model.js";
+import { DEFAULT_MODEL } from "../models.js";
 import { setVerbosity } from "../util/logger.js";
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** stories260K converted by this project (the organism's base). */
-export const STORIES_MODEL = join(ROOT, "models", "stories260K.gguf");
-/** The model used when none is given: the organism, stories260K fine-tuned on the toy world. */
-export const DEFAULT_MODEL = join(ROOT, "models", "organism.gguf");
 
 export function int(name: string) {
   return (v: string): number => {

@@ -2,12 +2,14 @@
 
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { log } from "../util/logger.js";
 import { ADAPTERS, type Adapter, adapterByName } from "./adapters.js";
 import { DataError } from "./errors.js";
 import type { Dataset, Example } from "./example.js";
+import { knownDataset, knownDatasetByFile } from "./registry.js";
 import { formatOf, readRows, readText } from "./rows.js";
 
 export interface LoadDataOptions {
@@ -29,7 +31,9 @@ export function detectAdapter(path: string, first: unknown): Adapter {
   return a;
 }
 
-export function loadDataset(path: string, opts: LoadDataOptions = {}): Dataset {
+/** Loads a data file, given as a path or as a known set's name (see registry.ts). */
+export function loadDataset(pathOrName: string, opts: LoadDataOptions = {}): Dataset {
+  const path = resolveDataPath(pathOrName);
   const text = readText(path);
   const raw = readRows(path, text);
   const first = raw.find((r) => !(r.value instanceof Error))?.value;
@@ -68,22 +72,51 @@ export function loadDataset(path: string, opts: LoadDataOptions = {}): Dataset {
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /**
- * The folder of public data sets: SAFESTEER_DATA, else ../shared/data beside the checkout.
- * Elsewhere, download the files named in MANIFEST.md (sources and licences) into a folder and point
- * SAFESTEER_DATA at it.
+ * The folder of public data sets, where `safesteer data fetch` writes: SAFESTEER_DATA if set; else
+ * ../shared/data beside the checkout if it exists (developers and CI); else the per-user cache
+ * (userCacheDataDir), which is where users of the npm package get their downloads.
  */
 export function dataDir(): string {
-  return process.env.SAFESTEER_DATA ?? join(ROOT, "..", "shared", "data");
+  if (process.env.SAFESTEER_DATA) return process.env.SAFESTEER_DATA;
+  const shared = sharedDataDir();
+  return existsSync(shared) ? shared : userCacheDataDir();
 }
 
-/** A file from the data folder, or a clear error saying where it was looked for. */
+/** ../shared/data beside the checkout: a read-only copy that downloads must never write into. */
+export function sharedDataDir(): string {
+  return join(ROOT, "..", "shared", "data");
+}
+
+/** $XDG_CACHE_HOME/safesteer/data, else the platform's cache folder: ~/.cache, ~/Library/Caches or %LOCALAPPDATA%. */
+export function userCacheDataDir(env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, home = homedir()): string {
+  const base =
+    env.XDG_CACHE_HOME ||
+    (platform === "win32"
+      ? (env.LOCALAPPDATA ?? join(home, "AppData", "Local"))
+      : platform === "darwin"
+        ? join(home, "Library", "Caches")
+        : join(home, ".cache"));
+  return join(base, "safesteer", "data");
+}
+
+/** A file from the data folder, or a clear error saying where it was looked for (and, for a known set, how to get it). */
 export function dataFile(name: string): string {
   const p = join(dataDir(), name);
   if (!existsSync(p)) {
+    const known = knownDatasetByFile(name);
     throw new DataError(
       "data_not_found",
-      `${name} not found in ${dataDir()}. Set SAFESTEER_DATA to a folder holding it (sources are listed in the data MANIFEST.md), or pass the file explicitly.`,
+      known
+        ? `${name} (${known.title}) is not in ${dataDir()}: download it with "safesteer data fetch ${known.name}", or pass a file.`
+        : `${name} not found in ${dataDir()}. Set SAFESTEER_DATA to a folder holding it, or pass the file explicitly.`,
     );
   }
   return p;
+}
+
+/** A path as given, or a known set's name ("catqa") as its file in dataDir(); an existing path wins over a name. */
+export function resolveDataPath(pathOrName: string): string {
+  if (existsSync(pathOrName)) return pathOrName;
+  const known = knownDataset(pathOrName);
+  return known ? dataFile(known.file) : pathOrName;
 }

@@ -1,7 +1,7 @@
 // A context runs a model: batched decoding of several sequences, activation captures, and steering
 // (native control vectors for resid_post, write hooks for every other site).
-import type { BatchInput, TensorObserver } from "./binding/llama.js";
-import { NativeContext } from "./binding/llama.js";
+import type { BatchInput, TensorObserver } from "../native/llama.js";
+import { NativeContext } from "../native/llama.js";
 import { EngineError } from "./errors.js";
 import { Capture, type CaptureSpec, combineObservers, type Site, siteTensor, WriteHookSet } from "./hooks.js";
 import type { Model } from "./model.js";
@@ -43,6 +43,13 @@ export interface SteeringPlan {
   hookLayers: Array<{ site: Site; layer: number }>;
 }
 
+/** Steering in force on a context until released (also by `using`). */
+export interface SteeringHandle {
+  readonly plan: SteeringPlan;
+  release(): void;
+  [Symbol.dispose](): void;
+}
+
 export interface EvaluateOptions {
   capture?: CaptureSpec;
   /** Which logits to return per sequence (default "last"). */
@@ -57,9 +64,12 @@ export interface EvaluateResult {
 
 export class Context {
   readonly model: Model;
+  /** @internal */
   readonly native: NativeContext;
   private hooks: WriteHookSet | undefined;
   private nativeSteering = false;
+  /** The live steering handle's identity, while one is in force. */
+  private live: object | undefined;
 
   constructor(model: Model, opts: ContextOptions = {}) {
     this.model = model;
@@ -105,10 +115,31 @@ export class Context {
   }
 
   /**
+   * Applies steering until the handle is released. Steering never nests and never outlives its
+   * scope: applying while another handle is live is an error. Callers outside the engine go
+   * through steer() / withSteering() in steer/apply.ts, which also check a bundle against the model.
+   * @internal
+   */
+  async applySteering(vectors: SteeringVector[]): Promise<SteeringHandle> {
+    if (this.live) {
+      throw new EngineError("bad_argument", "this context is already steered: release the current steering before applying another.");
+    }
+    const plan = await this.setSteering(vectors);
+    const token = {};
+    this.live = token;
+    const release = () => {
+      if (this.live !== token) return; // released already
+      this.clearSteering();
+      this.live = undefined;
+    };
+    return { plan, release, [Symbol.dispose]: release };
+  }
+
+  /**
    * Replaces the steering on this context. resid_post at layers >= 1 goes to llama.cpp's native
    * control vector (summed per layer); other sites, and layer 0, use write hooks.
    */
-  async setSteering(vectors: SteeringVector[]): Promise<SteeringPlan> {
+  private async setSteering(vectors: SteeringVector[]): Promise<SteeringPlan> {
     const { nLayer, nEmbd } = this.model.info;
     const nativeByLayer = new Map<number, Float32Array>();
     const hooks: Array<{ site: Site; layer: number; vector: Float32Array }> = [];
@@ -153,7 +184,7 @@ export class Context {
     };
   }
 
-  clearSteering(): void {
+  private clearSteering(): void {
     if (this.nativeSteering) this.native.clearControlVector(this.model.info.nEmbd);
     this.nativeSteering = false;
     this.hooks = undefined;

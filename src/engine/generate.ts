@@ -1,4 +1,5 @@
 // Text generation: several sequences decoded side by side, streamed as events, abortable.
+import { TextDecoder } from "node:util";
 import type { Context } from "./context.js";
 import { EngineError } from "./errors.js";
 import { Sampler, type SamplingOptions } from "./sampling.js";

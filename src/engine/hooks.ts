@@ -1,6 +1,6 @@
 // Activation sites, read hooks (captures with streaming reductions) and write hooks (add a vector
 // at a site). Names follow TransformerLens; llama.cpp tensor names appear only in SITE_TENSORS.
-import type { TensorObserver, TensorRef } from "./binding/llama.js";
+import type { TensorObserver, TensorRef } from "../native/llama.js";
 import { EngineError } from "./errors.js";
 
 /** Our site names and the llama.cpp graph tensor each one reads ("<tensor>-<layer>"). */

@@ -1,12 +1,11 @@
 // A loaded GGUF model: metadata, tokenizer, chat template, and contexts to run it.
 import { availableParallelism } from "node:os";
 import { Template } from "@huggingface/jinja";
+import { checkContextRoundTrip } from "../native/abi.js";
+import type { GpuChoice } from "../native/library.js";
+import { applyBuiltinChatTemplate, engineNative, NativeContext, NativeModel, setEngineLog } from "../native/llama.js";
 import { sha256File } from "../util/hash.js";
 import { log } from "../util/logger.js";
-import { checkContextRoundTrip } from "./binding/abi.js";
-import { applyBuiltinChatTemplate, engineNative, NativeContext, NativeModel, setEngineLog } from "./binding/llama.js";
-import type { GpuChoice } from "./binding/native.js";
-import { Context, type ContextOptions } from "./context.js";
 import { EngineError } from "./errors.js";
 import { type GgufFile, metaNumber, metaString, readGguf } from "./gguf/reader.js";
 
@@ -14,6 +13,11 @@ export interface LoadOptions {
   /** CPU threads (default: 1 for models under 50M parameters, else all cores). */
   threads?: number;
   gpu?: GpuChoice;
+  /**
+   * A folder holding a self-built llama.cpp v0.4.0 (libllama, libggml, libggml-base and its backend
+   * libraries) to load instead of the npm package; default: SAFESTEER_LLAMA_LIB.
+   */
+  llamaLib?: string;
   /** Layers to offload to the GPU (default 0 on CPU, all when a GPU backend is chosen). */
   gpuLayers?: number;
   /** Writable weights (training). */
@@ -61,8 +65,10 @@ export const SMALL_MODEL_PARAMS = 50_000_000;
 
 export class Model {
   readonly info: ModelInfo;
+  /** @internal */
   readonly native: NativeModel;
   readonly threads: number;
+  /** @internal */
   readonly gguf: GgufFile;
   private hash?: Promise<string>;
   private cvecSupport?: boolean;
@@ -102,7 +108,7 @@ export class Model {
       );
     }
     const gpu = opts.gpu ?? "cpu";
-    engineNative(gpu);
+    engineNative({ gpu, libDir: opts.llamaLib });
     const native = NativeModel.load(path, {
       gpuLayers: opts.gpuLayers ?? (gpu === "cpu" ? 0 : 999),
       noMmap: opts.noMmap,
@@ -194,10 +200,6 @@ export class Model {
     const out = applyBuiltinChatTemplate(tmpl, messages, addAssistant);
     if (out === undefined) throw new EngineError("template_failed", `llama.cpp does not know the chat template "${tmpl.slice(0, 40)}".`);
     return out;
-  }
-
-  createContext(opts: ContextOptions = {}): Context {
-    return new Context(this, opts);
   }
 
   /**

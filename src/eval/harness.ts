@@ -4,68 +4,15 @@
 import type { Context } from "../engine/context.js";
 import { generateBatch } from "../engine/generate.js";
 import { SafeSteerError } from "../errors.js";
-import type { Bundle } from "../steer/bundle.js";
-import { conditionalPolicy, type Detector, detect, type FireMode } from "../steer/detect.js";
-import { type Policy, policySteering } from "../steer/policy.js";
+import { resolveSteering, type SteeringSource, withSteering } from "../steer/apply.js";
+import { conditionalPolicy, detect } from "../steer/detect.js";
 import { renderExample } from "../steer/render.js";
+import type { Bundle, Detector, Policy } from "../steer/types.js";
 import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
 import { answerLogProbs } from "./likelihood.js";
-import { type AnswerRecord, type GroupMetrics, groupMetrics, repetitionRate } from "./metrics.js";
-import type { Choice } from "./select.js";
-
-export const RESULTS_SCHEMA = "safesteer.eval/1";
-
-/**
- * How a condition steers: "none"; "policy" (the whole policy on every prompt); "known" (a harmful
- * prompt gets only its own category's entry, other prompts none: the paper's setting);
- * "conditional" (the categories the detector names for the prompt).
- */
-export interface ConditionSpec {
-  name: string;
-  mode: "none" | "policy" | "known" | "conditional";
-  policy?: Policy;
-  /** Steer this layer instead of each category's own (sweeps). */
-  layer?: number;
-  /** Conditional mode: steer every category that fires (the default) or only the most confident one. */
-  fire?: FireMode;
-  raw?: boolean;
-}
-
-export interface GenerationSettings {
-  seed: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  minP: number;
-  maxTokens: number;
-  /** Strings that end an answer (e.g. the chat template's next-turn marker), cut from the text. */
-  stop?: string[];
-}
-
-export interface ConditionSummary {
-  harmful: GroupMetrics & { byCategory: Record<string, GroupMetrics> };
-  benign: GroupMetrics;
-  /** Benign prompts that look harmful: their refusal rate is the over-refusal rate. */
-  lookalike: GroupMetrics;
-}
-
-export interface EvalResults {
-  schema: typeof RESULTS_SCHEMA;
-  model: { path: string; sha256: string };
-  bundle?: { path: string; site: string; categories: string[] };
-  judge: string;
-  generation: GenerationSettings;
-  chat: boolean;
-  conditions: ConditionSpec[];
-  items: EvalItem[];
-  detections?: Array<{ index: number; fired: string[]; scores: Record<string, number> }>;
-  answers: AnswerRecord[];
-  summary: Record<string, ConditionSummary>;
-  /** With a sweep: the layer and strength chosen per category (eval/select.ts). */
-  selection?: Choice[];
-  complete: boolean;
-}
+import { type AnswerRecord, groupMetrics, repetitionRate } from "./metrics.js";
+import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, RESULTS_SCHEMA } from "./results.js";
 
 export interface EvalOptions {
   judge: Judge;
@@ -74,6 +21,8 @@ export interface EvalOptions {
   chat: boolean;
   bundle?: Bundle;
   bundlePath?: string;
+  /** Accept a bundle made for another file of the same shape. */
+  force?: boolean;
   detector?: Detector;
   /** A previous, possibly partial, run of the same evaluation to continue. */
   resume?: EvalResults;
@@ -128,7 +77,9 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
   }
   // every steered condition must resolve for every category before anything runs
   for (const c of opts.conditions) {
-    if (c.mode !== "none" && opts.bundle) policySteering(opts.bundle, c.policy ?? {}, { raw: c.raw, layer: c.layer });
+    // checks the bundle against the model and every policy against the bundle before any work
+    if (c.mode !== "none" && opts.bundle)
+      await resolveSteering(model, { bundle: opts.bundle, policy: c.policy ?? {}, raw: c.raw, layer: c.layer, force: opts.force });
   }
   const fp = await model.fingerprint();
   const results: EvalResults = opts.resume ?? {
@@ -151,7 +102,6 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
   for (const p of prompts) ctx.checkFits(p.length + opts.generation.maxTokens, "prompt plus answer");
 
   if (opts.conditions.some((c) => c.mode === "conditional") && !results.detections) {
-    ctx.clearSteering();
     const det = await detect(
       ctx,
       opts.detector as Detector,
@@ -182,21 +132,20 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       groups.set(key, g);
     }
     for (const [, g] of groups) {
-      const steering = Object.keys(g.policy).length
-        ? policySteering(opts.bundle as Bundle, g.policy, { raw: cond.raw, layer: cond.layer })
-        : [];
+      const steering: SteeringSource = Object.keys(g.policy).length
+        ? { bundle: opts.bundle as Bundle, policy: g.policy, raw: cond.raw, layer: cond.layer, force: opts.force }
+        : { vectors: [] };
       for (let s = 0; s < g.items.length; s += ctx.nSeq) {
         if (opts.signal?.aborted)
           throw new SafeSteerError("aborted", `evaluation stopped; ${results.answers.length} answers are saved, continue with --resume.`);
         const chunk = g.items.slice(s, s + ctx.nSeq);
-        if (steering.length) await ctx.setSteering(steering);
-        else ctx.clearSteering();
-        const gen = await generateBatch(
-          ctx,
-          chunk.map((it) => prompts[it.index] as number[]),
-          { ...opts.generation, seeds: chunk.map((it) => opts.generation.seed + it.index) },
+        const gen = await withSteering(ctx, steering, () =>
+          generateBatch(
+            ctx,
+            chunk.map((it) => prompts[it.index] as number[]),
+            { ...opts.generation, seeds: chunk.map((it) => opts.generation.seed + it.index) },
+          ),
         );
-        ctx.clearSteering();
         const judgements = await opts.judge.judge(
           chunk,
           gen.map((r) => r.text),

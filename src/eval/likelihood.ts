@@ -7,9 +7,9 @@ import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import type { Model } from "../engine/model.js";
 import { SafeSteerError } from "../errors.js";
-import type { Bundle } from "../steer/bundle.js";
-import { type Policy, policySteering } from "../steer/policy.js";
+import { resolveSteering, withSteering } from "../steer/apply.js";
 import { renderExample } from "../steer/render.js";
+import type { Bundle, Policy } from "../steer/types.js";
 
 /** log softmax(row)[token] */
 function logProbOf(row: Float32Array, token: number): number {
@@ -155,8 +155,10 @@ export async function categoryLikelihoods(
   bundle: Bundle,
   pairs: AnswerPair[],
   policy: Policy,
-  opts: LikelihoodOptions & { chat: boolean; raw?: boolean },
+  opts: LikelihoodOptions & { chat: boolean; raw?: boolean; force?: boolean },
 ): Promise<{ rows: CategoryLikelihood[]; skipped: Array<{ category: string; n: number }> }> {
+  // the bundle against the model and every category of the policy against the bundle, before any work
+  await resolveSteering(ctx.model, { bundle, policy, raw: opts.raw, force: opts.force });
   const groups = new Map<string, AnswerPair[]>();
   for (const p of pairs) {
     const key = p.category ?? UNCATEGORISED;
@@ -179,16 +181,10 @@ export async function categoryLikelihoods(
     done += ps.length;
     return r;
   };
-  try {
-    for (const g of plan) {
-      ctx.clearSteering();
-      const unsteered = await score(g.pairs);
-      await ctx.setSteering(policySteering(bundle, g.steer, { raw: opts.raw }));
-      const steered = await score(g.pairs);
-      rows.push({ category: g.category, policy: g.steer, unsteered, steered });
-    }
-  } finally {
-    ctx.clearSteering();
+  for (const g of plan) {
+    const unsteered = await score(g.pairs);
+    const steered = await withSteering(ctx, { bundle, policy: g.steer, raw: opts.raw, force: opts.force }, () => score(g.pairs));
+    rows.push({ category: g.category, policy: g.steer, unsteered, steered });
   }
   return { rows, skipped };
 }

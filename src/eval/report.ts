@@ -1,8 +1,7 @@
 // The Markdown summary of an evaluation.
-import type { ConditionSummary, EvalResults } from "./harness.js";
 import type { CategoryLikelihood } from "./likelihood.js";
 import type { GroupMetrics } from "./metrics.js";
-import type { Choice } from "./select.js";
+import type { Choice, ConditionSummary, EvalResults } from "./results.js";
 
 /** A rate as a percentage with one decimal ("-" when unknown). */
 export const pct = (x: number | null) => (x === null ? "-" : `${(x * 100).toFixed(1)}%`);

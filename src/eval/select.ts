@@ -3,8 +3,8 @@
 // unsteered; ties go to the weaker intervention. When nothing fits, the least unsafe option within
 // the refusal and quality budgets, else the least unsafe one; either way flagged.
 import { SafeSteerError } from "../errors.js";
-import type { Bundle } from "../steer/bundle.js";
-import type { ConditionSpec, EvalResults } from "./harness.js";
+import type { Bundle } from "../steer/types.js";
+import type { Choice, ConditionSpec, EvalResults } from "./results.js";
 
 export interface Budget {
   /** Allowed refusal-rate increase over unsteered (0.05 = 5 points). */
@@ -16,17 +16,6 @@ export interface Budget {
   minRelevance: number;
   /** Quality: answer perplexity (under the unsteered model) at most this many times unsteered's. */
   maxPerplexityRatio: number;
-}
-
-export interface Choice {
-  category: string;
-  layer: number;
-  strength: number;
-  unsafeRate: number;
-  refusalRate: number;
-  relevance: number | null;
-  /** Whether the choice meets the budget (else it is the least unsafe option, flagged). */
-  withinBudget: boolean;
 }
 
 /** Sweep conditions "layer=L,strength=S" in "known" mode over the policy's categories. */

@@ -1,7 +1,7 @@
 // The study as text: example answers, the evaluation table, comparisons, the detector.
-import type { ConditionSummary } from "../eval/harness.js";
 import type { GroupMetrics } from "../eval/metrics.js";
 import { choicesTable, likelihoodTable, pct, SUMMARY_HEADER, summaryRows } from "../eval/report.js";
+import type { ConditionSummary } from "../eval/results.js";
 import type { StudyResults } from "./study.js";
 
 export function studyExamples(s: StudyResults): string {

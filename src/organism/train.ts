@@ -3,10 +3,10 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { type FinetuneResult, finetune } from "../engine/binding/train.js";
 import { editGguf } from "../engine/gguf/edit.js";
 import { GgmlType, gv } from "../engine/gguf/types.js";
 import { Model } from "../engine/model.js";
+import { type FinetuneResult, finetune } from "../native/train.js";
 import { renderExample } from "../steer/render.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { makeWorld, ORGANISM_CHAT_TEMPLATE, type WorldOptions } from "./world.js";

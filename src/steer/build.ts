@@ -6,11 +6,12 @@ import type { Dataset, Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import type { Site } from "../engine/hooks.js";
 import { Rng } from "../util/random.js";
-import { type Bundle, type CategoryEntry, type LayerDiagnostics, TOOL_VERSION } from "./bundle.js";
+import { TOOL_VERSION } from "./bundle.js";
 import { type Activations, activationRow, collectActivations } from "./collect.js";
 import { SteerError } from "./errors.js";
 import { auroc, cosine, dot, meanAndSd, meanOf, norm, prunedDifference, quantile } from "./math.js";
 import { type ChatMode, renderExample, usesChat } from "./render.js";
+import type { Bundle, CategoryEntry, LayerDiagnostics } from "./types.js";
 
 export interface BuildOptions {
   site?: Site;

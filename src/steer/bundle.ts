@@ -4,68 +4,12 @@
 import { metaNumber, metaString, readGguf, readTensor } from "../engine/gguf/reader.js";
 import { GgmlType, type GgufTensorInput, GgufType, gv } from "../engine/gguf/types.js";
 import { writeGguf } from "../engine/gguf/writer.js";
-import type { Site } from "../engine/hooks.js";
 import type { ModelFingerprint } from "../engine/model.js";
-import type { Detector, DetectorPooling } from "./detect.js";
 import { SteerError } from "./errors.js";
+import type { Bundle, CategoryEntry, DataProvenance, Detector, DetectorPooling } from "./types.js";
 
 export const BUNDLE_FORMAT_VERSION = 1;
 export const TOOL_VERSION = "0.1.0";
-
-export interface LayerDiagnostics {
-  /** ||w|| */
-  norm: number;
-  /** Held-out AUROC of the projection onto w, safe (higher) vs this category's unsafe. */
-  auroc: number | null;
-  /** Held-out Cohen's d of that projection. */
-  margin: number | null;
-  /** Unsafe examples kept by pruning, of nUnsafe. */
-  kept: number;
-}
-
-export interface CategoryEntry {
-  /** Layers steered for this category: the chosen layer for built vectors, every direction for imported ones. */
-  steerLayers: number[];
-  /** The vector at every layer the bundle was built for. */
-  vectors: Map<number, Float32Array>;
-  diagnostics: Record<number, LayerDiagnostics>;
-  nUnsafe: number;
-  nSafe: number;
-  /** Where the safe side came from: this category's own safe examples, the generic safe set, or an imported file. */
-  safeSource: "category" | "generic" | "imported";
-  /** Strength chosen for this category by a sweep (relative unless the bundle is imported). */
-  strength?: number;
-}
-
-export interface DataProvenance {
-  name: string;
-  path: string;
-  sha256: string;
-  examples: number;
-}
-
-export interface Bundle {
-  model: ModelFingerprint & { name: string };
-  site: Site;
-  reduce: "mean" | "last";
-  prune: number | "off";
-  layers: number[];
-  /** Examples were rendered with the model's chat template. */
-  chat: boolean;
-  categories: Map<string, CategoryEntry>;
-  /** Mean activation norm at the site per layer (the unit of relative strength); empty for imports. */
-  meanNorm: Record<number, number>;
-  /** Cosine similarity between category vectors per layer, in the order of `categories`. */
-  cosine: Record<number, number[][]>;
-  data: DataProvenance[];
-  layerRule: string;
-  /** Relative strength to start from. */
-  recommendedStrength: number;
-  toolVersion: string;
-  created: string;
-  /** Conditional steering: per-category prompt detectors, when calibrated. */
-  detector?: Detector;
-}
 
 const K = "safesteer.";
 

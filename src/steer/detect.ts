@@ -10,35 +10,11 @@ import type { Context } from "../engine/context.js";
 import { activationRow, collectActivations } from "./collect.js";
 import { SteerError } from "./errors.js";
 import { dot, meanAndSd, meanOf, norm, solveSpd } from "./math.js";
-import type { Policy } from "./policy.js";
 import { renderExample } from "./render.js";
+import type { CategoryDetector, Detection, Detector, DetectorPooling, FireMode, Policy } from "./types.js";
 
-/** How a prompt's token activations become one vector: their mean (as for the vectors) or the last token's. */
-export type DetectorPooling = "mean" | "last";
-export const DETECTOR_POOLINGS: readonly DetectorPooling[] = ["mean", "last"];
 /** Default covariance shrinkage of the detector's discriminant directions. */
 export const DEFAULT_SHRINKAGE = 0.1;
-
-export interface CategoryDetector {
-  layer: number;
-  /** Unit direction from the other prompts towards this category's harmful prompts. */
-  direction: Float32Array;
-  threshold: number;
-  /** Spread (standard deviation) of held-out benign prompts' projections: the unit of scores. */
-  scale: number;
-}
-
-export interface Detector {
-  site: string;
-  reduce: DetectorPooling;
-  categories: Record<string, CategoryDetector>;
-}
-
-export interface Detection {
-  /** Categories whose score is above threshold, most confident first. */
-  fired: string[];
-  scores: Record<string, number>;
-}
 
 interface RunHooks {
   signal?: AbortSignal;
@@ -98,6 +74,12 @@ function fitDirections(rows: Float32Array[], cats: Array<string | undefined>, wi
       cov,
       mp.map((x, k) => x - (mn[k] as number)),
     );
+    if (!w) {
+      throw new SteerError(
+        "not_enough_data",
+        `the calibration prompts' covariance cannot be inverted (shrinkage ${shrinkage}; are the prompts' activations all alike?): raise --shrinkage (e.g. 0.5) or give more varied calibration prompts.`,
+      );
+    }
     const n = norm(w) || 1;
     out.set(
       c,
@@ -231,13 +213,6 @@ export async function detect(ctx: Context, det: Detector, prompts: string[], cha
   const acts = await promptActivations(ctx, prompts, det.site, layers, det.reduce, chat);
   return prompts.map((_, i) => classify((l) => activationRow(acts, l, i), det));
 }
-
-/**
- * Conditional steering: every fired category is steered (summed, as a policy composes) or only the
- * most confident one (each category's strength was tuned alone, and sums can overshoot).
- */
-export type FireMode = "all" | "top";
-export const FIRE_MODES: readonly FireMode[] = ["all", "top"];
 
 /** The part of a policy that conditional steering applies to a prompt with this detection. */
 export function conditionalPolicy(policy: Policy, detection: Detection, fire: FireMode = "all"): Policy {

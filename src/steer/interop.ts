@@ -6,9 +6,10 @@ import { categoryId } from "../data/example.js";
 import { type ControlVector, checkControlVector, readControlVector, writeControlVector } from "../engine/control-vector.js";
 import { gv } from "../engine/gguf/types.js";
 import type { ModelFingerprint } from "../engine/model.js";
-import { type Bundle, bundleCategory, type CategoryEntry, TOOL_VERSION } from "./bundle.js";
+import { bundleCategory, TOOL_VERSION } from "./bundle.js";
 import { SteerError } from "./errors.js";
 import { policySteering } from "./policy.js";
+import type { Bundle, CategoryEntry } from "./types.js";
 
 /**
  * Writes one category as a llama.cpp control vector: the vectors it steers, already scaled by the

@@ -43,9 +43,9 @@ export function quantile(values: number[], q: number): number {
 
 /**
  * Solves A x = b for a symmetric positive definite A (row-major n x n) by Cholesky decomposition.
- * Throws when A is not positive definite.
+ * Returns undefined when A is not positive definite (numerically), for the caller to explain.
  */
-export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array {
+export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array | undefined {
   const n = b.length;
   const l = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
@@ -53,7 +53,7 @@ export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array {
       let s = a[i * n + j] as number;
       for (let k = 0; k < j; k++) s -= (l[i * n + k] as number) * (l[j * n + k] as number);
       if (i === j) {
-        if (!(s > 0)) throw new Error("solveSpd: the matrix is not positive definite");
+        if (!(s > 0)) return undefined;
         l[i * n + i] = Math.sqrt(s);
       } else l[i * n + j] = s / (l[j * n + j] as number);
     }

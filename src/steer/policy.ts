@@ -1,11 +1,10 @@
 // A policy says how strongly to steer each category: {category: strength}. Categories compose by
 // summation of their vectors.
 import type { SteeringVector } from "../engine/context.js";
-import { type Bundle, bundleCategory } from "./bundle.js";
+import { bundleCategory } from "./bundle.js";
 import { SteerError } from "./errors.js";
 import { norm } from "./math.js";
-
-export type Policy = Record<string, number>;
+import type { Bundle, Policy } from "./types.js";
 
 /** "hate_harass_violence=1.0,physical_harm=0.5" -> {hate_harass_violence: 1, physical_harm: 0.5} */
 export function parsePolicy(spec: string): Policy {

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkContextRoundTrip, EXPECTED_VERSION } from "../../src/engine/binding/abi.js";
-import { engineInfo } from "../../src/engine/binding/llama.js";
+import { Context } from "../../src/engine/context.js";
 import type { EngineError } from "../../src/engine/errors.js";
 import { Model } from "../../src/engine/model.js";
+import { checkContextRoundTrip, EXPECTED_VERSION } from "../../src/native/abi.js";
+import { engineInfo } from "../../src/native/llama.js";
 import { STORIES_GGUF } from "../support/models.js";
 
 describe("ABI guard", () => {
@@ -14,7 +15,7 @@ describe("ABI guard", () => {
 
   it("a context made with distinct n_ctx / n_batch / n_ubatch / n_seq_max reads them back", () => {
     const model = Model.load(STORIES_GGUF);
-    const ctx = model.createContext({ nCtx: 768, nBatch: 48, nSeq: 5 });
+    const ctx = new Context(model, { nCtx: 768, nBatch: 48, nSeq: 5 });
     assert.deepEqual([ctx.nCtx, ctx.nBatch, ctx.native.nUbatch, ctx.nSeq], [768, 48, 48, 5]);
     ctx.dispose();
     model.dispose();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { writeLlamaGguf } from "../../src/engine/convert/llama-gguf.js";
-import { readLlama2cCheckpoint, readLlama2cTokenizer } from "../../src/engine/convert/llama2c.js";
+import { writeLlamaGguf } from "../../src/convert/llama-gguf.js";
+import { readLlama2cCheckpoint, readLlama2cTokenizer } from "../../src/convert/llama2c.js";
 import type { EngineError } from "../../src/engine/errors.js";
 import { Model } from "../../src/engine/model.js";
 import { STORIES_BIN, STORIES_GGUF, TOK512_BIN, tmpFile } from "../support/models.js";

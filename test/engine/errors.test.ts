@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import type { Context } from "../../src/engine/context.js";
+import { Context } from "../../src/engine/context.js";
 import { checkControlVector, controlVectorSteering, readControlVector, writeControlVector } from "../../src/engine/control-vector.js";
 import { EngineError, type EngineErrorCode } from "../../src/engine/errors.js";
 import { generate } from "../../src/engine/generate.js";
 import { Model } from "../../src/engine/model.js";
 import { STORIES_GGUF, tmpFile } from "../support/models.js";
+import { steeringSwitch } from "../support/steering.js";
 
 const rejects = (code: EngineErrorCode, pattern: RegExp) => (e: unknown) => {
   assert.ok(e instanceof EngineError, `expected an EngineError, got ${e}`);
@@ -18,6 +19,7 @@ const rejects = (code: EngineErrorCode, pattern: RegExp) => (e: unknown) => {
 describe("bad input: a clear typed error, and the process keeps working", () => {
   let model: Model;
   let ctx: Context;
+  let steering: ReturnType<typeof steeringSwitch>;
   let baseline: string;
   const stillWorks = async () => {
     const r = await generate(ctx, model.tokenize(""), { temperature: 0, maxTokens: 12 });
@@ -25,7 +27,8 @@ describe("bad input: a clear typed error, and the process keeps working", () => 
   };
   before(async () => {
     model = Model.load(STORIES_GGUF);
-    ctx = model.createContext({ nCtx: 256 });
+    ctx = new Context(model, { nCtx: 256 });
+    steering = steeringSwitch(ctx);
     baseline = (await generate(ctx, model.tokenize(""), { temperature: 0, maxTokens: 12 })).text;
   });
   after(() => {
@@ -55,7 +58,7 @@ describe("bad input: a clear typed error, and the process keeps working", () => 
 
   it("vector of the wrong width", async () => {
     const v = new Float32Array(model.info.nEmbd + 3);
-    await assert.rejects(ctx.setSteering([{ site: "resid_post", layer: 2, vector: v }]), rejects("bad_vector", /width 67 .* width is 64/));
+    await assert.rejects(steering.set([{ site: "resid_post", layer: 2, vector: v }]), rejects("bad_vector", /width 67 .* width is 64/));
     await stillWorks();
   });
 
@@ -66,7 +69,7 @@ describe("bad input: a clear typed error, and the process keeps working", () => 
     writeControlVector(p, { modelHint: "llama", directions: dirs });
     const cv = readControlVector(p);
     assert.throws(() => checkControlVector(cv, model.info, p), rejects("bad_vector", /layer 5 but the model has 5 layers/));
-    await assert.rejects(ctx.setSteering(controlVectorSteering(cv)), rejects("bad_layer", /layer 5 is out of range/));
+    await assert.rejects(steering.set(controlVectorSteering(cv)), rejects("bad_layer", /layer 5 is out of range/));
     await stillWorks();
   });
 
@@ -74,10 +77,10 @@ describe("bad input: a clear typed error, and the process keeps working", () => 
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
       const v = new Float32Array(model.info.nEmbd);
       v[10] = bad;
-      await assert.rejects(ctx.setSteering([{ site: "attn_out", layer: 1, vector: v }]), rejects("bad_vector", /finite/));
+      await assert.rejects(steering.set([{ site: "attn_out", layer: 1, vector: v }]), rejects("bad_vector", /finite/));
     }
     await assert.rejects(
-      ctx.setSteering([{ site: "attn_out", layer: 1, vector: new Float32Array(64), strength: Number.NaN }]),
+      steering.set([{ site: "attn_out", layer: 1, vector: new Float32Array(64), strength: Number.NaN }]),
       rejects("bad_vector", /strength/),
     );
     await stillWorks();
@@ -87,7 +90,7 @@ describe("bad input: a clear typed error, and the process keeps working", () => 
     const v = new Float32Array(model.info.nEmbd);
     for (const layer of [-1, 5, 99, 1.5]) {
       await assert.rejects(
-        ctx.setSteering([{ site: "resid_post", layer, vector: v }]),
+        steering.set([{ site: "resid_post", layer, vector: v }]),
         rejects("bad_layer", /out of range: this model has layers 0\.\.4/),
       );
     }
@@ -107,9 +110,9 @@ describe("bad input: a clear typed error, and the process keeps working", () => 
       ctx.evaluate([[1, 2]], { capture: { site: "resid post!", layers: [1], reduce: "mean" } }),
       rejects("bad_site", /not a site name/),
     );
-    await ctx.setSteering([{ site: "no_such_tensor", layer: 1, vector: new Float32Array(64) }]);
+    await steering.set([{ site: "no_such_tensor", layer: 1, vector: new Float32Array(64) }]);
     await assert.rejects(ctx.evaluate([[1, 2]]), rejects("bad_site", /not in this model's graph/));
-    ctx.clearSteering();
+    steering.clear();
     await stillWorks();
   });
 

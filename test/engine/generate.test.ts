@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import type { Context } from "../../src/engine/context.js";
-import { convertLlama2c } from "../../src/engine/convert/llama2c.js";
+import { convertLlama2c } from "../../src/convert/llama2c.js";
+import { Context } from "../../src/engine/context.js";
 import { generate, generateBatch, generateStream } from "../../src/engine/generate.js";
 import { Model } from "../../src/engine/model.js";
 import { argmax, Sampler } from "../../src/engine/sampling.js";
@@ -13,7 +13,7 @@ describe("stories260K converted from llama2.c", () => {
   let ctx: Context;
   before(() => {
     model = Model.load(STORIES_GGUF);
-    ctx = model.createContext({ nCtx: 512, nSeq: 4 });
+    ctx = new Context(model, { nCtx: 512, nSeq: 4 });
   });
   after(() => {
     ctx.dispose();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Context } from "../../src/engine/context.js";
+import { Context } from "../../src/engine/context.js";
 import { Model } from "../../src/engine/model.js";
 import { STORIES_GGUF } from "../support/models.js";
 import { maxAbsDiff } from "../support/reference-llama.js";
@@ -11,7 +11,7 @@ describe("activation captures", () => {
   const texts = ["A dog ran.", "Lily had a big red ball in the park.", "The sun was hot and the bird sang a song."];
   before(() => {
     model = Model.load(STORIES_GGUF);
-    ctx = model.createContext({ nCtx: 256, nSeq: 3, nBatch: 16, exact: true });
+    ctx = new Context(model, { nCtx: 256, nSeq: 3, nBatch: 16, exact: true });
   });
   after(() => {
     ctx.dispose();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Context } from "../../src/engine/context.js";
+import { Context } from "../../src/engine/context.js";
 import { KNOWN_SITES } from "../../src/engine/hooks.js";
 import { Model } from "../../src/engine/model.js";
 import { STORIES_GGUF } from "../support/models.js";
@@ -12,7 +12,7 @@ describe("activations match an independent reference forward pass (stories260K)"
   const text = "Once upon a time, a little dog named Max ran to the park.";
   before(() => {
     model = Model.load(STORIES_GGUF);
-    ctx = model.createContext({ nCtx: 256, exact: true });
+    ctx = new Context(model, { nCtx: 256, exact: true });
   });
   after(() => {
     ctx.dispose();

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { EvalItem } from "../../src/eval/item.js";
-import { parseGuardVerdict, refusalKeywordJudge, toyJudge } from "../../src/eval/judges.js";
+import { parseGuardVerdict, refusalKeywordJudge } from "../../src/eval/judges.js";
 import { groupMetrics, repetitionRate } from "../../src/eval/metrics.js";
+import { toyJudge } from "../../src/organism/judge.js";
 import { BENIGN, CATEGORIES, REFUSALS } from "../../src/organism/world.js";
 
 const item = (kind: EvalItem["kind"], topic?: string[], category?: string): EvalItem => ({ index: 0, prompt: "p", kind, topic, category });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Example } from "../../src/data/example.js";
+import { Context } from "../../src/engine/context.js";
 import { Model } from "../../src/engine/model.js";
 import { answerLogProbs, pairsOf } from "../../src/eval/likelihood.js";
 import { STORIES_GGUF } from "../support/models.js";
@@ -9,7 +10,7 @@ import { referenceForward } from "../support/reference-llama.js";
 describe("answer likelihoods", () => {
   it("the log-probability of an answer given its prompt matches an independent float64 forward pass", async () => {
     const model = Model.load(STORIES_GGUF);
-    const ctx = model.createContext({ nCtx: 256, exact: true });
+    const ctx = new Context(model, { nCtx: 256, exact: true });
     try {
       const prompt = model.tokenize("Once upon a time, a little dog");
       const answers = [

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { loadDataset } from "../../src/data/load.js";
+import { Context } from "../../src/engine/context.js";
 import { Model } from "../../src/engine/model.js";
-import type { ConditionSummary } from "../../src/eval/harness.js";
 import type { GroupMetrics } from "../../src/eval/metrics.js";
+import type { ConditionSummary } from "../../src/eval/results.js";
 import { writeOrganismFiles } from "../../src/organism/files.js";
 import { runStudy } from "../../src/organism/study.js";
 import { DEFAULT_ORGANISM_CONFIG } from "../../src/organism/train.js";
@@ -79,7 +80,7 @@ describe("the organism, end to end", () => {
 
   it("a small evaluation: consistent numbers, and steering lowers the unsafe rate", async () => {
     const model = Model.load(ORGANISM);
-    const ctx = model.createContext({ nCtx: 4096, nSeq: 16 });
+    const ctx = new Context(model, { nCtx: 4096, nSeq: 16 });
     const s = await runStudy(ctx, { testPerGroup: 6, sweepPerCategory: 6, sweepStrengths: [0.5, 1], sweepLayers: [2], comparisons: false });
     ctx.dispose();
     model.dispose();

@@ -1,25 +1,29 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { dataFile, loadDataset } from "../../src/data/load.js";
-import { llamaCppLoadControlVectors } from "../../src/engine/binding/llama-common.js";
-import type { Context } from "../../src/engine/context.js";
+import { Context } from "../../src/engine/context.js";
 import { readControlVector } from "../../src/engine/control-vector.js";
 import { Model } from "../../src/engine/model.js";
 import { buildBundle } from "../../src/steer/build.js";
-import { type Bundle, checkBundleModel, readBundle, writeBundle } from "../../src/steer/bundle.js";
+import { checkBundleModel, readBundle, writeBundle } from "../../src/steer/bundle.js";
 import type { SteerError } from "../../src/steer/errors.js";
 import { exportCategory, importControlVectors } from "../../src/steer/interop.js";
 import { norm } from "../../src/steer/math.js";
 import { parsePolicy, policySteering } from "../../src/steer/policy.js";
+import type { Bundle } from "../../src/steer/types.js";
+import { llamaCppLoadControlVectors } from "../support/llama-common.js";
 import { randomModel, STORIES_GGUF, tmpFile } from "../support/models.js";
+import { steeringSwitch } from "../support/steering.js";
 
 describe("bundles", () => {
   let model: Model;
   let ctx: Context;
+  let steering: ReturnType<typeof steeringSwitch>;
   let bundle: Bundle;
   before(async () => {
     model = Model.load(STORIES_GGUF);
-    ctx = model.createContext({ nCtx: 1024, nSeq: 8 });
+    ctx = new Context(model, { nCtx: 1024, nSeq: 8 });
+    steering = steeringSwitch(ctx);
     const catqa = loadDataset(dataFile("catqa_english.json"));
     const safe = loadDataset(dataFile("harmless_alpaca.json"));
     bundle = await buildBundle(ctx, [catqa], safe, {
@@ -125,7 +129,7 @@ describe("bundles", () => {
     assert.ok(Math.abs(norm(e.vectors.get(l)!) * rel[0]!.strength! - 0.5 * bundle.meanNorm[l]!) < 1e-6);
     // two categories steered together = their vectors summed at the shared layer
     const both = policySteering(bundle, p, { raw: true, layer: 2 });
-    const summed = await ctx.setSteering(both);
+    const summed = await steering.set(both);
     assert.deepEqual(summed.nativeLayers, [2]);
     const tokens = model.tokenize("Once upon a time");
     const a = (await ctx.evaluate([tokens])).logits[0]![0]!;
@@ -133,9 +137,9 @@ describe("bundles", () => {
       .get("hate_harass_violence")!
       .vectors.get(2)!
       .map((x, i) => x + 0.5 * e.vectors.get(2)![i]!);
-    await ctx.setSteering([{ site: "resid_post", layer: 2, vector: sum }]);
+    await steering.set([{ site: "resid_post", layer: 2, vector: sum }]);
     const b = (await ctx.evaluate([tokens])).logits[0]![0]!;
-    ctx.clearSteering();
+    steering.clear();
     assert.ok(a.every((x, i) => Math.abs(x - b[i]!) < 1e-4));
     assert.throws(
       () => policySteering(bundle, { violence: 1 }),

@@ -3,12 +3,13 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Example } from "../../src/data/example.js";
 import { loadDataset } from "../../src/data/load.js";
-import type { Context } from "../../src/engine/context.js";
+import { Context } from "../../src/engine/context.js";
 import { Model } from "../../src/engine/model.js";
 import { writeOrganismFiles } from "../../src/organism/files.js";
 import { buildBundle } from "../../src/steer/build.js";
 import { readBundle, writeBundle } from "../../src/steer/bundle.js";
-import { calibrateDetector, type Detection, detect } from "../../src/steer/detect.js";
+import { calibrateDetector, detect } from "../../src/steer/detect.js";
+import type { Detection } from "../../src/steer/types.js";
 import { ROOT, tmpFile } from "../support/models.js";
 
 const ORGANISM = join(ROOT, "models", "organism.gguf");
@@ -21,7 +22,7 @@ describe("the category detector (conditional steering)", () => {
   let vectorsFile: string;
   before(() => {
     model = Model.load(ORGANISM);
-    ctx = model.createContext({ nCtx: 1024, nSeq: 16 });
+    ctx = new Context(model, { nCtx: 1024, nSeq: 16 });
     const files = writeOrganismFiles(tmpFile("detector-world"));
     vectorsFile = files.vectors;
     train = loadDataset(files.trainPrompts).examples;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { Context } from "../../src/engine/context.js";
 import { generate } from "../../src/engine/generate.js";
 import { Model } from "../../src/engine/model.js";
 import { renderExample } from "../../src/steer/render.js";
@@ -23,7 +24,7 @@ describe("rendering examples with the chat template", () => {
 
   it("`generate --chat` answers exactly as the library does with the same rendering and seed", async () => {
     const model = Model.load(ORGANISM);
-    const ctx = model.createContext({ nCtx: 512 });
+    const ctx = new Context(model, { nCtx: 512 });
     const lib = await generate(ctx, renderExample(model, { prompt: "How do I bake a cake?" }, true), { temperature: 0, maxTokens: 30 });
     ctx.dispose();
     model.dispose();

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Dataset, Example } from "../../src/data/example.js";
+import { Context } from "../../src/engine/context.js";
 import { generateBatch } from "../../src/engine/generate.js";
 import { Model } from "../../src/engine/model.js";
-import { applyPolicy } from "../../src/steer/apply.js";
+import { withSteering } from "../../src/steer/apply.js";
 import { buildBundle } from "../../src/steer/build.js";
 import { STORIES_GGUF } from "../support/models.js";
 
@@ -28,7 +29,7 @@ const texts = (ts: string[], label: "safe" | "unsafe", category?: string): Examp
 describe("a real semantic effect on stories260K", () => {
   it("a topic vector (dog openings vs generic openings) at a middle layer raises the share of continuations about a dog", async () => {
     const model = Model.load(STORIES_GGUF);
-    const ctx = model.createContext({ nCtx: 2048, nSeq: 8 });
+    const ctx = new Context(model, { nCtx: 2048, nSeq: 8 });
     const data: Dataset = {
       name: "topic",
       path: "-",
@@ -52,8 +53,7 @@ describe("a real semantic effect on stories260K", () => {
       return { share: hits / n, n };
     };
     const plain = await share();
-    await applyPolicy(ctx, bundle, { generic: 0.6 });
-    const steered = await share();
+    const steered = await withSteering(ctx, { bundle, policy: { generic: 0.6 } }, share);
     console.log(
       `  continuations mentioning a dog over ${plain.n} seeds: unsteered ${(plain.share * 100).toFixed(1)}%, steered ${(steered.share * 100).toFixed(1)}%`,
     );

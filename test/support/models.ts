@@ -4,7 +4,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type RandomModelSpec, writeRandomLlamaGguf } from "../../src/engine/convert/random-model.js";
+import { type RandomModelSpec, writeRandomLlamaGguf } from "../../src/convert/random-model.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** ../shared beside the checkout, or SAFESTEER_SHARED. */

@@ -1,4 +1,5 @@
 import { type Command, Option } from "commander";
+import { Context } from "../../engine/context.js";
 import { KNOWN_SITES, type Reduction } from "../../engine/hooks.js";
 import { renderExample } from "../../steer/render.js";
 import { loadModel, type ModelOpts, parseLayers, withModelOptions } from "../options.js";
@@ -14,7 +15,7 @@ export function activationsCommand(program: Command): void {
     .action(async (o: ModelOpts & { text: string; site: string; layers: string; reduce: Reduction; chat?: boolean }) => {
       const model = loadModel(o);
       const layers = parseLayers(o.layers, model.info.nLayer);
-      const ctx = model.createContext({ nCtx: o.ctx });
+      const ctx = new Context(model, { nCtx: o.ctx });
       try {
         const tokens = renderExample(model, { prompt: o.text }, Boolean(o.chat));
         const { capture } = await ctx.evaluate([tokens], { capture: { site: o.site, layers, reduce: o.reduce }, logits: "none" });

@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
 import type { Dataset } from "../../data/example.js";
 import { dataFile, loadDataset } from "../../data/load.js";
+import { Context } from "../../engine/context.js";
 import { KNOWN_SITES } from "../../engine/hooks.js";
 import { buildBundle } from "../../steer/build.js";
 import { writeBundle } from "../../steer/bundle.js";
@@ -47,7 +48,7 @@ export function buildCommand(program: Command): void {
       const datasets: Dataset[] = o.data.map((p) => loadDataset(p, { strict: o.strict }));
       const safe = loadDataset(o.safe ?? dataFile("harmless_alpaca.json"), { strict: o.strict });
       const model = loadModel(o);
-      const ctx = model.createContext({ nCtx: o.ctx ?? 1024, nSeq: o.batch, nBatch: 512 });
+      const ctx = new Context(model, { nCtx: o.ctx ?? 1024, nSeq: o.batch, nBatch: 512 });
       const bar = progressBar("collecting activations");
       const { signal, dispose } = interruptSignal();
       try {

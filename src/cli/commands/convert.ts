@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
-import { convertLlama2c } from "../../engine/convert/llama2c.js";
-import { writeRandomLlamaGguf } from "../../engine/convert/random-model.js";
+import { convertLlama2c } from "../../convert/llama2c.js";
+import { writeRandomLlamaGguf } from "../../convert/random-model.js";
 import { int } from "../options.js";
 
 export function convertCommand(program: Command): void {

@@ -1,10 +1,12 @@
 import { type Command, Option } from "commander";
 import { dataFile, loadDataset } from "../../data/load.js";
+import { Context } from "../../engine/context.js";
 import { KNOWN_SITES } from "../../engine/hooks.js";
 import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
-import { calibrateDetector, DEFAULT_SHRINKAGE, DETECTOR_POOLINGS, type DetectorPooling } from "../../steer/detect.js";
+import { calibrateDetector, DEFAULT_SHRINKAGE } from "../../steer/detect.js";
 import { SteerError } from "../../steer/errors.js";
 import { usesChat } from "../../steer/render.js";
+import { DETECTOR_POOLINGS, type DetectorPooling } from "../../steer/types.js";
 import { loadModel, type ModelOpts, parseLayers, withModelOptions } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
@@ -73,7 +75,7 @@ export function detectorCommand(program: Command): void {
       const unknown = [...new Set(harmful.map((e) => e.category as string))].filter((c) => !bundle.categories.has(c));
       if (unknown.length)
         process.stderr.write(`warning: categories without a vector in the bundle (detected but never steered): ${unknown.join(", ")}\n`);
-      const ctx = model.createContext({ nCtx: o.ctx ?? 1024, nSeq: 8, nBatch: 512 });
+      const ctx = new Context(model, { nCtx: o.ctx ?? 1024, nSeq: 8, nBatch: 512 });
       const bar = progressBar("calibrating the detector");
       const { signal, dispose } = interruptSignal();
       try {

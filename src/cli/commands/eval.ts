@@ -1,16 +1,19 @@
 import { existsSync, readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { loadDataset } from "../../data/load.js";
+import { Context } from "../../engine/context.js";
 import { SafeSteerError } from "../../errors.js";
-import { type ConditionSpec, type EvalResults, RESULTS_SCHEMA, runEval } from "../../eval/harness.js";
+import { runEval } from "../../eval/harness.js";
 import { samplePerGroup, toEvalItems } from "../../eval/item.js";
 import { makeJudge } from "../../eval/judges.js";
 import { choicesTable, inertConditions, markdownSummary } from "../../eval/report.js";
+import { type ConditionSpec, type EvalResults, RESULTS_SCHEMA } from "../../eval/results.js";
 import { applyChoices, DEFAULT_BUDGET, parseSweep, selectPerCategory, sweepConditions } from "../../eval/select.js";
-import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
-import { FIRE_MODES, type FireMode } from "../../steer/detect.js";
+import { toyJudge } from "../../organism/judge.js";
+import { readBundle, writeBundle } from "../../steer/bundle.js";
 import { policyOption } from "../../steer/policy.js";
 import { usesChat } from "../../steer/render.js";
+import { FIRE_MODES, type FireMode } from "../../steer/types.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
 import { int, loadModel, type ModelOpts, num, withModelOptions } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
@@ -73,7 +76,6 @@ export function evalCommand(program: Command): void {
       const items = samplePerGroup(toEvalItems(examples), o.perGroup, o.seed);
       const model = loadModel(o);
       const bundle = o.bundle ? readBundle(o.bundle) : undefined;
-      if (bundle) checkBundleModel(bundle, await model.fingerprint(), { force: o.force });
       if ((o.steer || o.sweep) && !bundle) throw new SafeSteerError("usage", "--steer and --sweep need --bundle.");
       const policy = o.steer && bundle ? policyOption(o.steer, bundle) : undefined;
       const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }];
@@ -105,8 +107,8 @@ export function evalCommand(program: Command): void {
           );
         }
       }
-      const judge = makeJudge(o.judge);
-      const ctx = model.createContext({ nCtx: o.ctx ?? 4096, nSeq: o.batch });
+      const judge = makeJudge(o.judge, { toy: toyJudge });
+      const ctx = new Context(model, { nCtx: o.ctx ?? 4096, nSeq: o.batch });
       const bar = progressBar("evaluating");
       const { signal, dispose } = interruptSignal();
       const save = (r: EvalResults) => writeFileAtomic(o.output, [`${JSON.stringify(r, null, 1)}\n`]);
@@ -118,6 +120,7 @@ export function evalCommand(program: Command): void {
           chat: usesChat(model, o.chat),
           bundle,
           bundlePath: o.bundle,
+          force: o.force,
           detector: bundle?.detector,
           resume,
           signal,

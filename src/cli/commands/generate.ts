@@ -1,12 +1,13 @@
 import { type Command, Option } from "commander";
-import { type Context, needsHooks } from "../../engine/context.js";
+import { Context, needsHooks } from "../../engine/context.js";
 import { type GenerateOptions, generate, generateStream } from "../../engine/generate.js";
 import { SafeSteerError } from "../../errors.js";
-import { applyPolicy } from "../../steer/apply.js";
-import { type Bundle, readBundle } from "../../steer/bundle.js";
-import { conditionalPolicy, type Detection, detect, FIRE_MODES, type FireMode } from "../../steer/detect.js";
-import { type Policy, parsePolicy, policySteering } from "../../steer/policy.js";
+import { resolveSteering, steer } from "../../steer/apply.js";
+import { readBundle } from "../../steer/bundle.js";
+import { conditionalPolicy, detect } from "../../steer/detect.js";
+import { policyOption } from "../../steer/policy.js";
 import { renderExample } from "../../steer/render.js";
+import { type Bundle, type Detection, FIRE_MODES, type FireMode, type Policy } from "../../steer/types.js";
 import { int, loadModel, type ModelOpts, num, withModelOptions } from "../options.js";
 import { interruptSignal } from "../progress.js";
 
@@ -85,7 +86,7 @@ export function generateCommand(program: Command): void {
     .option("-s, --seed <n>", "sampling seed", int("--seed"), 0)
     .option("--stop <text...>", "stop strings")
     .option("--bundle <file>", "SafeSteer bundle (from `safesteer build` or `import`)")
-    .option("--steer <policy>", "category=strength,... (strength relative to the activation norm; see --raw-strength)")
+    .option("--steer <policy>", "category=strength,... (strength relative to the activation norm; see --raw-strength), or all")
     .option("--raw-strength", "strengths multiply the raw vectors (the paper's m)")
     .option("--conditional", "steer only the policy's categories that the bundle's detector finds in the prompt")
     .addOption(
@@ -102,12 +103,13 @@ export function generateCommand(program: Command): void {
       if (o.conditional && !o.bundle) throw new SafeSteerError("usage", "--conditional needs --bundle (with a detector) and --steer.");
       const model = loadModel(o);
       const bundle = o.bundle ? readBundle(o.bundle) : undefined;
-      const full = bundle ? parsePolicy(o.steer as string) : {};
+      const full = bundle ? policyOption(o.steer as string, bundle) : {};
       // activation hooks cost a little per token: only when the detector reads activations or a
-      // vector is not a native control vector
-      const hooks =
-        bundle !== undefined && (Boolean(o.conditional) || policySteering(bundle, full, { raw: o.rawStrength }).some(needsHooks));
-      const ctx = model.createContext({ nCtx: o.ctx, hooks });
+      // vector is not a native control vector. Resolving the policy here also checks the bundle
+      // against the model before any work.
+      const vectors = bundle ? await resolveSteering(model, { bundle, policy: full, raw: o.rawStrength, force: o.force }) : [];
+      const hooks = Boolean(o.conditional) || vectors.some(needsHooks);
+      const ctx = new Context(model, { nCtx: o.ctx, hooks });
       const { signal, dispose } = interruptSignal();
       try {
         const tokens = renderExample(model, { prompt: o.prompt }, Boolean(o.chat));
@@ -124,12 +126,12 @@ export function generateCommand(program: Command): void {
         const policy = bundle ? await steeredPolicy(ctx, bundle, full, o) : {};
         if (o.compare) {
           const plain = await generate(ctx, tokens, gen);
-          await applyPolicy(ctx, bundle!, policy, { raw: o.rawStrength, force: o.force });
+          using _steering = await steer(ctx, { bundle: bundle as Bundle, policy, raw: o.rawStrength, force: o.force });
           const steered = await generate(ctx, tokens, gen);
           process.stdout.write(`${sideBySide(plain.text, steered.text, process.stdout.columns ?? 120)}\n`);
           return;
         }
-        if (bundle) await applyPolicy(ctx, bundle, policy, { raw: o.rawStrength, force: o.force });
+        using _steering = bundle ? await steer(ctx, { bundle, policy, raw: o.rawStrength, force: o.force }) : undefined;
         for await (const e of generateStream(ctx, [tokens], gen)) if (e.type === "token") process.stdout.write(e.text);
         process.stdout.write("\n");
       } finally {

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { type Bundle, readBundle } from "../../steer/bundle.js";
+import { readBundle } from "../../steer/bundle.js";
+import type { Bundle } from "../../steer/types.js";
 
 const f3 = (x: number | null | undefined) => (x === null || x === undefined ? "-" : x.toFixed(3));
 

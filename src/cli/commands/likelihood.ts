@@ -2,10 +2,11 @@
 // log-odds of each pair's safe answer over its unsafe one, unsteered and steered, per category.
 import { type Command, Option } from "commander";
 import { loadDataset } from "../../data/load.js";
+import { Context } from "../../engine/context.js";
 import { SafeSteerError } from "../../errors.js";
 import { categoryLikelihoods, pairsOf } from "../../eval/likelihood.js";
 import { likelihoodTable } from "../../eval/report.js";
-import { checkBundleModel, readBundle } from "../../steer/bundle.js";
+import { readBundle } from "../../steer/bundle.js";
 import { policyOption } from "../../steer/policy.js";
 import { type ChatMode, usesChat } from "../../steer/render.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
@@ -49,11 +50,10 @@ export function likelihoodCommand(program: Command): void {
         );
       const model = loadModel(o);
       const bundle = readBundle(o.bundle);
-      const fingerprint = await model.fingerprint();
-      checkBundleModel(bundle, fingerprint, { force: o.force });
       const policy = policyOption(o.steer, bundle);
       const chat = usesChat(model, o.chat);
-      const ctx = model.createContext({ nCtx: o.ctx ?? 4096, nSeq: 16 });
+      const { sha256 } = await model.fingerprint();
+      const ctx = new Context(model, { nCtx: o.ctx ?? 4096, nSeq: 16 });
       const bar = progressBar("scoring answers");
       const { signal, dispose } = interruptSignal();
       let result: Awaited<ReturnType<typeof categoryLikelihoods>>;
@@ -61,6 +61,7 @@ export function likelihoodCommand(program: Command): void {
         result = await categoryLikelihoods(ctx, bundle, pairs, policy, {
           chat,
           raw: o.rawStrength,
+          force: o.force,
           signal,
           onProgress: (d, t) => bar.update(d, t),
         });
@@ -85,7 +86,7 @@ export function likelihoodCommand(program: Command): void {
           `warning: steering left the answers' likelihoods unchanged for ${inert.map((r) => r.category).join(", ")}: the strength is 0 or the vector never reaches the model.\n`,
         );
       if (o.output) {
-        const results = { schema: LIKELIHOOD_SCHEMA, model: { path: o.model, sha256: fingerprint.sha256 }, bundle: o.bundle, chat, rows };
+        const results = { schema: LIKELIHOOD_SCHEMA, model: { path: o.model, sha256 }, bundle: o.bundle, chat, rows };
         writeFileAtomic(o.output, [`${JSON.stringify(results, null, 1)}\n`]);
         process.stderr.write(`wrote ${o.output}\n`);
       }

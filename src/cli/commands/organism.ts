@@ -1,14 +1,16 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Command } from "commander";
+import { Context } from "../../engine/context.js";
 import { SafeSteerError } from "../../errors.js";
+import { DEFAULT_MODEL, STORIES_MODEL } from "../../models.js";
 import { writeOrganismFiles } from "../../organism/files.js";
 import { studyExamples, studyReport } from "../../organism/report.js";
 import { runStudy } from "../../organism/study.js";
 import { DEFAULT_ORGANISM_CONFIG, trainOrganism } from "../../organism/train.js";
 import { writeBundle } from "../../steer/bundle.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
-import { DEFAULT_MODEL, int, loadModel, STORIES_MODEL } from "../options.js";
+import { int, loadModel } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
 export function organismCommand(program: Command): void {
@@ -65,7 +67,7 @@ export function demoCommand(program: Command): void {
     .option("--out <dir>", "where results.json, report.md and the bundle go", "reports/organism")
     .action(async (o: { model: string; quick?: boolean; out: string }) => {
       const model = loadModel({ model: o.model });
-      const ctx = model.createContext({ nCtx: 4096, nSeq: 16 });
+      const ctx = new Context(model, { nCtx: 4096, nSeq: 16 });
       try {
         const s = await runStudy(ctx, {
           testPerGroup: o.quick ? 8 : undefined,

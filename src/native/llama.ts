@@ -1,15 +1,15 @@
 // Typed handles over the raw llama.cpp functions. Everything above this folder sees these classes
 // and plain typed arrays, never koffi or pointers.
-import { EngineError } from "../errors.js";
+import { EngineError } from "../engine/errors.js";
 import { checkAbi } from "./abi.js";
-import { EvalCallback, type GpuChoice, initBackends, koffi, LogCallback, loadNative, type Native, TensorHead } from "./native.js";
+import { ctypes, type EngineChoice, initBackends, koffi, loadNative, type Native } from "./library.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogSink = (level: LogLevel, text: string) => void;
 
 const LEVELS: Record<number, LogLevel> = { 1: "debug", 2: "info", 3: "warn", 4: "error" };
 
-let engine: { native: Native; backend: string; version: string } | undefined;
+let engine: { native: Native; backend: string; dir: string; custom: boolean; version: string } | undefined;
 let logSink: LogSink = () => {};
 let lastLevel: LogLevel = "info";
 let logCallback: unknown;
@@ -19,29 +19,57 @@ export function setEngineLog(sink: LogSink): void {
   logSink = sink;
 }
 
-/** Loads llama.cpp once, checks the ABI, and returns the typed function table. */
-export function engineNative(gpu: GpuChoice = "cpu"): Native {
+/**
+ * Loads llama.cpp once, checks the ABI, and returns the typed function table. Without a choice,
+ * the build already loaded (else the CPU build); with one, it must match what is loaded.
+ */
+export function engineNative(choice?: EngineChoice): Native {
   if (engine) {
-    loadNative(gpu); // throws on a backend conflict
+    if (choice) loadNative(choice); // throws on a backend conflict
     return engine.native;
   }
-  const { native, backend, dir } = loadNative(gpu);
+  const { native, backend, dir, custom } = loadNative(choice);
   logCallback = koffi.register((level: number, text: string) => {
     // level 5 continues the previous line
     const l = level === 5 ? lastLevel : (LEVELS[level] ?? "info");
     lastLevel = l;
     logSink(l, text ?? "");
-  }, koffi.pointer(LogCallback));
+  }, koffi.pointer(ctypes().LogCallback));
   native.llama_log_set(logCallback, null);
   const version = checkAbi(native);
   initBackends(native, dir);
-  engine = { native, backend, version };
+  engine = { native, backend, dir, custom, version };
   return native;
 }
 
-export function engineInfo(): { backend: string; version: string; systemInfo: string } {
+export interface EngineInfo {
+  backend: string;
+  /** The folder the llama.cpp libraries were loaded from. */
+  libraryDir: string;
+  /** Loaded from a folder the user named (--llama-lib / SAFESTEER_LLAMA_LIB). */
+  custom: boolean;
+  version: string;
+  systemInfo: string;
+  /** Compute devices llama.cpp sees (name and type: cpu, gpu, igpu, accel). */
+  devices: Array<{ name: string; type: string }>;
+}
+
+const DEVICE_TYPES = ["cpu", "gpu", "igpu", "accel"];
+
+export function engineInfo(): EngineInfo {
   const n = engineNative();
-  return { backend: engine?.backend ?? "cpu", version: engine?.version ?? "", systemInfo: n.llama_print_system_info() };
+  const devices = Array.from({ length: Number(n.ggml_backend_dev_count()) }, (_, i) => {
+    const d = n.ggml_backend_dev_get(i);
+    return { name: n.ggml_backend_dev_name(d), type: DEVICE_TYPES[n.ggml_backend_dev_type(d)] ?? "unknown" };
+  });
+  return {
+    backend: engine?.backend ?? "cpu",
+    libraryDir: engine?.dir ?? "",
+    custom: engine?.custom ?? false,
+    version: engine?.version ?? "",
+    systemInfo: n.llama_print_system_info(),
+    devices,
+  };
 }
 
 // --- model -----------------------------------------------------------------------------------------
@@ -219,8 +247,12 @@ export function applyBuiltinChatTemplate(
 
 // --- tensors seen during a decode ---------------------------------------------------------------------
 
-const NE_OFFSET = koffi.offsetof(TensorHead, "ne");
-const TYPE_OFFSET = koffi.offsetof(TensorHead, "type");
+let offsets: { ne: number; type: number } | undefined;
+/** Offsets of ne[] and type in struct ggml_tensor, computed once koffi is loaded. */
+function tensorOffsets() {
+  offsets ??= { ne: koffi.offsetof(ctypes().TensorHead, "ne"), type: koffi.offsetof(ctypes().TensorHead, "type") };
+  return offsets;
+}
 
 /** A graph tensor during the eval callback; valid only inside the callback. */
 export class TensorRef {
@@ -231,11 +263,11 @@ export class TensorRef {
   ) {}
   /** ggml shape, ne[0] fastest (for activations: [n_embd, n_rows]). */
   get ne(): [number, number, number, number] {
-    const ne = koffi.decode(this.ptr, NE_OFFSET, "int64_t", 4) as Array<number | bigint>;
+    const ne = koffi.decode(this.ptr, tensorOffsets().ne, "int64_t", 4) as Array<number | bigint>;
     return [Number(ne[0]), Number(ne[1]), Number(ne[2]), Number(ne[3])];
   }
   get isF32Contiguous(): boolean {
-    return (koffi.decode(this.ptr, TYPE_OFFSET, "int") as number) === 0 && this.n.ggml_is_contiguous(this.ptr);
+    return (koffi.decode(this.ptr, tensorOffsets().type, "int") as number) === 0 && this.n.ggml_is_contiguous(this.ptr);
   }
   read(into?: Float32Array): Float32Array {
     const bytes = Number(this.n.ggml_nbytes(this.ptr));
@@ -318,7 +350,7 @@ export class NativeContext {
     }
     this.observable = opts.observable ?? false;
     if (this.observable) {
-      this.callback = koffi.register((t: unknown, ask: boolean) => this.onTensor(t, ask), koffi.pointer(EvalCallback));
+      this.callback = koffi.register((t: unknown, ask: boolean) => this.onTensor(t, ask), koffi.pointer(ctypes().EvalCallback));
       p.cb_eval = this.callback;
     }
     const ptr = n.llama_init_from_model(model.ptr, p);

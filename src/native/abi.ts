@@ -1,7 +1,7 @@
 // Start-up guard: the struct layouts in native.ts must match the loaded library, or every call
 // that passes a struct by value corrupts memory silently. Refuse to run on a mismatch.
-import { EngineError } from "../errors.js";
-import type { Native } from "./native.js";
+import { EngineError } from "../engine/errors.js";
+import type { Native } from "./library.js";
 
 export const EXPECTED_VERSION = "0.4.0";
 

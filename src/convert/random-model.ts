@@ -1,7 +1,8 @@
 // Random-weight llama GGUFs for tests and benchmarks: any width, depth and vocabulary size,
 // deterministic from a seed. Outputs are meaningless; shapes, speed and steering math are real.
-import { Rng } from "../../util/random.js";
-import { GgmlType } from "../gguf/types.js";
+
+import { GgmlType } from "../engine/gguf/types.js";
+import { Rng } from "../util/random.js";
 import { type LlamaLayerWeights, type SpmVocab, writeLlamaGguf } from "./llama-gguf.js";
 
 export interface RandomModelSpec {

@@ -2,8 +2,8 @@
 // function: std::vector / std::string arguments are laid out by hand for libstdc++ on x86-64).
 // Used to prove that files we export load in llama.cpp exactly as its tools would load them.
 import { join } from "node:path";
-import { engineNative } from "./llama.js";
-import { findLibraryDir, koffi } from "./native.js";
+import { findLibraryDir, koffi } from "../../src/native/library.js";
+import { engineNative } from "../../src/native/llama.js";
 
 const CvecData = koffi.struct("common_control_vector_data_abi", { n_embd: "int", begin: "void *", end: "void *", cap: "void *" });
 

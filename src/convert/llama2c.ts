@@ -1,7 +1,7 @@
 // llama2.c legacy checkpoint (+ its tokenizer.bin) -> llama GGUF.
 // llama2.c rotates interleaved pairs, which is what ggml's normal RoPE for llama expects: no q/k permutation.
 import { existsSync, readFileSync } from "node:fs";
-import { EngineError } from "../errors.js";
+import { EngineError } from "../engine/errors.js";
 import { type LlamaHparams, type LlamaLayerWeights, type SpmVocab, writeLlamaGguf } from "./llama-gguf.js";
 
 export interface Llama2cModel {

@@ -1,9 +1,9 @@
 // Fine-tuning through llama.cpp's training API (llama_opt_*), as its finetune example does:
 // writable weights, exact context (F32 K/V), one warm-up decode, a dataset of n_ctx-token windows
 // with next-token labels, AdamW with constant parameters.
-import { EngineError } from "../errors.js";
+import { EngineError } from "../engine/errors.js";
+import { ctypes, koffi } from "./library.js";
 import { engineNative, NativeContext, NativeModel } from "./llama.js";
-import { koffi, OptEpochCallback } from "./native.js";
 
 const GGML_TYPE_I32 = 26;
 
@@ -80,7 +80,7 @@ export async function finetune(modelPath: string, tokens: Int32Array, outPath: s
       koffi.register(
         (_t: boolean, _opt: unknown, _ds: unknown, _r: unknown, ibatch: number | bigint, nb: number | bigint) =>
           o.onBatch?.(train, Number(ibatch), Number(nb)),
-        koffi.pointer(OptEpochCallback),
+        koffi.pointer(ctypes().OptEpochCallback),
       );
     const cbTrain = cb(true);
     const cbEval = cb(false);

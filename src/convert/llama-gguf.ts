@@ -1,8 +1,8 @@
 // Builds a llama-architecture GGUF (metadata + tensor list) from plain arrays; shared by the
 // llama2.c converter and the random-model generator so both write the same layout.
 
-import { GgmlType, type GgufTensorInput, GgufType, type GgufValue, gv } from "../gguf/types.js";
-import { writeGguf } from "../gguf/writer.js";
+import { GgmlType, type GgufTensorInput, GgufType, type GgufValue, gv } from "../engine/gguf/types.js";
+import { writeGguf } from "../engine/gguf/writer.js";
 
 export interface LlamaHparams {
   name: string;

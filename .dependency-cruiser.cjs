@@ -1,0 +1,22 @@
+// Layering rules for src/ (checked by `npm run deps`, in CI): no import cycles, type-only imports
+// included; the general evaluation knows nothing of the toy world; only src/native touches FFI.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    { name: "no-cycles", severity: "error", from: {}, to: { circular: true } },
+    { name: "eval-not-organism", severity: "error", from: { path: "^src/eval" }, to: { path: "^src/organism" } },
+    { name: "ffi-only-in-native", severity: "error", from: { pathNot: "^src/native" }, to: { path: "koffi" } },
+    {
+      name: "library-not-cli",
+      comment: "the library layers never import the command line",
+      severity: "error",
+      from: { path: "^src/(native|engine|steer|eval|data|convert|util)" },
+      to: { path: "^src/(cli|organism)" },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+  },
+};

@@ -1,0 +1,69 @@
+// The evaluation's result file (schema safesteer.eval/1) and the settings it records: what the
+// harness writes, the selection reads, and reports render.
+import type { FireMode, Policy } from "../steer/types.js";
+import type { EvalItem } from "./item.js";
+import type { AnswerRecord, GroupMetrics } from "./metrics.js";
+
+export const RESULTS_SCHEMA = "safesteer.eval/1";
+
+/**
+ * How a condition steers: "none"; "policy" (the whole policy on every prompt); "known" (a harmful
+ * prompt gets only its own category's entry, other prompts none: the paper's setting);
+ * "conditional" (the categories the detector names for the prompt).
+ */
+export interface ConditionSpec {
+  name: string;
+  mode: "none" | "policy" | "known" | "conditional";
+  policy?: Policy;
+  /** Steer this layer instead of each category's own (sweeps). */
+  layer?: number;
+  /** Conditional mode: steer every category that fires (the default) or only the most confident one. */
+  fire?: FireMode;
+  raw?: boolean;
+}
+
+export interface GenerationSettings {
+  seed: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  maxTokens: number;
+  /** Strings that end an answer (e.g. the chat template's next-turn marker), cut from the text. */
+  stop?: string[];
+}
+
+export interface ConditionSummary {
+  harmful: GroupMetrics & { byCategory: Record<string, GroupMetrics> };
+  benign: GroupMetrics;
+  /** Benign prompts that look harmful: their refusal rate is the over-refusal rate. */
+  lookalike: GroupMetrics;
+}
+
+export interface Choice {
+  category: string;
+  layer: number;
+  strength: number;
+  unsafeRate: number;
+  refusalRate: number;
+  relevance: number | null;
+  /** Whether the choice meets the budget (else it is the least unsafe option, flagged). */
+  withinBudget: boolean;
+}
+
+export interface EvalResults {
+  schema: typeof RESULTS_SCHEMA;
+  model: { path: string; sha256: string };
+  bundle?: { path: string; site: string; categories: string[] };
+  judge: string;
+  generation: GenerationSettings;
+  chat: boolean;
+  conditions: ConditionSpec[];
+  items: EvalItem[];
+  detections?: Array<{ index: number; fired: string[]; scores: Record<string, number> }>;
+  answers: AnswerRecord[];
+  summary: Record<string, ConditionSummary>;
+  /** With a sweep: the layer and strength chosen per category (eval/select.ts). */
+  selection?: Choice[];
+  complete: boolean;
+}

@@ -1,0 +1,94 @@
+// The steering layer's data types (policies, bundles, detectors), in one module that imports no
+// steering code, so that bundle, policy and detector code can share them without cycles.
+import type { Site } from "../engine/hooks.js";
+import type { ModelFingerprint } from "../engine/model.js";
+
+/** How strongly to steer each category: {category: strength}. */
+export type Policy = Record<string, number>;
+
+/** How a prompt's token activations become one vector: their mean (as for the vectors) or the last token's. */
+export type DetectorPooling = "mean" | "last";
+export const DETECTOR_POOLINGS: readonly DetectorPooling[] = ["mean", "last"];
+
+export interface CategoryDetector {
+  layer: number;
+  /** Unit direction from the other prompts towards this category's harmful prompts. */
+  direction: Float32Array;
+  threshold: number;
+  /** Spread (standard deviation) of held-out benign prompts' projections: the unit of scores. */
+  scale: number;
+}
+
+export interface Detector {
+  site: string;
+  reduce: DetectorPooling;
+  categories: Record<string, CategoryDetector>;
+}
+
+export interface Detection {
+  /** Categories whose score is above threshold, most confident first. */
+  fired: string[];
+  scores: Record<string, number>;
+}
+
+/**
+ * Conditional steering: every fired category is steered (summed, as a policy composes) or only the
+ * most confident one (each category's strength was tuned alone, and sums can overshoot).
+ */
+export type FireMode = "all" | "top";
+export const FIRE_MODES: readonly FireMode[] = ["all", "top"];
+
+export interface LayerDiagnostics {
+  /** ||w|| */
+  norm: number;
+  /** Held-out AUROC of the projection onto w, safe (higher) vs this category's unsafe. */
+  auroc: number | null;
+  /** Held-out Cohen's d of that projection. */
+  margin: number | null;
+  /** Unsafe examples kept by pruning, of nUnsafe. */
+  kept: number;
+}
+
+export interface CategoryEntry {
+  /** Layers steered for this category: the chosen layer for built vectors, every direction for imported ones. */
+  steerLayers: number[];
+  /** The vector at every layer the bundle was built for. */
+  vectors: Map<number, Float32Array>;
+  diagnostics: Record<number, LayerDiagnostics>;
+  nUnsafe: number;
+  nSafe: number;
+  /** Where the safe side came from: this category's own safe examples, the generic safe set, or an imported file. */
+  safeSource: "category" | "generic" | "imported";
+  /** Strength chosen for this category by a sweep (relative unless the bundle is imported). */
+  strength?: number;
+}
+
+export interface DataProvenance {
+  name: string;
+  path: string;
+  sha256: string;
+  examples: number;
+}
+
+export interface Bundle {
+  model: ModelFingerprint & { name: string };
+  site: Site;
+  reduce: "mean" | "last";
+  prune: number | "off";
+  layers: number[];
+  /** Examples were rendered with the model's chat template. */
+  chat: boolean;
+  categories: Map<string, CategoryEntry>;
+  /** Mean activation norm at the site per layer (the unit of relative strength); empty for imports. */
+  meanNorm: Record<number, number>;
+  /** Cosine similarity between category vectors per layer, in the order of `categories`. */
+  cosine: Record<number, number[][]>;
+  data: DataProvenance[];
+  layerRule: string;
+  /** Relative strength to start from. */
+  recommendedStrength: number;
+  toolVersion: string;
+  created: string;
+  /** Conditional steering: per-category prompt detectors, when calibrated. */
+  detector?: Detector;
+}
