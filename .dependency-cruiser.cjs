@@ -7,6 +7,13 @@ module.exports = {
     { name: "eval-not-organism", severity: "error", from: { path: "^src/eval" }, to: { path: "^src/organism" } },
     { name: "ffi-only-in-native", severity: "error", from: { pathNot: "^src/native" }, to: { path: "koffi" } },
     {
+      name: "native-only-through-engine",
+      comment: "everything above the engine sees its typed model/context API, never the FFI layer (the organism's trainer is the one tool that drives llama.cpp's training API)",
+      severity: "error",
+      from: { path: "^src/(cli|steer|eval|data|convert|util)" },
+      to: { path: "^src/native" },
+    },
+    {
       name: "library-not-cli",
       comment: "the library layers never import the command line",
       severity: "error",

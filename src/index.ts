@@ -22,7 +22,9 @@ export {
   generateStream,
 } from "./engine/generate.js";
 export { KNOWN_SITES, type Reduction, type Site } from "./engine/hooks.js";
+export type { GpuChoice } from "./engine/model.js";
 export { type ChatMessage, type LoadOptions, Model, type ModelFingerprint, type ModelInfo } from "./engine/model.js";
+export { type EngineInfo, engineInfo } from "./engine/runtime.js";
 export type { SamplingOptions } from "./engine/sampling.js";
 // --- errors -----------------------------------------------------------------------------------------------
 export { type CommonErrorCode, SafeSteerError } from "./errors.js";
@@ -34,7 +36,6 @@ export { type Judge, type Judgement, llmJudge, makeJudge, refusalKeywordJudge } 
 export { type CategoryLikelihood, categoryLikelihoods, pairsOf } from "./eval/likelihood.js";
 export type { ConditionSpec, EvalResults, GenerationSettings } from "./eval/results.js";
 export { DEFAULT_MODEL, STORIES_MODEL } from "./models.js";
-export type { GpuChoice } from "./native/library.js";
 // --- steering ----------------------------------------------------------------------------------------
 export { type Steering, type SteeringSource, steer, withSteering } from "./steer/apply.js";
 export { type BuildOptions, buildBundle } from "./steer/build.js";

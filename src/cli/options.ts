@@ -1,8 +1,9 @@
 // Options and helpers shared by the CLI commands.
 import { existsSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { EngineError } from "../engine/errors.js";
+import type { GpuChoice } from "../engine/model.js";
 import { Model } from "../engine/model.js";
+import { SafeSteerError } from "../errors.js";
 import { DEFAULT_MODEL } from "../models.js";
 import { setVerbosity } from "../util/logger.js";
 
@@ -28,7 +29,7 @@ export function parseLayers(spec: string, nLayer: number): number[] {
   const out: number[] = [];
   for (const part of spec.split(",")) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) throw new EngineError("bad_layer", `cannot read layer list "${spec}": use all, 3, 0,2,4 or 1-3.`);
+    if (!m) throw new SafeSteerError("usage", `cannot read layer list "${spec}": use all, 3, 0,2,4 or 1-3.`);
     const a = Number(m[1]);
     const b = m[2] === undefined ? a : Number(m[2]);
     for (let l = a; l <= b; l++) out.push(l);
@@ -40,30 +41,53 @@ export interface ModelOpts {
   model?: string;
   threads?: number;
   ctx?: number;
-  gpu?: "cpu" | "cuda" | "vulkan" | "auto";
+  gpu?: GpuChoice;
   gpuLayers?: number;
+  llamaLib?: string;
   verbose?: boolean;
 }
 
-export function withModelOptions(cmd: Command, required: boolean): Command {
+/** How llama.cpp runs: threads, backend, a self-built library folder, its log. */
+export function withEngineOptions(cmd: Command): Command {
   return cmd
-    .addOption(
-      required
-        ? new Option("-m, --model <gguf>", "model file (GGUF)").makeOptionMandatory()
-        : new Option("-m, --model <gguf>", "model file (GGUF)").default(DEFAULT_MODEL, "the embedded organism"),
-    )
     .option("--threads <n>", "CPU threads (default: 1 for models under 50M parameters, else all cores)", int("--threads"))
-    .option("--ctx <n>", "context size in tokens", int("--ctx"))
-    .addOption(new Option("--gpu <backend>", "compute backend").choices(["cpu", "cuda", "vulkan", "auto"]).default("cpu"))
-    .option("--gpu-layers <n>", "layers to offload to the GPU", int("--gpu-layers"))
+    .addOption(
+      new Option("--gpu <backend>", "compute backend (a GPU build needs its npm package, or --llama-lib)")
+        .choices(["cpu", "cuda", "vulkan", "metal", "auto"])
+        .default("cpu"),
+    )
+    .option("--gpu-layers <n>", "layers to offload to the GPU (default: all with a GPU backend)", int("--gpu-layers"))
+    .addOption(
+      new Option("--llama-lib <dir>", "load a self-built llama.cpp v0.4.0 from this folder (libllama, libggml, ...)").env(
+        "SAFESTEER_LLAMA_LIB",
+      ),
+    )
     .option("-v, --verbose", "show llama.cpp's log");
+}
+
+export function withModelOptions(cmd: Command, required: boolean): Command {
+  return withEngineOptions(
+    cmd
+      .addOption(
+        required
+          ? new Option("-m, --model <gguf>", "model file (GGUF)").makeOptionMandatory()
+          : new Option("-m, --model <gguf>", "model file (GGUF)").default(DEFAULT_MODEL, "the embedded organism"),
+      )
+      .option("--ctx <n>", "context size in tokens", int("--ctx")),
+  );
 }
 
 export function loadModel(o: ModelOpts): Model {
   if (o.verbose) setVerbosity("verbose");
-  if (!o.model) throw new EngineError("bad_argument", "no model given: pass --model <file.gguf>.");
+  if (!o.model) throw new SafeSteerError("usage", "no model given: pass --model <file.gguf>.");
   if (o.model === DEFAULT_MODEL && !existsSync(DEFAULT_MODEL)) {
-    throw new EngineError("model_not_found", `the embedded model ${DEFAULT_MODEL} is missing; pass --model <file.gguf>.`);
+    throw new SafeSteerError("usage", `the embedded model ${DEFAULT_MODEL} is missing; pass --model <file.gguf>.`);
   }
-  return Model.load(o.model, { threads: o.threads, gpu: o.gpu, gpuLayers: o.gpuLayers, verbose: o.verbose });
+  return Model.load(o.model, {
+    threads: o.threads,
+    gpu: o.gpu,
+    gpuLayers: o.gpuLayers,
+    llamaLib: o.llamaLib,
+    verbose: o.verbose,
+  });
 }

@@ -3,6 +3,9 @@ import { availableParallelism } from "node:os";
 import { Template } from "@huggingface/jinja";
 import { checkContextRoundTrip } from "../native/abi.js";
 import type { GpuChoice } from "../native/library.js";
+
+export type { GpuChoice };
+
 import { applyBuiltinChatTemplate, engineNative, NativeContext, NativeModel, setEngineLog } from "../native/llama.js";
 import { sha256File } from "../util/hash.js";
 import { log } from "../util/logger.js";

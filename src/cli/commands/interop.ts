@@ -1,7 +1,8 @@
 import type { Command } from "commander";
+import { readModelFingerprint } from "../../engine/fingerprint.js";
 import { readBundle, writeBundle } from "../../steer/bundle.js";
 import { exportCategory, importControlVectors } from "../../steer/interop.js";
-import { loadModel, num } from "../options.js";
+import { num } from "../options.js";
 
 export function exportCommand(program: Command): void {
   program
@@ -29,15 +30,11 @@ export function importCommand(program: Command): void {
     .option("--category <names...>", "category names, in file order (default: the file names)")
     .requiredOption("-o, --output <bundle>", "bundle to write")
     .action(async (files: string[], o: { model: string; category?: string[]; output: string }) => {
-      const model = loadModel({ model: o.model });
-      try {
-        const bundle = importControlVectors(files, { ...(await model.fingerprint()), name: model.info.name }, o.category);
-        writeBundle(o.output, bundle);
-        process.stderr.write(
-          `wrote ${o.output} with ${[...bundle.categories.keys()].join(", ")}; steer with --raw-strength (strength 1 = the file as is)\n`,
-        );
-      } finally {
-        model.dispose();
-      }
+      // the header names the model: no need to load llama.cpp for an import
+      const bundle = importControlVectors(files, await readModelFingerprint(o.model), o.category);
+      writeBundle(o.output, bundle);
+      process.stderr.write(
+        `wrote ${o.output} with ${[...bundle.categories.keys()].join(", ")}; steer with --raw-strength (strength 1 = the file as is)\n`,
+      );
     });
 }
