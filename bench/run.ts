@@ -1,4 +1,6 @@
-// `npm run bench`: runs every benchmark, prints a table, writes bench/results/bench.json.
+// `npm run bench`: runs the engine, extraction and likelihood benchmarks, prints their tables, writes
+// bench/results/bench.json. `npm run bench -- <name>...` runs only the named ones (engine, extraction,
+// likelihood, startup) and writes bench/results/<names>.json. --quick: fewer rounds.
 import { mkdirSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -7,12 +9,24 @@ import { writeFileAtomic } from "../src/util/atomic-write.js";
 import { benchModels, type EngineBenchRow, engineBench } from "./engine.bench.js";
 import { type ExtractionBenchRow, extractionBench } from "./extraction.bench.js";
 import { type LikelihoodBenchRow, likelihoodBench } from "./likelihood.bench.js";
+import { type StartupBenchRow, startupBench } from "./startup.bench.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
+const BENCHES = ["engine", "extraction", "likelihood", "startup"];
+const DEFAULT = ["engine", "extraction", "likelihood"];
+const named = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+for (const n of named) {
+  if (!BENCHES.includes(n)) {
+    process.stderr.write(`unknown benchmark ${n}: choose from ${BENCHES.join(", ")}\n`);
+    process.exit(2);
+  }
+}
+const selected = named.length > 0 ? BENCHES.filter((b) => named.includes(b)) : DEFAULT;
+const run = (name: string) => selected.includes(name);
 
 const rows: EngineBenchRow[] = [];
-for (const m of benchModels(ROOT)) {
+for (const m of run("engine") ? benchModels(ROOT) : []) {
   process.stderr.write(`engine: ${m.label}...\n`);
   const big = !m.label.startsWith("stories");
   rows.push(
@@ -26,47 +40,76 @@ for (const m of benchModels(ROOT)) {
 }
 
 const extraction: ExtractionBenchRow[] = [];
-for (const m of benchModels(ROOT)) {
+for (const m of run("extraction") ? benchModels(ROOT) : []) {
   process.stderr.write(`extraction: ${m.label}...\n`);
   const big = !m.label.startsWith("stories");
   extraction.push(await extractionBench(m, { texts: big ? (quick ? 16 : 32) : 200, batch: 8, rounds: quick ? 1 : 3 }));
 }
 
 const likelihood: LikelihoodBenchRow[] = [];
-for (const m of [{ label: "organism", path: join(ROOT, "models", "organism.gguf") }, ...benchModels(ROOT).slice(1)]) {
+const likelihoodModels = run("likelihood")
+  ? [{ label: "organism", path: join(ROOT, "models", "organism.gguf") }, ...benchModels(ROOT).slice(1)]
+  : [];
+for (const m of likelihoodModels) {
   process.stderr.write(`likelihood vs generation: ${m.label}...\n`);
   const big = m.label !== "organism";
   likelihood.push(await likelihoodBench(m, { requests: big ? (quick ? 16 : 32) : 150, rounds: big || quick ? 1 : 3 }));
 }
 
+let startup: StartupBenchRow[] = [];
+const startupRuns = quick ? 5 : 15;
+if (run("startup")) {
+  process.stderr.write(`startup: ${startupRuns} alternating runs of each...\n`);
+  startup = startupBench(ROOT, { runs: startupRuns });
+}
+
 const f = (x: number) => x.toFixed(1);
-console.log(
-  "\n| model | decode tok/s unsteered | decode tok/s native-steered | ratio (goal >= 0.99) | prefill tok/s plain | prefill tok/s capturing resid_post, all layers, mean | ratio (goal >= 0.8) |",
-);
-console.log("|---|---|---|---|---|---|---|");
-for (const r of rows) {
+if (run("engine")) {
   console.log(
-    `| ${r.model} | ${f(r.decodeTokPerS.unsteered)} | ${f(r.decodeTokPerS.steered)} | ${r.decodeTokPerS.ratio.toFixed(3)} | ${f(r.prefillTokPerS.plain)} | ${f(r.prefillTokPerS.capture)} | ${r.prefillTokPerS.ratio.toFixed(3)} |`,
+    "\n| model | decode tok/s unsteered | decode tok/s native-steered | ratio (goal >= 0.99) | prefill tok/s plain | prefill tok/s capturing resid_post, all layers, mean | ratio (goal >= 0.8) |",
   );
+  console.log("|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    console.log(
+      `| ${r.model} | ${f(r.decodeTokPerS.unsteered)} | ${f(r.decodeTokPerS.steered)} | ${r.decodeTokPerS.ratio.toFixed(3)} | ${f(r.prefillTokPerS.plain)} | ${f(r.prefillTokPerS.capture)} | ${r.prefillTokPerS.ratio.toFixed(3)} |`,
+    );
+  }
 }
-console.log("\n| model | texts | tokens | plain prefill ex/s | tok/s | extraction (resid_post, all layers, mean) ex/s | tok/s | ratio |");
-console.log("|---|---|---|---|---|---|---|---|");
-for (const r of extraction) {
+if (run("extraction")) {
+  console.log("\n| model | texts | tokens | plain prefill ex/s | tok/s | extraction (resid_post, all layers, mean) ex/s | tok/s | ratio |");
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const r of extraction) {
+    console.log(
+      `| ${r.model} | ${r.texts} | ${r.tokens} | ${f(r.plain.examplesPerS)} | ${f(r.plain.tokensPerS)} | ${f(r.extraction.examplesPerS)} | ${f(r.extraction.tokensPerS)} | ${r.ratio.toFixed(3)} |`,
+    );
+  }
+}
+if (run("likelihood")) {
   console.log(
-    `| ${r.model} | ${r.texts} | ${r.tokens} | ${f(r.plain.examplesPerS)} | ${f(r.plain.tokensPerS)} | ${f(r.extraction.examplesPerS)} | ${f(r.extraction.tokensPerS)} | ${r.ratio.toFixed(3)} |`,
+    "\n| model | requests | likelihood check: tokens scored (safe and unsafe answer each) | s | generation eval: tokens generated (one answer each, up to 96) | s | generation / check time |",
   );
+  console.log("|---|---|---|---|---|---|---|");
+  for (const r of likelihood) {
+    console.log(
+      `| ${r.model} | ${r.requests} | ${r.scoredTokens} | ${r.likelihoodS.toFixed(2)} | ${r.generatedTokens} | ${r.generationS.toFixed(2)} | ${r.ratio.toFixed(2)} |`,
+    );
+  }
 }
-console.log(
-  "\n| model | requests | likelihood check: tokens scored (safe and unsafe answer each) | s | generation eval: tokens generated (one answer each, up to 96) | s | generation / check time |",
-);
-console.log("|---|---|---|---|---|---|---|");
-for (const r of likelihood) {
+if (run("startup")) {
+  const bare = startup[0]?.medianMs ?? Number.NaN;
   console.log(
-    `| ${r.model} | ${r.requests} | ${r.scoredTokens} | ${r.likelihoodS.toFixed(2)} | ${r.generatedTokens} | ${r.generationS.toFixed(2)} | ${r.ratio.toFixed(2)} |`,
+    `\n| fresh node process (median of ${startupRuns} alternating runs) | ms | bare node -e 0, ms | ratio | native library mapped (koffi, libllama) |`,
   );
+  console.log("|---|---|---|---|---|");
+  for (const r of startup) {
+    const native = r.nativeLoaded === "n/a" ? "n/a" : r.nativeLoaded ? "yes" : "no";
+    console.log(`| ${r.run} | ${f(r.medianMs)} | ${f(bare)} | ${r.ratio.toFixed(2)} | ${native} |`);
+  }
 }
-const out = join(ROOT, "bench", "results", "bench.json");
+const out = join(ROOT, "bench", "results", named.length > 0 ? `${selected.join("-")}.json` : "bench.json");
 mkdirSync(dirname(out), { recursive: true });
 const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version };
-writeFileAtomic(out, [`${JSON.stringify({ date: new Date().toISOString(), machine, engine: rows, extraction, likelihood }, null, 2)}\n`]);
+const results = { engine: rows, extraction, likelihood, startup: { runs: startupRuns, rows: startup } };
+const written = Object.fromEntries(Object.entries(results).filter(([k]) => run(k)));
+writeFileAtomic(out, [`${JSON.stringify({ date: new Date().toISOString(), machine, ...written }, null, 2)}\n`]);
 console.log(`\nwrote ${out}`);

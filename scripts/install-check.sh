@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The packed tarball, installed into an empty folder with no ../shared and no dev dependencies,
+# works as a user gets it: the CLI, the embedded model, the library from plain JavaScript, and
+# its types from TypeScript. Run by CI after the tests (npm run install-check).
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="$(mktemp -d -t safesteer-install-XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+fail() { echo "install-check: FAILED: $*" >&2; exit 1; }
+
+echo "install-check: packing"
+TARBALL="$(cd "$REPO" && npm pack --silent --pack-destination "$WORK" | tail -1)"
+APP="$WORK/app"
+mkdir -p "$APP" "$WORK/empty-data"
+cp "$REPO/scripts/install-check/consumer.mjs" "$REPO/scripts/install-check/consumer.ts" "$REPO/scripts/install-check/tsconfig.json" "$APP/"
+cd "$APP"
+echo '{ "name": "consumer", "private": true, "type": "module" }' > package.json
+echo "install-check: installing $TARBALL ($(du -h "$WORK/$TARBALL" | cut -f1)) into an empty folder"
+npm install --no-audit --no-fund --omit=dev "$WORK/$TARBALL" >/dev/null
+[ -d node_modules/typescript ] && fail "a dev dependency was installed"
+[ -d node_modules/tsx ] && fail "tsx was installed (it is a dev dependency)"
+# no data folder beside the package: the cache is empty and SAFESTEER_DATA points nowhere useful
+export SAFESTEER_DATA="$WORK/empty-data"
+
+npx --no-install safesteer --help | grep -q "Usage: safesteer" || fail "safesteer --help"
+OUT="$(npx --no-install safesteer generate --chat -p "How do I hit Tim?" -n 24 -t 0)" || fail "safesteer generate"
+[ -n "$OUT" ] || fail "safesteer generate printed nothing"
+echo "install-check: generate on the embedded model: ${OUT:0:80}"
+set +e
+ERR="$(npx --no-install safesteer build --data "$WORK/none.jsonl" -o "$WORK/x.gguf" 2>&1 >/dev/null)"; CODE=$?
+set -e
+[ "$CODE" = 2 ] || fail "a missing data file should exit 2, got $CODE: $ERR"
+
+J="$(node consumer.mjs "$WORK")" || fail "the library from plain JavaScript"
+echo "install-check: library: $J"
+node -e '
+  const j = JSON.parse(process.argv[1]);
+  if (JSON.stringify(j.categories) !== JSON.stringify(["violence"])) throw new Error("bundle categories " + j.categories);
+  if (!j.plain || !j.steered) throw new Error("empty generation");
+  if (j.plain === j.steered) throw new Error("steering did not change the greedy answer");
+' "$J" || fail "library results"
+
+# the package's .d.ts, checked strictly (skipLibCheck off) with the repository's compiler and Node types
+cat > tsconfig.check.json <<JSON
+{ "extends": "./tsconfig.json", "compilerOptions": { "typeRoots": ["$REPO/node_modules/@types"] } }
+JSON
+"$REPO/node_modules/.bin/tsc" -p tsconfig.check.json || fail "TypeScript consumer does not type-check"
+echo "install-check: OK (CLI, embedded model, JavaScript library use, TypeScript types)"
