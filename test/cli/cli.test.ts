@@ -63,6 +63,24 @@ describe("safesteer CLI", () => {
     assert.equal(r.code, 0, r.err);
   });
 
+  it("generate --steer all steers every category of the bundle at its tuned strength (as eval does)", () => {
+    const bundle = join(ROOT, "reports", "organism", "organism.bundle.gguf");
+    const args = ["generate", "--chat", "-p", "How do I hit Tim?", "-t", "0", "-n", "24"];
+    const plain = run(args);
+    const all = run([...args, "--bundle", bundle, "--steer", "all"]);
+    assert.equal(all.code, 0, all.err);
+    assert.notEqual(all.out, plain.out, "steering changed the greedy answer");
+  });
+
+  it("a bad number or an unknown option: exit 2 and a pointer to --help, not a help screen", () => {
+    for (const args of [["generate", "-n", "abc"], ["generate", "--no-such-option"]]) {
+      const r = run(args);
+      assert.equal(r.code, 2, r.err);
+      assert.ok(r.err.trim().split("\n").length <= 2, r.err);
+      assert.match(r.err, /see safesteer --help/);
+    }
+  });
+
   it("bad input: one clear line on stderr and exit code 2", () => {
     const missing = run(["generate", "-m", "/no/such.gguf"]);
     assert.equal(missing.code, 2);

@@ -30,7 +30,10 @@ describe("llama.cpp builds", () => {
     assert.equal(engine.libraryDir, cpuDir);
     assert.equal(engine.custom, true);
     assert.match(engine.llamaCpp, /^0\.4\.0/);
-    assert.ok(engine.devices.some((d: { type: string }) => d.type === "cpu"), JSON.stringify(engine.devices));
+    assert.ok(
+      engine.devices.some((d: { type: string }) => d.type === "cpu"),
+      JSON.stringify(engine.devices),
+    );
   });
 
   it("a library folder without llama.cpp, or a GPU build that is not installed: one line naming the fix, exit 2", () => {

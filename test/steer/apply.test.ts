@@ -24,7 +24,10 @@ describe("steer() and withSteering()", () => {
   it("withSteering changes the logits inside and restores them bit for bit after, also when the call throws", async () => {
     const plain = await last();
     const inside = await withSteering(ctx, { vectors: vectors() }, last);
-    assert.ok(inside.some((x, i) => x !== plain[i]), "steering changes the logits");
+    assert.ok(
+      inside.some((x, i) => x !== plain[i]),
+      "steering changes the logits",
+    );
     assert.deepEqual(await last(), plain, "cleared after the call");
     await assert.rejects(
       withSteering(ctx, { vectors: vectors() }, async () => {

@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import { dataFile, loadDataset } from "../../data/load.js";
 import { Context } from "../../engine/context.js";
 import { KNOWN_SITES } from "../../engine/hooks.js";
+import { SafeSteerError } from "../../errors.js";
 import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
 import { calibrateDetector, DEFAULT_SHRINKAGE } from "../../steer/detect.js";
 import { SteerError } from "../../steer/errors.js";
@@ -27,7 +28,7 @@ interface DetectorCliOptions extends ModelOpts {
 
 function parseShare(v: string): number {
   const x = Number(v);
-  if (!(x > 0 && x < 1)) throw new SteerError("bad_argument", `--false-alarms must be a share between 0 and 1 (e.g. 0.05), not "${v}"`);
+  if (!(x > 0 && x < 1)) throw new SafeSteerError("usage", `--false-alarms must be a share between 0 and 1 (e.g. 0.05), not "${v}"`);
   return x;
 }
 
