@@ -1,4 +1,4 @@
-// `npm run bench`: runs the engine, extraction and likelihood benchmarks, prints their tables, writes
+// `npm run bench`: runs the start-up, engine, extraction and likelihood benchmarks, prints their tables, writes
 // bench/results/bench.json. `npm run bench -- <name>...` runs only the named ones (engine, extraction,
 // likelihood, startup) and writes bench/results/<names>.json. --quick: fewer rounds.
 import { mkdirSync } from "node:fs";
@@ -14,7 +14,7 @@ import { type StartupBenchRow, startupBench } from "./startup.bench.js";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
 const BENCHES = ["engine", "extraction", "likelihood", "startup"];
-const DEFAULT = ["engine", "extraction", "likelihood"];
+const DEFAULT = ["startup", "engine", "extraction", "likelihood"];
 const named = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const n of named) {
   if (!BENCHES.includes(n)) {

@@ -1,6 +1,6 @@
 // Model files the tests use: the project's converted stories260K, shared fixtures, and random GGUFs
 // generated once per run into a temporary folder.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,9 +13,14 @@ export const STORIES_GGUF = join(ROOT, "models", "stories260K.gguf");
 export const STORIES_BIN = join(SHARED, "models", "stories260K.bin");
 export const TOK512_BIN = join(SHARED, "models", "tok512.bin");
 export const TINY_RANDOM_GGUF = join(SHARED, "models", "llama-2-tiny-random.gguf");
+// one variable is enough: the public data sets are read from the shared folder's data/ (this process
+// and the CLI processes it spawns), unless SAFESTEER_DATA names another folder
+if (!process.env.SAFESTEER_DATA && existsSync(join(SHARED, "data"))) process.env.SAFESTEER_DATA = join(SHARED, "data");
 
 export const TMP = join(tmpdir(), `safesteer-test-${process.pid}`);
 mkdirSync(TMP, { recursive: true });
+// each test process made its own folder: remove it on the way out (npm test used to leave ~17 behind)
+process.on("exit", () => rmSync(TMP, { recursive: true, force: true }));
 
 export function tmpFile(name: string): string {
   return join(TMP, name);
