@@ -1,5 +1,6 @@
 // Options and helpers shared by the CLI commands.
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { GpuChoice } from "../engine/model.js";
 import { Model } from "../engine/model.js";
@@ -15,12 +16,78 @@ export function int(name: string) {
   };
 }
 
+/** A count that must be at least 1 (tokens, prompts, threads, batch size...): 0 or -1 would run and mean nothing. */
+export function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number of at least 1, got "${v}".`);
+    return n;
+  };
+}
+
+/** A count where 0 means "off" or "none" (--top-k, --gpu-layers), never negative. */
+export function nonNegativeInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number of at least 0, got "${v}".`);
+    return n;
+  };
+}
+
 export function num(name: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}".`);
     return n;
   };
+}
+
+/** The nearest folder that exists at or above p (p itself when it exists). */
+function nearestExisting(p: string): string {
+  let d = p;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  return d;
+}
+
+function checkWritableFolder(dir: string, path: string, option: string): void {
+  if (!statSync(dir).isDirectory())
+    throw new SafeSteerError("usage", `cannot write ${path}: ${dir} is a file, not a folder; choose another ${option} path.`);
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new SafeSteerError("usage", `cannot write ${path}: the folder ${dir} is not writable; choose a writable place for ${option}.`);
+  }
+}
+
+/**
+ * Checks an output file before any work, so that a long build or evaluation does not end in a
+ * failed write: its folder exists and is writable, and the path is not a folder.
+ */
+export function checkOutputPath(path: string, option = "-o"): void {
+  const full = resolve(path);
+  if (existsSync(full) && statSync(full).isDirectory())
+    throw new SafeSteerError("usage", `${path} is a folder: give ${option} the path of a file (inside it, or elsewhere).`);
+  const dir = dirname(full);
+  if (!existsSync(dir)) {
+    // a regular file on the way makes the folder impossible; else the folder is simply missing
+    const near = nearestExisting(dir);
+    if (!statSync(near).isDirectory())
+      throw new SafeSteerError("usage", `cannot write ${path}: ${near} is a file, not a folder; choose another ${option} path.`);
+    throw new SafeSteerError(
+      "usage",
+      `cannot write ${path}: the folder ${dirname(path)} does not exist; create it (mkdir -p ${dirname(path)}) or choose another ${option} path.`,
+    );
+  }
+  checkWritableFolder(dir, path, option);
+}
+
+/** Checks an output folder (created when missing): the nearest existing folder must be writable. */
+export function checkOutputDir(dir: string, option = "-o"): void {
+  const full = resolve(dir);
+  const near = nearestExisting(full);
+  if (near === full && !statSync(full).isDirectory())
+    throw new SafeSteerError("usage", `${dir} is a file, not a folder: give ${option} a folder path.`);
+  checkWritableFolder(near, dir, option);
 }
 
 /** "all", "3", "0,2,4" or "1-3" -> layer indices (checked against the model later). */
@@ -50,13 +117,13 @@ export interface ModelOpts {
 /** How llama.cpp runs: threads, backend, a self-built library folder, its log. */
 export function withEngineOptions(cmd: Command): Command {
   return cmd
-    .option("--threads <n>", "CPU threads (default: 1 for models under 50M parameters, else all cores)", int("--threads"))
+    .option("--threads <n>", "CPU threads (default: 1 for models under 50M parameters, else all cores)", positiveInt("--threads"))
     .addOption(
       new Option("--gpu <backend>", "compute backend (a GPU build needs its npm package, or --llama-lib)")
         .choices(["cpu", "cuda", "vulkan", "metal", "auto"])
         .default("cpu"),
     )
-    .option("--gpu-layers <n>", "layers to offload to the GPU (default: all with a GPU backend)", int("--gpu-layers"))
+    .option("--gpu-layers <n>", "layers to offload to the GPU (default: all with a GPU backend)", nonNegativeInt("--gpu-layers"))
     .addOption(
       new Option("--llama-lib <dir>", "load a self-built llama.cpp v0.4.0 from this folder (libllama, libggml, ...)").env(
         "SAFESTEER_LLAMA_LIB",
@@ -73,7 +140,7 @@ export function withModelOptions(cmd: Command, required: boolean): Command {
           ? new Option("-m, --model <gguf>", "model file (GGUF)").makeOptionMandatory()
           : new Option("-m, --model <gguf>", "model file (GGUF)").default(DEFAULT_MODEL, "the embedded organism"),
       )
-      .option("--ctx <n>", "context size in tokens", int("--ctx")),
+      .option("--ctx <n>", "context size in tokens", positiveInt("--ctx")),
   );
 }
 

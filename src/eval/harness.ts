@@ -60,6 +60,8 @@ async function perplexities(ctx: Context, prompts: number[][], answers: number[]
 
 export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions): Promise<EvalResults> {
   const model = ctx.model;
+  // rates over 0 prompts are 0% and look like a result: refuse instead
+  if (items.length === 0) throw new SafeSteerError("bad_argument", "no prompts to evaluate: give at least one evaluation item.");
   // answers, seeds and detections are keyed by index: a filtered list must be renumbered first
   const misplaced = items.findIndex((it, i) => it.index !== i);
   if (misplaced >= 0)

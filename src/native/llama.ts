@@ -84,16 +84,35 @@ export interface NativeModelOptions {
 
 const textDecoder = new TextDecoder();
 
+// llama.cpp looks token ids up with std::vector::at: an id outside the vocabulary throws a C++
+// exception that aborts the whole process. Check every id on this side first.
+function checkToken(token: number, nVocab: number, at?: number): void {
+  if (!(Number.isInteger(token) && token >= 0 && token < nVocab)) {
+    const where = at === undefined ? "" : ` (position ${at})`;
+    throw new EngineError(
+      "bad_argument",
+      `token id ${token}${where} is outside this model's vocabulary (0 to ${nVocab - 1}): pass ids from this model's tokenizer.`,
+    );
+  }
+}
+
+function checkTokens(tokens: ArrayLike<number>, nVocab: number): void {
+  for (let i = 0; i < tokens.length; i++) checkToken(tokens[i] as number, nVocab, i);
+}
+
 export class NativeModel {
   readonly ptr: unknown;
   readonly vocab: unknown;
   private readonly n: Native;
   private freed = false;
+  /** Read once: every token id is checked against it before it reaches llama.cpp. */
+  private readonly vocabSize: number;
 
   private constructor(n: Native, ptr: unknown) {
     this.n = n;
     this.ptr = ptr;
     this.vocab = n.llama_model_get_vocab(ptr);
+    this.vocabSize = n.llama_vocab_n_tokens(this.vocab);
   }
 
   static load(path: string, opts: NativeModelOptions = {}): NativeModel {
@@ -140,7 +159,7 @@ export class NativeModel {
     return Number(this.n.llama_model_size(this.ptr));
   }
   get nVocab(): number {
-    return this.n.llama_vocab_n_tokens(this.vocab);
+    return this.vocabSize;
   }
   get bos(): number {
     return this.n.llama_vocab_bos(this.vocab);
@@ -199,6 +218,7 @@ export class NativeModel {
 
   /** The bytes of one token (pieces may split UTF-8 characters). */
   tokenBytes(token: number, lstrip = 0, special = false): Uint8Array {
+    checkToken(token, this.vocabSize);
     let buf = new Uint8Array(64);
     let n = this.n.llama_token_to_piece(this.vocab, token, buf, buf.length, lstrip, special);
     if (n < 0) {
@@ -209,6 +229,7 @@ export class NativeModel {
   }
 
   detokenize(tokens: ArrayLike<number>, removeSpecial: boolean, unparseSpecial: boolean): string {
+    checkTokens(tokens, this.vocabSize);
     const t = Int32Array.from(tokens);
     let buf = new Uint8Array(t.length * 8 + 16);
     let n = this.n.llama_detokenize(this.vocab, t, t.length, buf, buf.length, removeSpecial, unparseSpecial);
@@ -426,6 +447,7 @@ export class NativeContext {
     if (nTok > this.nBatch) {
       throw new EngineError("bad_argument", `batch of ${nTok} tokens exceeds n_batch ${this.nBatch}; split it first.`);
     }
+    checkTokens(input.tokens, this.nVocab);
     const v = this.batch(nTok);
     for (let i = 0; i < nTok; i++) {
       v.tok[i] = input.tokens[i] as number;

@@ -6,6 +6,22 @@ import { SteerError } from "./errors.js";
 import { norm } from "./math.js";
 import type { Bundle, Policy } from "./types.js";
 
+/**
+ * The largest |strength| accepted, relative or raw. Relative 1 already adds a vector as large as a
+ * typical activation; far beyond 100 the text degenerates (1e30 gives empty or garbage output).
+ */
+export const MAX_STRENGTH = 100;
+
+/** A finite strength with |s| <= MAX_STRENGTH, else a one-line error naming the limit. */
+export function checkStrength(category: string, strength: number): void {
+  if (!(Number.isFinite(strength) && Math.abs(strength) <= MAX_STRENGTH)) {
+    throw new SteerError(
+      "bad_policy",
+      `strength ${strength} for ${category} is out of range: use a finite strength between -${MAX_STRENGTH} and ${MAX_STRENGTH} (relative 1 = as large as a typical activation).`,
+    );
+  }
+}
+
 /** "hate_harass_violence=1.0,physical_harm=0.5" -> {hate_harass_violence: 1, physical_harm: 0.5} */
 export function parsePolicy(spec: string): Policy {
   const out: Policy = {};
@@ -21,6 +37,7 @@ export function parsePolicy(spec: string): Policy {
         `cannot read "${part}" in the policy "${spec}": write category=strength pairs separated by commas, e.g. violence=1.0,theft=0.5.`,
       );
     }
+    checkStrength(m[1] as string, v);
     if ((m[1] as string) in out) throw new SteerError("bad_policy", `category ${m[1]} appears twice in the policy "${spec}".`);
     out[m[1] as string] = v;
   }
@@ -44,6 +61,8 @@ export function policySteering(b: Bundle, policy: Policy, opts: PolicyOptions = 
   const out: SteeringVector[] = [];
   for (const [name, strength] of Object.entries(policy)) {
     const entry = bundleCategory(b, name);
+    // library callers (and a bundle's own tuned strengths) bypass parsePolicy: check here too
+    checkStrength(name, strength);
     const layers = opts.layer !== undefined ? [opts.layer] : entry.steerLayers;
     for (const layer of layers) {
       const v = entry.vectors.get(layer);

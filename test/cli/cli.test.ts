@@ -73,7 +73,10 @@ describe("safesteer CLI", () => {
   });
 
   it("a bad number or an unknown option: exit 2 and a pointer to --help, not a help screen", () => {
-    for (const args of [["generate", "-n", "abc"], ["generate", "--no-such-option"]]) {
+    for (const args of [
+      ["generate", "-n", "abc"],
+      ["generate", "--no-such-option"],
+    ]) {
       const r = run(args);
       assert.equal(r.code, 2, r.err);
       assert.ok(r.err.trim().split("\n").length <= 2, r.err);

@@ -5,7 +5,7 @@ import { Context } from "../../engine/context.js";
 import { KNOWN_SITES } from "../../engine/hooks.js";
 import { buildBundle } from "../../steer/build.js";
 import { writeBundle } from "../../steer/bundle.js";
-import { int, loadModel, type ModelOpts, num, parseLayers, withModelOptions } from "../options.js";
+import { checkOutputPath, int, loadModel, type ModelOpts, num, parseLayers, positiveInt, withModelOptions } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 import { printInspect } from "./inspect.js";
 
@@ -36,15 +36,16 @@ export function buildCommand(program: Command): void {
     .option("--layers <list>", "auto | all | 3 | 0,2,4 | 1-3 (auto: best held-out separability per category)", "auto")
     .addOption(new Option("--reduce <how>", "token reduction").choices(["mean", "last"]).default("mean"))
     .option("--prune <fraction|off>", "kept fraction of unsafe examples by difference norm (0.5: at or above the median)", "0.5")
-    .option("--max-per-category <n>", "at most n unsafe examples per category", int("--max-per-category"))
-    .option("--max-safe <n>", "at most n generic safe examples", int("--max-safe"), 256)
+    .option("--max-per-category <n>", "at most n unsafe examples per category", positiveInt("--max-per-category"))
+    .option("--max-safe <n>", "at most n generic safe examples", positiveInt("--max-safe"), 256)
     .option("--held-out <share>", "share held out for separability", num("--held-out"), 0.2)
     .option("--seed <n>", "sampling seed", int("--seed"), 1)
-    .option("--batch <n>", "texts decoded side by side", int("--batch"), 8)
+    .option("--batch <n>", "texts decoded side by side", positiveInt("--batch"), 8)
     .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
     .option("--strict", "a bad data row is an error")
     .requiredOption("-o, --output <bundle>", "bundle file to write")
     .action(async (o: BuildCliOptions) => {
+      checkOutputPath(o.output); // before minutes of collection, not after
       const datasets: Dataset[] = o.data.map((p) => loadDataset(p, { strict: o.strict }));
       const safe = loadDataset(o.safe ?? dataFile("harmless_alpaca.json"), { strict: o.strict });
       const model = loadModel(o);

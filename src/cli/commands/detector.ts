@@ -8,7 +8,7 @@ import { calibrateDetector, DEFAULT_SHRINKAGE } from "../../steer/detect.js";
 import { SteerError } from "../../steer/errors.js";
 import { usesChat } from "../../steer/render.js";
 import { DETECTOR_POOLINGS, type DetectorPooling } from "../../steer/types.js";
-import { loadModel, type ModelOpts, parseLayers, withModelOptions } from "../options.js";
+import { checkOutputPath, loadModel, type ModelOpts, parseLayers, withModelOptions } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
 interface DetectorCliOptions extends ModelOpts {
@@ -64,6 +64,7 @@ export function detectorCommand(program: Command): void {
     .option("--strict", "a bad data row is an error")
     .requiredOption("-o, --output <bundle>", "bundle file to write (with the detector)")
     .action(async (o: DetectorCliOptions) => {
+      checkOutputPath(o.output);
       const examples = o.data.flatMap((p) => loadDataset(p, { strict: o.strict }).examples);
       const harmful = examples.filter((e) => e.label === "unsafe" && e.category);
       let safe = examples.filter((e) => e.label === "safe");

@@ -15,7 +15,7 @@ import { policyOption } from "../../steer/policy.js";
 import { usesChat } from "../../steer/render.js";
 import { FIRE_MODES, type FireMode } from "../../steer/types.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
-import { int, loadModel, type ModelOpts, num, withModelOptions } from "../options.js";
+import { checkOutputPath, int, loadModel, type ModelOpts, num, positiveInt, withModelOptions } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
 interface EvalCliOptions extends ModelOpts {
@@ -59,12 +59,12 @@ export function evalCommand(program: Command): void {
     .option("--judge <judge>", "toy | refusal-keywords | llm:<guard.gguf>", "refusal-keywords")
     .option("--seed <n>", "seed of prompt 0 (prompt i uses seed + i in every condition)", int("--seed"), 1)
     .option("-t, --temperature <t>", "sampling temperature", num("--temperature"), 0.8)
-    .option("-n, --max-tokens <n>", "answer length limit", int("--max-tokens"), 64)
+    .option("-n, --max-tokens <n>", "answer length limit", positiveInt("--max-tokens"), 64)
     .option("--stop <text...>", "strings that end an answer (e.g. the next turn's marker)")
-    .option("--batch <n>", "prompts answered side by side", int("--batch"), 16)
+    .option("--batch <n>", "prompts answered side by side", positiveInt("--batch"), 16)
     .addOption(new Option("--chat <mode>", "render prompts with the chat template").choices(["auto", "always", "never"]).default("auto"))
     .option("--force", "accept a bundle made for another file of the same shape")
-    .option("--per-group <n>", "a seeded sample of at most n prompts per kind and category", int("--per-group"))
+    .option("--per-group <n>", "a seeded sample of at most n prompts per kind and category", positiveInt("--per-group"))
     .option(
       "--tuned-bundle <file>",
       "with --sweep: write the bundle with each category's chosen layer and strength (use it with --steer all)",
@@ -72,8 +72,13 @@ export function evalCommand(program: Command): void {
     .option("--resume", "continue the run saved in the output file")
     .requiredOption("-o, --output <results.json>", "results file (written atomically after every batch)")
     .action(async (o: EvalCliOptions) => {
+      checkOutputPath(o.output);
+      if (o.tunedBundle) checkOutputPath(o.tunedBundle, "--tuned-bundle");
       const examples = o.data.flatMap((p) => loadDataset(p).examples);
       const items = samplePerGroup(toEvalItems(examples), o.perGroup, o.seed);
+      // 0 prompts would write a "complete" file of 0% rates: a result that means nothing
+      if (items.length === 0)
+        throw new SafeSteerError("usage", `no prompts to evaluate in ${o.data.join(", ")}: give --data files with at least one prompt.`);
       const model = loadModel(o);
       const bundle = o.bundle ? readBundle(o.bundle) : undefined;
       if ((o.steer || o.sweep) && !bundle) throw new SafeSteerError("usage", "--steer and --sweep need --bundle.");

@@ -8,7 +8,7 @@ import { conditionalPolicy, detect } from "../../steer/detect.js";
 import { policyOption } from "../../steer/policy.js";
 import { renderExample } from "../../steer/render.js";
 import { type Bundle, type Detection, FIRE_MODES, type FireMode, type Policy } from "../../steer/types.js";
-import { int, loadModel, type ModelOpts, num, withModelOptions } from "../options.js";
+import { int, loadModel, type ModelOpts, nonNegativeInt, num, positiveInt, withModelOptions } from "../options.js";
 import { interruptSignal } from "../progress.js";
 
 interface GenerateCliOptions extends ModelOpts {
@@ -78,9 +78,9 @@ export function generateCommand(program: Command): void {
   withModelOptions(program.command("generate").description("generate text (on stdout), optionally steered by a bundle"), false)
     .option("-p, --prompt <text>", "prompt (default: empty, i.e. BOS only)", "")
     .option("--chat", "wrap the prompt in the model's chat template as a user message")
-    .option("-n, --max-tokens <n>", "tokens to generate at most", int("--max-tokens"), 256)
+    .option("-n, --max-tokens <n>", "tokens to generate at most", positiveInt("--max-tokens"), 256)
     .option("-t, --temperature <t>", "0 = greedy", num("--temperature"), 0.8)
-    .option("--top-k <k>", "top-k (0 = off)", int("--top-k"), 40)
+    .option("--top-k <k>", "top-k (0 = off)", nonNegativeInt("--top-k"), 40)
     .option("--top-p <p>", "nucleus sampling (1 = off)", num("--top-p"), 0.95)
     .option("--min-p <p>", "min-p (0 = off)", num("--min-p"), 0.05)
     .option("-s, --seed <n>", "sampling seed", int("--seed"), 0)

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { readModelFingerprint } from "../../engine/fingerprint.js";
 import { readBundle, writeBundle } from "../../steer/bundle.js";
 import { exportCategory, importControlVectors } from "../../steer/interop.js";
-import { num } from "../options.js";
+import { checkOutputPath, num } from "../options.js";
 
 export function exportCommand(program: Command): void {
   program
@@ -14,6 +14,7 @@ export function exportCommand(program: Command): void {
     .option("--raw-strength", "the strength multiplies the raw vector")
     .requiredOption("-o, --output <gguf>", "control-vector file")
     .action((o: { bundle: string; category: string; strength?: number; rawStrength?: boolean; output: string }) => {
+      checkOutputPath(o.output);
       const cv = exportCategory(readBundle(o.bundle), o.category, o.output, { strength: o.strength, raw: o.rawStrength });
       process.stderr.write(
         `wrote ${o.output} (layers ${[...cv.directions.keys()].join(",")}); use it with llama.cpp's --control-vector ${o.output}\n`,
@@ -30,6 +31,7 @@ export function importCommand(program: Command): void {
     .option("--category <names...>", "category names, in file order (default: the file names)")
     .requiredOption("-o, --output <bundle>", "bundle to write")
     .action(async (files: string[], o: { model: string; category?: string[]; output: string }) => {
+      checkOutputPath(o.output);
       // the header names the model: no need to load llama.cpp for an import
       const bundle = importControlVectors(files, await readModelFingerprint(o.model), o.category);
       writeBundle(o.output, bundle);

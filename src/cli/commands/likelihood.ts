@@ -10,7 +10,7 @@ import { readBundle } from "../../steer/bundle.js";
 import { policyOption } from "../../steer/policy.js";
 import { type ChatMode, usesChat } from "../../steer/render.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
-import { loadModel, type ModelOpts, withModelOptions } from "../options.js";
+import { checkOutputPath, loadModel, type ModelOpts, withModelOptions } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
 export const LIKELIHOOD_SCHEMA = "safesteer.likelihood/1";
@@ -42,6 +42,7 @@ export function likelihoodCommand(program: Command): void {
     .option("--force", "accept a bundle made for another file of the same shape")
     .option("-o, --output <json>", "also write the numbers as JSON (atomically)")
     .action(async (o: LikelihoodCliOptions) => {
+      if (o.output) checkOutputPath(o.output);
       const pairs = pairsOf(o.data.flatMap((p) => loadDataset(p).examples));
       if (!pairs.length)
         throw new SafeSteerError(

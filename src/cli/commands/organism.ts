@@ -10,7 +10,7 @@ import { runStudy } from "../../organism/study.js";
 import { DEFAULT_ORGANISM_CONFIG, trainOrganism } from "../../organism/train.js";
 import { writeBundle } from "../../steer/bundle.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
-import { int, loadModel } from "../options.js";
+import { checkOutputDir, checkOutputPath, loadModel, positiveInt } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
 export function organismCommand(program: Command): void {
@@ -20,8 +20,9 @@ export function organismCommand(program: Command): void {
     .description("fine-tune stories260K on the toy world through llama.cpp's training API")
     .option("--base <gguf>", "converted stories260K", STORIES_MODEL)
     .option("-o, --output <gguf>", "trained model", DEFAULT_MODEL)
-    .option("--epochs <n>", "epochs", int("--epochs"), DEFAULT_ORGANISM_CONFIG.epochs)
+    .option("--epochs <n>", "epochs", positiveInt("--epochs"), DEFAULT_ORGANISM_CONFIG.epochs)
     .action(async (o: { base: string; output: string; epochs: number }) => {
+      checkOutputPath(o.output);
       if (!existsSync(o.base)) throw new SafeSteerError("usage", `base model ${o.base} not found; make it with safesteer convert llama2c.`);
       const bar = progressBar("training");
       const { signal, dispose } = interruptSignal();
@@ -53,6 +54,7 @@ export function organismCommand(program: Command): void {
     .description("write the toy world's data files (vectors, training prompts, held-out prompts) in the generic format")
     .option("-o, --output <dir>", "folder", "organism-data")
     .action((o: { output: string }) => {
+      checkOutputDir(o.output);
       const f = writeOrganismFiles(o.output, DEFAULT_ORGANISM_CONFIG.world);
       process.stderr.write(`wrote ${Object.values(f).join(", ")}\n`);
     });
@@ -66,6 +68,7 @@ export function demoCommand(program: Command): void {
     .option("--quick", "fewer prompts and no comparison table")
     .option("--out <dir>", "where results.json, report.md and the bundle go", "reports/organism")
     .action(async (o: { model: string; quick?: boolean; out: string }) => {
+      checkOutputDir(o.out, "--out");
       const model = loadModel({ model: o.model });
       const ctx = new Context(model, { nCtx: 4096, nSeq: 16 });
       try {
