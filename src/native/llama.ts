@@ -460,6 +460,9 @@ export class NativeContext {
     let rc: number;
     if (this.observable) {
       rc = this.n.llama_decode(this.ptr, v.struct);
+      // the call above blocks (tensor callbacks must run on this thread); yield to the event loop
+      // after it, or a loop of decodes never lets Ctrl-C (or a progress bar, or a server) in
+      await new Promise<void>((resolve) => setImmediate(resolve));
     } else {
       rc = await new Promise<number>((resolve, reject) =>
         this.n.llama_decode.async(this.ptr, v.struct, (err: unknown, res: number) => (err ? reject(err) : resolve(res))),

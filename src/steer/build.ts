@@ -147,6 +147,8 @@ export async function buildBundle(
     signal: opts.signal,
     onProgress: opts.onProgress,
   });
+  // stopped during the last batch: the activations are complete, but the user asked for nothing
+  if (opts.signal?.aborted) throw new SteerError("aborted", `stopped after all ${texts.length} texts were read; nothing was written.`);
 
   const rows = (idx: number[], l: number) => idx.map((i) => activationRow(acts, l, i));
   const meanNorm: Record<number, number> = {};

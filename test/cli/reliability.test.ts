@@ -1,11 +1,11 @@
 // Bad inputs from the tried list (issue 15): each is exit 2 with one line naming the problem and the
 // fix (plus commander's "(see safesteer --help)" for option errors), and no output file is left.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { ROOT, STORIES_GGUF, tmpFile } from "../support/models.js";
+import { ROOT, SHARED, STORIES_GGUF, tmpFile } from "../support/models.js";
 
 const BIN = join(ROOT, "bin", "safesteer.js");
 const ORGANISM = join(ROOT, "models", "organism.gguf");
@@ -133,5 +133,33 @@ describe("bad input: one line, exit 2, nothing written", () => {
     } finally {
       chmodSync(readOnly, 0o755);
     }
+  });
+});
+
+describe("Ctrl-C", () => {
+  it("stops build between decode batches: exit 130, one line saying how much was done, no output file", async () => {
+    const out = tmpFile("interrupted.gguf");
+    const args = ["build", "-m", STORIES_GGUF, "--data", join(SHARED, "data", "catqa_english.json"), "--layers", "all", "--batch", "2"];
+    const child = spawn(process.execPath, [join(ROOT, "bin", "safesteer.js"), ...args, "-o", out], { cwd: ROOT });
+    let err = "";
+    let sent = false;
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+      // the first progress line: collection is under way
+      if (!sent && /collecting activations: \d+\/\d+/.test(err)) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    });
+    const kill = setTimeout(() => child.kill("SIGKILL"), 120_000); // a hang fails the test, not the run
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    clearTimeout(kill);
+    assert.ok(sent, `no progress line seen: ${err}`);
+    assert.equal(code, 130, err);
+    assert.match(err, /stopped: activation collection stopped after \d+ of \d+ texts; nothing was written\./);
+    const done = Number(/stopped after (\d+) of/.exec(err)?.[1]);
+    const total = Number(/ of (\d+) texts/.exec(err)?.[1]);
+    assert.ok(done < total, `stopped part-way (${done} of ${total})`);
+    assert.equal(existsSync(out), false, "no bundle was written");
   });
 });
