@@ -137,17 +137,20 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       const steering: SteeringSource = Object.keys(g.policy).length
         ? { bundle: opts.bundle as Bundle, policy: g.policy, raw: cond.raw, layer: cond.layer, force: opts.force }
         : { vectors: [] };
+      const stopped = () =>
+        new SafeSteerError("aborted", `evaluation stopped; ${results.answers.length} answers are saved, continue with --resume.`);
       for (let s = 0; s < g.items.length; s += ctx.nSeq) {
-        if (opts.signal?.aborted)
-          throw new SafeSteerError("aborted", `evaluation stopped; ${results.answers.length} answers are saved, continue with --resume.`);
+        if (opts.signal?.aborted) throw stopped();
         const chunk = g.items.slice(s, s + ctx.nSeq);
+        // the signal also stops the batch mid-answer; its cut answers are dropped, never recorded
         const gen = await withSteering(ctx, steering, () =>
           generateBatch(
             ctx,
             chunk.map((it) => prompts[it.index] as number[]),
-            { ...opts.generation, seeds: chunk.map((it) => opts.generation.seed + it.index) },
+            { ...opts.generation, seeds: chunk.map((it) => opts.generation.seed + it.index), signal: opts.signal },
           ),
         );
+        if (opts.signal?.aborted) throw stopped();
         const judgements = await opts.judge.judge(
           chunk,
           gen.map((r) => r.text),

@@ -2,7 +2,7 @@
 // fix (plus commander's "(see safesteer --help)" for option errors), and no output file is left.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { ROOT, SHARED, STORIES_GGUF, tmpFile } from "../support/models.js";
@@ -161,5 +161,46 @@ describe("Ctrl-C", () => {
     const total = Number(/ of (\d+) texts/.exec(err)?.[1]);
     assert.ok(done < total, `stopped part-way (${done} of ${total})`);
     assert.equal(existsSync(out), false, "no bundle was written");
+  });
+});
+
+describe("Ctrl-C in eval", () => {
+  it("stops mid-batch: exit 130, the finished answers saved for --resume, no cut answer recorded", async () => {
+    const dir = tmpFile("eval-interrupt");
+    mkdirSync(dir, { recursive: true });
+    assert.equal(spawnSync(process.execPath, [join(ROOT, "bin", "safesteer.js"), "organism", "data", "-o", dir]).status, 0);
+    const out = join(dir, "results.json");
+    const bundle = join(ROOT, "reports", "organism", "organism.bundle.gguf");
+    const args = ["eval", "-m", join(ROOT, "models", "organism.gguf"), "--data", join(dir, "test-prompts.jsonl")];
+    const child = spawn(process.execPath, [
+      join(ROOT, "bin", "safesteer.js"),
+      ...args,
+      "--bundle",
+      bundle,
+      "--steer",
+      "all",
+      "--judge",
+      "toy",
+      "-o",
+      out,
+    ]);
+    let err = "";
+    let sent = false;
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (!sent && /evaluating: [1-9]\d*\/\d+/.test(err)) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    });
+    const kill = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    clearTimeout(kill);
+    assert.equal(code, 130, err);
+    assert.match(err, /stopped: evaluation stopped; \d+ answers are saved, continue with --resume\./);
+    const saved = JSON.parse(readFileSync(out, "utf8"));
+    assert.equal(saved.complete, false);
+    assert.ok(saved.answers.length > 0 && saved.answers.length < 2 * saved.items.length, `${saved.answers.length} answers`);
+    assert.equal(saved.answers.filter((a: { reason: string }) => a.reason === "aborted").length, 0);
   });
 });
