@@ -206,6 +206,38 @@ export class Model {
   }
 
   /**
+   * Strings that mark the start of a new turn in generated text, read off the chat template: each
+   * turn marker between messages (e.g. "A: " and "Q: " in "Q: ...\nA: ...</s>"), minus the special
+   * tokens llama.cpp already stops at, on a new line ("\nA:", "\nQ:"). A model that runs on into
+   * the next turn is cut there. Empty without a template.
+   */
+  turnStops(): string[] {
+    if (!this.info.chatTemplate) return [];
+    const [u1, a1, u2] = ["\u0001U1\u0001", "\u0001A1\u0001", "\u0001U2\u0001"];
+    let text: string;
+    try {
+      text = this.applyChatTemplate(
+        [
+          { role: "user", content: u1 },
+          { role: "assistant", content: a1 },
+          { role: "user", content: u2 },
+        ],
+        { addAssistant: true },
+      );
+    } catch {
+      return []; // a template that cannot render a plain conversation: no stops rather than an error
+    }
+    const gaps = [text.slice(text.indexOf(u1) + u1.length, text.indexOf(a1)), text.slice(text.indexOf(a1) + a1.length, text.indexOf(u2))];
+    const specials = [this.info.bos, this.info.eos].filter((t) => t >= 0).map((t) => this.native.detokenize([t], false, true));
+    const stops = new Set<string>();
+    for (let gap of gaps) {
+      for (const sp of specials) if (sp) gap = gap.split(sp).join("\n");
+      for (const line of gap.split("\n").map((l) => l.trim())) if (line) stops.add(`\n${line}`);
+    }
+    return [...stops];
+  }
+
+  /**
    * Whether this architecture's graph applies llama.cpp control vectors (some builders silently
    * ignore them). Checked once by decoding one token with and without a probe vector.
    */

@@ -21,6 +21,7 @@ interface GenerateCliOptions extends ModelOpts {
   minP: number;
   seed: number;
   stop?: string[];
+  turnStop?: boolean;
   bundle?: string;
   steer?: string;
   rawStrength?: boolean;
@@ -84,7 +85,8 @@ export function generateCommand(program: Command): void {
     .option("--top-p <p>", "nucleus sampling (1 = off)", num("--top-p"), 0.95)
     .option("--min-p <p>", "min-p (0 = off)", num("--min-p"), 0.05)
     .option("-s, --seed <n>", "sampling seed", int("--seed"), 0)
-    .option("--stop <text...>", "stop strings")
+    .option("--stop <text...>", "stop strings (with --chat, added to the template's own turn markers)")
+    .option("--no-turn-stop", "with --chat: do not stop at the chat template's next-turn markers")
     .option("--bundle <file>", "SafeSteer bundle (from `safesteer build` or `import`)")
     .option("--steer <policy>", "category=strength,... (strength relative to the activation norm; see --raw-strength), or all")
     .option("--raw-strength", "strengths multiply the raw vectors (the paper's m)")
@@ -120,7 +122,8 @@ export function generateCommand(program: Command): void {
           topP: o.topP,
           minP: o.minP,
           seed: o.seed,
-          stop: o.stop,
+          // a chat answer ends where the template starts a new turn, not only at end-of-generation
+          stop: [...(o.stop ?? []), ...(o.chat && o.turnStop !== false ? model.turnStops() : [])],
           signal,
         };
         const policy = bundle ? await steeredPolicy(ctx, bundle, full, o) : {};
