@@ -2,6 +2,9 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { ADAPTERS } from "../data/adapters.js";
+import type { Dataset } from "../data/example.js";
+import { loadDataset } from "../data/load.js";
 import type { GpuChoice } from "../engine/model.js";
 import { Model } from "../engine/model.js";
 import { SafeSteerError } from "../errors.js";
@@ -157,4 +160,25 @@ export function loadModel(o: ModelOpts): Model {
     llamaLib: o.llamaLib,
     verbose: o.verbose,
   });
+}
+
+export interface DataOpts {
+  strict?: boolean;
+  adapter?: string;
+}
+
+/** The options of every command that reads data files, so each hint about them names a real option. */
+export function withDataOptions(cmd: Command): Command {
+  return cmd
+    .option("--strict", "a bad data row is an error (default: skipped, with a warning)")
+    .addOption(
+      new Option("--adapter <name>", "read every data file with this adapter instead of recognising it").choices(
+        ADAPTERS.map((a) => a.name),
+      ),
+    );
+}
+
+/** A data file (or a known set's name) read with the command's data options. */
+export function loadData(pathOrName: string, o: DataOpts): Dataset {
+  return loadDataset(pathOrName, { strict: o.strict, adapter: o.adapter });
 }

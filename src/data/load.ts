@@ -25,7 +25,7 @@ export function detectAdapter(path: string, first: unknown): Adapter {
   if (!a) {
     throw new DataError(
       "unknown_format",
-      `${path}: no adapter recognises this file. Use the generic format (one {"prompt", "category"?, "label"?} per row) or name an adapter: ${ADAPTERS.map((x) => x.name).join(", ")}.`,
+      `${path}: no adapter recognises this file. Use the generic format (one {"prompt", "category"?, "label"?} per row) or name an adapter (--adapter NAME): ${ADAPTERS.map((x) => x.name).join(", ")}.`,
     );
   }
   return a;

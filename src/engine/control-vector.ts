@@ -15,7 +15,7 @@ export interface ControlVector {
 }
 
 export function readControlVector(path: string): ControlVector {
-  const f = readGguf(path);
+  const f = readGguf(path, "control vector");
   if (metaString(f, "general.architecture") !== "controlvector") {
     throw new EngineError("bad_vector", `${path} is not a llama.cpp control vector (general.architecture is not "controlvector").`);
   }

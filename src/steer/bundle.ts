@@ -63,7 +63,7 @@ export function writeBundle(path: string, b: Bundle): void {
 }
 
 export function readBundle(path: string): Bundle {
-  const f = readGguf(path);
+  const f = readGguf(path, "bundle");
   if (metaString(f, "general.architecture") !== "safesteer") {
     const hint =
       metaString(f, "general.architecture") === "controlvector"

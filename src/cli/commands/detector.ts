@@ -8,10 +8,19 @@ import { calibrateDetector, DEFAULT_SHRINKAGE } from "../../steer/detect.js";
 import { SteerError } from "../../steer/errors.js";
 import { usesChat } from "../../steer/render.js";
 import { DETECTOR_POOLINGS, type DetectorPooling } from "../../steer/types.js";
-import { checkOutputPath, loadModel, type ModelOpts, parseLayers, withModelOptions } from "../options.js";
+import {
+  checkOutputPath,
+  type DataOpts,
+  loadData,
+  loadModel,
+  type ModelOpts,
+  parseLayers,
+  withDataOptions,
+  withModelOptions,
+} from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
-interface DetectorCliOptions extends ModelOpts {
+interface DetectorCliOptions extends ModelOpts, DataOpts {
   bundle: string;
   data: string[];
   safe?: string;
@@ -22,7 +31,6 @@ interface DetectorCliOptions extends ModelOpts {
   shrinkage: number;
   chat: "auto" | "always" | "never";
   force?: boolean;
-  strict?: boolean;
   output: string;
 }
 
@@ -35,9 +43,11 @@ function parseShare(v: string): number {
 // `safesteer detector`: calibrates the category detector that conditional steering uses and
 // stores it in a bundle (a copy: the input bundle is not changed).
 export function detectorCommand(program: Command): void {
-  withModelOptions(
-    program.command("detector").description("calibrate the category detector for conditional steering and add it to a bundle"),
-    true,
+  withDataOptions(
+    withModelOptions(
+      program.command("detector").description("calibrate the category detector for conditional steering and add it to a bundle"),
+      true,
+    ),
   )
     .requiredOption("--bundle <file>", "bundle to add the detector to")
     .requiredOption("--data <files...>", "prompts: unsafe ones with a category, safe ones (benign, look-alikes) as negatives")
@@ -61,14 +71,14 @@ export function detectorCommand(program: Command): void {
     )
     .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
     .option("--force", "accept a bundle made for another file of the same shape")
-    .option("--strict", "a bad data row is an error")
     .requiredOption("-o, --output <bundle>", "bundle file to write (with the detector)")
     .action(async (o: DetectorCliOptions) => {
       checkOutputPath(o.output);
-      const examples = o.data.flatMap((p) => loadDataset(p, { strict: o.strict }).examples);
+      const examples = o.data.flatMap((p) => loadData(p, o).examples);
       const harmful = examples.filter((e) => e.label === "unsafe" && e.category);
       let safe = examples.filter((e) => e.label === "safe");
-      if (o.safe || safe.length === 0) safe = [...safe, ...loadDataset(o.safe ?? dataFile("harmless_alpaca.json")).examples];
+      if (o.safe || safe.length === 0)
+        safe = [...safe, ...loadDataset(o.safe ?? dataFile("harmless_alpaca.json"), { strict: o.strict }).examples];
       if (harmful.length === 0)
         throw new SteerError("not_enough_data", "no unsafe prompt with a category in --data: the detector needs them to learn categories.");
       const bundle = readBundle(o.bundle);

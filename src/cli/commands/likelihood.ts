@@ -10,12 +10,12 @@ import { readBundle } from "../../steer/bundle.js";
 import { policyOption } from "../../steer/policy.js";
 import { type ChatMode, usesChat } from "../../steer/render.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
-import { checkOutputPath, loadModel, type ModelOpts, withModelOptions } from "../options.js";
+import { checkOutputPath, type DataOpts, loadData, loadModel, type ModelOpts, withDataOptions, withModelOptions } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
 export const LIKELIHOOD_SCHEMA = "safesteer.likelihood/1";
 
-interface LikelihoodCliOptions extends ModelOpts {
+interface LikelihoodCliOptions extends ModelOpts, DataOpts {
   data: string[];
   bundle: string;
   steer: string;
@@ -26,13 +26,15 @@ interface LikelihoodCliOptions extends ModelOpts {
 }
 
 export function likelihoodCommand(program: Command): void {
-  withModelOptions(
-    program
-      .command("likelihood")
-      .description(
-        "sampling-free check of a policy: log-odds of each pair's safe answer over its unsafe answer (teacher-forced), unsteered and steered, per category",
-      ),
-    true,
+  withDataOptions(
+    withModelOptions(
+      program
+        .command("likelihood")
+        .description(
+          "sampling-free check of a policy: log-odds of each pair's safe answer over its unsafe answer (teacher-forced), unsteered and steered, per category",
+        ),
+      true,
+    ),
   )
     .requiredOption("--data <files...>", "contrastive data: prompts with a safe and an unsafe response each (generic format)")
     .requiredOption("--bundle <file>", "SafeSteer bundle")
@@ -43,7 +45,7 @@ export function likelihoodCommand(program: Command): void {
     .option("-o, --output <json>", "also write the numbers as JSON (atomically)")
     .action(async (o: LikelihoodCliOptions) => {
       if (o.output) checkOutputPath(o.output);
-      const pairs = pairsOf(o.data.flatMap((p) => loadDataset(p).examples));
+      const pairs = pairsOf(o.data.flatMap((p) => loadData(p, o).examples));
       if (!pairs.length)
         throw new SafeSteerError(
           "usage",

@@ -145,10 +145,19 @@ function readScalar(c: Cursor, type: GgufType): GgufScalar {
   }
 }
 
+/** What a GGUF file is read as, so that an error's advice fits it. */
+export type GgufRole = "model" | "bundle" | "control vector";
+
+const MAKE: Record<GgufRole, string> = {
+  model: "convert a checkpoint to GGUF first, e.g. `safesteer convert llama2c` for llama2.c checkpoints",
+  bundle: "build one with `safesteer build` (or `safesteer import` for control vectors)",
+  "control vector": "export one with `safesteer export`, or make one with llama.cpp or repeng",
+};
+
 /** Parses a GGUF header: metadata and tensor directory, not the tensor data. */
-export function readGguf(path: string): GgufFile {
+export function readGguf(path: string, role: GgufRole = "model"): GgufFile {
   if (!existsSync(path)) {
-    throw new EngineError("model_not_found", `File not found: ${path}. Check the path, or create the model first.`);
+    throw new EngineError("model_not_found", `File not found: ${path}. Check the path (to make a ${role}: ${MAKE[role]}).`);
   }
   if (!statSync(path).isFile()) throw new EngineError("model_invalid", `${path} is not a file.`);
   const fd = openSync(path, "r");
@@ -156,10 +165,7 @@ export function readGguf(path: string): GgufFile {
     const size = fstatSync(fd).size;
     const c = new Cursor(fd, size, path);
     if (size < 24 || c.u32() !== GGUF_MAGIC) {
-      throw new EngineError(
-        "model_invalid",
-        `${path} is not a GGUF file (no "GGUF" magic). Convert it first, e.g. \`safesteer convert llama2c\` for llama2.c checkpoints.`,
-      );
+      throw new EngineError("model_invalid", `${path} is not a GGUF file (no "GGUF" magic), so it cannot be a ${role}: ${MAKE[role]}.`);
     }
     const version = c.u32();
     if (version < 2 || version > 3) {
