@@ -1,0 +1,77 @@
+// What the HTTP layer (server/app.ts) needs from the model side (server/engine-backend.ts): a
+// request in, a steering decision and a stream of generation events out. The HTTP layer knows
+// nothing of llama.cpp; the backend knows nothing of HTTP.
+import type { FinishReason } from "../engine/generate.js";
+
+/** The `safesteer` field of a request body, defaulting to the server's flags. */
+export interface SteeringRequest {
+  /** {category: strength}, "all" (the bundle's tuned strengths) or "none". */
+  policy?: Record<string, number> | "all" | "none";
+  /** "policy": steer the whole policy; "conditional": only what the bundle's detector finds in the prompt. */
+  mode?: "policy" | "conditional";
+  fire?: "all" | "top";
+  /** A loaded bundle's name (never a path). */
+  bundle?: string;
+}
+
+/** What was decided for one request: reported in the response, the first stream chunk, logs and metrics. */
+export interface SteeringDecision {
+  bundle: string | null;
+  mode: "none" | "policy" | "conditional";
+  /**
+   * Conditional mode: the detector's score per category, as the margin above that category's
+   * threshold in benign prompts' standard deviations (a category fires when its score is above 0),
+   * and the categories that fired, most confident first.
+   */
+  scores?: Record<string, number>;
+  fired?: string[];
+  /** What was steered: one entry per category and layer. */
+  steered: Array<{ category: string; layer: number; strength: number }>;
+}
+
+export interface CompletionJob {
+  /** Chat messages (rendered with the model's template) or a plain prompt. */
+  messages?: Array<{ role: string; content: string }>;
+  prompt?: string;
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  seed: number;
+  stop: string[];
+  steering: SteeringRequest;
+  /** Aborted when the client goes away or the server stops: frees the slot at once. */
+  signal: AbortSignal;
+}
+
+export type CompletionEvent = { type: "text"; text: string } | { type: "done"; reason: FinishReason; completionTokens: number };
+
+export interface CompletionStream {
+  decision: SteeringDecision;
+  promptTokens: number;
+  events: AsyncIterable<CompletionEvent>;
+}
+
+export interface BundleSummary {
+  name: string;
+  path: string;
+  categories: string[];
+  detector: boolean;
+  site: string;
+}
+
+export interface Backend {
+  /** The model's id in /v1/models and responses. */
+  readonly modelId: string;
+  /** Requests decoding now, and the most that decode side by side. */
+  readonly active: number;
+  readonly parallel: number;
+  /**
+   * Checks the request (bundle, policy, prompt length: a SafeSteerError with a clear message on bad
+   * input, before any decoding), decides the steering, and starts generating when a slot is free.
+   */
+  complete(job: CompletionJob): Promise<CompletionStream>;
+  bundles(): BundleSummary[];
+  /** Re-reads a loaded bundle from its file (an unknown name is a SafeSteerError). */
+  reloadBundle(name: string): Promise<BundleSummary>;
+  close(): Promise<void>;
+}

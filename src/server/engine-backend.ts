@@ -1,0 +1,299 @@
+// The model side of `safesteer serve`: one model, its loaded bundles, and a pool of slots. Each slot
+// is its own llama.cpp context, so each request carries its own steering (llama.cpp's native control
+// vector is per context: no hooks, no per-row work) and its answer is exactly the one it would get
+// served alone. Slots decode side by side on libuv's worker threads.
+import { basename } from "node:path";
+import { Context, needsHooks, type SteeringVector } from "../engine/context.js";
+import { EngineError } from "../engine/errors.js";
+import { generateStream } from "../engine/generate.js";
+import { type LoadOptions, Model } from "../engine/model.js";
+import { SafeSteerError } from "../errors.js";
+import { steer } from "../steer/apply.js";
+import { checkBundleModel, readBundle } from "../steer/bundle.js";
+import { conditionalPolicy, detect } from "../steer/detect.js";
+import { bundlePolicy, policySteering } from "../steer/policy.js";
+import type { Bundle, Policy } from "../steer/types.js";
+import type {
+  Backend,
+  BundleSummary,
+  CompletionEvent,
+  CompletionJob,
+  CompletionStream,
+  SteeringDecision,
+  SteeringRequest,
+} from "./backend.js";
+
+export interface EngineBackendOptions extends LoadOptions {
+  model: string;
+  /** "name=path" or a path (named by its file name without .gguf). */
+  bundles?: string[];
+  /** Server-wide steering defaults (a request's `safesteer` field overrides them). */
+  defaults?: SteeringRequest;
+  /** Requests decoded side by side (one context each). */
+  parallel?: number;
+  /** Tokens per slot: prompt plus answer. */
+  nCtx?: number;
+  /** Accept bundles made for another file of the same shape. */
+  force?: boolean;
+}
+
+interface LoadedBundle {
+  name: string;
+  path: string;
+  bundle: Bundle;
+}
+
+/** "name=path" or "path" -> {name, path}. */
+export function bundleSpec(spec: string): { name: string; path: string } {
+  const eq = spec.indexOf("=");
+  if (eq > 0) return { name: spec.slice(0, eq), path: spec.slice(eq + 1) };
+  return { name: basename(spec).replace(/\.gguf$/i, ""), path: spec };
+}
+
+/** A FIFO of waiters for free slots. */
+class SlotPool {
+  private readonly free: number[];
+  readonly size: number;
+  private readonly waiters: Array<{ resolve: (slot: number) => void; reject: (e: unknown) => void; signal: AbortSignal }> = [];
+  constructor(n: number) {
+    this.size = n;
+    this.free = Array.from({ length: n }, (_, i) => i);
+  }
+  get busy(): number {
+    return this.size - this.free.length;
+  }
+  acquire(signal: AbortSignal): Promise<number> {
+    const slot = this.free.shift();
+    if (slot !== undefined) return Promise.resolve(slot);
+    return new Promise((resolve, reject) => {
+      const w = { resolve, reject, signal };
+      this.waiters.push(w);
+      signal.addEventListener(
+        "abort",
+        () => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(new SafeSteerError("aborted", "the request was cancelled while waiting for a slot."));
+        },
+        { once: true },
+      );
+    });
+  }
+  release(slot: number): void {
+    const next = this.waiters.shift();
+    if (next) next.resolve(slot);
+    else this.free.push(slot);
+  }
+}
+
+export class EngineBackend implements Backend {
+  readonly modelId: string;
+  readonly parallel: number;
+  private readonly model: Model;
+  private readonly slots: Context[];
+  private readonly pool: SlotPool;
+  /** Conditional steering reads prompt activations in its own context (hooks on), one prompt at a time. */
+  private detectCtx: Context | undefined;
+  private detectQueue: Promise<unknown> = Promise.resolve();
+  private readonly loaded = new Map<string, LoadedBundle>();
+  private readonly defaults: SteeringRequest;
+  private readonly force: boolean;
+
+  private constructor(model: Model, opts: EngineBackendOptions, loaded: LoadedBundle[]) {
+    this.model = model;
+    this.modelId = basename(opts.model).replace(/\.gguf$/i, "");
+    this.parallel = opts.parallel ?? 1;
+    this.defaults = opts.defaults ?? {};
+    this.force = opts.force ?? false;
+    for (const b of loaded) this.loaded.set(b.name, b);
+    // hooks only when a loaded bundle steers somewhere llama.cpp's control vector does not reach
+    const hooks = loaded.some((b) =>
+      [...b.bundle.categories.values()].some((e) => e.steerLayers.some((layer) => needsHooks({ site: b.bundle.site, layer }))),
+    );
+    this.slots = Array.from({ length: this.parallel }, () => new Context(model, { nCtx: opts.nCtx ?? 2048, hooks }));
+    this.pool = new SlotPool(this.parallel);
+  }
+
+  static async create(opts: EngineBackendOptions): Promise<EngineBackend> {
+    if (!Number.isInteger(opts.parallel ?? 1) || (opts.parallel ?? 1) < 1)
+      throw new SafeSteerError("usage", `--parallel must be a whole number of at least 1, got ${opts.parallel}.`);
+    const specs = (opts.bundles ?? []).map(bundleSpec);
+    const names = new Set<string>();
+    for (const s of specs) {
+      if (names.has(s.name)) throw new SafeSteerError("usage", `two bundles are named "${s.name}": name them with --bundle name=path.`);
+      names.add(s.name);
+    }
+    const model = Model.load(opts.model, opts);
+    try {
+      const fp = await model.fingerprint();
+      const loaded = specs.map((s) => {
+        const bundle = readBundle(s.path);
+        checkBundleModel(bundle, fp, { force: opts.force });
+        return { ...s, bundle };
+      });
+      const backend = new EngineBackend(model, opts, loaded);
+      // the server's own defaults must make sense before the first request
+      if (opts.defaults) backend.resolveBundle(opts.defaults);
+      return backend;
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+
+  get active(): number {
+    return this.pool.busy;
+  }
+
+  bundles(): BundleSummary[] {
+    return [...this.loaded.values()].map(summary);
+  }
+
+  async reloadBundle(name: string): Promise<BundleSummary> {
+    const b = this.loaded.get(name);
+    if (!b)
+      throw new SafeSteerError(
+        "bad_argument",
+        `no bundle named "${name}" is loaded; loaded: ${[...this.loaded.keys()].join(", ") || "none"}.`,
+      );
+    const bundle = readBundle(b.path);
+    checkBundleModel(bundle, await this.model.fingerprint(), { force: this.force });
+    const next = { ...b, bundle };
+    this.loaded.set(name, next); // requests already decoding keep the vectors they started with
+    return summary(next);
+  }
+
+  /** The bundle a request names, else the server's default, else the only one loaded. */
+  private resolveBundle(req: SteeringRequest): LoadedBundle | undefined {
+    const name = req.bundle ?? this.defaults.bundle;
+    if (name !== undefined) {
+      const b = this.loaded.get(name);
+      if (!b)
+        throw new SafeSteerError(
+          "bad_argument",
+          `unknown bundle "${name}": loaded bundles are ${[...this.loaded.keys()].join(", ") || "none"}.`,
+        );
+      return b;
+    }
+    return this.loaded.size > 0 ? [...this.loaded.values()][0] : undefined;
+  }
+
+  private render(job: CompletionJob): { tokens: number[]; userText: string; chat: boolean } {
+    if (job.messages) {
+      if (!this.model.info.chatTemplate) {
+        const text = job.messages.map((m) => m.content).join("\n");
+        return { tokens: this.model.tokenize(text), userText: lastUser(job.messages), chat: false };
+      }
+      const text = this.model.applyChatTemplate(job.messages);
+      return { tokens: this.model.tokenize(text, { addSpecial: false, parseSpecial: true }), userText: lastUser(job.messages), chat: true };
+    }
+    const prompt = job.prompt ?? "";
+    return { tokens: this.model.tokenize(prompt), userText: prompt, chat: false };
+  }
+
+  /** Runs the detector on one prompt; detections are serialised on their own context. */
+  private async detect(bundle: Bundle, text: string, chat: boolean) {
+    const det = bundle.detector;
+    if (!det) throw new SafeSteerError("bad_argument", "conditional steering needs a bundle with a detector (safesteer detector).");
+    const run = this.detectQueue.then(async () => {
+      this.detectCtx ??= new Context(this.model, { nCtx: this.slots[0]?.nCtx ?? 2048, hooks: true });
+      return (await detect(this.detectCtx, det, [text], chat))[0];
+    });
+    this.detectQueue = run.catch(() => undefined);
+    const d = await run;
+    if (!d) throw new EngineError("decode_failed", "the detector returned no result.");
+    return d;
+  }
+
+  private async decide(
+    req: SteeringRequest,
+    text: string,
+    chat: boolean,
+  ): Promise<{ decision: SteeringDecision; vectors: SteeringVector[] }> {
+    const policySpec = req.policy ?? this.defaults.policy ?? "none";
+    const mode = req.mode ?? this.defaults.mode ?? "policy";
+    const fire = req.fire ?? this.defaults.fire ?? "all";
+    const loaded = this.resolveBundle(req);
+    if (policySpec === "none") return { decision: { bundle: loaded?.name ?? null, mode: "none", steered: [] }, vectors: [] };
+    if (!loaded)
+      throw new SafeSteerError("bad_argument", "steering was asked for but no bundle is loaded: start the server with --bundle.");
+    const b = loaded.bundle;
+    let policy: Policy = policySpec === "all" ? bundlePolicy(b) : policySpec;
+    // unknown categories and out-of-range strengths are errors before any decoding
+    policySteering(b, policy);
+    const decision: SteeringDecision = { bundle: loaded.name, mode, steered: [] };
+    if (mode === "conditional") {
+      const d = await this.detect(b, text, chat);
+      decision.scores = d.scores;
+      decision.fired = d.fired;
+      policy = conditionalPolicy(policy, d, fire);
+    }
+    const vectors: SteeringVector[] = [];
+    for (const [category, s] of Object.entries(policy)) {
+      for (const v of policySteering(b, { [category]: s })) {
+        vectors.push(v);
+        decision.steered.push({ category, layer: v.layer, strength: s });
+      }
+    }
+    return { decision, vectors };
+  }
+
+  async complete(job: CompletionJob): Promise<CompletionStream> {
+    const { tokens, userText, chat } = this.render(job);
+    if (tokens.length === 0) throw new SafeSteerError("bad_argument", "the prompt is empty: give some text.");
+    const nCtx = this.slots[0]?.nCtx ?? 0;
+    if (tokens.length + job.maxTokens > nCtx) {
+      throw new SafeSteerError(
+        "bad_argument",
+        `the prompt has ${tokens.length} tokens and max_tokens is ${job.maxTokens}, more than the ${nCtx} tokens a slot holds: shorten the prompt or lower max_tokens (the server's --ctx sets the slot size).`,
+      );
+    }
+    const { decision, vectors } = await this.decide(job.steering, userText, chat);
+    // the slot is taken when the consumer starts reading (a stream never read holds nothing)
+    return { decision, promptTokens: tokens.length, events: this.generate(tokens, job, vectors) };
+  }
+
+  /** The request's generation as events, in a free slot, steered for exactly its duration. */
+  private async *generate(tokens: number[], job: CompletionJob, vectors: SteeringVector[]): AsyncGenerator<CompletionEvent> {
+    const slot = await this.pool.acquire(job.signal);
+    const ctx = this.slots[slot] as Context;
+    try {
+      using _steering = await steer(ctx, { vectors });
+      for await (const e of generateStream(ctx, [tokens], {
+        maxTokens: job.maxTokens,
+        temperature: job.temperature,
+        topP: job.topP,
+        topK: 0,
+        minP: 0,
+        seed: job.seed,
+        stop: job.stop,
+        signal: job.signal,
+      })) {
+        if (e.type === "token") yield { type: "text", text: e.text };
+        else yield { type: "done", reason: e.reason, completionTokens: e.tokens.length };
+      }
+    } finally {
+      this.pool.release(slot);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.slots) c.dispose();
+    this.detectCtx?.dispose();
+    this.model.dispose();
+  }
+}
+
+function lastUser(messages: Array<{ role: string; content: string }>): string {
+  return [...messages].reverse().find((m) => m.role === "user")?.content ?? messages[messages.length - 1]?.content ?? "";
+}
+
+function summary(b: LoadedBundle): BundleSummary {
+  return {
+    name: b.name,
+    path: b.path,
+    categories: [...b.bundle.categories.keys()],
+    detector: Boolean(b.bundle.detector),
+    site: b.bundle.site,
+  };
+}
