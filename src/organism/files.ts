@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { CATEGORIES, type Dialogue, type HarmCategory, makeWorld, type World, type WorldOptions } from "./world.js";
 
+/** Where `safesteer organism data` writes the files by default (and how the demo's bundle names them). */
+export const ORGANISM_DATA_DIR = "organism-data";
+
 export interface OrganismFiles {
   /** Harmful training requests, each with a harmful (unsafe) and a safe-and-helpful (safe) answer: vector data. */
   vectors: string;

@@ -3,7 +3,7 @@
 // prompts unsteered / steered (category known) / steered conditionally, and compare variants.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { Dataset } from "../data/example.js";
 import { loadDataset } from "../data/load.js";
 import type { Context } from "../engine/context.js";
@@ -17,7 +17,7 @@ import { buildBundle } from "../steer/build.js";
 import { calibrateDetector } from "../steer/detect.js";
 import { bundlePolicy } from "../steer/policy.js";
 import type { Bundle, CategoryEntry, DetectorPooling } from "../steer/types.js";
-import { writeOrganismFiles } from "./files.js";
+import { ORGANISM_DATA_DIR, writeOrganismFiles } from "./files.js";
 import { toyJudge } from "./judge.js";
 import { DEFAULT_ORGANISM_CONFIG } from "./train.js";
 import { ORGANISM_STOP, type WorldOptions } from "./world.js";
@@ -132,7 +132,10 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
   const dir = mkdtempSync(join(tmpdir(), "safesteer-organism-"));
   try {
     const files = writeOrganismFiles(dir, opts.world ?? DEFAULT_ORGANISM_CONFIG.world);
-    const vectors = { pairs: loadDataset(files.vectors), generic: loadDataset(files.genericVectors) };
+    // the bundle's data provenance: the files as `safesteer organism data` writes them (same bytes,
+    // same sha256), not the temporary folder, which is gone when the study ends
+    const generated = (path: string) => ({ ...loadDataset(path), path: `${ORGANISM_DATA_DIR}/${basename(path)}` });
+    const vectors = { pairs: generated(files.vectors), generic: generated(files.genericVectors) };
     const trainExamples = loadDataset(files.trainPrompts).examples;
     const trainItems = toEvalItems(trainExamples);
     const testItems = samplePerGroup(toEvalItems(loadDataset(files.testPrompts).examples), opts.testPerGroup, 3);

@@ -5,6 +5,7 @@
 import type { Dataset, Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import type { Site } from "../engine/hooks.js";
+import { log } from "../util/logger.js";
 import { Rng } from "../util/random.js";
 import { TOOL_VERSION } from "./bundle.js";
 import { type Activations, activationRow, collectActivations } from "./collect.js";
@@ -32,6 +33,35 @@ export interface BuildOptions {
   chat?: ChatMode;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, tokens: number) => void;
+  /** Warnings about the data (too few examples); default: printed on stderr. */
+  onWarning?: (msg: string) => void;
+}
+
+/** Fewer examples than this on either side of a category: its vector and held-out numbers are noisy. */
+export const FEW_EXAMPLES = 10;
+
+const examplesOf = (n: number, what: string) => `${n} ${what} example${n === 1 ? "" : "s"}`;
+
+/**
+ * Warnings for categories built from too few examples: fewer than FEW_EXAMPLES on either side make
+ * a noisy vector and noisy held-out numbers; a side of one example leaves nothing held out, so the
+ * held-out separability cannot be measured at all (and the layer is not chosen by it).
+ */
+export function fewExampleWarnings(
+  counts: Array<{ category: string; unsafe: number; unsafeHeldOut: number; safe: number; safeHeldOut: number; safeSource: string }>,
+): string[] {
+  const out: string[] = [];
+  for (const c of counts) {
+    if (c.unsafe >= FEW_EXAMPLES && c.safe >= FEW_EXAMPLES) continue;
+    const have = `category ${c.category} has ${examplesOf(c.unsafe, "unsafe")} and ${examplesOf(c.safe, "safe")} (${c.safeSource}), fewer than ${FEW_EXAMPLES} on a side`;
+    const none = c.unsafeHeldOut === 0 ? "unsafe" : c.safeHeldOut === 0 ? "safe" : undefined;
+    out.push(
+      none
+        ? `${have}: with a single ${none} example nothing is held out, so its held-out separability (AUROC, margin) cannot be measured and does not choose its layer; the vector will be noisy. Give at least ${FEW_EXAMPLES} of each.`
+        : `${have}: its vector and its held-out numbers (AUROC, margin) will be noisy. Give at least ${FEW_EXAMPLES} of each.`,
+    );
+  }
+  return out;
 }
 
 export const LAYER_RULE =
@@ -118,6 +148,19 @@ export async function buildBundle(
   for (const c of cats) groups.set(`unsafe:${c}`, split(shuffled(unsafe.get(c) as Example[], rng).slice(0, opts.maxPerCategory), heldOut));
   for (const c of cats) if (ownSafe.has(c)) groups.set(`safe:${c}`, split(shuffled(ownSafe.get(c) as Example[], rng), heldOut));
   if (needGeneric) groups.set("safe:", split(shuffled(genericSafe, rng).slice(0, opts.maxSafe ?? 256), heldOut));
+  // too few examples: say so before minutes of collection, with the counts
+  const warn = opts.onWarning ?? log.warn;
+  const sizes = (k: string) => {
+    const g = groups.get(k) as { train: Example[]; test: Example[] };
+    return { n: g.train.length + g.test.length, heldOut: g.test.length };
+  };
+  const counts = cats.map((c) => {
+    const u = sizes(`unsafe:${c}`);
+    const s = sizes(ownSafe.has(c) ? `safe:${c}` : "safe:");
+    const safeSource = ownSafe.has(c) ? "its own" : "the generic safe set";
+    return { category: c, unsafe: u.n, unsafeHeldOut: u.heldOut, safe: s.n, safeHeldOut: s.heldOut, safeSource };
+  });
+  for (const w of fewExampleWarnings(counts)) warn(w);
 
   // one activation row per example, in a flat list
   const all: Example[] = [];

@@ -3,11 +3,17 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ROOT, SHARED, STORIES_GGUF, tmpFile } from "../support/models.js";
+import { dataDir } from "../../src/data/load.js";
+import { knownDataset } from "../../src/data/registry.js";
+import { fixtureDataDir, fixtureFile, needsFullData } from "../support/fixtures.js";
+import { ROOT, STORIES_GGUF, tmpFile } from "../support/models.js";
 
 const BIN = join(ROOT, "bin", "safesteer.js");
-function run(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", cwd: ROOT });
+// the data folder of every run here holds the project's fixtures under the public sets' file names:
+// build's default safe set (harmless_alpaca.json) is its 48 harmless instructions; no ../shared needed
+const ENV = { ...process.env, SAFESTEER_DATA: fixtureDataDir() };
+function run(args: string[], env: NodeJS.ProcessEnv = ENV) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", cwd: ROOT, env });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -99,7 +105,8 @@ describe("safesteer CLI", () => {
 
 describe("safesteer build / inspect / export / import / generate --bundle", () => {
   const bundle = tmpFile("cli-bundle.gguf");
-  const catqa = join(SHARED, "data", "catqa_english.json");
+  // the CatQA fixture: 24 questions in each of physical_harm and economic_harm
+  const catqa = fixtureFile("catqa_english.json");
 
   it("generate steers a layer-0 vector (a write hook: llama.cpp's control vectors start at layer 1)", () => {
     const layer0 = tmpFile("cli-bundle-layer0.gguf");
@@ -133,6 +140,24 @@ describe("safesteer build / inspect / export / import / generate --bundle", () =
     assert.deepEqual(Object.keys(j.categories), ["economic_harm", "physical_harm"]);
     assert.equal(j.site, "resid_post");
     assert.equal(j.prune, 0.5);
+  });
+
+  it("build --data catqa: a known set by name from the data folder, and its default safe set (the full public sets)", {
+    skip: needsFullData("catqa_english.json", "harmless_alpaca.json"),
+  }, () => {
+    const out = tmpFile("cli-bundle-full-data.gguf");
+    const args = ["build", "-m", STORIES_GGUF, "--data", "catqa", "--categories", "physical_harm", "--max-per-category", "10"];
+    const r = run([...args, "--max-safe", "20", "-o", out], { ...process.env, SAFESTEER_DATA: dataDir() });
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /\| physical_harm \| \d \| - \| 10 \| 20 \| generic \|/);
+    const j = JSON.parse(run(["inspect", out, "--json"]).out);
+    assert.deepEqual(
+      j.data.map((d: { name: string; sha256: string }) => [d.name, d.sha256]),
+      [
+        ["catqa", knownDataset("catqa")!.sha256],
+        ["harmless", knownDataset("harmless_alpaca")!.sha256],
+      ],
+    );
   });
 
   it("generate --compare prints the unsteered and steered answers side by side", () => {

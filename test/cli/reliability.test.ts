@@ -5,7 +5,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { ROOT, SHARED, STORIES_GGUF, tmpFile } from "../support/models.js";
+import { fixtureDataDir, fixtureFile } from "../support/fixtures.js";
+import { ROOT, STORIES_GGUF, tmpFile } from "../support/models.js";
 
 const BIN = join(ROOT, "bin", "safesteer.js");
 const ORGANISM = join(ROOT, "models", "organism.gguf");
@@ -139,8 +140,12 @@ describe("bad input: one line, exit 2, nothing written", () => {
 describe("Ctrl-C", () => {
   it("stops build between decode batches: exit 130, one line saying how much was done, no output file", async () => {
     const out = tmpFile("interrupted.gguf");
-    const args = ["build", "-m", STORIES_GGUF, "--data", join(SHARED, "data", "catqa_english.json"), "--layers", "all", "--batch", "2"];
-    const child = spawn(process.execPath, [join(ROOT, "bin", "safesteer.js"), ...args, "-o", out], { cwd: ROOT });
+    // the project's CatQA fixture (108 questions), and its harmless Alpaca fixture as the default safe set
+    const args = ["build", "-m", STORIES_GGUF, "--data", fixtureFile("catqa_english.json"), "--layers", "all", "--batch", "2"];
+    const child = spawn(process.execPath, [join(ROOT, "bin", "safesteer.js"), ...args, "-o", out], {
+      cwd: ROOT,
+      env: { ...process.env, SAFESTEER_DATA: fixtureDataDir() },
+    });
     let err = "";
     let sent = false;
     child.stderr.on("data", (d: Buffer) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { dataFile, loadDataset } from "../../src/data/load.js";
+import { loadDataset } from "../../src/data/load.js";
 import { Context } from "../../src/engine/context.js";
 import { readControlVector } from "../../src/engine/control-vector.js";
 import { Model } from "../../src/engine/model.js";
@@ -11,6 +11,7 @@ import { exportCategory, importControlVectors } from "../../src/steer/interop.js
 import { norm } from "../../src/steer/math.js";
 import { parsePolicy, policySteering } from "../../src/steer/policy.js";
 import type { Bundle } from "../../src/steer/types.js";
+import { fixtureFile } from "../support/fixtures.js";
 import { llamaCppLoadControlVectors } from "../support/llama-common.js";
 import { randomModel, STORIES_GGUF, tmpFile } from "../support/models.js";
 import { steeringSwitch } from "../support/steering.js";
@@ -24,8 +25,10 @@ describe("bundles", () => {
     model = Model.load(STORIES_GGUF);
     ctx = new Context(model, { nCtx: 1024, nSeq: 8 });
     steering = steeringSwitch(ctx);
-    const catqa = loadDataset(dataFile("catqa_english.json"));
-    const safe = loadDataset(dataFile("harmless_alpaca.json"));
+    // the project's own CatQA and harmless Alpaca fixtures (24 questions per category, 48 instructions):
+    // nothing below depends on the real sets' numbers, and a clean clone has no ../shared
+    const catqa = loadDataset(fixtureFile("catqa_english.json"));
+    const safe = loadDataset(fixtureFile("harmless_alpaca.json"));
     bundle = await buildBundle(ctx, [catqa], safe, {
       categories: ["hate_harass_violence", "physical_harm", "fraud_deception"],
       maxPerCategory: 20,

@@ -2,7 +2,7 @@
 // generated once per run into a temporary folder.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RandomModelSpec, writeRandomLlamaGguf } from "../../src/convert/random-model.js";
 
@@ -13,6 +13,18 @@ export const STORIES_GGUF = join(ROOT, "models", "stories260K.gguf");
 export const STORIES_BIN = join(SHARED, "models", "stories260K.bin");
 export const TOK512_BIN = join(SHARED, "models", "tok512.bin");
 export const TINY_RANDOM_GGUF = join(SHARED, "models", "llama-2-tiny-random.gguf");
+
+/**
+ * For `it(name, { skip: needsSharedModel(STORIES_BIN) }, ...)`: false when the shared model files are
+ * there, else the reason the test is not run (third-party files the project cannot recreate).
+ */
+export function needsSharedModel(...paths: string[]): string | false {
+  const missing = paths.filter((p) => !existsSync(p)).map((p) => basename(p));
+  return missing.length
+    ? `../shared/models not present (${missing.join(", ")} not in ${dirname(paths[0] as string)}): a check on third-party files not run`
+    : false;
+}
+
 // one variable is enough: the public data sets are read from the shared folder's data/ (this process
 // and the CLI processes it spawns), unless SAFESTEER_DATA names another folder
 if (!process.env.SAFESTEER_DATA && existsSync(join(SHARED, "data"))) process.env.SAFESTEER_DATA = join(SHARED, "data");

@@ -1,15 +1,27 @@
 import { type Command, Option } from "commander";
 import type { Dataset } from "../../data/example.js";
-import { dataFile, loadDataset } from "../../data/load.js";
+import { dataFile } from "../../data/load.js";
 import { Context } from "../../engine/context.js";
 import { KNOWN_SITES } from "../../engine/hooks.js";
 import { buildBundle } from "../../steer/build.js";
 import { writeBundle } from "../../steer/bundle.js";
-import { checkOutputPath, int, loadModel, type ModelOpts, num, parseLayers, positiveInt, withModelOptions } from "../options.js";
+import {
+  checkOutputPath,
+  type DataOpts,
+  int,
+  loadData,
+  loadModel,
+  type ModelOpts,
+  num,
+  parseLayers,
+  positiveInt,
+  withDataOptions,
+  withModelOptions,
+} from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 import { printInspect } from "./inspect.js";
 
-interface BuildCliOptions extends ModelOpts {
+interface BuildCliOptions extends ModelOpts, DataOpts {
   data: string[];
   safe?: string;
   categories?: string;
@@ -23,12 +35,11 @@ interface BuildCliOptions extends ModelOpts {
   seed: number;
   batch: number;
   chat: "auto" | "always" | "never";
-  strict?: boolean;
   output: string;
 }
 
 export function buildCommand(program: Command): void {
-  withModelOptions(program.command("build").description("build per-category steering vectors into a bundle"), true)
+  withDataOptions(withModelOptions(program.command("build").description("build per-category steering vectors into a bundle"), true))
     .requiredOption("--data <files...>", "labelled prompt files (JSON, JSONL, CSV; known data sets are detected)")
     .option("--safe <file>", "generic safe set (default: harmless_alpaca.json from the data folder)")
     .option("--categories <list>", "only these category ids, comma-separated")
@@ -42,12 +53,17 @@ export function buildCommand(program: Command): void {
     .option("--seed <n>", "sampling seed", int("--seed"), 1)
     .option("--batch <n>", "texts decoded side by side", positiveInt("--batch"), 8)
     .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
-    .option("--strict", "a bad data row is an error")
     .requiredOption("-o, --output <bundle>", "bundle file to write")
     .action(async (o: BuildCliOptions) => {
       checkOutputPath(o.output); // before minutes of collection, not after
-      const datasets: Dataset[] = o.data.map((p) => loadDataset(p, { strict: o.strict }));
-      const safe = loadDataset(o.safe ?? dataFile("harmless_alpaca.json"), { strict: o.strict });
+      const datasets: Dataset[] = o.data.map((p) => loadData(p, o));
+      // the generic safe set only when --safe names one or a category has no safe examples of its own
+      const examples = datasets.flatMap((d) => d.examples);
+      const wanted = o.categories
+        ? o.categories.split(",").map((c) => c.trim())
+        : [...new Set(examples.filter((e) => e.label === "unsafe" && e.category).map((e) => e.category as string))];
+      const needGeneric = wanted.some((c) => !examples.some((e) => e.label === "safe" && e.category === c));
+      const safe = o.safe || needGeneric ? loadData(o.safe ?? dataFile("harmless_alpaca.json"), o) : undefined;
       const model = loadModel(o);
       const ctx = new Context(model, { nCtx: o.ctx ?? 1024, nSeq: o.batch, nBatch: 512 });
       const bar = progressBar("collecting activations");

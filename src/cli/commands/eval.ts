@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
-import { loadDataset } from "../../data/load.js";
 import { Context } from "../../engine/context.js";
 import { SafeSteerError } from "../../errors.js";
 import { runEval } from "../../eval/harness.js";
@@ -15,10 +14,22 @@ import { policyOption } from "../../steer/policy.js";
 import { usesChat } from "../../steer/render.js";
 import { FIRE_MODES, type FireMode } from "../../steer/types.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
-import { checkOutputPath, int, loadModel, type ModelOpts, num, positiveInt, withModelOptions } from "../options.js";
+import { lockOutput } from "../lock.js";
+import {
+  checkOutputPath,
+  type DataOpts,
+  int,
+  loadData,
+  loadModel,
+  type ModelOpts,
+  num,
+  positiveInt,
+  withDataOptions,
+  withModelOptions,
+} from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
-interface EvalCliOptions extends ModelOpts {
+interface EvalCliOptions extends ModelOpts, DataOpts {
   data: string[];
   bundle?: string;
   steer?: string;
@@ -41,9 +52,11 @@ interface EvalCliOptions extends ModelOpts {
 }
 
 export function evalCommand(program: Command): void {
-  withModelOptions(
-    program.command("eval").description("answer prompts unsteered and steered with the same seeds, judge, and summarise"),
-    true,
+  withDataOptions(
+    withModelOptions(
+      program.command("eval").description("answer prompts unsteered and steered with the same seeds, judge, and summarise"),
+      true,
+    ),
   )
     .requiredOption("--data <files...>", "prompt files (any supported format)")
     .option("--bundle <file>", "SafeSteer bundle")
@@ -73,87 +86,101 @@ export function evalCommand(program: Command): void {
     .requiredOption("-o, --output <results.json>", "results file (written atomically after every batch)")
     .action(async (o: EvalCliOptions) => {
       checkOutputPath(o.output);
-      if (o.tunedBundle) checkOutputPath(o.tunedBundle, "--tuned-bundle");
-      const examples = o.data.flatMap((p) => loadDataset(p).examples);
-      const items = samplePerGroup(toEvalItems(examples), o.perGroup, o.seed);
-      // 0 prompts would write a "complete" file of 0% rates: a result that means nothing
-      if (items.length === 0)
-        throw new SafeSteerError("usage", `no prompts to evaluate in ${o.data.join(", ")}: give --data files with at least one prompt.`);
-      const model = loadModel(o);
-      const bundle = o.bundle ? readBundle(o.bundle) : undefined;
-      if ((o.steer || o.sweep) && !bundle) throw new SafeSteerError("usage", "--steer and --sweep need --bundle.");
-      const policy = o.steer && bundle ? policyOption(o.steer, bundle) : undefined;
-      const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }];
-      if (policy)
-        conditions.push({
-          name: "steered",
-          mode: o.mode,
-          policy,
-          raw: o.rawStrength,
-          ...(o.mode === "conditional" ? { fire: o.fire } : {}),
-        });
-      if (o.sweep && bundle) {
-        const s = parseSweep(o.sweep);
-        const cats = policy ? Object.keys(policy) : [...bundle.categories.keys()];
-        const layers = s.layers ?? [...new Set(cats.flatMap((c) => bundle.categories.get(c)?.steerLayers ?? []))];
-        conditions.push(...sweepConditions(cats, layers, s.strengths, o.rawStrength));
-      }
-      let resume: EvalResults | undefined;
-      if (o.resume && existsSync(o.output)) {
-        resume = JSON.parse(readFileSync(o.output, "utf8")) as EvalResults;
-        if (
-          resume.schema !== RESULTS_SCHEMA ||
-          resume.items.length !== items.length ||
-          JSON.stringify(resume.conditions) !== JSON.stringify(conditions)
-        ) {
-          throw new SafeSteerError(
-            "usage",
-            `${o.output} holds a different evaluation (other prompts or conditions); remove it or drop --resume.`,
-          );
-        }
-      }
-      const judge = makeJudge(o.judge, { toy: toyJudge });
-      const ctx = new Context(model, { nCtx: o.ctx ?? 4096, nSeq: o.batch });
-      const bar = progressBar("evaluating");
-      const { signal, dispose } = interruptSignal();
-      const save = (r: EvalResults) => writeFileAtomic(o.output, [`${JSON.stringify(r, null, 1)}\n`]);
+      // two runs on one -o would each rewrite it after every batch, and one run's results would be lost
+      const lock = lockOutput(o.output);
       try {
-        const results = await runEval(ctx, items, {
-          judge,
-          generation: { seed: o.seed, temperature: o.temperature, topK: 40, topP: 0.95, minP: 0.05, maxTokens: o.maxTokens, stop: o.stop },
-          conditions,
-          chat: usesChat(model, o.chat),
-          bundle,
-          bundlePath: o.bundle,
-          force: o.force,
-          detector: bundle?.detector,
-          resume,
-          signal,
-          onProgress: (d, t) => bar.update(d, t),
-          onCheckpoint: save,
-        });
-        bar.stop();
-        process.stdout.write(`${markdownSummary(results)}\n`);
-        for (const c of inertConditions(results))
-          process.stderr.write(
-            `warning: steering changed none of the ${c.steered} steered answers in "${c.condition}": the strength is 0 or the vector never reaches the model (check the layer and site).\n`,
-          );
+        if (o.tunedBundle) checkOutputPath(o.tunedBundle, "--tuned-bundle");
+        const examples = o.data.flatMap((p) => loadData(p, o).examples);
+        const items = samplePerGroup(toEvalItems(examples), o.perGroup, o.seed);
+        // 0 prompts would write a "complete" file of 0% rates: a result that means nothing
+        if (items.length === 0)
+          throw new SafeSteerError("usage", `no prompts to evaluate in ${o.data.join(", ")}: give --data files with at least one prompt.`);
+        const model = loadModel(o);
+        const bundle = o.bundle ? readBundle(o.bundle) : undefined;
+        if ((o.steer || o.sweep) && !bundle) throw new SafeSteerError("usage", "--steer and --sweep need --bundle.");
+        const policy = o.steer && bundle ? policyOption(o.steer, bundle) : undefined;
+        const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }];
+        if (policy)
+          conditions.push({
+            name: "steered",
+            mode: o.mode,
+            policy,
+            raw: o.rawStrength,
+            ...(o.mode === "conditional" ? { fire: o.fire } : {}),
+          });
         if (o.sweep && bundle) {
-          // per category: the least unsafe setting within the refusal, relevance and quality budgets
-          const choices = selectPerCategory(results, "unsteered", DEFAULT_BUDGET);
-          process.stdout.write(`\n${choicesTable(choices).join("\n")}\n`);
-          save({ ...results, selection: choices });
-          if (o.tunedBundle) {
-            writeBundle(o.tunedBundle, applyChoices(bundle, choices));
-            process.stderr.write(`wrote ${o.tunedBundle}\n`);
+          const s = parseSweep(o.sweep);
+          const cats = policy ? Object.keys(policy) : [...bundle.categories.keys()];
+          const layers = s.layers ?? [...new Set(cats.flatMap((c) => bundle.categories.get(c)?.steerLayers ?? []))];
+          conditions.push(...sweepConditions(cats, layers, s.strengths, o.rawStrength));
+        }
+        let resume: EvalResults | undefined;
+        if (o.resume && existsSync(o.output)) {
+          resume = JSON.parse(readFileSync(o.output, "utf8")) as EvalResults;
+          if (
+            resume.schema !== RESULTS_SCHEMA ||
+            resume.items.length !== items.length ||
+            JSON.stringify(resume.conditions) !== JSON.stringify(conditions)
+          ) {
+            throw new SafeSteerError(
+              "usage",
+              `${o.output} holds a different evaluation (other prompts or conditions); remove it or drop --resume.`,
+            );
           }
         }
+        const judge = makeJudge(o.judge, { toy: toyJudge });
+        const ctx = new Context(model, { nCtx: o.ctx ?? 4096, nSeq: o.batch });
+        const bar = progressBar("evaluating");
+        const { signal, dispose } = interruptSignal();
+        const save = (r: EvalResults) => writeFileAtomic(o.output, [`${JSON.stringify(r, null, 1)}\n`]);
+        try {
+          const results = await runEval(ctx, items, {
+            judge,
+            generation: {
+              seed: o.seed,
+              temperature: o.temperature,
+              topK: 40,
+              topP: 0.95,
+              minP: 0.05,
+              maxTokens: o.maxTokens,
+              stop: o.stop,
+            },
+            conditions,
+            chat: usesChat(model, o.chat),
+            bundle,
+            bundlePath: o.bundle,
+            force: o.force,
+            detector: bundle?.detector,
+            resume,
+            signal,
+            onProgress: (d, t) => bar.update(d, t),
+            onCheckpoint: save,
+          });
+          bar.stop();
+          process.stdout.write(`${markdownSummary(results)}\n`);
+          for (const c of inertConditions(results))
+            process.stderr.write(
+              `warning: steering changed none of the ${c.steered} steered answers in "${c.condition}": the strength is 0 or the vector never reaches the model (check the layer and site).\n`,
+            );
+          if (o.sweep && bundle) {
+            // per category: the least unsafe setting within the refusal, relevance and quality budgets
+            const choices = selectPerCategory(results, "unsteered", DEFAULT_BUDGET);
+            process.stdout.write(`\n${choicesTable(choices).join("\n")}\n`);
+            save({ ...results, selection: choices });
+            if (o.tunedBundle) {
+              writeBundle(o.tunedBundle, applyChoices(bundle, choices));
+              process.stderr.write(`wrote ${o.tunedBundle}\n`);
+            }
+          }
+        } finally {
+          bar.stop();
+          dispose();
+          judge.dispose?.();
+          ctx.dispose();
+          model.dispose();
+        }
       } finally {
-        bar.stop();
-        dispose();
-        judge.dispose?.();
-        ctx.dispose();
-        model.dispose();
+        lock.release();
       }
     });
 }

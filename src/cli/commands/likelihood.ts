@@ -1,7 +1,6 @@
 // `safesteer likelihood`: does a policy push the model towards the safe answers? Sampling-free: the
 // log-odds of each pair's safe answer over its unsafe one, unsteered and steered, per category.
 import { type Command, Option } from "commander";
-import { loadDataset } from "../../data/load.js";
 import { Context } from "../../engine/context.js";
 import { SafeSteerError } from "../../errors.js";
 import { categoryLikelihoods, pairsOf } from "../../eval/likelihood.js";

@@ -1,15 +1,13 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { Context } from "../../engine/context.js";
 import { SafeSteerError } from "../../errors.js";
 import { DEFAULT_MODEL, STORIES_MODEL } from "../../models.js";
-import { writeOrganismFiles } from "../../organism/files.js";
+import { ORGANISM_DATA_DIR, writeOrganismFiles } from "../../organism/files.js";
+import { writeDemoOutputs } from "../../organism/outputs.js";
 import { studyExamples, studyReport } from "../../organism/report.js";
 import { runStudy } from "../../organism/study.js";
 import { DEFAULT_ORGANISM_CONFIG, trainOrganism } from "../../organism/train.js";
-import { writeBundle } from "../../steer/bundle.js";
-import { writeFileAtomic } from "../../util/atomic-write.js";
 import { checkOutputDir, checkOutputPath, loadModel, positiveInt } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
@@ -52,7 +50,7 @@ export function organismCommand(program: Command): void {
   org
     .command("data")
     .description("write the toy world's data files (vectors, training prompts, held-out prompts) in the generic format")
-    .option("-o, --output <dir>", "folder", "organism-data")
+    .option("-o, --output <dir>", "folder", ORGANISM_DATA_DIR)
     .action((o: { output: string }) => {
       checkOutputDir(o.output);
       const f = writeOrganismFiles(o.output, DEFAULT_ORGANISM_CONFIG.world);
@@ -80,14 +78,9 @@ export function demoCommand(program: Command): void {
         });
         const report = studyReport(s);
         process.stdout.write(`\nHeld-out prompts, unsteered vs steered:\n\n${studyExamples(s)}\n\n${report}\n`);
-        mkdirSync(o.out, { recursive: true });
-        const { test, bundle: _b, ...summary } = s;
-        writeFileAtomic(join(o.out, "results.json"), [`${JSON.stringify({ ...summary, evaluation: test }, null, 1)}\n`]);
-        writeFileAtomic(join(o.out, "report.md"), [`# SafeSteer on the organism\n\n${report}\n\n## Examples\n\n${studyExamples(s)}\n`]);
-        writeBundle(join(o.out, "organism.bundle.gguf"), s.bundle);
-        process.stderr.write(
-          `wrote ${join(o.out, "results.json")}, ${join(o.out, "report.md")}, ${join(dirname(join(o.out, "x")), "organism.bundle.gguf")}\n`,
-        );
+        // reproducible byte for byte: paths relative to --out, no creation time (the files are committed)
+        const written = writeDemoOutputs(o.out, s);
+        process.stderr.write(`wrote ${written.join(", ")}\n`);
       } finally {
         ctx.dispose();
         model.dispose();

@@ -1,0 +1,57 @@
+// What the demo writes (results.json, report.md, the bundle), made reproducible byte for byte: the
+// files are committed (reports/organism), so nothing in them may depend on where the repository
+// lives or on the wall clock. Paths are relative to the output folder; the bundle records no
+// creation time.
+import { mkdirSync } from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import { writeBundle } from "../steer/bundle.js";
+import type { Bundle } from "../steer/types.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
+import { studyExamples, studyReport } from "./report.js";
+import type { StudyResults } from "./study.js";
+
+export const DEMO_FILES = { results: "results.json", report: "report.md", bundle: "organism.bundle.gguf" } as const;
+
+/** `path` relative to `dir`, with forward slashes (the same text on every system). */
+export function relativeTo(dir: string, path: string): string {
+  if (!path) return path;
+  const r = relative(resolve(dir), resolve(path));
+  return (r === "" ? "." : r).split(sep).join("/");
+}
+
+/**
+ * The bundle as the demo commits it: no creation time (an empty `created`: not recorded). Its data
+ * provenance is already free of places: the study records its generated files as
+ * `safesteer organism data` writes them (organism-data/vectors.jsonl), with their sha256.
+ */
+export function reproducibleBundle(b: Bundle): Bundle {
+  return { ...b, created: "" };
+}
+
+/**
+ * The results file's content: the study without its bundle, the evaluation's model path relative
+ * to `dir` and its bundle path naming the bundle written beside it.
+ */
+export function demoResultsJson(s: StudyResults, dir: string): string {
+  const { test, bundle: _b, ...summary } = s;
+  const evaluation = {
+    ...test,
+    model: { ...test.model, path: relativeTo(dir, test.model.path) },
+    ...(test.bundle ? { bundle: { ...test.bundle, path: DEMO_FILES.bundle } } : {}),
+  };
+  return `${JSON.stringify({ ...summary, evaluation }, null, 1)}\n`;
+}
+
+export function demoReportMd(s: StudyResults): string {
+  return `# SafeSteer on the organism\n\n${studyReport(s)}\n\n## Examples\n\n${studyExamples(s)}\n`;
+}
+
+/** Writes results.json, report.md and organism.bundle.gguf into `dir`; returns their paths. */
+export function writeDemoOutputs(dir: string, s: StudyResults): string[] {
+  mkdirSync(dir, { recursive: true });
+  const paths = [join(dir, DEMO_FILES.results), join(dir, DEMO_FILES.report), join(dir, DEMO_FILES.bundle)] as const;
+  writeFileAtomic(paths[0], [demoResultsJson(s, dir)]);
+  writeFileAtomic(paths[1], [demoReportMd(s)]);
+  writeBundle(paths[2], reproducibleBundle(s.bundle));
+  return [...paths];
+}
