@@ -96,6 +96,16 @@ describe("bad input: one line, exit 2, nothing written", () => {
     fails(["eval", "-m", ORGANISM, "--data", prompts, "--per-group", "0", "--judge", "toy", "-o", out], /--per-group/, out);
   });
 
+  it("a cut --resume file is one line naming the fix, and is left as it was", () => {
+    const cut = tmpFile("rel-cut-results.json");
+    writeFileSync(cut, '{"schema": "safesteer.eval/1", "items": [');
+    fails(
+      ["eval", "-m", ORGANISM, "--data", prompts, "--judge", "toy", "--resume", "-o", cut],
+      /is not a readable results file .*remove it to start afresh/,
+    );
+    assert.equal(readFileSync(cut, "utf8"), '{"schema": "safesteer.eval/1", "items": [');
+  });
+
   it("outputs are checked before any work: a missing folder, a folder, a file in the way, a read-only folder", () => {
     const missing = tmpFile("rel-no-such-folder/sub");
     const notDir = tmpFile("rel-regular-file");

@@ -116,7 +116,18 @@ export function evalCommand(program: Command): void {
         }
         let resume: EvalResults | undefined;
         if (o.resume && existsSync(o.output)) {
-          resume = JSON.parse(readFileSync(o.output, "utf8")) as EvalResults;
+          try {
+            resume = JSON.parse(readFileSync(o.output, "utf8")) as EvalResults;
+          } catch (e) {
+            // results are written atomically, so a broken file was cut or edited by something else
+            throw new SafeSteerError(
+              "usage",
+              `${o.output} is not a readable results file (${(e as Error).message}): restore it, or remove it to start afresh (without --resume).`,
+            );
+          }
+          if (typeof resume !== "object" || resume === null || !Array.isArray(resume.items) || !Array.isArray(resume.answers)) {
+            throw new SafeSteerError("usage", `${o.output} is not a SafeSteer results file: remove it or choose another -o.`);
+          }
           if (
             resume.schema !== RESULTS_SCHEMA ||
             resume.items.length !== items.length ||
