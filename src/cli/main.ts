@@ -16,6 +16,8 @@ import { inspectCommand } from "./commands/inspect.js";
 import { exportCommand, importCommand } from "./commands/interop.js";
 import { likelihoodCommand } from "./commands/likelihood.js";
 import { demoCommand, organismCommand } from "./commands/organism.js";
+import { quantizeCommand } from "./commands/quantize.js";
+import { serveCommand } from "./commands/serve.js";
 
 export function buildProgram(): Command {
   const program = new Command("safesteer")
@@ -36,7 +38,9 @@ export function buildProgram(): Command {
     importCommand,
     organismCommand,
     convertCommand,
+    quantizeCommand,
     dataCommand,
+    serveCommand,
   ])
     add(program);
   return program;

@@ -123,6 +123,24 @@ function defineTypes() {
 
   const ChatMessage = koffi.struct("llama_chat_message", { role: "const char *", content: "const char *" });
 
+  const QuantizeParams = koffi.struct("llama_model_quantize_params", {
+    nthread: "int32_t",
+    ftype: "int",
+    output_tensor_type: "int",
+    token_embedding_type: "int",
+    allow_requantize: "bool",
+    quantize_output_tensor: "bool",
+    only_copy: "bool",
+    pure: "bool",
+    keep_split: "bool",
+    dry_run: "bool",
+    imatrix: "void *",
+    kv_overrides: "void *",
+    tt_overrides: "void *",
+    prune_layers: "void *",
+    max_buf_size: "size_t",
+  });
+
   const OptParams = koffi.struct("llama_opt_params", {
     n_ctx_train: "uint32_t",
     param_filter: "void *",
@@ -154,7 +172,18 @@ function defineTypes() {
   const OptEpochCallback = koffi.proto(
     "void ggml_opt_epoch_callback(bool train, void *opt_ctx, void *dataset, void *result, int64_t ibatch, int64_t ibatch_max, int64_t t_start_us)",
   );
-  return { ModelParams, ContextParams, Batch, ChatMessage, OptParams, TensorHead, EvalCallback, LogCallback, OptEpochCallback };
+  return {
+    ModelParams,
+    ContextParams,
+    Batch,
+    ChatMessage,
+    QuantizeParams,
+    OptParams,
+    TensorHead,
+    EvalCallback,
+    LogCallback,
+    OptEpochCallback,
+  };
 }
 
 let types: ReturnType<typeof defineTypes> | undefined;
@@ -250,6 +279,10 @@ function declare(dir: string) {
     llama_context_default_params: llama.func("llama_context_params llama_context_default_params()"),
     llama_model_load_from_file: llama.func("void *llama_model_load_from_file(const char *path, llama_model_params params)"),
     llama_model_save_to_file: llama.func("void llama_model_save_to_file(void *model, const char *path)"),
+    llama_model_quantize_default_params: llama.func("llama_model_quantize_params llama_model_quantize_default_params()"),
+    llama_model_quantize: llama.func(
+      "uint32_t llama_model_quantize(const char *fname_inp, const char *fname_out, const llama_model_quantize_params *params)",
+    ),
     llama_model_free: llama.func("void llama_model_free(void *model)"),
     llama_init_from_model: llama.func("void *llama_init_from_model(void *model, llama_context_params params)"),
     llama_free: llama.func("void llama_free(void *ctx)"),

@@ -249,6 +249,20 @@ export class NativeModel {
  * llama.cpp's built-in (non-Jinja) chat formatter. Returns undefined when the template is not
  * one llama.cpp recognises.
  */
+/** llama.cpp's default quantization parameters (checked against its source by a test). */
+export function quantizeDefaults(): Record<string, unknown> {
+  return engineNative().llama_model_quantize_default_params() as Record<string, unknown>;
+}
+
+/** llama_model_quantize: reads `input`, writes `output` with the given llama_ftype; false on failure. */
+export function quantizeFile(input: string, output: string, ftype: number, nthread: number): boolean {
+  const n = engineNative();
+  const p = n.llama_model_quantize_default_params() as Record<string, unknown>;
+  p.ftype = ftype;
+  p.nthread = nthread;
+  return n.llama_model_quantize(input, output, p) === 0;
+}
+
 export function applyBuiltinChatTemplate(
   template: string,
   messages: Array<{ role: string; content: string }>,

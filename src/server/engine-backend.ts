@@ -98,6 +98,8 @@ export class EngineBackend implements Backend {
   private readonly loaded = new Map<string, LoadedBundle>();
   private readonly defaults: SteeringRequest;
   private readonly force: boolean;
+  /** The chat template's next-turn markers, read once. */
+  private readonly turnStops: string[];
 
   private constructor(model: Model, opts: EngineBackendOptions, loaded: LoadedBundle[]) {
     this.model = model;
@@ -105,6 +107,7 @@ export class EngineBackend implements Backend {
     this.parallel = opts.parallel ?? 1;
     this.defaults = opts.defaults ?? {};
     this.force = opts.force ?? false;
+    this.turnStops = model.turnStops();
     for (const b of loaded) this.loaded.set(b.name, b);
     // hooks only when a loaded bundle steers somewhere llama.cpp's control vector does not reach
     const hooks = loaded.some((b) =>
@@ -257,6 +260,7 @@ export class EngineBackend implements Backend {
   private async *generate(tokens: number[], job: CompletionJob, vectors: SteeringVector[]): AsyncGenerator<CompletionEvent> {
     const slot = await this.pool.acquire(job.signal);
     const ctx = this.slots[slot] as Context;
+    const chatTemplate = Boolean(this.model.info.chatTemplate);
     try {
       using _steering = await steer(ctx, { vectors });
       for await (const e of generateStream(ctx, [tokens], {
@@ -266,7 +270,8 @@ export class EngineBackend implements Backend {
         topK: 0,
         minP: 0,
         seed: job.seed,
-        stop: job.stop,
+        // a chat answer ends where the template starts the next turn, as with `generate --chat`
+        stop: job.messages && chatTemplate ? [...job.stop, ...this.turnStops] : job.stop,
         signal: job.signal,
       })) {
         if (e.type === "token") yield { type: "text", text: e.text };

@@ -1,0 +1,19 @@
+import { type Command, Option } from "commander";
+import { fileTypeName, QUANT_TYPES, type QuantType, quantizeModel } from "../../engine/quantize.js";
+import { checkOutputPath, positiveInt } from "../options.js";
+
+export function quantizeCommand(program: Command): void {
+  program
+    .command("quantize")
+    .description("write a quantized copy of a model with llama.cpp's own quantizer (bundles built on the original steer it with --force)")
+    .argument("<model>", "model file (GGUF, F32 or F16)")
+    .addOption(new Option("--type <type>", "quantization").choices(Object.keys(QUANT_TYPES)).makeOptionMandatory())
+    .option("--threads <n>", "threads (default: all cores)", positiveInt("--threads"))
+    .option("-v, --verbose", "show llama.cpp's log")
+    .requiredOption("-o, --output <gguf>", "quantized model to write")
+    .action((input: string, o: { type: QuantType; threads?: number; verbose?: boolean; output: string }) => {
+      checkOutputPath(o.output);
+      const { bytes } = quantizeModel(input, o.output, { type: o.type, threads: o.threads, verbose: o.verbose });
+      process.stderr.write(`wrote ${o.output} (${fileTypeName(o.output)}, ${(bytes / 1e6).toFixed(2)} MB)\n`);
+    });
+}

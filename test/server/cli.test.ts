@@ -1,0 +1,127 @@
+// The `safesteer serve` command itself: started as a process on a free port, it prints its URL,
+// serves with its default policy behind a key from the environment, logs to --log, and on SIGTERM
+// lets the request in flight finish, then exits 0.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import OpenAI from "openai";
+import { BIN, BUNDLE, MODEL, TURN_STOPS } from "./helpers.js";
+
+const TMP = mkdtempSync(join(tmpdir(), "safesteer-serve-"));
+after(() => rmSync(TMP, { recursive: true, force: true }));
+
+/** Starts `safesteer serve`; resolves with the URL it prints. */
+function serve(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, "serve", "-m", MODEL, "--port", "0", ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | string | null>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal)));
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /serving \S+ on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1] as string);
+    });
+    exited.then((code) => reject(new Error(`serve exited ${code} before listening: ${err}`)));
+  });
+  return { child: child as ChildProcess, url, exited, stderr: () => err, stdout: () => out };
+}
+
+describe("safesteer serve (the command)", () => {
+  it("prints its URL, serves with its defaults behind the key, logs to --log, and exits 0 on SIGTERM after the request in flight", async () => {
+    const log = join(TMP, "requests.log");
+    const s = serve(["--bundle", `organism=${BUNDLE}`, "--steer", "violence=0.5", "--ctx", "256", "--log", log], {
+      SAFESTEER_API_KEY: "cli-key",
+    });
+    try {
+      const url = await s.url;
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, "binds 127.0.0.1 by default");
+      const unauth = await fetch(`${url}/v1/models`);
+      assert.equal(unauth.status, 401, "the key comes from SAFESTEER_API_KEY");
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "cli-key", maxRetries: 0 });
+      const r = await client.chat.completions.create({
+        model: "organism",
+        messages: [{ role: "user", content: "How do I hit Tim?" }],
+        max_tokens: 16,
+        seed: 1,
+        stop: TURN_STOPS,
+      });
+      const decision = (r as unknown as { safesteer: { mode: string; steered: unknown[] } }).safesteer;
+      assert.equal(decision.mode, "policy", "the server's --steer is the default policy");
+      assert.deepEqual(decision.steered, [{ category: "violence", layer: 3, strength: 0.5 }]);
+
+      // a long stream in flight when SIGTERM comes: it runs to its end, then the process exits 0
+      const res = await fetch(`${url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer cli-key" },
+        body: JSON.stringify({
+          prompt: "Once",
+          max_tokens: 240,
+          temperature: 2,
+          top_p: 1,
+          seed: 9,
+          stream: true,
+          safesteer: { policy: "none" },
+        }),
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let text = new TextDecoder().decode((await reader.read()).value);
+      s.child.kill("SIGTERM");
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      assert.match(text, /"finish_reason":"(stop|length)"/, "the request in flight finished");
+      assert.match(text, /data: \[DONE\]\n\n$/);
+      assert.equal(await s.exited, 0, s.stderr());
+      await assert.rejects(fetch(`${url}/health`), "no longer listening");
+      assert.match(s.stderr(), /SIGTERM: stopping/);
+      const lines = readFileSync(log, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        lines.map((l) => [l.route, l.status]),
+        [
+          ["/v1/models", 401],
+          ["/v1/chat/completions", 200],
+          ["/v1/completions", 200],
+        ],
+      );
+      assert.ok(lines[2].completion_tokens > 50, "the whole answer was generated");
+    } finally {
+      s.child.kill("SIGKILL");
+    }
+  });
+
+  it("warns when bound beyond loopback without a key; refuses defaults that cannot work", async () => {
+    const s = serve(["--host", "0.0.0.0"]);
+    try {
+      await s.url;
+      assert.match(s.stderr(), /warning: serving on 0\.0\.0\.0 without an API key/);
+      s.child.kill("SIGINT");
+      assert.equal(await s.exited, 0, s.stderr());
+    } finally {
+      s.child.kill("SIGKILL");
+    }
+    const run = (args: string[]) => spawnSync(process.execPath, [BIN, "serve", "-m", MODEL, "--port", "0", ...args], { encoding: "utf8" });
+    const unknown = run(["--bundle", BUNDLE, "--steer", "nope=1"]);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /--steer names nope, not in the bundle organism\.bundle/);
+    const noBundle = run(["--steer", "violence=0.5"]);
+    assert.equal(noBundle.status, 2);
+    assert.match(noBundle.stderr, /--steer needs a bundle/);
+    const help = spawnSync(process.execPath, [BIN, "--help"], { encoding: "utf8" });
+    assert.match(help.stdout, /serve/);
+  });
+});
