@@ -10,6 +10,7 @@ import { applyBuiltinChatTemplate, engineNative, NativeContext, NativeModel, set
 import { sha256File } from "../util/hash.js";
 import { log } from "../util/logger.js";
 import { EngineError } from "./errors.js";
+import { fileTypeOf } from "./gguf/file-type.js";
 import { type GgufFile, metaNumber, metaString, readGguf } from "./gguf/reader.js";
 
 export interface LoadOptions {
@@ -43,6 +44,8 @@ export interface ModelInfo {
   nParams: number;
   sizeBytes: number;
   chatTemplate?: string;
+  /** The quantization of the file: "F32", "F16", "Q8_0", "Q4_K_M", ... */
+  fileType: string;
   bos: number;
   eos: number;
 }
@@ -94,6 +97,7 @@ export class Model {
       nParams: native.nParams,
       sizeBytes: native.sizeBytes,
       chatTemplate: metaString(gguf, "tokenizer.chat_template"),
+      fileType: fileTypeOf(gguf),
       bos: native.bos,
       eos: native.eos,
     };

@@ -4,18 +4,14 @@ import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { quantizeFile, setEngineLog } from "../native/llama.js";
 import { EngineError } from "./errors.js";
-import { metaNumber, readGguf } from "./gguf/reader.js";
+import { fileTypeOf, QUANT_TYPES, type QuantType } from "./gguf/file-type.js";
+import { readGguf } from "./gguf/reader.js";
 
-/** llama.cpp's llama_ftype numbers for the types users run most (include/llama.h). */
-export const QUANT_TYPES = { F16: 1, Q4_0: 2, Q8_0: 7, Q4_K_M: 15, Q5_K_M: 17, Q6_K: 18 } as const;
-export type QuantType = keyof typeof QUANT_TYPES;
+export { QUANT_TYPES, type QuantType };
 
-/** The quantization a GGUF file records (general.file_type), as a name: "F32", "F16", "Q8_0", ... */
+/** The quantization a GGUF file records, by name: "F32", "F16", "Q8_0", ... */
 export function fileTypeName(path: string): string {
-  const ft = metaNumber(readGguf(path), "general.file_type");
-  if (ft === undefined || ft === 0) return "F32";
-  const known = Object.entries(QUANT_TYPES).find(([, v]) => v === ft);
-  return known ? known[0] : `ftype ${ft}`;
+  return fileTypeOf(readGguf(path));
 }
 
 export interface QuantizeOptions {

@@ -241,7 +241,7 @@ export async function buildBundle(
   });
   const fp = await model.fingerprint();
   return {
-    model: { ...fp, name: model.info.name },
+    model: { ...fp, name: model.info.name, fileType: model.info.fileType },
     site,
     reduce,
     prune,

@@ -46,6 +46,7 @@ export function writeBundle(path: string, b: Bundle): void {
       [`${K}model.n_embd`]: gv.u32(b.model.nEmbd),
       [`${K}model.n_vocab`]: gv.u32(b.model.nVocab),
       [`${K}model.sha256`]: gv.str(b.model.sha256),
+      ...(b.model.fileType ? { [`${K}model.file_type`]: gv.str(b.model.fileType) } : {}),
       [`${K}site`]: gv.str(b.site),
       [`${K}reduce`]: gv.str(b.reduce),
       [`${K}prune`]: gv.str(String(b.prune)),
@@ -127,6 +128,7 @@ export function readBundle(path: string): Bundle {
       nEmbd: num("model.n_embd"),
       nVocab: num("model.n_vocab"),
       sha256: str("model.sha256"),
+      ...(metaString(f, `${K}model.file_type`) ? { fileType: metaString(f, `${K}model.file_type`) } : {}),
     },
     site: str("site"),
     reduce: str("reduce") as "mean" | "last",
@@ -150,7 +152,7 @@ export function readBundle(path: string): Bundle {
  * accepts a different file (fingerprint), e.g. a quantised or fine-tuned copy of the same model.
  */
 export function checkBundleModel(b: Bundle, fp: ModelFingerprint, opts: { force?: boolean } = {}): void {
-  const made = `${b.model.name || b.model.architecture} (${b.model.nLayer} layers, width ${b.model.nEmbd}, sha256 ${b.model.sha256.slice(0, 12)})`;
+  const made = `${b.model.name || b.model.architecture} (${b.model.nLayer} layers, width ${b.model.nEmbd}${b.model.fileType ? `, ${b.model.fileType}` : ""}, sha256 ${b.model.sha256.slice(0, 12)})`;
   if (b.model.nEmbd !== fp.nEmbd || b.model.nLayer !== fp.nLayer) {
     throw new SteerError(
       "wrong_model",

@@ -71,7 +71,8 @@ export interface DataProvenance {
 }
 
 export interface Bundle {
-  model: ModelFingerprint & { name: string };
+  /** The model the vectors were built on; fileType: its quantization ("F32", "Q8_0", ...), when known. */
+  model: ModelFingerprint & { name: string; fileType?: string };
   site: Site;
   reduce: "mean" | "last";
   prune: number | "off";

@@ -50,7 +50,7 @@ export function printInspect(b: Bundle, json: boolean): void {
   }
   const out: string[] = [];
   out.push(
-    `model     ${b.model.name || b.model.architecture}: ${b.model.nLayer} layers, width ${b.model.nEmbd}, sha256 ${b.model.sha256.slice(0, 16)}`,
+    `model     ${b.model.name || b.model.architecture}: ${b.model.nLayer} layers, width ${b.model.nEmbd}${b.model.fileType ? `, ${b.model.fileType}` : ""}, sha256 ${b.model.sha256.slice(0, 16)}`,
   );
   out.push(`site      ${b.site}, reduce ${b.reduce}, prune ${b.prune}, chat template ${b.chat ? "yes" : "no"}`);
   out.push(`layers    ${b.layers.join(",")} (${b.layerRule})`);
