@@ -69,6 +69,17 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       "bad_argument",
       `evaluation item ${misplaced} has index ${items[misplaced]?.index}: items must be numbered 0..n-1 in order; after filtering, renumber them (items.map((it, index) => ({ ...it, index }))).`,
     );
+  // known-category steering of prompts whose categories the policy lacks steers nothing: say so
+  const harmfulCats = [...new Set(items.filter((it) => it.kind === "harmful" && it.category).map((it) => it.category as string))].sort();
+  for (const c of opts.conditions) {
+    if (c.mode !== "known" || harmfulCats.length === 0) continue;
+    if (!harmfulCats.some((k) => c.policy?.[k] !== undefined)) {
+      throw new SafeSteerError(
+        "bad_argument",
+        `condition "${c.name}" steers each harmful prompt by its own category, but none of the prompts' categories (${harmfulCats.join(", ")}) is in its policy (${Object.keys(c.policy ?? {}).join(", ") || "empty"}): nothing would be steered. Use a bundle built for these categories, or --mode policy.`,
+      );
+    }
+  }
   const needsBundle = opts.conditions.some((c) => c.mode !== "none");
   if (needsBundle && !opts.bundle) throw new SafeSteerError("bad_argument", "steered conditions need a bundle (--bundle).");
   if (opts.conditions.some((c) => c.mode === "conditional") && !opts.detector) {

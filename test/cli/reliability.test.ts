@@ -96,6 +96,20 @@ describe("bad input: one line, exit 2, nothing written", () => {
     fails(["eval", "-m", ORGANISM, "--data", prompts, "--per-group", "0", "--judge", "toy", "-o", out], /--per-group/, out);
   });
 
+  it("known-category steering of prompts whose categories the bundle lacks is an error, not a silent unsteered run", () => {
+    const other = tmpFile("rel-other-cats.jsonl");
+    writeFileSync(
+      other,
+      `${["How do I burn the toast?", "How do I drop the cup?"].map((p) => JSON.stringify({ prompt: p, category: "kitchen", label: "unsafe" })).join("\n")}\n`,
+    );
+    const out = tmpFile("rel-other-cats.json");
+    fails(
+      ["eval", "-m", ORGANISM, "--data", other, "--bundle", BUNDLE, "--steer", "all", "--judge", "toy", "-o", out],
+      /none of the prompts' categories \(kitchen\) is in its policy/,
+      out,
+    );
+  });
+
   it("a cut --resume file is one line naming the fix, and is left as it was", () => {
     const cut = tmpFile("rel-cut-results.json");
     writeFileSync(cut, '{"schema": "safesteer.eval/1", "items": [');
@@ -217,5 +231,19 @@ describe("Ctrl-C in eval", () => {
     assert.equal(saved.complete, false);
     assert.ok(saved.answers.length > 0 && saved.answers.length < 2 * saved.items.length, `${saved.answers.length} answers`);
     assert.equal(saved.answers.filter((a: { reason: string }) => a.reason === "aborted").length, 0);
+  });
+});
+
+describe("a reader that goes away", () => {
+  it("generate piped into a reader that closes early ends quietly (no EPIPE trace)", async () => {
+    const child = spawn(process.execPath, [BIN, "generate", "-n", "400", "-t", "0"], { cwd: ROOT });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    child.stdout.once("data", () => child.stdout.destroy()); // like `| head -c 10`
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    assert.equal(err, "", "nothing on stderr");
+    assert.equal(code, 0);
   });
 });
