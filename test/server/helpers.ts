@@ -62,8 +62,15 @@ export async function startServer(backendOpts: Partial<EngineBackendOptions> = {
   };
 }
 
+export interface PostResult {
+  status: number;
+  headers: Headers;
+  json: any;
+  text: string;
+}
+
 /** POSTs a raw body; returns the status, headers and parsed JSON (or text). */
-export async function post(url: string, body: string | object, headers: Record<string, string> = {}) {
+export async function post(url: string, body: string | object, headers: Record<string, string> = {}): Promise<PostResult> {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
