@@ -35,6 +35,8 @@ export interface StudyOptions {
   comparisons?: boolean;
   world?: WorldOptions;
   onStep?: (msg: string) => void;
+  /** Stops the study between decode batches (every stage checks it). */
+  signal?: AbortSignal;
 }
 
 export interface VariantResult {
@@ -104,7 +106,7 @@ async function tuneVariant(
   v: Variant,
   vectors: { pairs: Dataset; generic: Dataset },
   sweepItems: EvalItem[],
-  o: Required<Pick<StudyOptions, "sweepLayers" | "sweepStrengths" | "budget">> & { generation: GenerationSettings },
+  o: Required<Pick<StudyOptions, "sweepLayers" | "sweepStrengths" | "budget">> & { generation: GenerationSettings; signal?: AbortSignal },
 ) {
   const data = v.generic ? vectors.generic : vectors.pairs;
   const bundle = await buildBundle(ctx, [v.pooled ? pooledData(data) : data], undefined, {
@@ -112,6 +114,7 @@ async function tuneVariant(
     reduce: v.reduce,
     prune: v.prune,
     layers: "auto",
+    signal: o.signal,
   });
   const cats = [...new Set(sweepItems.map((i) => i.category).filter((c): c is string => c !== undefined))].sort();
   // the pooled vector steers every category: sweep it under each category's name
@@ -122,7 +125,14 @@ async function tuneVariant(
       }
     : bundle;
   const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }, ...sweepConditions(cats, o.sweepLayers, o.sweepStrengths)];
-  const sweep = await runEval(ctx, sweepItems, { judge: toyJudge, generation: o.generation, conditions, chat: true, bundle: tuneBundle });
+  const sweep = await runEval(ctx, sweepItems, {
+    judge: toyJudge,
+    generation: o.generation,
+    conditions,
+    chat: true,
+    bundle: tuneBundle,
+    signal: o.signal,
+  });
   const choices = selectPerCategory(sweep, "unsteered", o.budget);
   return { bundle: applyChoices(tuneBundle, choices), choices };
 }
@@ -160,6 +170,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       sweepStrengths: opts.sweepStrengths ?? [0.25, 0.375, 0.5, 0.625, 0.75],
       budget: opts.budget ?? DEFAULT_BUDGET,
       generation,
+      signal: opts.signal,
     };
 
     step("building vectors (pruned, mean, resid_post) and tuning layer and strength on training prompts");
@@ -181,6 +192,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     } = await calibrateDetector(ctx, trainEx("harmful"), [...trainEx("benign"), ...trainEx("lookalike")], {
       layers: allLayers,
       chat: true,
+      signal: opts.signal,
     });
     const bundle: Bundle = { ...main.bundle, detector };
 
@@ -190,6 +202,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     const policy = bundlePolicy(bundle);
     const test = await runEval(ctx, testItems, {
       judge: toyJudge,
+      signal: opts.signal,
       generation,
       chat: true,
       bundle,
@@ -225,7 +238,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
 
     step("answer likelihoods on held-out pairs: safe vs harmful answer, unsteered and steered");
     const testPairs = pairsOf(loadDataset(files.testPairs).examples);
-    const { rows } = await categoryLikelihoods(ctx, bundle, testPairs, policy, { chat: true });
+    const { rows } = await categoryLikelihoods(ctx, bundle, testPairs, policy, { chat: true, signal: opts.signal });
     const likelihood = [...rows].sort((a, z) => a.category.localeCompare(z.category));
 
     const comparisons: VariantResult[] = [];
@@ -251,6 +264,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
         const t = await tuneVariant(ctx, v, vectors, sweepItems, tuneOpts);
         const r = await runEval(ctx, testItems, {
           judge: toyJudge,
+          signal: opts.signal,
           generation,
           chat: true,
           bundle: t.bundle,

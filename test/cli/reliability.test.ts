@@ -247,3 +247,26 @@ describe("a reader that goes away", () => {
     assert.equal(code, 0);
   });
 });
+
+describe("Ctrl-C in the demo", () => {
+  it("stops the study part-way: exit 130, the stage it was in, nothing written", async () => {
+    const out = tmpFile("demo-interrupt");
+    mkdirSync(out, { recursive: true });
+    const child = spawn(process.execPath, [BIN, "demo", "--quick", "--out", out], { cwd: ROOT });
+    let err = "";
+    let sent = false;
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (!sent && /- building vectors/.test(err)) {
+        sent = true;
+        setTimeout(() => child.kill("SIGINT"), 300);
+      }
+    });
+    const kill = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    clearTimeout(kill);
+    assert.equal(code, 130, err);
+    assert.match(err, /stopped: the demo stopped while building vectors .*; nothing was written to /);
+    assert.deepEqual(readdirSync(out), []);
+  });
+});

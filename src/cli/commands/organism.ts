@@ -40,8 +40,8 @@ export function organismCommand(program: Command): void {
           },
         );
         bar.stop();
-        if (r.stopped) process.stderr.write("stopped: nothing was written\n");
-        else process.stderr.write(`wrote ${o.output} (${r.dialogues} dialogues, ${r.trainTokens} tokens, ${r.seconds.toFixed(0)} s)\n`);
+        if (r.stopped) throw new SafeSteerError("aborted", `training stopped in epoch ${epoch + 1} of ${o.epochs}; nothing was written.`);
+        process.stderr.write(`wrote ${o.output} (${r.dialogues} dialogues, ${r.trainTokens} tokens, ${r.seconds.toFixed(0)} s)\n`);
       } finally {
         bar.stop();
         dispose();
@@ -69,19 +69,34 @@ export function demoCommand(program: Command): void {
       checkOutputDir(o.out, "--out");
       const model = loadModel({ model: o.model });
       const ctx = new Context(model, { nCtx: 4096, nSeq: 16 });
+      const { signal, dispose } = interruptSignal();
+      let stage = "starting";
       try {
-        const s = await runStudy(ctx, {
-          testPerGroup: o.quick ? 8 : undefined,
-          sweepPerCategory: o.quick ? 8 : undefined,
-          comparisons: !o.quick,
-          onStep: (m) => process.stderr.write(`- ${m}\n`),
-        });
+        let s: Awaited<ReturnType<typeof runStudy>>;
+        try {
+          s = await runStudy(ctx, {
+            testPerGroup: o.quick ? 8 : undefined,
+            sweepPerCategory: o.quick ? 8 : undefined,
+            comparisons: !o.quick,
+            signal,
+            onStep: (m) => {
+              stage = m.split(":")[0] as string;
+              process.stderr.write(`- ${m}\n`);
+            },
+          });
+        } catch (e) {
+          // the stages' own messages speak of files the demo never keeps: say what the demo did
+          if (e instanceof SafeSteerError && e.code === "aborted")
+            throw new SafeSteerError("aborted", `the demo stopped while ${stage}; nothing was written to ${o.out}.`);
+          throw e;
+        }
         const report = studyReport(s);
         process.stdout.write(`\nHeld-out prompts, unsteered vs steered:\n\n${studyExamples(s)}\n\n${report}\n`);
         // reproducible byte for byte: paths relative to --out, no creation time (the files are committed)
         const written = writeDemoOutputs(o.out, s);
         process.stderr.write(`wrote ${written.join(", ")}\n`);
       } finally {
+        dispose();
         ctx.dispose();
         model.dispose();
       }
