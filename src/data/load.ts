@@ -35,6 +35,7 @@ export function detectAdapter(path: string, first: unknown): Adapter {
 export function loadDataset(pathOrName: string, opts: LoadDataOptions = {}): Dataset {
   const path = resolveDataPath(pathOrName);
   const text = readText(path);
+  if (text.trim() === "") throw new DataError("data_invalid", `${path} is empty: a data file needs at least one row.`);
   const raw = readRows(path, text);
   const first = raw.find((r) => !(r.value instanceof Error))?.value;
   let adapter: Adapter | undefined;
