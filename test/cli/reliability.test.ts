@@ -92,7 +92,11 @@ describe("bad input: one line, exit 2, nothing written", () => {
     const empty = tmpFile("rel-empty.jsonl");
     writeFileSync(empty, "");
     const out = tmpFile("rel-empty-eval.json");
-    fails(["eval", "-m", ORGANISM, "--data", empty, "--judge", "toy", "-o", out], /rel-empty\.jsonl is empty: a data file needs at least one row/, out);
+    fails(
+      ["eval", "-m", ORGANISM, "--data", empty, "--judge", "toy", "-o", out],
+      /rel-empty\.jsonl is empty: a data file needs at least one row/,
+      out,
+    );
     fails(["eval", "-m", ORGANISM, "--data", prompts, "--per-group", "0", "--judge", "toy", "-o", out], /--per-group/, out);
   });
 
