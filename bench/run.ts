@@ -1,6 +1,7 @@
 // `npm run bench`: runs the start-up, engine, extraction and likelihood benchmarks, prints their tables, writes
 // bench/results/bench.json. `npm run bench -- <name>...` runs only the named ones (engine, extraction,
-// likelihood, startup) and writes bench/results/<names>.json. --quick: fewer rounds.
+// likelihood, server, startup) and writes bench/results/<names>.json. --quick: fewer rounds. The server
+// bench runs only when named; LLAMA_SERVER=/path/to/llama-server adds llama.cpp's server side by side.
 import { mkdirSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -9,11 +10,12 @@ import { writeFileAtomic } from "../src/util/atomic-write.js";
 import { benchModels, type EngineBenchRow, engineBench } from "./engine.bench.js";
 import { type ExtractionBenchRow, extractionBench } from "./extraction.bench.js";
 import { type LikelihoodBenchRow, likelihoodBench } from "./likelihood.bench.js";
+import { type ServerBench, serverBench } from "./server.bench.js";
 import { type StartupBenchRow, startupBench } from "./startup.bench.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
-const BENCHES = ["engine", "extraction", "likelihood", "startup"];
+const BENCHES = ["engine", "extraction", "likelihood", "server", "startup"];
 const DEFAULT = ["startup", "engine", "extraction", "likelihood"];
 const named = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const n of named) {
@@ -63,6 +65,13 @@ if (run("startup")) {
   startup = startupBench(ROOT, { runs: startupRuns });
 }
 
+let server: ServerBench | undefined;
+const llamaServer = process.env.LLAMA_SERVER || undefined;
+if (run("server")) {
+  process.stderr.write(`server: safesteer serve${llamaServer ? ` and llama-server (${llamaServer})` : ""}...\n`);
+  server = await serverBench(ROOT, { requestsPerClient: quick ? 4 : 16, llamaServer });
+}
+
 const f = (x: number) => x.toFixed(1);
 if (run("engine")) {
   console.log(
@@ -106,10 +115,56 @@ if (run("startup")) {
     console.log(`| ${r.run} | ${f(r.medianMs)} | ${f(bare)} | ${r.ratio.toFixed(2)} | ${native} |`);
   }
 }
+if (run("server") && server) {
+  const peer = server.peer;
+  const head = [
+    "clients",
+    "policy mix",
+    "requests",
+    "completion tokens",
+    "wall s",
+    "tokens/s",
+    "TTFT p50 ms",
+    "TTFT p99 ms",
+    ...(peer
+      ? [
+          "llama-server tokens",
+          "wall s",
+          "tokens/s",
+          "TTFT p50 ms",
+          "TTFT p99 ms",
+          "tokens/s ours/peer",
+          "TTFT p50 ours/peer",
+          "TTFT p99 ours/peer",
+        ]
+      : []),
+  ];
+  console.log(
+    `\nsafesteer serve in this process (organism, ${server.requestsPerClient} streamed chat requests per client, one after the other, max_tokens ${server.maxTokens}, 4 slots x 512 tokens, 1 thread each)`,
+  );
+  console.log(
+    peer
+      ? `peer: llama-server ${peer.args.join(" ")} (${peer.version}), the same requests without \`safesteer\`: unsteered in both of its rows`
+      : "peer: llama-server not run (set LLAMA_SERVER=/path/to/llama-server to add it)",
+  );
+  console.log(`| ${head.join(" | ")} |`);
+  console.log(`|${head.map(() => "---").join("|")}|`);
+  const ms = (x: number) => x.toFixed(0);
+  for (const [i, r] of server.ours.entries()) {
+    const mix = r.mix === "shared" ? `shared (${r.policies})` : `mixed (${r.policies})`;
+    const cells = [r.clients, mix, r.requests, r.completionTokens, r.wallS.toFixed(2), f(r.tokensPerS), ms(r.ttftP50Ms), ms(r.ttftP99Ms)];
+    const p = peer?.rows[i];
+    if (p) {
+      cells.push(p.completionTokens, p.wallS.toFixed(2), f(p.tokensPerS), ms(p.ttftP50Ms), ms(p.ttftP99Ms));
+      cells.push((r.tokensPerS / p.tokensPerS).toFixed(2), (r.ttftP50Ms / p.ttftP50Ms).toFixed(2), (r.ttftP99Ms / p.ttftP99Ms).toFixed(2));
+    }
+    console.log(`| ${cells.join(" | ")} |`);
+  }
+}
 const out = join(ROOT, "bench", "results", named.length > 0 ? `${selected.join("-")}.json` : "bench.json");
 mkdirSync(dirname(out), { recursive: true });
 const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version };
-const results = { engine: rows, extraction, likelihood, startup: { runs: startupRuns, rows: startup } };
+const results = { engine: rows, extraction, likelihood, server, startup: { runs: startupRuns, rows: startup } };
 const written = Object.fromEntries(Object.entries(results).filter(([k]) => run(k)));
 writeFileAtomic(out, [`${JSON.stringify({ date: new Date().toISOString(), machine, ...written }, null, 2)}\n`]);
 console.log(`\nwrote ${out}`);
