@@ -281,6 +281,7 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
 
   app.get("/health", async (_req, reply) => {
     if (draining) return reply.code(503).send({ status: "draining" });
+    if (!backend.ready) return reply.code(503).send({ status: "loading" });
     return { status: "ready" };
   });
 
@@ -302,6 +303,12 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
         "max_tokens_exceeded",
         param,
       );
+    if (!backend.ready) {
+      metrics.rejected.inc({ reason: "loading" });
+      throw new ApiError(503, "The model is still loading: retry in a moment (GET /health says when it is ready).", "model_loading", null, {
+        "Retry-After": String(retryAfter),
+      });
+    }
     if (draining) {
       metrics.rejected.inc({ reason: "draining" });
       throw new ApiError(503, "The server is shutting down: retry later.", "server_shutting_down", null, {
@@ -580,8 +587,12 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
       return modelEntry();
     });
 
-    api.get("/admin/bundles", async () => ({ object: "list", data: backend.bundles() }));
+    api.get("/admin/bundles", async () => {
+      if (!backend.ready) throw new ApiError(503, "The model is still loading: retry in a moment.", "model_loading");
+      return { object: "list", data: backend.bundles() };
+    });
     api.post<{ Params: { name: string } }>("/admin/bundles/:name/reload", async (req) => {
+      if (!backend.ready) throw new ApiError(503, "The model is still loading: retry in a moment.", "model_loading");
       const names = backend.bundles().map((b) => b.name);
       if (!names.includes(req.params.name))
         throw new ApiError(

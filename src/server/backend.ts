@@ -62,6 +62,8 @@ export interface BundleSummary {
 export interface Backend {
   /** The model's id in /v1/models and responses. */
   readonly modelId: string;
+  /** False while the model loads: /health says "loading" and completions get a 503. */
+  readonly ready: boolean;
   /** Requests decoding now, and the most that decode side by side. */
   readonly active: number;
   readonly parallel: number;

@@ -43,6 +43,11 @@ interface LoadedBundle {
   bundle: Bundle;
 }
 
+/** A model's id in /v1/models: its file name without .gguf. */
+export function modelIdOf(path: string): string {
+  return basename(path).replace(/\.gguf$/i, "");
+}
+
 /** "name=path" or "path" -> {name, path}. */
 export function bundleSpec(spec: string): { name: string; path: string } {
   const eq = spec.indexOf("=");
@@ -89,6 +94,7 @@ class SlotPool {
 export class EngineBackend implements Backend {
   readonly modelId: string;
   readonly parallel: number;
+  readonly ready = true;
   private readonly model: Model;
   private readonly slots: Context[];
   private readonly pool: SlotPool;
@@ -103,7 +109,7 @@ export class EngineBackend implements Backend {
 
   private constructor(model: Model, opts: EngineBackendOptions, loaded: LoadedBundle[]) {
     this.model = model;
-    this.modelId = basename(opts.model).replace(/\.gguf$/i, "");
+    this.modelId = modelIdOf(opts.model);
     this.parallel = opts.parallel ?? 1;
     this.defaults = opts.defaults ?? {};
     this.force = opts.force ?? false;

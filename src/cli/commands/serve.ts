@@ -74,9 +74,11 @@ export function serveCommand(program: Command): void {
       if (o.verbose) setVerbosity("verbose");
       const nCtx = o.ctx ?? 2048;
       const cap = o.maxTokensCap ?? nCtx;
-      const { EngineBackend } = await import("../../server/engine-backend.js");
+      const { EngineBackend, modelIdOf } = await import("../../server/engine-backend.js");
+      const { PendingBackend } = await import("../../server/pending-backend.js");
       const { createApp, shutdown } = await import("../../server/app.js");
-      const backend = await EngineBackend.create({
+      // listen at once, load the model behind it: /health says "loading" until it is ready
+      const loading = EngineBackend.create({
         model: o.model,
         bundles,
         defaults: { policy, mode: o.conditional ? "conditional" : "policy", fire: o.fire ?? "all" },
@@ -89,21 +91,10 @@ export function serveCommand(program: Command): void {
         verbose: o.verbose,
         force: o.force,
       });
+      const backend = new PendingBackend(modelIdOf(o.model), o.parallel, loading);
       let log: WriteStream | undefined;
       let app: ReturnType<typeof createApp> | undefined;
       try {
-        // the defaults must make sense before the first request (else every request would be a 400)
-        const def = backend.bundles()[0];
-        if (def && typeof policy === "object") {
-          const unknown = Object.keys(policy).filter((c) => !def.categories.includes(c));
-          if (unknown.length)
-            throw new SafeSteerError(
-              "usage",
-              `--steer names ${unknown.join(", ")}, not in the bundle ${def.name}: it has ${def.categories.join(", ")}.`,
-            );
-        }
-        if (def && o.conditional && !def.detector)
-          throw new SafeSteerError("usage", `--conditional needs a bundle with a detector; ${def.name} has none (safesteer detector).`);
         log = o.log ? createWriteStream(o.log, { flags: "a" }) : undefined;
         app = createApp(backend, {
           apiKey: o.apiKey || undefined,
@@ -128,6 +119,19 @@ export function serveCommand(program: Command): void {
             );
           throw e;
         }
+        await backend.loaded;
+        // the defaults must make sense before the first request (else every request would be a 400)
+        const def = backend.bundles()[0];
+        if (def && typeof policy === "object") {
+          const unknown = Object.keys(policy).filter((c) => !def.categories.includes(c));
+          if (unknown.length)
+            throw new SafeSteerError(
+              "usage",
+              `--steer names ${unknown.join(", ")}, not in the bundle ${def.name}: it has ${def.categories.join(", ")}.`,
+            );
+        }
+        if (def && o.conditional && !def.detector)
+          throw new SafeSteerError("usage", `--conditional needs a bundle with a detector; ${def.name} has none (safesteer detector).`);
       } catch (e) {
         await app?.close();
         await backend.close();
