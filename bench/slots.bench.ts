@@ -14,7 +14,7 @@ const prompt = m.tokenize(m.applyChatTemplate([{ role: "user", content: "How do 
 const shared = new Context(m, { nCtx: 2048, nSeq: 4, hooks: false });
 const slots = Array.from({ length: 4 }, () => new Context(m, { nCtx: 512, hooks: false }));
 const opts = { maxTokens: 64, temperature: 0.8, stop: ["\nA:", "\nQ:"] };
-const res: Record<string, number[]> = { batch: [], slots: [] };
+const res = { batch: [] as number[], slots: [] as number[] };
 for (let round = 0; round < 8; round++) {
   const seeds = [0, 1, 2, 3].map((i) => round * 4 + i);
   let t = performance.now();
