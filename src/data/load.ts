@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { userCacheDir } from "../util/cache-dir.js";
 import { log } from "../util/logger.js";
 import { ADAPTERS, type Adapter, adapterByName } from "./adapters.js";
 import { DataError } from "./errors.js";
@@ -88,16 +89,9 @@ export function sharedDataDir(): string {
   return join(ROOT, "..", "shared", "data");
 }
 
-/** $XDG_CACHE_HOME/safesteer/data, else the platform's cache folder: ~/.cache, ~/Library/Caches or %LOCALAPPDATA%. */
+/** The data folder inside the per-user cache (see util/cache-dir.ts). */
 export function userCacheDataDir(env: NodeJS.ProcessEnv = process.env, platform: string = process.platform, home = homedir()): string {
-  const base =
-    env.XDG_CACHE_HOME ||
-    (platform === "win32"
-      ? (env.LOCALAPPDATA ?? join(home, "AppData", "Local"))
-      : platform === "darwin"
-        ? join(home, "Library", "Caches")
-        : join(home, ".cache"));
-  return join(base, "safesteer", "data");
+  return join(userCacheDir(env, platform, home), "data");
 }
 
 /** A file from the data folder, or a clear error saying where it was looked for (and, for a known set, how to get it). */

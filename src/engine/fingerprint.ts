@@ -1,6 +1,6 @@
 // A model's fingerprint (architecture, shape, SHA-256) read from its GGUF header alone, for the
 // commands that only need to name a model (import), so they never load llama.cpp.
-import { sha256File } from "../util/hash.js";
+import { cachedSha256 } from "../util/hash-cache.js";
 import { EngineError } from "./errors.js";
 import { metaNumber, metaString, readGguf } from "./gguf/reader.js";
 import type { ModelFingerprint } from "./model.js";
@@ -18,5 +18,5 @@ export async function readModelFingerprint(path: string): Promise<ModelFingerpri
       `${path} is a GGUF but not a model llama.cpp can run (no architecture, block count, width or vocabulary in its header): pass the model file itself.`,
     );
   }
-  return { architecture, nLayer, nEmbd, nVocab, sha256: await sha256File(path), name: metaString(f, "general.name") ?? "" };
+  return { architecture, nLayer, nEmbd, nVocab, sha256: await cachedSha256(path), name: metaString(f, "general.name") ?? "" };
 }

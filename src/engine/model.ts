@@ -7,7 +7,7 @@ import type { GpuChoice } from "../native/library.js";
 export type { GpuChoice };
 
 import { applyBuiltinChatTemplate, engineNative, NativeContext, NativeModel, setEngineLog } from "../native/llama.js";
-import { sha256File } from "../util/hash.js";
+import { cachedSha256 } from "../util/hash-cache.js";
 import { log } from "../util/logger.js";
 import { EngineError } from "./errors.js";
 import { fileTypeOf } from "./gguf/file-type.js";
@@ -146,7 +146,7 @@ export class Model {
   }
 
   async fingerprint(): Promise<ModelFingerprint> {
-    this.hash ??= sha256File(this.info.path);
+    this.hash ??= cachedSha256(this.info.path);
     return {
       architecture: this.info.architecture,
       nLayer: this.info.nLayer,
