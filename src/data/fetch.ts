@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { sha256Hex } from "../util/hash.js";
 import { DataError } from "./errors.js";
 import { dataDir, sharedDataDir } from "./load.js";
 import { DATASETS, type DataFileSpec, datasetFiles, type KnownDataset, knownDataset } from "./registry.js";
@@ -35,13 +36,11 @@ export interface FetchResult {
 /** "present" (right size and sha256), "missing", or "differs" (some other file of that name). */
 export type FileState = "present" | "missing" | "differs";
 
-const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
 export function fileState(spec: DataFileSpec, dir: string): FileState {
   const p = join(dir, spec.file);
   if (!existsSync(p)) return "missing";
   // the size first: hashing a file that cannot match is wasted work
-  return statSync(p).size === spec.bytes && sha256(readFileSync(p)) === spec.sha256 ? "present" : "differs";
+  return statSync(p).size === spec.bytes && sha256Hex(readFileSync(p)) === spec.sha256 ? "present" : "differs";
 }
 
 /** The set of that name, or a DataError listing the known names. */

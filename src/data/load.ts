@@ -1,11 +1,11 @@
 // Loads a labelled data file through the adapter that recognises it (or the one named).
 
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { userCacheDir } from "../util/cache-dir.js";
+import { sha256Hex } from "../util/hash.js";
 import { log } from "../util/logger.js";
 import { ADAPTERS, type Adapter, adapterByName } from "./adapters.js";
 import { DataError } from "./errors.js";
@@ -68,7 +68,7 @@ export function loadDataset(pathOrName: string, opts: LoadDataOptions = {}): Dat
       `${path}: skipped ${skipped.length} bad row(s) (${first3}${skipped.length > 3 ? "; ..." : ""}); --strict makes this an error.`,
     );
   }
-  return { name: adapter.name, path, sha256: createHash("sha256").update(text).digest("hex"), examples, skipped };
+  return { name: adapter.name, path, sha256: sha256Hex(text), examples, skipped };
 }
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -7,8 +7,6 @@ import { EngineError } from "./errors.js";
 import { fileTypeOf, QUANT_TYPES, type QuantType } from "./gguf/file-type.js";
 import { readGguf } from "./gguf/reader.js";
 
-export { QUANT_TYPES, type QuantType };
-
 /** The quantization a GGUF file records, by name: "F32", "F16", "Q8_0", ... */
 export function fileTypeName(path: string): string {
   return fileTypeOf(readGguf(path));

@@ -8,6 +8,7 @@ import { resolveSteering, type SteeringSource, withSteering } from "../steer/app
 import { conditionalPolicy, detect } from "../steer/detect.js";
 import { renderExample } from "../steer/render.js";
 import type { Bundle, Detector, Policy } from "../steer/types.js";
+import { log } from "../util/logger.js";
 import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
 import { answerLogProbs } from "./likelihood.js";
@@ -71,9 +72,16 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
     );
   // known-category steering of prompts whose categories the policy lacks steers nothing: say so
   const harmfulCats = [...new Set(items.filter((it) => it.kind === "harmful" && it.category).map((it) => it.category as string))].sort();
+  const warned = new Set<string>();
   for (const c of opts.conditions) {
     if (c.mode !== "known" || harmfulCats.length === 0) continue;
-    if (!harmfulCats.some((k) => c.policy?.[k] !== undefined)) {
+    const unsteered = harmfulCats.filter((k) => c.policy?.[k] === undefined);
+    const partly = unsteered.join(", ");
+    if (unsteered.length > 0 && unsteered.length < harmfulCats.length && !warned.has(partly)) {
+      warned.add(partly); // once, not once per sweep condition
+      log.warn(`the policy does not steer ${partly}: those prompts are answered unsteered in the steered conditions too.`);
+    }
+    if (unsteered.length === harmfulCats.length) {
       throw new SafeSteerError(
         "bad_argument",
         `condition "${c.name}" steers each harmful prompt by its own category, but none of the prompts' categories (${harmfulCats.join(", ")}) is in its policy (${Object.keys(c.policy ?? {}).join(", ") || "empty"}): nothing would be steered. Use a bundle built for these categories, or --mode policy.`,
@@ -145,9 +153,18 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       groups.set(key, g);
     }
     for (const [, g] of groups) {
-      const steering: SteeringSource = Object.keys(g.policy).length
-        ? { bundle: opts.bundle as Bundle, policy: g.policy, raw: cond.raw, layer: cond.layer, force: opts.force }
-        : { vectors: [] };
+      // resolved once per group (the bundle check and vector scaling), applied per batch
+      const steering: SteeringSource = {
+        vectors: Object.keys(g.policy).length
+          ? await resolveSteering(model, {
+              bundle: opts.bundle as Bundle,
+              policy: g.policy,
+              raw: cond.raw,
+              layer: cond.layer,
+              force: opts.force,
+            })
+          : [],
+      };
       const stopped = () =>
         new SafeSteerError("aborted", `evaluation stopped; ${results.answers.length} answers are saved, continue with --resume.`);
       for (let s = 0; s < g.items.length; s += ctx.nSeq) {

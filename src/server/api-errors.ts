@@ -2,6 +2,7 @@
 // "code"}}: a 4xx for bad input with a message that names the fix, a 500 with a generic message for
 // a fault of the server (the details go to the log only). Never a stack trace in a response.
 import { SafeSteerError } from "../errors.js";
+import { RequestError } from "./backend.js";
 
 export interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -72,47 +73,34 @@ function validationError(errors: AjvError[]): ApiError {
   return new ApiError(400, `Invalid request: '${param ?? "body"}' ${what}.`, code, param);
 }
 
-/** What the steering layer's input errors are about, for the error's `param`. */
-function steeringParam(e: SafeSteerError<string>): string | null {
-  if (e.code === "unknown_category" || e.code === "bad_policy") return "safesteer.policy";
-  if (/bundle "/.test(e.message) && e.message.startsWith("unknown bundle")) return "safesteer.bundle";
-  if (/detector/.test(e.message)) return "safesteer.mode";
-  if (/no bundle is loaded/.test(e.message)) return "safesteer.policy";
-  return null;
-}
+/** Fastify's own 4xx, in words that name the fix: [status, message, code]. */
+const FASTIFY_ERRORS: Record<string, [number, string, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, "The request body is larger than the server accepts.", "request_too_large"],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, "Send the body as JSON (Content-Type: application/json).", "unsupported_media_type"],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, "The body is empty: send a JSON object.", "invalid_json"],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, "The body is not valid JSON: check its quotes, commas and brackets.", "invalid_json"],
+};
+
+/** The steering layer's codes for a policy it cannot apply (unknown category, strength out of range). */
+const POLICY_CODES = new Set(["unknown_category", "bad_policy"]);
 
 /**
  * Any error thrown while serving a request -> the ApiError to send. `internal` is true for a
  * fault of the server: the client gets a generic 500, the log gets the details.
  */
-export function toApiError(e: unknown, promptParam: string | null = null): { error: ApiError; internal: boolean } {
+export function toApiError(e: unknown): { error: ApiError; internal: boolean } {
   if (e instanceof ApiError) return { error: e, internal: e.status >= 500 };
   const err = e as { validation?: AjvError[]; statusCode?: number; code?: string; message?: string };
   if (Array.isArray(err?.validation) && err.validation.length > 0) return { error: validationError(err.validation), internal: false };
+  if (e instanceof RequestError) return { error: new ApiError(400, e.message, e.code, e.param), internal: false };
   if (e instanceof SafeSteerError && !e.internal && e.code !== "aborted") {
-    if (/^the prompt (has \d+ tokens|is empty)/.test(e.message)) {
-      const code = e.message.startsWith("the prompt is empty") ? "empty_prompt" : "context_length_exceeded";
-      return { error: new ApiError(400, e.message, code, promptParam), internal: false };
-    }
-    return { error: new ApiError(400, e.message, e.code, steeringParam(e)), internal: false };
+    return { error: new ApiError(400, e.message, e.code, POLICY_CODES.has(e.code) ? "safesteer.policy" : null), internal: false };
   }
   // Fastify's own 4xx (body too large, malformed JSON, unsupported media type): their messages are plain
   const status = err?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500 && typeof err.code === "string" && !(e instanceof SafeSteerError)) {
-    if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE")
-      return { error: new ApiError(413, "The request body is larger than the server accepts.", "request_too_large"), internal: false };
-    if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
-      return {
-        error: new ApiError(415, "Send the body as JSON (Content-Type: application/json).", "unsupported_media_type"),
-        internal: false,
-      };
-    if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY")
-      return { error: new ApiError(400, "The body is empty: send a JSON object.", "invalid_json"), internal: false };
-    if (err.code === "FST_ERR_CTP_INVALID_JSON_BODY")
-      return {
-        error: new ApiError(400, "The body is not valid JSON: check its quotes, commas and brackets.", "invalid_json"),
-        internal: false,
-      };
+    const known = FASTIFY_ERRORS[err.code];
+    if (known) return { error: new ApiError(known[0], known[1], known[2]), internal: false };
     return {
       error: new ApiError(status, err.message ?? "Bad request.", err.code.startsWith("FST_") ? "bad_request" : err.code),
       internal: false,

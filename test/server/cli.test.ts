@@ -117,7 +117,7 @@ describe("safesteer serve (the command)", () => {
     const run = (args: string[]) => spawnSync(process.execPath, [BIN, "serve", "-m", MODEL, "--port", "0", ...args], { encoding: "utf8" });
     const unknown = run(["--bundle", BUNDLE, "--steer", "nope=1"]);
     assert.equal(unknown.status, 2);
-    assert.match(unknown.stderr, /--steer names nope, not in the bundle organism\.bundle/);
+    assert.match(unknown.stderr, /unknown category "nope": this bundle has dangerous_play, deception, privacy, theft, violence/);
     const noBundle = run(["--steer", "violence=0.5"]);
     assert.equal(noBundle.status, 2);
     assert.match(noBundle.stderr, /--steer needs a bundle/);

@@ -139,14 +139,6 @@ export function evalCommand(program: Command): void {
             );
           }
         }
-        if (policy && o.mode === "known") {
-          const cats = [...new Set(items.filter((it) => it.kind === "harmful" && it.category).map((it) => it.category as string))];
-          const missing = cats.filter((c) => policy[c] === undefined).sort();
-          if (missing.length && missing.length < cats.length)
-            process.stderr.write(
-              `warning: the policy does not steer ${missing.join(", ")}: those prompts are answered unsteered in "steered" too.\n`,
-            );
-        }
         const judge = makeJudge(o.judge, { toy: toyJudge });
         const ctx = new Context(model, { nCtx: o.ctx ?? 4096, nSeq: o.batch });
         const bar = progressBar("evaluating");

@@ -2,7 +2,7 @@ import { type Command, Option } from "commander";
 import { Context, needsHooks } from "../../engine/context.js";
 import { type GenerateOptions, generate, generateStream } from "../../engine/generate.js";
 import { SafeSteerError } from "../../errors.js";
-import { resolveSteering, steer } from "../../steer/apply.js";
+import { resolveSteering, type SteeringSource, steer } from "../../steer/apply.js";
 import { readBundle } from "../../steer/bundle.js";
 import { conditionalPolicy, detect } from "../../steer/detect.js";
 import { policyOption } from "../../steer/policy.js";
@@ -57,11 +57,9 @@ function sideBySide(left: string, right: string, width: number): string {
 }
 
 /**
- * The policy to steer with: the whole policy, or with --conditional the part the bundle's detector
- * finds in the prompt; what fired and what is steered is reported on stderr (the audit trail).
+ * With --conditional, the part of the policy the bundle's detector finds in the prompt; what fired and what is steered is reported on stderr (the audit trail).
  */
 async function steeredPolicy(ctx: Context, bundle: Bundle, policy: Policy, o: GenerateCliOptions): Promise<Policy> {
-  if (!o.conditional) return policy;
   if (!bundle.detector)
     throw new SafeSteerError("usage", "--conditional needs a bundle with a detector: calibrate one first (safesteer detector).");
   const [detection] = await detect(ctx, bundle.detector, [o.prompt], Boolean(o.chat));
@@ -126,15 +124,19 @@ export function generateCommand(program: Command): void {
           stop: [...(o.stop ?? []), ...(o.chat && o.turnStop !== false ? model.turnStops() : [])],
           signal,
         };
-        const policy = bundle ? await steeredPolicy(ctx, bundle, full, o) : {};
+        // the vectors resolved above, unless the detector narrows the policy
+        const source: SteeringSource =
+          bundle && o.conditional
+            ? { bundle, policy: await steeredPolicy(ctx, bundle, full, o), raw: o.rawStrength, force: o.force }
+            : { vectors };
         if (o.compare) {
           const plain = await generate(ctx, tokens, gen);
-          using _steering = await steer(ctx, { bundle: bundle as Bundle, policy, raw: o.rawStrength, force: o.force });
+          using _steering = await steer(ctx, source);
           const steered = await generate(ctx, tokens, gen);
           process.stdout.write(`${sideBySide(plain.text, steered.text, process.stdout.columns ?? 120)}\n`);
           return;
         }
-        using _steering = bundle ? await steer(ctx, { bundle, policy, raw: o.rawStrength, force: o.force }) : undefined;
+        using _steering = await steer(ctx, source);
         for await (const e of generateStream(ctx, [tokens], gen)) if (e.type === "token") process.stdout.write(e.text);
         process.stdout.write("\n");
       } finally {

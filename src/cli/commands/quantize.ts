@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
-import { fileTypeName, QUANT_TYPES, type QuantType, quantizeModel } from "../../engine/quantize.js";
+import { QUANT_TYPES, type QuantType } from "../../engine/gguf/file-type.js";
+import { fileTypeName, quantizeModel } from "../../engine/quantize.js";
 import { checkOutputPath, positiveInt } from "../options.js";
 
 export function quantizeCommand(program: Command): void {

@@ -119,19 +119,7 @@ export function serveCommand(program: Command): void {
             );
           throw e;
         }
-        await backend.loaded;
-        // the defaults must make sense before the first request (else every request would be a 400)
-        const def = backend.bundles()[0];
-        if (def && typeof policy === "object") {
-          const unknown = Object.keys(policy).filter((c) => !def.categories.includes(c));
-          if (unknown.length)
-            throw new SafeSteerError(
-              "usage",
-              `--steer names ${unknown.join(", ")}, not in the bundle ${def.name}: it has ${def.categories.join(", ")}.`,
-            );
-        }
-        if (def && o.conditional && !def.detector)
-          throw new SafeSteerError("usage", `--conditional needs a bundle with a detector; ${def.name} has none (safesteer detector).`);
+        await backend.loaded; // the server's default steering was checked against the bundle as it loaded
       } catch (e) {
         await app?.close();
         await backend.close();
