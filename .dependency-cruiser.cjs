@@ -10,15 +10,15 @@ module.exports = {
       name: "native-only-through-engine",
       comment: "everything above the engine sees its typed model/context API, never the FFI layer (the organism's trainer is the one tool that drives llama.cpp's training API)",
       severity: "error",
-      from: { path: "^src/(cli|steer|eval|data|convert|util)" },
+      from: { path: "^src/(cli|steer|eval|data|convert|util|web)" },
       to: { path: "^src/native" },
     },
     {
       name: "library-not-cli",
-      comment: "the library layers never import the command line",
+      comment: "the library layers never import the command line, the server or the web pages",
       severity: "error",
       from: { path: "^src/(native|engine|steer|eval|data|convert|util)" },
-      to: { path: "^src/(cli|organism)" },
+      to: { path: "^src/(cli|organism|web|server)" },
     },
   ],
   options: {

@@ -17,6 +17,7 @@ import { exportCommand, importCommand } from "./commands/interop.js";
 import { likelihoodCommand } from "./commands/likelihood.js";
 import { demoCommand, organismCommand } from "./commands/organism.js";
 import { quantizeCommand } from "./commands/quantize.js";
+import { reportCommand } from "./commands/report.js";
 import { serveCommand } from "./commands/serve.js";
 
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     inspectCommand,
     detectorCommand,
     evalCommand,
+    reportCommand,
     likelihoodCommand,
     exportCommand,
     importCommand,

@@ -31,6 +31,8 @@ export interface AppOptions {
   log?: Writable;
   /** Retry-After on a 429, in seconds (default 1). */
   retryAfterSeconds?: number;
+  /** The playground's HTML page, served at / (none: / is a 404, as with `serve --no-ui`). */
+  ui?: string;
 }
 
 /** What `safesteer serve` needs to stop the server gracefully. */
@@ -235,6 +237,12 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
     const e = new ApiError(404, `Unknown request URL: ${req.method} ${req.url.split("?")[0]}.`, "unknown_url");
     reply.code(404).send(e.body());
   });
+
+  const ui = opts.ui;
+  if (ui !== undefined)
+    app.get("/", async (_req, reply) => {
+      reply.header("cache-control", "no-store").type("text/html; charset=utf-8").send(ui);
+    });
 
   app.get("/health", async (_req, reply) => {
     if (draining) return reply.code(503).send({ status: "draining" });

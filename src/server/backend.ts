@@ -3,32 +3,9 @@
 // nothing of llama.cpp; the backend knows nothing of HTTP.
 import type { FinishReason } from "../engine/generate.js";
 import { SafeSteerError } from "../errors.js";
+import type { BundleSummary, SteeringDecision, SteeringRequest } from "./api-types.js";
 
-/** The `safesteer` field of a request body, defaulting to the server's flags. */
-export interface SteeringRequest {
-  /** {category: strength}, "all" (the bundle's tuned strengths) or "none". */
-  policy?: Record<string, number> | "all" | "none";
-  /** "policy": steer the whole policy; "conditional": only what the bundle's detector finds in the prompt. */
-  mode?: "policy" | "conditional";
-  fire?: "all" | "top";
-  /** A loaded bundle's name (never a path). */
-  bundle?: string;
-}
-
-/** What was decided for one request: reported in the response, the first stream chunk, logs and metrics. */
-export interface SteeringDecision {
-  bundle: string | null;
-  mode: "none" | "policy" | "conditional";
-  /**
-   * Conditional mode: the detector's score per category, as the margin above that category's
-   * threshold in benign prompts' standard deviations (a category fires when its score is above 0),
-   * and the categories that fired, most confident first.
-   */
-  scores?: Record<string, number>;
-  fired?: string[];
-  /** What was steered: one entry per category and layer. */
-  steered: Array<{ category: string; layer: number; strength: number }>;
-}
+export type { BundleSummary, SteeringDecision, SteeringRequest };
 
 export interface CompletionJob {
   /** Chat messages (rendered with the model's template) or a plain prompt. */
@@ -67,14 +44,6 @@ export interface CompletionStream {
   decision: SteeringDecision;
   promptTokens: number;
   events: AsyncIterable<CompletionEvent>;
-}
-
-export interface BundleSummary {
-  name: string;
-  path: string;
-  categories: string[];
-  detector: boolean;
-  site: string;
 }
 
 export interface Backend {

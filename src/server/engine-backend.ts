@@ -329,5 +329,8 @@ function summary(b: LoadedBundle): BundleSummary {
     categories: [...b.bundle.categories.keys()],
     detector: Boolean(b.bundle.detector),
     site: b.bundle.site,
+    strengths: Object.fromEntries([...b.bundle.categories].map(([c, e]) => [c, e.strength ?? null])),
+    recommendedStrength: b.bundle.recommendedStrength,
+    relative: Object.keys(b.bundle.meanNorm).length > 0,
   };
 }

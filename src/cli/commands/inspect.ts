@@ -1,6 +1,10 @@
+import { basename } from "node:path";
 import type { Command } from "commander";
+import { SafeSteerError } from "../../errors.js";
 import { readBundle } from "../../steer/bundle.js";
 import type { Bundle } from "../../steer/types.js";
+import { buildReport, writeReport } from "../../web/report-file.js";
+import { checkOutputPath } from "../options.js";
 
 const f3 = (x: number | null | undefined) => (x === null || x === undefined ? "-" : x.toFixed(3));
 
@@ -98,5 +102,17 @@ export function inspectCommand(program: Command): void {
     .description("show a bundle: categories, layers, norms, separability, cosine matrix")
     .argument("<bundle>", "bundle file")
     .option("--json", "print JSON")
-    .action((path: string, o: { json?: boolean }) => printInspect(readBundle(path), Boolean(o.json)));
+    .option("--html", "write an HTML page with plots (separability per layer, cosine heat map) to -o")
+    .option("-o, --output <file>", "with --html: the HTML file to write")
+    .action((path: string, o: { json?: boolean; html?: boolean; output?: string }) => {
+      if (o.html) {
+        if (!o.output) throw new SafeSteerError("usage", "--html writes a file: add -o bundle.html.");
+        checkOutputPath(o.output);
+        writeReport(o.output, buildReport({ results: [], bundles: [path], title: `SafeSteer bundle ${basename(path)}` }));
+        process.stdout.write(`wrote ${o.output}\n`);
+        return;
+      }
+      if (o.output) throw new SafeSteerError("usage", "-o goes with --html (inspect prints text or --json on stdout).");
+      printInspect(readBundle(path), Boolean(o.json));
+    });
 }

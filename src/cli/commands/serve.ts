@@ -24,6 +24,7 @@ interface ServeCliOptions extends ModelOpts {
   log?: string;
   grace: number;
   force?: boolean;
+  ui: boolean;
 }
 
 function port(v: string): number {
@@ -61,6 +62,7 @@ export function serveCommand(program: Command): void {
     .option("--log <file>", "append the JSON request log here (default: stderr)")
     .option("--grace <seconds>", "on SIGTERM/SIGINT, time for in-flight requests to finish before they are cut", num("--grace"), 10)
     .option("--force", "accept bundles made for another file of the same shape")
+    .option("--no-ui", "do not serve the playground at /")
     .action(async (o: ServeCliOptions) => {
       const policy = steerOption(o.steer);
       const bundles = o.bundle ?? [];
@@ -77,6 +79,8 @@ export function serveCommand(program: Command): void {
       const { EngineBackend, modelIdOf } = await import("../../server/engine-backend.js");
       const { PendingBackend } = await import("../../server/pending-backend.js");
       const { createApp, shutdown } = await import("../../server/app.js");
+      const { renderPage } = await import("../../web/page.js");
+      const ui = o.ui ? renderPage({ app: "playground", title: "SafeSteer playground", connectSelf: true }) : undefined;
       // listen at once, load the model behind it: /health says "loading" until it is ready
       const loading = EngineBackend.create({
         model: o.model,
@@ -103,6 +107,7 @@ export function serveCommand(program: Command): void {
           defaultMaxTokens: Math.max(1, Math.min(256, cap, Math.floor(nCtx / 2))),
           corsOrigins: o.cors,
           log: log ?? process.stderr,
+          ui,
         });
         try {
           await app.listen({ host: o.host, port: o.port });
@@ -154,7 +159,7 @@ export function serveCommand(program: Command): void {
       });
       const names = backend.bundles().map((b) => b.name);
       process.stdout.write(
-        `safesteer: serving ${backend.modelId} on http://${host}:${bound.port}${names.length ? ` (bundles: ${names.join(", ")})` : ""}\n`,
+        `safesteer: serving ${backend.modelId} on http://${host}:${bound.port}${names.length ? ` (bundles: ${names.join(", ")})` : ""}\n${ui ? `safesteer: playground at http://${host}:${bound.port}/\n` : ""}`,
       );
       const stopped = await stopping.finally(() => {
         if (onSignal) {
