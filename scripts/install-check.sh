@@ -40,9 +40,13 @@ node -e '
   if (j.plain === j.steered) throw new Error("steering did not change the greedy answer");
 ' "$J" || fail "library results"
 
+# the web front end ships built: an HTML page of the bundle the consumer wrote, with its script inlined
+npx --no-install safesteer inspect "$WORK/violence.bundle.gguf" --html -o "$WORK/bundle.html" >/dev/null || fail "inspect --html"
+grep -q 'id="safesteer-data"' "$WORK/bundle.html" && [ "$(wc -c < "$WORK/bundle.html")" -gt 100000 ] || fail "inspect --html wrote no self-contained page"
+
 # the package's .d.ts, checked strictly (skipLibCheck off) with the repository's compiler and Node types
 cat > tsconfig.check.json <<JSON
 { "extends": "./tsconfig.json", "compilerOptions": { "typeRoots": ["$REPO/node_modules/@types"] } }
 JSON
 "$REPO/node_modules/.bin/tsc" -p tsconfig.check.json || fail "TypeScript consumer does not type-check"
-echo "install-check: OK (CLI, embedded model, JavaScript library use, TypeScript types)"
+echo "install-check: OK (CLI, embedded model, JavaScript library use, HTML page, TypeScript types)"
