@@ -40,7 +40,7 @@ describe("HTML reports in Chromium", { skip: noBrowser() }, () => {
     const data = tmpFile("report-data");
     cli(["organism", "data", "-o", data]);
     const prompts = join(data, "test-prompts.jsonl");
-    const common = ["--model", MODEL, "--data", prompts, "--bundle", BUNDLE, "--per-group", "3", "--max-tokens", "24"];
+    const common = ["--model", MODEL, "--data", prompts, "--bundle", BUNDLE, "--per-group", "3", "--max-tokens", "24", "--judge", "toy"];
     cli(["eval", ...common, "--steer", "all", "--mode", "conditional", "-o", conditional]);
     cli(["eval", ...common, "--per-group", "2", "--sweep", "strength=0.25,0.75;layer=2,3", "-o", sweep]);
     cli(["report", conditional, sweep, "-o", report, "--title", "Organism: conditional and sweep"]);
@@ -103,7 +103,7 @@ describe("HTML reports in Chromium", { skip: noBrowser() }, () => {
       [],
       "a report makes no network request",
     );
-    await screenshot(w.page, "report.png", true);
+    await screenshot(w.page, "report.png");
     await w.page.close();
   });
 

@@ -26,7 +26,9 @@ const METRICS = [
 /** Okabe-Ito colours for layers (the refusal budget's orange-red is kept out). */
 const LAYER_COLORS = ["#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#000000", "#F0E442"];
 
-const pct = { tickFormat: "%", domain: [0, 1], grid: true } as const;
+const pct = { tickFormat: "%", domain: [0, 1], grid: true, ticks: 4 } as const;
+/** The metrics present in the data, in the order of METRICS. */
+const metricsIn = (data: Array<{ metric: string }>) => METRICS.map(([, l]) => l as string).filter((l) => data.some((d) => d.metric === l));
 
 /** One value per (row, metric) the judge measured, for faceted bars. */
 function long(rows: MetricRow[]) {
@@ -38,7 +40,7 @@ const colorFor = (run: RunData) => ({ domain: run.conditions, range: conditionCo
 /** Per harm category: unsafe, refusal, helpful, on-topic and fluent rates, unsteered against steered. */
 export function categoryChart(run: RunData, rows: MetricRow[], width: number): PlotOptions {
   const data = long(rows.filter((r) => r.run === run.name && r.group === "harmful" && r.category !== null));
-  const metrics = [...new Set(data.map((d) => d.metric))];
+  const metrics = metricsIn(data);
   return {
     width,
     height: 130 * metrics.length + 60,
@@ -91,15 +93,16 @@ export function runsChart(runs: RunData[], rows: MetricRow[], width: number): Pl
     steered: d.baseline ? "unsteered" : d.condition,
   }));
   const conditions = [...new Set(data.map((d) => d.steered))];
+  const metrics = metricsIn(data);
   return {
     width,
-    height: 300,
+    height: 110 * metrics.length + 60,
     marginRight: 80,
     color: { domain: conditions, range: conditionColors(conditions, "unsteered"), legend: true },
     x: { axis: null, domain: conditions },
     y: { ...pct, label: null },
     fx: { label: null, domain: runs.map((r) => r.name) },
-    fy: { label: null },
+    fy: { label: null, domain: metrics },
     marks: [Plot.barY(data, { fx: "run", fy: "metric", x: "steered", y: "value", fill: "steered", tip: true }), Plot.ruleY([0])],
   };
 }
