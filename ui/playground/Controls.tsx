@@ -28,7 +28,7 @@ export function Controls({ state, bundles, set, pickBundle }: Props) {
     <aside class="controls">
       <fieldset>
         <legend>Steering</legend>
-        {bundles.length > 1 && (
+        {bundles.length > 0 && (
           <label>
             Bundle
             <select value={state.bundle} onChange={(e) => pickBundle((e.currentTarget as HTMLSelectElement).value)}>

@@ -28,7 +28,7 @@ export function ScoreBars({ decision }: { decision: SteeringDecision }) {
               <text x="0" y={i * 18 + 13} font-size="11">
                 {c}
               </text>
-              <rect x={x} y={i * 18 + 3} width={Math.max(w, 1)} height="12" fill={fired.has(c) ? STEERED : UNSTEERED} />
+              <rect x={x} y={i * 18 + 3} width={Math.max(w, 2)} height="12" fill={fired.has(c) ? STEERED : UNSTEERED} />
               <text x="296" y={i * 18 + 13} font-size="11" text-anchor="end">
                 {`${s >= 0 ? "+" : ""}${s.toFixed(1)}${fired.has(c) ? " fired" : ""}`}
               </text>
