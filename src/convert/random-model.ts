@@ -1,91 +1,100 @@
-// Random-weight llama GGUFs for tests and benchmarks: any width, depth and vocabulary size,
-// deterministic from a seed. Outputs are meaningless; shapes, speed and steering math are real.
+// Random-weight GGUFs for tests and benchmarks: any architecture in the table, width, depth and
+// vocabulary size, deterministic from a seed. Outputs are meaningless; shapes, metadata, speed and
+// steering math are real.
 
+import { EngineError } from "../engine/errors.js";
 import { GgmlType } from "../engine/gguf/types.js";
 import { Rng } from "../util/random.js";
-import { type LlamaLayerWeights, type SpmVocab, writeLlamaGguf } from "./llama-gguf.js";
+import { ARCHITECTURES, type ArchName, type ArchShape, headTensors, type TensorPlan } from "./architectures.js";
+import { type WeightTensor, writeModelGguf } from "./model-gguf.js";
+import { syntheticVocab } from "./vocab.js";
+
+export { syntheticVocab } from "./vocab.js";
 
 export interface RandomModelSpec {
+  /** Row of the architecture table (default llama). */
+  arch?: ArchName;
   nEmbd: number;
   nLayer: number;
   nHead: number;
+  /** Default: the architecture's grouping (e.g. n_head / 4 for llama3). */
   nHeadKv?: number;
+  /** Default: the architecture's head size rule (n_embd / n_head for most). */
+  headDim?: number;
   nFf?: number;
   nVocab?: number;
   nCtxTrain?: number;
   type?: "f32" | "f16";
   seed?: number;
+  chatTemplate?: string;
 }
 
-/** A byte-fallback SentencePiece vocabulary: specials, 256 bytes, then letter pieces. */
-export function syntheticVocab(size: number): SpmVocab {
-  const tokens = ["<unk>", "<s>", "</s>"];
-  const types = [2, 3, 3];
-  for (let b = 0; b < 256; b++) {
-    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
-    types.push(6);
-  }
-  const letters = "etaoinshrdlucmfwypvbgkjqxz";
-  const seen = new Set(tokens);
-  for (let i = 0; tokens.length < size; i++) {
-    let piece = "";
-    let k = i;
-    do {
-      piece += letters[k % 26];
-      k = Math.floor(k / 26);
-    } while (k > 0);
-    for (const p of [`\u2581${piece}`, piece]) {
-      if (tokens.length < size && !seen.has(p)) {
-        seen.add(p);
-        tokens.push(p);
-        types.push(1);
-      }
-    }
-  }
-  const scores = tokens.map((_, i) => (types[i] === 1 ? -i : 0));
-  return { tokens, scores, types, bos: 1, eos: 2, unk: 0 };
-}
-
-export function writeRandomLlamaGguf(path: string, spec: RandomModelSpec): void {
-  const rng = new Rng(spec.seed ?? 1);
+/** The concrete sizes of a spec, with the architecture's defaults filled in and checked. */
+export function randomShape(spec: RandomModelSpec): ArchShape {
+  const a = ARCHITECTURES[spec.arch ?? "llama"];
   const E = spec.nEmbd;
-  const nHeadKv = spec.nHeadKv ?? spec.nHead;
-  const kvDim = (E / spec.nHead) * nHeadKv;
-  const F = spec.nFf ?? Math.round((E * 8) / 3 / 32) * 32;
-  const V = spec.nVocab ?? 512;
-  const mat = (n: number, fanIn: number) => {
-    const a = new Float32Array(n);
-    const s = 1 / Math.sqrt(fanIn);
-    for (let i = 0; i < n; i++) a[i] = rng.normal() * s;
-    return a;
+  const nHeadKv = spec.nHeadKv ?? a.kvHeads(spec.nHead);
+  const headDim = spec.headDim ?? (a.headDim ? a.headDim(E, spec.nHead) : E / spec.nHead);
+  const bad = (why: string) => new EngineError("bad_argument", `cannot make a random ${spec.arch ?? "llama"} model: ${why}`);
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0)
+    throw bad(`head size ${headDim} (width ${E}, ${spec.nHead} heads) must be an even whole number.`);
+  if (!Number.isInteger(nHeadKv) || nHeadKv < 1 || spec.nHead % nHeadKv !== 0) {
+    throw bad(`${spec.nHead} heads cannot be shared by ${nHeadKv} K/V heads (it must divide the head count; choose it with --kv-heads).`);
+  }
+  return {
+    nEmbd: E,
+    nLayer: spec.nLayer,
+    nHead: spec.nHead,
+    nHeadKv,
+    headDim,
+    nFf: spec.nFf ?? Math.round((E * 8) / 3 / 32) * 32,
+    nVocab: spec.nVocab ?? 512,
   };
-  const ones = (n: number) => new Float32Array(n).fill(1);
-  const layers: LlamaLayerWeights[] = Array.from({ length: spec.nLayer }, () => ({
-    attnNorm: ones(E),
-    wq: mat(E * E, E),
-    wk: mat(E * kvDim, E),
-    wv: mat(E * kvDim, E),
-    wo: mat(E * E, E),
-    ffnNorm: ones(E),
-    wGate: mat(E * F, E),
-    wDown: mat(F * E, F),
-    wUp: mat(E * F, E),
-  }));
-  writeLlamaGguf(
+}
+
+export function writeRandomGguf(path: string, spec: RandomModelSpec): void {
+  const name = spec.arch ?? "llama";
+  const a = ARCHITECTURES[name];
+  const s = randomShape(spec);
+  const rng = new Rng(spec.seed ?? 1);
+  const fill = (t: TensorPlan): WeightTensor => {
+    const n = t.dims.reduce((x, y) => x * y, 1);
+    let data: Float32Array;
+    if (t.init instanceof Float32Array) data = t.init;
+    else if (t.init === "ones") data = new Float32Array(n).fill(1);
+    else {
+      data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = rng.normal() * t.init.std;
+    }
+    return { name: t.name, dims: t.dims, data };
+  };
+  // blocks are drawn before the embedding and head, and written after them (the first random models' order)
+  // key/value_length are written where the family's converter writes them, or when asked for
+  const writesHeadDim = a.headDim !== undefined || spec.headDim !== undefined;
+  const blocks = Array.from({ length: s.nLayer }, (_, i) => a.block(`blk.${i}.`, s).map(fill)).flat();
+  const globals = [...headTensors(s, a.tied), ...(a.extra?.(s, a.ropeFreqBase) ?? [])].map(fill);
+  writeModelGguf(
     path,
+    a.gguf,
     {
-      name: `random-${E}x${spec.nLayer}`,
-      nEmbd: E,
-      nFf: F,
-      nLayer: spec.nLayer,
-      nHead: spec.nHead,
-      nHeadKv,
+      name: `random-${name === "llama" ? "" : `${name}-`}${s.nEmbd}x${s.nLayer}`,
+      nEmbd: s.nEmbd,
+      nFf: s.nFf,
+      nLayer: s.nLayer,
+      nHead: s.nHead,
+      nHeadKv: s.nHeadKv,
+      headDim: writesHeadDim ? s.headDim : undefined,
       nCtxTrain: spec.nCtxTrain ?? 2048,
-      rmsEps: 1e-5,
-      ropeFreqBase: 10000,
+      rmsEps: a.rmsEps,
+      ropeFreqBase: a.ropeFreqBase,
     },
-    syntheticVocab(V),
-    { tokEmbd: mat(V * E, 1), layers, outputNorm: ones(E), output: mat(V * E, E) },
-    { matrixType: spec.type === "f16" ? GgmlType.F16 : GgmlType.F32 },
+    syntheticVocab(s.nVocab, a.specials),
+    [...globals, ...blocks],
+    { matrixType: spec.type === "f16" ? GgmlType.F16 : GgmlType.F32, chatTemplate: spec.chatTemplate, extraMetadata: a.metadata(s) },
   );
+}
+
+/** A random llama-architecture model (the table's first row unless spec.arch says otherwise). */
+export function writeRandomLlamaGguf(path: string, spec: RandomModelSpec): void {
+  writeRandomGguf(path, spec);
 }
