@@ -104,8 +104,8 @@ describe("playground in Chromium", { skip: noBrowser() }, () => {
     const fired = bars.filter((b) => b.s > 0).map((b) => b.c);
     const summary = await page.$eval('.turn:last-of-type .answer[data-kind="steered"] .audit summary', (e) => e.textContent ?? "");
     assert.match(summary, /conditional/);
-    for (const c of fired)
-      assert.ok((await page.textContent('.turn:last-of-type .answer[data-kind="steered"] .audit')).includes(c as string));
+    const auditText = (await page.textContent('.turn:last-of-type .answer[data-kind="steered"] .audit')) ?? "";
+    for (const c of fired) assert.ok(auditText.includes(c as string), `${c} fired and is in the audit`);
 
     // the URL holds the comparison: opened afresh, it runs the same prompt with the same settings
     const url = page.url();
