@@ -8,6 +8,7 @@ export type { Dataset, Example, Label } from "./data/example.js";
 export { type FetchOptions, fetchDataset } from "./data/fetch.js";
 export { dataDir, type LoadDataOptions, loadDataset } from "./data/load.js";
 export { DATASETS, type KnownDataset } from "./data/registry.js";
+export type { Reduction } from "./engine/capture.js";
 // --- models and generation (llama.cpp through the engine) ---------------------------------------
 export { Context, type ContextOptions, type SteeringPlan, type SteeringVector } from "./engine/context.js";
 export { type ControlVector, readControlVector, writeControlVector } from "./engine/control-vector.js";
@@ -21,11 +22,11 @@ export {
   generateBatch,
   generateStream,
 } from "./engine/generate.js";
-export { KNOWN_SITES, type Reduction, type Site } from "./engine/hooks.js";
 export type { GpuChoice } from "./engine/model.js";
 export { type ChatMessage, type LoadOptions, Model, type ModelFingerprint, type ModelInfo } from "./engine/model.js";
 export { type EngineInfo, engineInfo } from "./engine/runtime.js";
 export type { SamplingOptions } from "./engine/sampling.js";
+export { KNOWN_SITES, type Site } from "./engine/sites.js";
 // --- errors -----------------------------------------------------------------------------------------------
 export { type CommonErrorCode, SafeSteerError } from "./errors.js";
 // --- evaluation ----------------------------------------------------------------------------------------

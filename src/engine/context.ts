@@ -3,7 +3,9 @@
 import type { BatchInput, TensorObserver } from "../native/llama.js";
 import { NativeContext } from "../native/llama.js";
 import { EngineError } from "./errors.js";
-import { Capture, type CaptureSpec, combineObservers, type Site, siteTensor, WriteHookSet } from "./hooks.js";
+import { Capture, type CaptureSpec } from "./capture.js";
+import { combineObservers, type Site, siteTensor } from "./sites.js";
+import { WriteHookSet } from "./write-hooks.js";
 import type { Model } from "./model.js";
 
 export interface ContextOptions {

@@ -5,8 +5,8 @@
 import { Rng } from "../util/random.js";
 import { Context, type SteeringVector } from "./context.js";
 import { EngineError } from "./errors.js";
-import { KNOWN_SITES, type KnownSite, SITE_NAMES } from "./hooks.js";
 import type { Model } from "./model.js";
+import { KNOWN_SITES, type KnownSite, SITE_NAMES } from "./sites.js";
 
 export interface SiteCapture {
   ok: boolean;

@@ -7,7 +7,7 @@ import { basename, join } from "node:path";
 import type { Dataset } from "../data/example.js";
 import { loadDataset } from "../data/load.js";
 import type { Context } from "../engine/context.js";
-import type { Site } from "../engine/hooks.js";
+import type { Site } from "../engine/sites.js";
 import { runEval } from "../eval/harness.js";
 import { type EvalItem, samplePerGroup, toEvalItems } from "../eval/item.js";
 import { type CategoryLikelihood, categoryLikelihoods, pairsOf } from "../eval/likelihood.js";

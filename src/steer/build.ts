@@ -4,7 +4,7 @@
 
 import type { Dataset, Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
-import type { Site } from "../engine/hooks.js";
+import type { Site } from "../engine/sites.js";
 import { log } from "../util/logger.js";
 import { Rng } from "../util/random.js";
 import { TOOL_VERSION } from "./bundle.js";

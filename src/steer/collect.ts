@@ -1,7 +1,9 @@
 // Activation collection: every text through the model, reduced over its tokens at one site for
 // several layers, several texts per decode. Nothing partial is returned: an abort throws.
+
+import type { Reduction } from "../engine/capture.js";
 import type { Context } from "../engine/context.js";
-import type { Reduction, Site } from "../engine/hooks.js";
+import type { Site } from "../engine/sites.js";
 import { SteerError } from "./errors.js";
 
 export interface CollectOptions {

@@ -1,7 +1,8 @@
 // The steering layer's data types (policies, bundles, detectors), in one module that imports no
 // steering code, so that bundle, policy and detector code can share them without cycles.
-import type { Site } from "../engine/hooks.js";
+
 import type { ModelFingerprint } from "../engine/model.js";
+import type { Site } from "../engine/sites.js";
 
 /** How strongly to steer each category: {category: strength}. */
 export type Policy = Record<string, number>;

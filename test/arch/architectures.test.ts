@@ -13,7 +13,7 @@ import { randomShape, writeRandomGguf } from "../../src/convert/random-model.js"
 import { Context } from "../../src/engine/context.js";
 import type { EngineError } from "../../src/engine/errors.js";
 import { metaNumber, metaString } from "../../src/engine/gguf/reader.js";
-import { KNOWN_SITES, type KnownSite } from "../../src/engine/hooks.js";
+import { KNOWN_SITES, type KnownSite } from "../../src/engine/sites.js";
 import { type ChatMessage, Model } from "../../src/engine/model.js";
 import { renderExample } from "../../src/steer/render.js";
 import { Rng } from "../../src/util/random.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Context } from "../../src/engine/context.js";
-import { KNOWN_SITES } from "../../src/engine/hooks.js";
+import { KNOWN_SITES } from "../../src/engine/sites.js";
 import { Model } from "../../src/engine/model.js";
 import { STORIES_GGUF } from "../support/models.js";
 import { referenceForward, relativeError } from "../support/reference-llama.js";

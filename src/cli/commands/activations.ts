@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
+import type { Reduction } from "../../engine/capture.js";
 import { Context } from "../../engine/context.js";
-import { KNOWN_SITES, type Reduction } from "../../engine/hooks.js";
+import { KNOWN_SITES } from "../../engine/sites.js";
 import { renderExample } from "../../steer/render.js";
 import { loadModel, type ModelOpts, parseLayers, withModelOptions } from "../options.js";
 

@@ -2,7 +2,7 @@ import { type Command, Option } from "commander";
 import type { Dataset } from "../../data/example.js";
 import { dataFile } from "../../data/load.js";
 import { Context } from "../../engine/context.js";
-import { KNOWN_SITES } from "../../engine/hooks.js";
+import { KNOWN_SITES } from "../../engine/sites.js";
 import { buildBundle } from "../../steer/build.js";
 import { writeBundle } from "../../steer/bundle.js";
 import {

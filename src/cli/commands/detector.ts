@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import { dataFile, loadDataset } from "../../data/load.js";
 import { Context } from "../../engine/context.js";
-import { KNOWN_SITES } from "../../engine/hooks.js";
+import { KNOWN_SITES } from "../../engine/sites.js";
 import { SafeSteerError } from "../../errors.js";
 import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
 import { calibrateDetector, DEFAULT_SHRINKAGE } from "../../steer/detect.js";

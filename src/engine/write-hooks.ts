@@ -1,0 +1,141 @@
+// Write hooks: add a vector to a site's tensor while llama.cpp computes (every site but llama.cpp's
+// own control vector at resid_post), to every row of the batch or only to one sequence's rows.
+import type { TensorObserver, TensorRef } from "../native/llama.js";
+import { EngineError } from "./errors.js";
+import {
+  type BatchLayout,
+  GraphWalk,
+  isKnownSite,
+  type KnownSite,
+  rowMap,
+  SITE_NAMES,
+  type Site,
+  type SiteNode,
+  siteTensor,
+} from "./sites.js";
+
+/** Adds a vector to the rows of a site's tensor at one layer: every row, or only one sequence's. */
+export interface WriteHook {
+  site: Site;
+  layer: number;
+  vector: Float32Array;
+  /** Only the rows of this sequence (several requests in one batch, each steered its own way). */
+  seq?: number;
+}
+
+/** The vectors of one site and layer: summed over the hooks for every row, and per sequence. */
+interface Target {
+  all?: Float32Array;
+  bySeq: Map<number, Float32Array>;
+}
+
+const sum = (a: Float32Array | undefined, b: Float32Array) => (a ? Float32Array.from(a, (v, i) => v + (b[i] as number)) : b);
+
+const siteKey = (site: KnownSite, layer: number) => `${site}:${layer}`;
+const rawKey = (base: string, layer: number) => `raw:${base}:${layer}`;
+
+/** A set of write hooks, summed per site and layer; hands out a fresh observer for each decode. */
+export class WriteHookSet {
+  private readonly byKey = new Map<string, Target>();
+  private buf = new Float32Array(0);
+  private lastApplied = new Set<string>();
+  private layout: BatchLayout | undefined;
+  /** Whether some hook is for one sequence only (then each decode needs its row layout). */
+  readonly perSequence: boolean;
+
+  constructor(hooks: WriteHook[]) {
+    for (const h of hooks) {
+      siteTensor(h.site);
+      const key = isKnownSite(h.site) ? siteKey(h.site, h.layer) : rawKey(h.site, h.layer);
+      const t: Target = this.byKey.get(key) ?? { bySeq: new Map() };
+      if (h.seq === undefined) t.all = sum(t.all, h.vector);
+      else t.bySeq.set(h.seq, sum(t.bySeq.get(h.seq), h.vector));
+      this.byKey.set(key, t);
+    }
+    this.perSequence = [...this.byKey.values()].some((t) => t.bySeq.size > 0);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** An observer for one decode; `layout` (which sequence each batch row is) is needed by per-sequence hooks. */
+  observer(layout?: BatchLayout): TensorObserver {
+    if (this.perSequence && !layout) throw new EngineError("bad_argument", "per-sequence write hooks need the decode's row layout.");
+    this.layout = layout;
+    const walk = new GraphWalk();
+    const applied = new Set<string>();
+    this.lastApplied = applied;
+    let thisGraph = new Set<string>();
+    let current: string[] = [];
+    return {
+      want: (name) => {
+        const node = walk.next(name);
+        if (node.graphStart) thisGraph = new Set();
+        current = this.targets(node).filter((k) => !thisGraph.has(k));
+        for (const k of current) {
+          thisGraph.add(k);
+          applied.add(k);
+        }
+        return current.length > 0;
+      },
+      seen: (t) => {
+        this.add(t, current);
+        current = [];
+        return true;
+      },
+    };
+  }
+
+  /** The hooks a graph node takes: its site (never a provisional one: writing must not wait), or a raw name. */
+  private targets(node: SiteNode): string[] {
+    const keys: string[] = [rawKey(node.base, node.layer)];
+    if (node.site && !node.provisional) keys.push(siteKey(node.site, node.layer));
+    // resid_mid = residual + attn_out, and attn_out feeds nothing else: adding to it is adding to attn_out
+    if (node.residMid) keys.push(siteKey("attn_out", node.layer));
+    return keys.filter((k) => this.byKey.has(k));
+  }
+
+  /** After a decode: every hook must have found its tensor, or steering silently did nothing. */
+  assertApplied(): void {
+    const missing = [...this.byKey.keys()].filter((k) => !this.lastApplied.has(k));
+    if (missing.length === 0) return;
+    const known = missing.filter((k) => !k.startsWith("raw:"));
+    const what = missing.map((k) => {
+      const [a, b, c] = k.split(":");
+      return a === "raw" ? `${b}-${c}` : `${a} at layer ${b} (llama.cpp: ${SITE_NAMES[a as KnownSite]})`;
+    });
+    throw new EngineError(
+      "bad_site",
+      `write hook target(s) ${what.join(", ")} are not in this model's graph` +
+        (known.length ? " (llama.cpp's graph for this architecture leaves that tensor unnamed)" : "") +
+        ": steering there would do nothing. Steer another site (`safesteer info <model>` measures which sites capture and steer).",
+    );
+  }
+
+  private add(t: TensorRef, keys: string[]): void {
+    const targets = keys.map((k) => this.byKey.get(k) as Target);
+    const [w, rows] = t.ne;
+    const bad = (v: Float32Array | undefined) => v !== undefined && v.length !== w;
+    if (!t.isF32Contiguous || targets.some((x) => bad(x.all) || [...x.bySeq.values()].some(bad)))
+      throw new EngineError("bad_site", `cannot write to tensor ${t.name} (width ${w}).`);
+    if (this.buf.length < w * rows) this.buf = new Float32Array(w * rows);
+    const data = t.read(this.buf);
+    const addRow = (r: number, v: Float32Array) => {
+      const o = r * w;
+      for (let i = 0; i < w; i++) (data[o + i] as number) += v[i] as number;
+    };
+    // the tensor's rows are the batch's tokens, or only its output rows (the last layer)
+    const map = this.perSequence ? rowMap(rows, this.layout as BatchLayout, t.name) : undefined;
+    const direct = map !== undefined && !Array.isArray(map);
+    for (const x of targets) {
+      if (x.all) for (let r = 0; r < rows; r++) addRow(r, x.all);
+      if (!map || x.bySeq.size === 0) continue;
+      for (let r = 0; r < rows; r++) {
+        const v = x.bySeq.get(this.layout?.seqIds[direct ? r : (map[r] as number)] as number);
+        if (v) addRow(r, v);
+      }
+    }
+    t.write(data.subarray(0, w * rows));
+  }
+}
