@@ -5,7 +5,7 @@ import { NativeContext } from "../native/llama.js";
 import { EngineError } from "./errors.js";
 import { Capture, type CaptureSpec } from "./capture.js";
 import { combineObservers, type Site, siteTensor } from "./sites.js";
-import { WriteHookSet } from "./write-hooks.js";
+import { type WriteHook, WriteHookSet } from "./write-hooks.js";
 import type { Model } from "./model.js";
 
 export interface ContextOptions {
@@ -29,14 +29,16 @@ export interface SteeringVector {
   strength?: number;
   /** resid_post defaults to llama.cpp's native control vector; "hook" forces a write hook. */
   via?: "native" | "hook";
+  /** Steer only this sequence's rows (a write hook: llama.cpp's control vector is one per context). */
+  seq?: number;
 }
 
 /**
  * Whether a steering vector needs activation hooks (a context created with hooks): llama.cpp's
  * control vectors cover resid_post from layer 1 on; other sites, layer 0 and forced hooks do not.
  */
-export function needsHooks(sv: Pick<SteeringVector, "site" | "layer" | "via">): boolean {
-  return !(sv.site === "resid_post" && sv.layer >= 1 && sv.via !== "hook");
+export function needsHooks(sv: Pick<SteeringVector, "site" | "layer" | "via" | "seq">): boolean {
+  return !(sv.site === "resid_post" && sv.layer >= 1 && sv.via !== "hook" && sv.seq === undefined);
 }
 
 /** What a steering call did: which layers use llama.cpp's control vector and which use hooks. */
@@ -144,7 +146,7 @@ export class Context {
   private async setSteering(vectors: SteeringVector[]): Promise<SteeringPlan> {
     const { nLayer, nEmbd } = this.model.info;
     const nativeByLayer = new Map<number, Float32Array>();
-    const hooks: Array<{ site: Site; layer: number; vector: Float32Array }> = [];
+    const hooks: WriteHook[] = [];
     for (const sv of vectors) {
       this.checkLayer(sv.layer);
       siteTensor(sv.site);
@@ -157,7 +159,7 @@ export class Context {
         const prev = nativeByLayer.get(sv.layer);
         nativeByLayer.set(sv.layer, prev ? prev.map((x, i) => x + (scaled[i] as number)) : scaled);
       } else if (this.native.observable) {
-        hooks.push({ site: sv.site, layer: sv.layer, vector: scaled });
+        hooks.push({ site: sv.site, layer: sv.layer, vector: scaled, seq: sv.seq });
       } else {
         throw new EngineError(
           "bad_argument",
@@ -198,7 +200,7 @@ export class Context {
 
   /** One llama_decode with the active write hooks and an optional extra observer. */
   async decode(batch: BatchInput, extra?: TensorObserver): Promise<void> {
-    const hookObs = this.hooks?.observer();
+    const hookObs = this.hooks?.observer({ seqIds: batch.seqIds, outputs: batch.outputs });
     const obs = combineObservers([hookObs, extra]);
     if (this.native.observable) this.native.setObserver(obs);
     try {
@@ -215,6 +217,11 @@ export class Context {
 
   clearMemory(): void {
     this.native.clearMemory();
+  }
+
+  /** Frees one sequence's cells in the K/V cache (its slot is reused by the next request). */
+  removeSequence(seq: number): void {
+    this.native.removeSequence(seq);
   }
 
   /** Throws the standard error when a sequence cannot fit in this context. */

@@ -1,14 +1,14 @@
-// The model side of `safesteer serve`: one model, its loaded bundles, and a pool of slots. Each slot
-// is its own llama.cpp context, so each request carries its own steering (llama.cpp's native control
-// vector is per context: no hooks, no per-row work) and its answer is exactly the one it would get
-// served alone. Slots decode side by side on libuv's worker threads.
+// The model side of `safesteer serve`: one model, its loaded bundles, and one context whose sequences
+// are the slots. Requests decode together in one batch per step (engine/scheduler.ts: continuous
+// batching), each with its own sampling and its own steering, added by write hooks to its own rows
+// only; its answer is exactly the one it gets served alone. A step reads the weights once for every
+// request in it, so side-by-side requests cost far less than one context each (bench/slots.bench.ts).
 import { basename } from "node:path";
-import { Context, needsHooks, type SteeringVector } from "../engine/context.js";
+import { Context, type SteeringVector } from "../engine/context.js";
 import { EngineError } from "../engine/errors.js";
-import { generateStream } from "../engine/generate.js";
 import { type LoadOptions, Model } from "../engine/model.js";
+import { BatchScheduler } from "../engine/scheduler.js";
 import { SafeSteerError } from "../errors.js";
-import { steer } from "../steer/apply.js";
 import { checkBundleModel, readBundle } from "../steer/bundle.js";
 import { conditionalPolicy, detect } from "../steer/detect.js";
 import { bundlePolicy, policySteering } from "../steer/policy.js";
@@ -30,7 +30,7 @@ export interface EngineBackendOptions extends LoadOptions {
   bundles?: string[];
   /** Server-wide steering defaults (a request's `safesteer` field overrides them). */
   defaults?: SteeringRequest;
-  /** Requests decoded side by side (one context each). */
+  /** Requests decoded side by side (sequences of one batch). */
   parallel?: number;
   /** Tokens per slot: prompt plus answer. */
   nCtx?: number;
@@ -97,7 +97,10 @@ export class EngineBackend implements Backend {
   readonly parallel: number;
   readonly ready = true;
   private readonly model: Model;
-  private readonly slots: Context[];
+  /** Tokens a slot holds: prompt plus answer. */
+  private readonly slotCtx: number;
+  private readonly ctx: Context;
+  private readonly scheduler: BatchScheduler;
   private readonly pool: SlotPool;
   /** Conditional steering reads prompt activations in its own context (hooks on), one prompt at a time. */
   private detectCtx: Context | undefined;
@@ -116,11 +119,10 @@ export class EngineBackend implements Backend {
     this.force = opts.force ?? false;
     this.turnStops = model.turnStops();
     for (const b of loaded) this.loaded.set(b.name, b);
-    // hooks only when a loaded bundle steers somewhere llama.cpp's control vector does not reach
-    const hooks = loaded.some((b) =>
-      [...b.bundle.categories.values()].some((e) => e.steerLayers.some((layer) => needsHooks({ site: b.bundle.site, layer }))),
-    );
-    this.slots = Array.from({ length: this.parallel }, () => new Context(model, { nCtx: opts.nCtx ?? 2048, hooks }));
+    this.slotCtx = opts.nCtx ?? 2048;
+    // steering one request among others is a write hook on its rows: hooks whenever there is a bundle
+    this.ctx = new Context(model, { nCtx: this.slotCtx * this.parallel, nSeq: this.parallel, hooks: loaded.length > 0 });
+    this.scheduler = new BatchScheduler(this.ctx);
     this.pool = new SlotPool(this.parallel);
   }
 
@@ -206,7 +208,7 @@ export class EngineBackend implements Backend {
   private async detect(bundle: Bundle, text: string, chat: boolean) {
     const det = bundle.detector as NonNullable<Bundle["detector"]>; // plan() checked it
     const run = this.detectQueue.then(async () => {
-      this.detectCtx ??= new Context(this.model, { nCtx: this.slots[0]?.nCtx ?? 2048, hooks: true });
+      this.detectCtx ??= new Context(this.model, { nCtx: this.slotCtx, hooks: true });
       return (await detect(this.detectCtx, det, [text], chat))[0];
     });
     this.detectQueue = run.catch(() => undefined);
@@ -271,7 +273,7 @@ export class EngineBackend implements Backend {
     const { tokens, userText, chat } = this.render(job);
     const field = job.messages ? "messages" : "prompt";
     if (tokens.length === 0) throw new RequestError("empty_prompt", "the prompt is empty: give some text.", field);
-    const nCtx = this.slots[0]?.nCtx ?? 0;
+    const nCtx = this.slotCtx;
     if (tokens.length + job.maxTokens > nCtx) {
       throw new RequestError(
         "context_length_exceeded",
@@ -287,20 +289,23 @@ export class EngineBackend implements Backend {
   /** The request's generation as events, in a free slot, steered for exactly its duration. */
   private async *generate(tokens: number[], job: CompletionJob, vectors: SteeringVector[]): AsyncGenerator<CompletionEvent> {
     const slot = await this.pool.acquire(job.signal);
-    const ctx = this.slots[slot] as Context;
     const chatTemplate = Boolean(this.model.info.chatTemplate);
     try {
       yield { type: "start" };
-      using _steering = await steer(ctx, { vectors });
-      for await (const e of generateStream(ctx, [tokens], {
-        maxTokens: job.maxTokens,
-        temperature: job.temperature,
-        topP: job.topP,
-        topK: 0,
-        minP: 0,
-        seed: job.seed,
-        // a chat answer ends where the template starts the next turn, as with `generate --chat`
-        stop: job.messages && chatTemplate ? [...job.stop, ...this.turnStops] : job.stop,
+      for await (const e of this.scheduler.run({
+        seq: slot,
+        prompt: tokens,
+        options: {
+          maxTokens: job.maxTokens,
+          temperature: job.temperature,
+          topP: job.topP,
+          topK: 0,
+          minP: 0,
+          seed: job.seed,
+          // a chat answer ends where the template starts the next turn, as with `generate --chat`
+          stop: job.messages && chatTemplate ? [...job.stop, ...this.turnStops] : job.stop,
+        },
+        steering: vectors,
         signal: job.signal,
       })) {
         if (e.type === "token") yield { type: "text", text: e.text };
@@ -312,7 +317,7 @@ export class EngineBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    for (const c of this.slots) c.dispose();
+    this.ctx.dispose();
     this.detectCtx?.dispose();
     this.model.dispose();
   }

@@ -1,0 +1,174 @@
+// Continuous batching: requests join and leave one shared batch of a context's sequences, each with
+// its own sampling and its own steering (write hooks on its own rows only). Each step decodes one
+// token of every answering sequence plus as much of the waiting prompts as n_batch leaves room for;
+// weights are read once per step for all of them. A sequence's numbers do not depend on its
+// neighbours (its rows only attend to its own cells), so an answer is the one it gets served alone.
+import type { Context, SteeringHandle, SteeringVector } from "./context.js";
+import { Continuation, type ContinuationEvent, type ContinuationOptions } from "./continuation.js";
+import { EngineError } from "./errors.js";
+
+export interface ScheduledRequest {
+  /** The sequence (0 .. nSeq-1) the request decodes in: the caller hands out free ones. */
+  seq: number;
+  prompt: number[];
+  options: ContinuationOptions;
+  /** Steering for this request alone. */
+  steering: SteeringVector[];
+  signal?: AbortSignal;
+}
+
+interface Member {
+  req: ScheduledRequest;
+  cont: Continuation;
+  /** Prompt tokens decoded so far. */
+  prefilled: number;
+  /** The token to decode next (answering), once the prompt is in. */
+  next?: number;
+  /** Events not yet taken by the reader, and the reader's wake-up. */
+  queue: ContinuationEvent[];
+  wake?: () => void;
+  error?: unknown;
+  /** Resolves once the sequence has left the batch and its cache cells are free. */
+  left: Promise<void>;
+  resolveLeft: () => void;
+}
+
+export class BatchScheduler {
+  private readonly members = new Map<number, Member>();
+  private running: Promise<void> | undefined;
+  private steering: SteeringHandle | undefined;
+  /** Membership changed since steering was last applied. */
+  private dirty = false;
+
+  constructor(readonly ctx: Context) {
+    ctx.clearMemory();
+  }
+
+  /** Sequences decoding now. */
+  get active(): number {
+    return this.members.size;
+  }
+
+  /** Generates one request's answer as events; the sequence is freed when it ends (or the reader stops). */
+  async *run(req: ScheduledRequest): AsyncGenerator<ContinuationEvent> {
+    if (req.seq < 0 || req.seq >= this.ctx.nSeq || this.members.has(req.seq))
+      throw new EngineError("bad_argument", `sequence ${req.seq} is not free (the context has ${this.ctx.nSeq}).`);
+    if (req.prompt.length === 0) throw new EngineError("bad_argument", "empty prompt: it needs at least one token (e.g. BOS).");
+    let resolveLeft = () => {};
+    const left = new Promise<void>((resolve) => {
+      resolveLeft = resolve;
+    });
+    const m: Member = { req, cont: new Continuation(this.ctx.model, req.prompt, req.options), prefilled: 0, queue: [], left, resolveLeft };
+    this.members.set(req.seq, m);
+    this.dirty = true;
+    this.running ??= this.loop().finally(() => {
+      this.running = undefined;
+    });
+    try {
+      while (true) {
+        if (m.queue.length === 0) {
+          if (m.error) throw m.error;
+          if (m.cont.done) return;
+          await new Promise<void>((resolve) => {
+            m.wake = resolve;
+          });
+          m.wake = undefined;
+          continue;
+        }
+        const e = m.queue.shift() as ContinuationEvent;
+        yield e;
+        if (e.type === "done") return;
+      }
+    } finally {
+      // a reader that stops early (a client gone) ends its sequence at the next step; the sequence is
+      // free for the next request once it has left the batch
+      if (!m.cont.done) m.cont.finish("aborted");
+      await m.left;
+    }
+  }
+
+  private emit(m: Member, events: ContinuationEvent[]): void {
+    m.queue.push(...events);
+    m.wake?.();
+  }
+
+  private leave(m: Member): void {
+    this.members.delete(m.req.seq);
+    this.ctx.removeSequence(m.req.seq);
+    this.dirty = true;
+    m.wake?.();
+    m.resolveLeft();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.members.size > 0) {
+        for (const m of [...this.members.values()]) {
+          if (m.req.signal?.aborted && !m.cont.done) this.emit(m, m.cont.finish("aborted"));
+          if (m.cont.done) this.leave(m);
+        }
+        if (this.members.size === 0) break;
+        if (this.dirty) await this.applySteering();
+        await this.step();
+        // let readers take their tokens, and new requests and aborts arrive, between steps
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch (e) {
+      for (const m of this.members.values()) {
+        m.error = e;
+        m.cont.done = true;
+        this.leave(m);
+      }
+    } finally {
+      this.steering?.release();
+      this.steering = undefined;
+    }
+  }
+
+  /** Every member's vectors, each on its own rows; applied again whenever a member joins or leaves. */
+  private async applySteering(): Promise<void> {
+    this.steering?.release();
+    this.steering = undefined;
+    const vectors = [...this.members.values()].flatMap((m) => m.req.steering.map((v) => ({ ...v, seq: m.req.seq })));
+    if (vectors.length) this.steering = await this.ctx.applySteering(vectors);
+    this.dirty = false;
+  }
+
+  private async step(): Promise<void> {
+    const tokens: number[] = [];
+    const positions: number[] = [];
+    const seqIds: number[] = [];
+    const outputs: number[] = [];
+    const owners: Member[] = [];
+    const add = (m: Member, tok: number, pos: number, out: boolean) => {
+      tokens.push(tok);
+      positions.push(pos);
+      seqIds.push(m.req.seq);
+      outputs.push(out ? 1 : 0);
+      owners.push(m);
+    };
+    // answering sequences first (one token each), then prompts in the room left
+    for (const m of this.members.values()) if (m.next !== undefined) add(m, m.next, m.cont.nPast, true);
+    for (const m of this.members.values()) {
+      const left = m.req.prompt.length - m.prefilled;
+      const room = this.ctx.nBatch - tokens.length;
+      if (m.next !== undefined || left === 0 || room === 0) continue;
+      const n = Math.min(left, room);
+      for (let i = 0; i < n; i++)
+        add(m, m.req.prompt[m.prefilled + i] as number, m.prefilled + i, m.prefilled + i === m.req.prompt.length - 1);
+      m.prefilled += n;
+    }
+    if (tokens.length === 0) return;
+    await this.ctx.decode({ tokens, positions, seqIds, outputs });
+    for (let r = 0; r < tokens.length; r++) {
+      if (!outputs[r]) continue;
+      const m = owners[r] as Member;
+      if (m.cont.done) continue; // aborted while the step ran
+      if (m.next !== undefined) m.cont.nPast++;
+      // a sequence's answer may use its share of the cache: its prompt and max tokens were checked to fit
+      const res = m.cont.next(this.ctx.logits(r), true);
+      m.next = res.token;
+      this.emit(m, res.events);
+    }
+  }
+}
