@@ -1,22 +1,25 @@
-// `npm run bench`: runs the start-up, engine, extraction and likelihood benchmarks, prints their tables, writes
-// bench/results/bench.json. `npm run bench -- <name>...` runs only the named ones (engine, extraction,
-// likelihood, server, startup) and writes bench/results/<names>.json. --quick: fewer rounds. The server
-// bench runs only when named; LLAMA_SERVER=/path/to/llama-server adds llama.cpp's server side by side.
+// `npm run bench`: the parity bench, one table of ours against llama.cpp's own tools (llama-completion,
+// llama-bench: LLAMA_COMPLETION / LLAMA_BENCH, else those of `safesteer engine build --tools`), written to
+// bench/results/parity.json with the machine and its load. `npm run bench -- <name>...` runs the named
+// ones (parity, engine, extraction, likelihood, server, startup) and writes bench/results/<names>.json.
+// --quick: fewer rounds; --prebuilt: the parity bench also runs ours on the prebuilt npm libraries.
+// LLAMA_SERVER=/path/to/llama-server adds llama.cpp's server to the server bench.
 import { mkdirSync } from "node:fs";
-import { availableParallelism, cpus } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../src/util/atomic-write.js";
 import { benchModels, type EngineBenchRow, engineBench } from "./engine.bench.js";
 import { type ExtractionBenchRow, extractionBench } from "./extraction.bench.js";
 import { type LikelihoodBenchRow, likelihoodBench } from "./likelihood.bench.js";
+import { type ParityBench, parityBench, parityTable } from "./parity.bench.js";
 import { type ServerBench, serverBench } from "./server.bench.js";
 import { type StartupBenchRow, startupBench } from "./startup.bench.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
-const BENCHES = ["engine", "extraction", "likelihood", "server", "startup"];
-const DEFAULT = ["startup", "engine", "extraction", "likelihood"];
+const BENCHES = ["parity", "engine", "extraction", "likelihood", "server", "startup"];
+const DEFAULT = ["parity"];
 const named = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const n of named) {
   if (!BENCHES.includes(n)) {
@@ -26,6 +29,17 @@ for (const n of named) {
 }
 const selected = named.length > 0 ? BENCHES.filter((b) => named.includes(b)) : DEFAULT;
 const run = (name: string) => selected.includes(name);
+
+let parity: ParityBench | undefined;
+if (run("parity")) {
+  parity = parityBench({
+    root: ROOT,
+    rounds: quick ? 1 : 3,
+    modelDir: process.env.SAFESTEER_BENCH_DIR || join(tmpdir(), "safesteer-bench"),
+    prebuilt: process.argv.includes("--prebuilt"),
+    log: (s) => process.stderr.write(`parity: ${s}...\n`),
+  });
+}
 
 const rows: EngineBenchRow[] = [];
 for (const m of run("engine") ? benchModels(ROOT) : []) {
@@ -73,6 +87,13 @@ if (run("server")) {
 }
 
 const f = (x: number) => x.toFixed(1);
+if (run("parity") && parity) {
+  const l = parity.loadBefore.map((x) => x.toFixed(2)).join(" ");
+  console.log(
+    `\nours (${parity.oursBuild} llama.cpp build: ${parity.oursLibraryDir}) against llama.cpp's own tools, same model and threads; medians of alternating runs; load average before: ${l}, after: ${parity.loadAfter.map((x) => x.toFixed(2)).join(" ")}\n`,
+  );
+  console.log(parityTable(parity));
+}
 if (run("engine")) {
   console.log(
     "\n| model | decode tok/s unsteered | decode tok/s native-steered | ratio (goal >= 0.99) | prefill tok/s plain | prefill tok/s capturing resid_post, all layers, mean | ratio (goal >= 0.8) |",
@@ -161,10 +182,10 @@ if (run("server") && server) {
     console.log(`| ${cells.join(" | ")} |`);
   }
 }
-const out = join(ROOT, "bench", "results", named.length > 0 ? `${selected.join("-")}.json` : "bench.json");
+const out = join(ROOT, "bench", "results", `${selected.join("-")}.json`);
 mkdirSync(dirname(out), { recursive: true });
-const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version };
-const results = { engine: rows, extraction, likelihood, server, startup: { runs: startupRuns, rows: startup } };
+const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version, loadAverageAtEnd: loadavg() };
+const results = { parity, engine: rows, extraction, likelihood, server, startup: { runs: startupRuns, rows: startup } };
 const written = Object.fromEntries(Object.entries(results).filter(([k]) => run(k)));
 writeFileAtomic(out, [`${JSON.stringify({ date: new Date().toISOString(), machine, ...written }, null, 2)}\n`]);
 console.log(`\nwrote ${out}`);

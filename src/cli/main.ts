@@ -9,6 +9,7 @@ import { buildCommand } from "./commands/build.js";
 import { convertCommand } from "./commands/convert.js";
 import { dataCommand } from "./commands/data.js";
 import { detectorCommand } from "./commands/detector.js";
+import { engineCommand } from "./commands/engine.js";
 import { evalCommand } from "./commands/eval.js";
 import { generateCommand } from "./commands/generate.js";
 import { infoCommand } from "./commands/info.js";
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
     convertCommand,
     quantizeCommand,
     dataCommand,
+    engineCommand,
     serveCommand,
   ])
     add(program);

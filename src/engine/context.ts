@@ -1,12 +1,12 @@
 // A context runs a model: batched decoding of several sequences, activation captures, and steering
 // (native control vectors for resid_post, write hooks for every other site).
-import type { BatchInput, TensorObserver } from "../native/llama.js";
+import type { BatchInput, DecodeMode, TensorObserver } from "../native/llama.js";
 import { NativeContext } from "../native/llama.js";
-import { EngineError } from "./errors.js";
 import { Capture, type CaptureSpec } from "./capture.js";
+import { EngineError } from "./errors.js";
+import type { Model } from "./model.js";
 import { combineObservers, type Site, siteTensor } from "./sites.js";
 import { type WriteHook, WriteHookSet } from "./write-hooks.js";
-import type { Model } from "./model.js";
 
 export interface ContextOptions {
   /** Total tokens the K/V cache holds, shared by all sequences (default min(train context, 2048)). */
@@ -19,7 +19,16 @@ export interface ContextOptions {
   exact?: boolean;
   /** Enable activation hooks (captures and write hooks). Default true. */
   hooks?: boolean;
+  /** Attach a ggml CPU threadpool to the context, as llama.cpp's tools do (default true). */
+  threadpool?: boolean;
+  /**
+   * Where decodes without hooks run: "auto" (default) on the JS thread for short decodes while no
+   * other context decodes at the same time, else on a libuv worker; "sync" / "async" force one.
+   */
+  decode?: DecodeMode;
 }
+
+export type { DecodeMode };
 
 /** strength x vector added at a site of a layer at every token position. */
 export interface SteeringVector {
@@ -87,6 +96,8 @@ export class Context {
       exact: opts.exact,
       observable: opts.hooks ?? true,
       kvUnified: true,
+      threadpool: opts.threadpool,
+      decodeMode: opts.decode,
     });
   }
 

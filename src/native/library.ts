@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { EngineError } from "../engine/errors.js";
+import { type BuildRecord, findUserBuild } from "./build.js";
 
 type Koffi = typeof import("koffi");
 const require = createRequire(import.meta.url);
@@ -167,6 +168,18 @@ function defineTypes() {
     name: koffi.array("char", 64, "String"),
   });
 
+  // ggml.h: bool cpumask[GGML_MAX_N_THREADS = 512]; int n_threads; enum prio; uint32_t poll; bool strict_cpu; bool paused
+  const ThreadpoolParams = koffi.struct("ggml_threadpool_params", {
+    cpumask: koffi.array("bool", 512),
+    n_threads: "int",
+    prio: "int",
+    poll: "uint32_t",
+    strict_cpu: "bool",
+    paused: "bool",
+  });
+  // the CPU backend's threadpool functions, reached through ggml_backend_reg_get_proc_address
+  const ThreadpoolNew = koffi.proto("void *ggml_threadpool_new_fn(ggml_threadpool_params *params)");
+  const ThreadpoolFree = koffi.proto("void ggml_threadpool_free_fn(void *tp)");
   const EvalCallback = koffi.proto("bool ggml_backend_sched_eval_callback(void *t, bool ask, void *ud)");
   const LogCallback = koffi.proto("void ggml_log_callback(int level, const char *text, void *ud)");
   const OptEpochCallback = koffi.proto(
@@ -180,6 +193,9 @@ function defineTypes() {
     QuantizeParams,
     OptParams,
     TensorHead,
+    ThreadpoolParams,
+    ThreadpoolNew,
+    ThreadpoolFree,
     EvalCallback,
     LogCallback,
     OptEpochCallback,
@@ -255,6 +271,9 @@ function declare(dir: string) {
     ggml_backend_dev_get: ggml.func("void *ggml_backend_dev_get(size_t i)"),
     ggml_backend_dev_name: ggml.func("const char *ggml_backend_dev_name(void *dev)"),
     ggml_backend_dev_type: ggml.func("int ggml_backend_dev_type(void *dev)"),
+    ggml_backend_reg_by_name: ggml.func("void *ggml_backend_reg_by_name(const char *name)"),
+    ggml_backend_reg_get_proc_address: ggmlBase.func("void *ggml_backend_reg_get_proc_address(void *reg, const char *name)"),
+    ggml_threadpool_params_default: ggmlBase.func("ggml_threadpool_params ggml_threadpool_params_default(int n_threads)"),
     ggml_backend_tensor_get: ggmlBase.func("void ggml_backend_tensor_get(void *t, _Out_ void *data, size_t offset, size_t size)"),
     ggml_backend_tensor_set: ggmlBase.func("void ggml_backend_tensor_set(void *t, const void *data, size_t offset, size_t size)"),
     ggml_is_contiguous: ggmlBase.func("bool ggml_is_contiguous(void *t)"),
@@ -334,6 +353,8 @@ function declare(dir: string) {
     ),
     llama_synchronize: llama.func("void llama_synchronize(void *ctx)"),
     llama_set_n_threads: llama.func("void llama_set_n_threads(void *ctx, int32_t n, int32_t n_batch)"),
+    llama_attach_threadpool: llama.func("void llama_attach_threadpool(void *ctx, void *tp, void *tp_batch)"),
+    llama_detach_threadpool: llama.func("void llama_detach_threadpool(void *ctx)"),
     llama_opt_init: llama.func("void llama_opt_init(void *ctx, void *model, llama_opt_params params)"),
     llama_opt_epoch: llama.func(
       "void llama_opt_epoch(void *ctx, void *ds, void *r_train, void *r_eval, int64_t idata_split, ggml_opt_epoch_callback *cb_train, ggml_opt_epoch_callback *cb_eval)",
@@ -353,6 +374,12 @@ export interface EngineChoice {
   libDir?: string;
 }
 
+/**
+ * Where the loaded libraries came from: a folder the user named (--llama-lib / SAFESTEER_LLAMA_LIB),
+ * the user's own build (`safesteer engine build`), or node-llama-cpp's prebuilt npm package.
+ */
+export type BuildOrigin = "llama-lib" | "user-build" | "prebuilt";
+
 export interface LoadedEngine {
   native: Native;
   dir: string;
@@ -360,6 +387,9 @@ export interface LoadedEngine {
   backend: GpuChoice;
   /** Whether the library came from a folder the user named (not an npm package). */
   custom: boolean;
+  origin: BuildOrigin;
+  /** The record of the user's build, when that is what was loaded. */
+  build?: BuildRecord;
 }
 
 let loaded: LoadedEngine | undefined;
@@ -370,23 +400,36 @@ export function initBackends(native: Native, dir: string): void {
   native.llama_backend_init();
 }
 
-function autoBackend(): Backend {
-  for (const cand of ["cuda", "vulkan", "metal"] as const) {
-    if (!platformPackage(cand)) continue;
-    try {
-      findLibraryDir(cand);
-      return cand;
-    } catch {
-      /* not installed: try the next one */
-    }
+/** The user's own build for a backend, unless SAFESTEER_NO_ENGINE_BUILD asks for the npm package. */
+function userBuild(backend: Backend) {
+  const off = process.env.SAFESTEER_NO_ENGINE_BUILD;
+  if (off && off !== "0") return undefined;
+  return findUserBuild(backend);
+}
+
+/** Installed: a user build or an npm package for this backend. */
+function installed(backend: Backend): boolean {
+  if (userBuild(backend)) return true;
+  if (!platformPackage(backend)) return false;
+  try {
+    findLibraryDir(backend);
+    return true;
+  } catch {
+    return false;
   }
+}
+
+function autoBackend(): Backend {
+  for (const cand of ["cuda", "vulkan", "metal"] as const) if (installed(cand)) return cand;
   return "cpu";
 }
 
 /**
  * Loads llama.cpp once per process. The build cannot change afterwards because the ggml libraries
  * are process-global: a later call that names another backend or folder is an error, and a call
- * that names none gets the loaded one.
+ * that names none gets the loaded one. Which build: the folder the user names (--llama-lib,
+ * SAFESTEER_LLAMA_LIB), else the user's own build for the backend (`safesteer engine build`), else
+ * node-llama-cpp's prebuilt package.
  */
 export function loadNative(choice: EngineChoice = {}): LoadedEngine {
   const libDir = choice.libDir ?? (process.env.SAFESTEER_LLAMA_LIB || undefined);
@@ -404,7 +447,8 @@ export function loadNative(choice: EngineChoice = {}): LoadedEngine {
   }
   const gpu = choice.gpu ?? "cpu";
   const backend: GpuChoice = libDir ? gpu : gpu === "auto" ? autoBackend() : gpu;
-  const dir = libDir ? resolve(libDir) : findLibraryDir(backend as Backend);
+  const user = libDir ? undefined : userBuild(backend as Backend);
+  const dir = libDir ? resolve(libDir) : (user?.libDir ?? findLibraryDir(backend as Backend));
   let native: Native;
   try {
     ctypes();
@@ -414,9 +458,11 @@ export function loadNative(choice: EngineChoice = {}): LoadedEngine {
     throw new EngineError(
       "backend_load_failed",
       `Could not load llama.cpp from ${dir}: ${(e as Error).message}` +
-        (backend === "cuda" ? " (is the CUDA 13 runtime installed: libcudart.so.13, libcublas.so.13?)" : ""),
+        (backend === "cuda" ? " (is the CUDA 13 runtime installed: libcudart.so.13, libcublas.so.13?)" : "") +
+        (user ? " (a build made by `safesteer engine build`: rebuild it, or set SAFESTEER_NO_ENGINE_BUILD=1 to use the npm package)" : ""),
     );
   }
-  loaded = { native, dir, backend, custom: libDir !== undefined };
+  const origin: BuildOrigin = libDir ? "llama-lib" : user ? "user-build" : "prebuilt";
+  loaded = { native, dir, backend, custom: libDir !== undefined, origin, build: user?.record };
   return loaded;
 }

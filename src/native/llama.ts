@@ -2,14 +2,17 @@
 // and plain typed arrays, never koffi or pointers.
 import { EngineError } from "../engine/errors.js";
 import { checkAbi } from "./abi.js";
-import { ctypes, type EngineChoice, initBackends, koffi, loadNative, type Native } from "./library.js";
+import type { BuildRecord } from "./build.js";
+import { type BuildOrigin, ctypes, type EngineChoice, initBackends, koffi, loadNative, type Native } from "./library.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogSink = (level: LogLevel, text: string) => void;
 
 const LEVELS: Record<number, LogLevel> = { 1: "debug", 2: "info", 3: "warn", 4: "error" };
 
-let engine: { native: Native; backend: string; dir: string; custom: boolean; version: string } | undefined;
+let engine:
+  | { native: Native; backend: string; dir: string; custom: boolean; origin: BuildOrigin; build?: BuildRecord; version: string }
+  | undefined;
 let logSink: LogSink = () => {};
 let lastLevel: LogLevel = "info";
 let logCallback: unknown;
@@ -28,7 +31,7 @@ export function engineNative(choice?: EngineChoice): Native {
     if (choice) loadNative(choice); // throws on a backend conflict
     return engine.native;
   }
-  const { native, backend, dir, custom } = loadNative(choice);
+  const { native, backend, dir, custom, origin, build } = loadNative(choice);
   logCallback = koffi.register((level: number, text: string) => {
     // level 5 continues the previous line
     const l = level === 5 ? lastLevel : (LEVELS[level] ?? "info");
@@ -38,7 +41,7 @@ export function engineNative(choice?: EngineChoice): Native {
   native.llama_log_set(logCallback, null);
   const version = checkAbi(native);
   initBackends(native, dir);
-  engine = { native, backend, dir, custom, version };
+  engine = { native, backend, dir, custom, origin, build, version };
   return native;
 }
 
@@ -48,6 +51,10 @@ export interface EngineInfo {
   libraryDir: string;
   /** Loaded from a folder the user named (--llama-lib / SAFESTEER_LLAMA_LIB). */
   custom: boolean;
+  /** Which build is loaded: a folder the user named, the user's own (`safesteer engine build`), or the prebuilt npm package. */
+  build: BuildOrigin;
+  /** For the user's own build: how it was made (backend, compiler, OpenMP, sources, date). */
+  buildInfo?: Pick<BuildRecord, "key" | "gpu" | "compiler" | "openmp" | "native" | "builtAt"> & { commit?: string };
   version: string;
   systemInfo: string;
   /** Compute devices llama.cpp sees (name and type: cpu, gpu, igpu, accel). */
@@ -66,6 +73,18 @@ export function engineInfo(): EngineInfo {
     backend: engine?.backend ?? "cpu",
     libraryDir: engine?.dir ?? "",
     custom: engine?.custom ?? false,
+    build: engine?.origin ?? "prebuilt",
+    buildInfo: engine?.build
+      ? {
+          key: engine.build.key,
+          gpu: engine.build.gpu,
+          compiler: engine.build.compiler,
+          openmp: engine.build.openmp,
+          native: engine.build.native,
+          builtAt: engine.build.builtAt,
+          commit: engine.build.source.commit,
+        }
+      : undefined,
     version: engine?.version ?? "",
     systemInfo: n.llama_print_system_info(),
     devices,
@@ -338,7 +357,75 @@ export interface NativeContextOptions {
   observable?: boolean;
   /** One K/V buffer for all sequences; keeps batch order intact (llama.cpp's simple split). */
   kvUnified?: boolean;
+  /**
+   * A ggml threadpool made for this context and attached to it (default true), as llama.cpp's own
+   * tools do: without one, every llama_decode starts and joins its CPU threads.
+   */
+  threadpool?: boolean;
+  /**
+   * Where a decode without activation hooks runs (hooked decodes always run on the JS thread):
+   * "sync" on the JS thread, "async" on a libuv worker, "auto" (default) on the JS thread while it pays
+   * (a few tokens, steps under 100 ms, and no other context decoding at the same time), else on a
+   * worker. SAFESTEER_DECODE sets the default.
+   */
+  decodeMode?: DecodeMode;
 }
+
+export type DecodeMode = "auto" | "sync" | "async";
+
+// --- the CPU threadpool -------------------------------------------------------------------------------
+
+let threadpoolFns: { create: unknown; free: unknown } | null | undefined;
+
+/** ggml_threadpool_new / _free of the loaded CPU backend (null: this build has none). */
+function threadpoolFunctions(n: Native): { create: unknown; free: unknown } | null {
+  if (threadpoolFns !== undefined) return threadpoolFns;
+  const reg = n.ggml_backend_reg_by_name("CPU");
+  const create = reg ? n.ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_new") : null;
+  const free = reg ? n.ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_free") : null;
+  threadpoolFns = create && free ? { create, free } : null;
+  return threadpoolFns;
+}
+
+/** A ggml CPU threadpool of n threads, with llama.cpp's default parameters (null: none could be made). */
+function newThreadpool(n: Native, threads: number): unknown {
+  const fns = threadpoolFunctions(n);
+  if (!fns) return null;
+  const params = n.ggml_threadpool_params_default(threads);
+  return koffi.call(fns.create, ctypes().ThreadpoolNew, params) ?? null;
+}
+
+function freeThreadpool(n: Native, tp: unknown): void {
+  const fns = threadpoolFunctions(n);
+  if (fns && tp) koffi.call(fns.free, ctypes().ThreadpoolFree, tp);
+}
+
+// --- when a decode runs on the JS thread ---------------------------------------------------------------
+
+/** A decode of at most this many tokens may run on the JS thread (generation steps; prefill goes to a worker). */
+const SYNC_MAX_TOKENS = 16;
+/**
+ * A decode step slower than this goes to a worker: the hop costs under 1% there, and the event loop
+ * (a server's other requests, Ctrl-C) is never blocked longer than about this.
+ */
+const SYNC_MAX_STEP_MS = 100;
+/** Another context decoded this recently: contexts are decoding side by side, each on a worker. */
+const CONCURRENT_WINDOW_MS = 50;
+/** A run of synchronous decodes yields to the event loop at least this often (Ctrl-C, timers, servers). */
+const YIELD_EVERY_MS = 4;
+let contextIds = 0;
+let asyncInFlight = 0;
+let lastDecoder = 0;
+let lastDecodeEnd = 0;
+let lastYield = 0;
+
+/** SAFESTEER_DECODE=sync|async|auto sets the default for contexts that do not choose (for measurements). */
+function defaultDecodeMode(): DecodeMode {
+  const v = process.env.SAFESTEER_DECODE;
+  return v === "sync" || v === "async" ? v : "auto";
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface BatchInput {
   tokens: ArrayLike<number>;
@@ -361,6 +448,12 @@ export class NativeContext {
   private observer: TensorObserver | undefined;
   private callbackError: unknown;
   private freed = false;
+  private readonly id = ++contextIds;
+  /** The ggml threadpool attached to this context (null: none, llama.cpp makes one per decode). */
+  readonly threadpool: unknown = null;
+  readonly decodeMode: DecodeMode;
+  /** How long this context's last short decode (a generation step) took, ms. */
+  private stepMs = 0;
   private batchMem:
     | { cap: number; tok: unknown; pos: unknown; nseq: unknown; seqs: unknown; seqp: unknown; out: unknown; views: BatchViews }
     | undefined;
@@ -376,7 +469,9 @@ export class NativeContext {
     p.n_seq_max = opts.nSeqMax;
     p.n_threads = opts.nThreads;
     p.n_threads_batch = opts.nThreads;
-    p.kv_unified = opts.kvUnified ?? true;
+    // one sequence: the same cache either way, but a unified one makes every decode track LLAMA_MAX_SEQ
+    // (256) sequences (llama_batch_allocr::init): about 0.1 ms per decode, a third of the organism's step
+    p.kv_unified = (opts.kvUnified ?? true) && opts.nSeqMax > 1;
     p.no_perf = true;
     if (opts.exact) {
       p.flash_attn_type = 0;
@@ -397,6 +492,11 @@ export class NativeContext {
       );
     }
     this.ptr = ptr;
+    this.decodeMode = opts.decodeMode ?? defaultDecodeMode();
+    if (opts.threadpool ?? true) {
+      this.threadpool = newThreadpool(n, opts.nThreads);
+      if (this.threadpool) n.llama_attach_threadpool(ptr, this.threadpool, null);
+    }
     this.nCtx = n.llama_n_ctx(ptr);
     this.nBatch = n.llama_n_batch(ptr);
     this.nUbatch = n.llama_n_ubatch(ptr);
@@ -452,8 +552,9 @@ export class NativeContext {
   }
 
   /**
-   * Runs one llama_decode. With an observable context the call is synchronous (the eval callback
-   * must run on the JS thread); otherwise it runs on a worker thread and the event loop keeps going.
+   * Runs one llama_decode: on the JS thread for an observable context (the eval callback must run
+   * there) and, in "auto" mode, for short decodes while no other context decodes; else on a worker
+   * thread while the event loop keeps going.
    */
   async decode(input: BatchInput): Promise<void> {
     const nTok = input.tokens.length;
@@ -472,15 +573,31 @@ export class NativeContext {
     v.struct.n_tokens = nTok;
     this.callbackError = undefined;
     let rc: number;
-    if (this.observable) {
+    const t0 = performance.now();
+    if (this.runsOnJsThread(nTok)) {
+      // the tensor callbacks of a hooked context must run on this thread; a short decode runs here
+      // because the hop to a worker costs more than it saves. Yield to the event loop now and then,
+      // or a loop of decodes never lets Ctrl-C (or a progress bar, or a server) in.
       rc = this.n.llama_decode(this.ptr, v.struct);
-      // the call above blocks (tensor callbacks must run on this thread); yield to the event loop
-      // after it, or a loop of decodes never lets Ctrl-C (or a progress bar, or a server) in
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastDecoder = this.id;
+      lastDecodeEnd = performance.now();
+      if (nTok <= SYNC_MAX_TOKENS) this.stepMs = lastDecodeEnd - t0;
+      if (lastDecodeEnd - lastYield >= YIELD_EVERY_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
     } else {
-      rc = await new Promise<number>((resolve, reject) =>
-        this.n.llama_decode.async(this.ptr, v.struct, (err: unknown, res: number) => (err ? reject(err) : resolve(res))),
-      );
+      asyncInFlight++;
+      try {
+        rc = await new Promise<number>((resolve, reject) =>
+          this.n.llama_decode.async(this.ptr, v.struct, (err: unknown, res: number) => (err ? reject(err) : resolve(res))),
+        );
+      } finally {
+        asyncInFlight--;
+        lastDecoder = this.id;
+        lastDecodeEnd = lastYield = performance.now();
+        if (nTok <= SYNC_MAX_TOKENS) this.stepMs = lastDecodeEnd - t0;
+      }
     }
     if (this.callbackError) throw this.callbackError;
     if (rc === 1) {
@@ -491,6 +608,14 @@ export class NativeContext {
     }
     if (rc === 2) throw new EngineError("aborted", "decoding was aborted.");
     if (rc !== 0) throw new EngineError("decode_failed", `llama_decode failed with code ${rc}.`);
+  }
+
+  /** Whether the next decode of nTok tokens runs on the JS thread (see NativeContextOptions.decodeMode). */
+  private runsOnJsThread(nTok: number): boolean {
+    if (this.observable || this.decodeMode === "sync") return true;
+    if (this.decodeMode === "async") return false;
+    if (nTok > SYNC_MAX_TOKENS || asyncInFlight > 0 || this.stepMs > SYNC_MAX_STEP_MS) return false;
+    return lastDecoder === this.id || lastDecoder === 0 || performance.now() - lastDecodeEnd > CONCURRENT_WINDOW_MS;
   }
 
   /** Logits of output row i of the last decode (-1: the last output row). */
@@ -526,7 +651,9 @@ export class NativeContext {
   free(): void {
     if (this.freed) return;
     this.freed = true;
+    if (this.threadpool) this.n.llama_detach_threadpool(this.ptr);
     this.n.llama_free(this.ptr);
+    if (this.threadpool) freeThreadpool(this.n, this.threadpool);
     if (this.callback) koffi.unregister(this.callback as bigint);
     if (this.batchMem) for (const k of ["tok", "pos", "nseq", "seqs", "seqp", "out"] as const) koffi.free(this.batchMem[k]);
   }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Context } from "../../src/engine/context.js";
-import { KNOWN_SITES } from "../../src/engine/sites.js";
 import { Model } from "../../src/engine/model.js";
+import { KNOWN_SITES } from "../../src/engine/sites.js";
 import { STORIES_GGUF } from "../support/models.js";
 import { referenceForward, relativeError } from "../support/reference-llama.js";
 
