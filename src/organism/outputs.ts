@@ -1,4 +1,4 @@
-// What the demo writes (results.json, report.md, the bundle), made reproducible byte for byte: the
+// What the demo writes (results.json, report.md, report.html, the bundle), made reproducible byte for byte: the
 // files are committed (reports/organism), so nothing in them may depend on where the repository
 // lives or on the wall clock. Paths are relative to the output folder; the bundle records no
 // creation time.
@@ -7,10 +7,16 @@ import { join, relative, resolve, sep } from "node:path";
 import { writeBundle } from "../steer/bundle.js";
 import type { Bundle } from "../steer/types.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { buildReport, writeReport } from "../web/report-file.js";
 import { studyExamples, studyReport } from "./report.js";
 import type { StudyResults } from "./study.js";
 
-export const DEMO_FILES = { results: "results.json", report: "report.md", bundle: "organism.bundle.gguf" } as const;
+export const DEMO_FILES = {
+  results: "results.json",
+  report: "report.md",
+  html: "report.html",
+  bundle: "organism.bundle.gguf",
+} as const;
 
 /** `path` relative to `dir`, with forward slashes (the same text on every system). */
 export function relativeTo(dir: string, path: string): string {
@@ -46,12 +52,15 @@ export function demoReportMd(s: StudyResults): string {
   return `# SafeSteer on the organism\n\n${studyReport(s)}\n\n## Examples\n\n${studyExamples(s)}\n`;
 }
 
-/** Writes results.json, report.md and organism.bundle.gguf into `dir`; returns their paths. */
+/** Writes results.json, report.md, organism.bundle.gguf and report.html (drawn from the first three) into `dir`; returns their paths. */
 export function writeDemoOutputs(dir: string, s: StudyResults): string[] {
   mkdirSync(dir, { recursive: true });
   const paths = [join(dir, DEMO_FILES.results), join(dir, DEMO_FILES.report), join(dir, DEMO_FILES.bundle)] as const;
   writeFileAtomic(paths[0], [demoResultsJson(s, dir)]);
   writeFileAtomic(paths[1], [demoReportMd(s)]);
   writeBundle(paths[2], reproducibleBundle(s.bundle));
-  return [...paths];
+  // the HTML report reads the files just written (names relative to `dir`: nothing names a place)
+  const html = join(dir, DEMO_FILES.html);
+  writeReport(html, buildReport({ results: [paths[0]], title: "SafeSteer on the organism" }));
+  return [...paths, html];
 }
