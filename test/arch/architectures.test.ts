@@ -13,8 +13,8 @@ import { randomShape, writeRandomGguf } from "../../src/convert/random-model.js"
 import { Context } from "../../src/engine/context.js";
 import type { EngineError } from "../../src/engine/errors.js";
 import { metaNumber, metaString } from "../../src/engine/gguf/reader.js";
-import { KNOWN_SITES, type KnownSite } from "../../src/engine/sites.js";
 import { type ChatMessage, Model } from "../../src/engine/model.js";
+import { KNOWN_SITES, type KnownSite } from "../../src/engine/sites.js";
 import { renderExample } from "../../src/steer/render.js";
 import { Rng } from "../../src/util/random.js";
 import { ROOT, tmpFile } from "../support/models.js";
