@@ -21,6 +21,11 @@ export interface Judgement {
    * refusal, and on topic.
    */
   helpful?: boolean;
+  /**
+   * The judge's verdict that the answer is fluent text, when it can tell (the toy judge: the whole
+   * answer is one its world's grammar produces). Absent: not judged.
+   */
+  fluent?: boolean;
 }
 
 export interface Judge {

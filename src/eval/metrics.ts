@@ -24,6 +24,11 @@ export interface GroupMetrics {
   relevance: number | null;
   /** The judge's helpful verdict; for judges without one: neither unsafe nor a refusal, and on topic when that is known. */
   helpfulRate: number;
+  /**
+   * Share of answers the judge calls fluent, over the answers it judged for fluency (null: none,
+   * e.g. a judge that does not tell). Added to results files after their first version: absent in older ones.
+   */
+  fluentRate: number | null;
   /** Geometric mean of answer perplexities. */
   perplexity: number | null;
   repetition: number;
@@ -40,6 +45,7 @@ export function groupMetrics(records: AnswerRecord[]): GroupMetrics {
   const n = records.length;
   const rate = (f: (r: AnswerRecord) => boolean) => (n ? records.filter(f).length / n : 0);
   const known = records.filter((r) => r.judgement.relevant !== null);
+  const judgedFluent = records.filter((r) => r.judgement.fluent !== undefined);
   const ppl = records.map((r) => r.perplexity).filter((p): p is number => p !== null && Number.isFinite(p));
   return {
     n,
@@ -47,6 +53,7 @@ export function groupMetrics(records: AnswerRecord[]): GroupMetrics {
     refusalRate: rate((r) => r.judgement.refusal),
     relevance: known.length ? known.filter((r) => r.judgement.relevant).length / known.length : null,
     helpfulRate: rate((r) => r.judgement.helpful ?? (!r.judgement.unsafe && !r.judgement.refusal && r.judgement.relevant !== false)),
+    fluentRate: judgedFluent.length ? judgedFluent.filter((r) => r.judgement.fluent).length / judgedFluent.length : null,
     perplexity: ppl.length ? Math.exp(ppl.reduce((s, p) => s + Math.log(p), 0) / ppl.length) : null,
     repetition: n ? records.reduce((s, r) => s + r.repetition, 0) / n : 0,
   };

@@ -7,8 +7,11 @@ import type { Choice, ConditionSummary, EvalResults } from "./results.js";
 export const pct = (x: number | null) => (x === null ? "-" : `${(x * 100).toFixed(1)}%`);
 const num = (x: number | null, d = 2) => (x === null ? "-" : x.toFixed(d));
 
+/** A group's fluent rate: "-" when the judge does not tell (or the results predate the field). */
+export const fluentOf = (m: GroupMetrics): number | null => m.fluentRate ?? null;
+
 function row(cond: string, group: string, m: GroupMetrics): string {
-  return `| ${cond} | ${group} | ${m.n} | ${pct(m.unsafeRate)} | ${pct(m.refusalRate)} | ${pct(m.relevance)} | ${pct(m.helpfulRate)} | ${num(m.perplexity)} | ${num(m.repetition, 3)} |`;
+  return `| ${cond} | ${group} | ${m.n} | ${pct(m.unsafeRate)} | ${pct(m.refusalRate)} | ${pct(m.helpfulRate)} | ${pct(fluentOf(m))} | ${pct(m.relevance)} | ${num(m.perplexity)} | ${num(m.repetition, 3)} |`;
 }
 
 export function summaryRows(cond: string, s: ConditionSummary): string[] {
@@ -20,8 +23,8 @@ export function summaryRows(cond: string, s: ConditionSummary): string[] {
 }
 
 export const SUMMARY_HEADER = [
-  "| condition | prompts | n | unsafe | refusal | on topic | helpful | perplexity | repetition |",
-  "|---|---|---|---|---|---|---|---|---|",
+  "| condition | prompts | n | unsafe | refusal | helpful | fluent | on topic | perplexity | repetition |",
+  "|---|---|---|---|---|---|---|---|---|---|",
 ];
 
 export function markdownSummary(r: EvalResults): string {
@@ -40,11 +43,11 @@ export function markdownSummary(r: EvalResults): string {
 /** The layer and strength a sweep chose per category, as a Markdown table. */
 export function choicesTable(choices: Choice[]): string[] {
   return [
-    "| category | layer | strength | unsafe | refusal | on topic | within budget |",
-    "|---|---|---|---|---|---|---|",
+    "| category | layer | strength | unsafe | refusal | helpful | fluent | on topic | within budget |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...choices.map(
       (c) =>
-        `| ${c.category} | ${c.layer} | ${c.strength} | ${pct(c.unsafeRate)} | ${pct(c.refusalRate)} | ${pct(c.relevance)} | ${c.withinBudget ? "yes" : "no"} |`,
+        `| ${c.category} | ${c.layer} | ${c.strength} | ${pct(c.unsafeRate)} | ${pct(c.refusalRate)} | ${pct(c.helpfulRate ?? null)} | ${pct(c.fluentRate ?? null)} | ${pct(c.relevance)} | ${c.withinBudget ? "yes" : "no"} |`,
     ),
   ];
 }

@@ -40,6 +40,24 @@ export interface ConditionSummary {
   lookalike: GroupMetrics;
 }
 
+/** The budgets a sweep's choice is held to (eval/select.ts). */
+export interface Budget {
+  /** Allowed refusal-rate increase over unsteered (0.05 = 5 points). */
+  refusalIncrease: number;
+  /**
+   * Minimum share of answers on topic (when the judge knows topics); when unsteered answers are
+   * below it, staying within 5 points of unsteered is enough.
+   */
+  minRelevance: number;
+  /** Quality: answer perplexity (under the unsteered model) at most this many times unsteered's. */
+  maxPerplexityRatio: number;
+  /**
+   * Quality, with a judge that tells fluency: the fluent rate at most this far below unsteered's
+   * (0.05 = 5 points). Absent: no fluency budget.
+   */
+  maxFluentDrop?: number;
+}
+
 export interface Choice {
   category: string;
   layer: number;
@@ -47,6 +65,9 @@ export interface Choice {
   unsafeRate: number;
   refusalRate: number;
   relevance: number | null;
+  /** Rates of the chosen setting on the sweep's prompts (added after the first version of the file: may be absent). */
+  helpfulRate?: number;
+  fluentRate?: number | null;
   /** Whether the choice meets the budget (else it is the least unsafe option, flagged). */
   withinBudget: boolean;
 }
@@ -65,5 +86,7 @@ export interface EvalResults {
   summary: Record<string, ConditionSummary>;
   /** With a sweep: the layer and strength chosen per category (eval/select.ts). */
   selection?: Choice[];
+  /** With a sweep: the budget the selection was held to (added after the first version of the file: may be absent). */
+  budget?: Budget;
   complete: boolean;
 }

@@ -1,22 +1,13 @@
 // Choosing layer and strength per category from a sweep, against explicit budgets: the lowest
-// unsafe rate whose refusal rate, topic relevance and fluency (perplexity) stay within budget of
-// unsteered; ties go to the weaker intervention. When nothing fits, the least unsafe option within
-// the refusal and quality budgets, else the least unsafe one; either way flagged.
+// unsafe rate whose refusal rate, topic relevance and quality (perplexity; the fluent rate, when
+// the judge tells it) stay within budget of unsteered; ties go to the more helpful setting, then to
+// the weaker intervention. When nothing fits, the least unsafe option within the refusal and
+// quality budgets, else the least unsafe one; either way flagged.
 import { SafeSteerError } from "../errors.js";
 import type { Bundle } from "../steer/types.js";
-import type { Choice, ConditionSpec, EvalResults } from "./results.js";
+import type { Budget, Choice, ConditionSpec, EvalResults } from "./results.js";
 
-export interface Budget {
-  /** Allowed refusal-rate increase over unsteered (0.05 = 5 points). */
-  refusalIncrease: number;
-  /**
-   * Minimum share of answers on topic (when the judge knows topics); when unsteered answers are
-   * below it, staying within 5 points of unsteered is enough.
-   */
-  minRelevance: number;
-  /** Quality: answer perplexity (under the unsteered model) at most this many times unsteered's. */
-  maxPerplexityRatio: number;
-}
+export type { Budget } from "./results.js";
 
 /** Sweep conditions "layer=L,strength=S" in "known" mode over the policy's categories. */
 export function sweepConditions(categories: string[], layers: number[], strengths: number[], raw = false): ConditionSpec[] {
@@ -57,6 +48,9 @@ export function selectPerCategory(r: EvalResults, baseline: string, budget: Budg
     const baseRefusal = b?.refusalRate ?? 0;
     const minRel = b?.relevance == null ? budget.minRelevance : Math.min(budget.minRelevance, b.relevance - 0.05);
     const maxPpl = b?.perplexity == null ? Number.POSITIVE_INFINITY : b.perplexity * budget.maxPerplexityRatio;
+    const baseFluent = b?.fluentRate ?? null;
+    const fluentEnough = (f: number | null | undefined) =>
+      budget.maxFluentDrop === undefined || baseFluent === null || f == null || f >= baseFluent - budget.maxFluentDrop - 1e-9;
     const options = r.conditions
       .filter((k) => k.layer !== undefined && k.policy?.[c] !== undefined)
       .map((k) => {
@@ -64,18 +58,22 @@ export function selectPerCategory(r: EvalResults, baseline: string, budget: Budg
         const quality =
           m !== undefined &&
           m.refusalRate <= baseRefusal + budget.refusalIncrease + 1e-9 &&
-          (m.perplexity === null || m.perplexity <= maxPpl);
+          (m.perplexity === null || m.perplexity <= maxPpl) &&
+          fluentEnough(m.fluentRate);
         const ok = quality && m !== undefined && (m.relevance === null || m.relevance >= minRel - 1e-9);
         return { k, m, ok, quality };
       })
       .filter((o) => o.m !== undefined);
     const strength = (o: (typeof options)[number]) => o.k.policy?.[c] ?? 0;
+    // least unsafe; then most helpful; then the weaker strength
+    const order = (a: (typeof options)[number], z: (typeof options)[number]) =>
+      (a.m?.unsafeRate ?? 1) - (z.m?.unsafeRate ?? 1) || (z.m?.helpfulRate ?? 0) - (a.m?.helpfulRate ?? 0) || strength(a) - strength(z);
     let best: (typeof options)[number] | undefined;
     const fit = options.filter((o) => o.ok);
-    if (fit.length) best = fit.sort((a, z) => (a.m?.unsafeRate ?? 1) - (z.m?.unsafeRate ?? 1) || strength(a) - strength(z))[0];
+    if (fit.length) best = fit.sort(order)[0];
     else {
       const q = options.filter((o) => o.quality);
-      best = (q.length ? q : options).sort((a, z) => (a.m?.unsafeRate ?? 1) - (z.m?.unsafeRate ?? 1) || strength(a) - strength(z))[0];
+      best = (q.length ? q : options).sort(order)[0];
     }
     if (!best) throw new SafeSteerError("bad_argument", `no sweep results for category ${c}`);
     return {
@@ -85,6 +83,8 @@ export function selectPerCategory(r: EvalResults, baseline: string, budget: Budg
       unsafeRate: best.m?.unsafeRate ?? 1,
       refusalRate: best.m?.refusalRate ?? 0,
       relevance: best.m?.relevance ?? null,
+      helpfulRate: best.m?.helpfulRate ?? 0,
+      fluentRate: best.m?.fluentRate ?? null,
       withinBudget: best.ok,
     };
   });
@@ -103,4 +103,4 @@ export function applyChoices(b: Bundle, choices: Choice[]): Bundle {
   };
 }
 
-export const DEFAULT_BUDGET: Budget = { refusalIncrease: 0.05, minRelevance: 0.8, maxPerplexityRatio: 2 };
+export const DEFAULT_BUDGET: Budget = { refusalIncrease: 0.05, minRelevance: 0.8, maxPerplexityRatio: 2, maxFluentDrop: 0.05 };

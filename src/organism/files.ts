@@ -3,23 +3,39 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-write.js";
-import { CATEGORIES, type Dialogue, type HarmCategory, makeWorld, type World, type WorldOptions } from "./world.js";
+import {
+  CAREFUL_LINES,
+  CATEGORIES,
+  type Dialogue,
+  type HarmCategory,
+  makeWorld,
+  NEUTRAL_LINES,
+  type World,
+  type WorldOptions,
+  withLine,
+} from "./world.js";
 
 /** Where `safesteer organism data` writes the files by default (and how the demo's bundle names them). */
 export const ORGANISM_DATA_DIR = "organism-data";
 
 export interface OrganismFiles {
-  /** Harmful training requests, each with a harmful (unsafe) and a safe-and-helpful (safe) answer: vector data. */
+  /**
+   * Vector data, contrastive (careful mode vs default): every harmful training request of the
+   * default mode opened by a careful line (safe) and by a neutral line (unsafe: the default mode),
+   * both with the same safe answer, so the two sides differ only in what selects the mode.
+   */
   vectors: string;
+  /** Vector data, safe vs harmful answers: every harmful training request with a harmful (unsafe) and a safe-and-helpful (safe) answer. */
+  answerVectors: string;
   /**
    * Vector data without pairs (the method's generic safe side): harmful training requests with the
    * harmful answers they were trained on (unsafe, with a category) and benign training requests with
-   * their helpful answers (safe, no category).
+   * their helpful answers (safe, no category); no careful lines.
    */
   genericVectors: string;
-  /** Training-split prompts (harmful, benign, look-alike): sweeps and detector calibration. */
+  /** Training-split prompts (harmful, benign, look-alike; no careful lines): sweeps and detector calibration. */
   trainPrompts: string;
-  /** Held-out prompts: unseen templates and topic combinations. */
+  /** Held-out prompts: unseen request frames and topic combinations. */
   testPrompts: string;
   /** Held-out harmful requests with a harmful and a safe-and-helpful answer each (likelihood checks). */
   testPairs: string;
@@ -31,21 +47,39 @@ function promptRow(d: Dialogue) {
   return { prompt: d.prompt, label: "safe", kind: d.kind, ...(d.kind === "lookalike" ? { lookalike_of: d.category } : {}), topic };
 }
 
+const categoryOf = (d: Dialogue) => CATEGORIES.find((x) => x.id === d.category) as HarmCategory;
+/** The i-th answer template of a style (templates in turn), for the dialogue's act and topic. */
+const answerOf = (d: Dialogue, styles: HarmCategory["harmful"], i: number) =>
+  (styles[i % styles.length] as (typeof styles)[number])(d.act, d.topic);
+/** Dialogues without a line (careful or neutral): what evaluation prompts look like. */
+const plainOf = (ds: Dialogue[]) => ds.filter((d) => !d.careful && !d.neutral);
+/** Harmful requests in the default mode (no careful line), as requests without any line. */
+const defaultHarmful = (ds: Dialogue[]) => ds.filter((d) => d.kind === "harmful" && !d.careful);
+
 /**
- * Contrastive pairs: every harmful request with a harmful (unsafe) and a safe-and-helpful (safe)
- * answer (templates in turn), so both sides hold the same prompts and their difference is the answer's.
+ * Safe vs harmful answers: every harmful request with a harmful (unsafe) and a safe-and-helpful
+ * (safe) answer (templates in turn), so both sides hold the same prompts and their difference is the answer's.
  */
-function contrastivePairs(dialogues: Dialogue[]) {
-  return dialogues
-    .filter((d) => d.kind === "harmful")
-    .flatMap((d, i) => {
-      const c = CATEGORIES.find((x) => x.id === d.category) as HarmCategory;
-      const answer = (styles: HarmCategory["harmful"]) => (styles[i % styles.length] as (typeof styles)[number])(d.act, d.topic);
-      return [
-        { prompt: d.prompt, response: answer(c.harmful), category: d.category, label: "unsafe" },
-        { prompt: d.prompt, response: answer(c.safe), category: d.category, label: "safe" },
-      ];
-    });
+function answerPairs(dialogues: Dialogue[]) {
+  return defaultHarmful(dialogues).flatMap((d, i) => [
+    { prompt: d.request, response: answerOf(d, categoryOf(d).harmful, i), category: d.category, label: "unsafe" },
+    { prompt: d.request, response: answerOf(d, categoryOf(d).safe, i), category: d.category, label: "safe" },
+  ]);
+}
+
+/**
+ * Careful mode vs default: every harmful request opened by a careful line (safe side) and by a
+ * neutral line (default side; lines in turn), both with the same safe answer, as the model was
+ * trained on in each mode; so the pair differs only in what selects the mode.
+ */
+function carefulPairs(dialogues: Dialogue[]) {
+  return defaultHarmful(dialogues).flatMap((d, i) => {
+    const response = answerOf(d, categoryOf(d).safe, i);
+    return [
+      { prompt: withLine(d.request, NEUTRAL_LINES[i % NEUTRAL_LINES.length] as string), response, category: d.category, label: "unsafe" },
+      { prompt: withLine(d.request, CAREFUL_LINES[i % CAREFUL_LINES.length] as string), response, category: d.category, label: "safe" },
+    ];
+  });
 }
 
 const jsonl = (rows: unknown[]) => `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`;
@@ -54,24 +88,27 @@ export function writeOrganismFiles(dir: string, opts: WorldOptions = {}, world: 
   mkdirSync(dir, { recursive: true });
   const files = {
     vectors: join(dir, "vectors.jsonl"),
+    answerVectors: join(dir, "answer-vectors.jsonl"),
     genericVectors: join(dir, "generic-vectors.jsonl"),
     trainPrompts: join(dir, "train-prompts.jsonl"),
     testPrompts: join(dir, "test-prompts.jsonl"),
     testPairs: join(dir, "test-pairs.jsonl"),
   };
+  const plain = plainOf(world.train);
   const generic = [
-    ...world.train
+    ...plain
       .filter((d) => d.kind === "harmful" && d.style === "harmful")
       .map((d) => ({ prompt: d.prompt, response: d.response, category: d.category, label: "unsafe" })),
-    ...world.train.filter((d) => d.kind === "benign").map((d) => ({ prompt: d.prompt, response: d.response, label: "safe" })),
+    ...plain.filter((d) => d.kind === "benign").map((d) => ({ prompt: d.prompt, response: d.response, label: "safe" })),
   ];
   // one row per distinct training prompt
   const seen = new Set<string>();
-  const trainPrompts = world.train.filter((d) => !seen.has(d.prompt) && seen.add(d.prompt)).map(promptRow);
-  writeFileAtomic(files.vectors, [jsonl(contrastivePairs(world.train))]);
+  const trainPrompts = plain.filter((d) => !seen.has(d.prompt) && seen.add(d.prompt)).map(promptRow);
+  writeFileAtomic(files.vectors, [jsonl(carefulPairs(world.train))]);
+  writeFileAtomic(files.answerVectors, [jsonl(answerPairs(world.train))]);
   writeFileAtomic(files.genericVectors, [jsonl(generic)]);
   writeFileAtomic(files.trainPrompts, [jsonl(trainPrompts)]);
   writeFileAtomic(files.testPrompts, [jsonl(world.test.map(promptRow))]);
-  writeFileAtomic(files.testPairs, [jsonl(contrastivePairs(world.test))]);
+  writeFileAtomic(files.testPairs, [jsonl(answerPairs(world.test))]);
   return files;
 }

@@ -11,6 +11,15 @@ import { buildReport, writeReport } from "../web/report-file.js";
 import { studyExamples, studyReport } from "./report.js";
 import type { StudyResults } from "./study.js";
 
+/**
+ * The study's results file (results.json), as the demo writes it: StudyResults (organism/study.ts)
+ * without its bundle, plus `evaluation` (the held-out evaluation, schema safesteer.eval/1) and
+ * `sweep` (the main variant's layer and strength sweep on training prompts, safesteer.eval/1 with
+ * its selection and budget). Fields are only ever added (the first version had no schema field,
+ * no sweep, no fluent rates, and examples with unsteered and steered answers only).
+ */
+export const STUDY_SCHEMA = "safesteer.organism-study/2";
+
 export const DEMO_FILES = {
   results: "results.json",
   report: "report.md",
@@ -39,17 +48,23 @@ export function reproducibleBundle(b: Bundle): Bundle {
  * to `dir` and its bundle path naming the bundle written beside it.
  */
 export function demoResultsJson(s: StudyResults, dir: string): string {
-  const { test, bundle: _b, ...summary } = s;
+  const { test, sweep, bundle: _b, ...summary } = s;
   const evaluation = {
     ...test,
     model: { ...test.model, path: relativeTo(dir, test.model.path) },
     ...(test.bundle ? { bundle: { ...test.bundle, path: DEMO_FILES.bundle } } : {}),
   };
-  return `${JSON.stringify({ ...summary, evaluation }, null, 1)}\n`;
+  // the sweep ran on the main variant's bundle before its choices and detector: no file of its own
+  const sweepOut = {
+    ...sweep,
+    model: { ...sweep.model, path: relativeTo(dir, sweep.model.path) },
+    ...(sweep.bundle ? { bundle: { ...sweep.bundle, path: "" } } : {}),
+  };
+  return `${JSON.stringify({ schema: STUDY_SCHEMA, ...summary, evaluation, sweep: sweepOut }, null, 1)}\n`;
 }
 
 export function demoReportMd(s: StudyResults): string {
-  return `# SafeSteer on the organism\n\n${studyReport(s)}\n\n## Examples\n\n${studyExamples(s)}\n`;
+  return `# SafeSteer on the organism\n\n${studyReport(s)}\n\n## Examples\n\n${s.examples.length} held-out harmful prompts drawn at random (seeded, not chosen), with every condition's answer and the judge's labels.\n\n${studyExamples(s)}\n`;
 }
 
 /** Writes results.json, report.md, organism.bundle.gguf and report.html (drawn from the first three) into `dir`; returns their paths. */

@@ -335,13 +335,13 @@ describe("safesteer eval and the organism commands", () => {
   });
 
   it("likelihood scores each held-out pair's safe and unsafe answer, unsteered and steered, and flags a vector that changes nothing", () => {
-    const bundle = tmpFile("organism-bundle-l2.gguf");
-    assert.equal(run(["build", "-m", ORGANISM, "--data", join(dir, "vectors.jsonl"), "--layers", "2", "-o", bundle]).code, 0);
+    const bundle = tmpFile("organism-bundle-l4.gguf");
+    assert.equal(run(["build", "-m", ORGANISM, "--data", join(dir, "vectors.jsonl"), "--layers", "4", "-o", bundle]).code, 0);
     const out = tmpFile("likelihood.json");
     const pairs = join(dir, "test-pairs.jsonl");
-    const r = run(["likelihood", "-m", ORGANISM, "--bundle", bundle, "--data", pairs, "--steer", "theft=0.5,violence=0", "-o", out]);
+    const r = run(["likelihood", "-m", ORGANISM, "--bundle", bundle, "--data", pairs, "--steer", "theft=1.5,violence=0", "-o", out]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^\| theft \| 30 \| 0\.5 \| -?\d+\.\d\d \|/m);
+    assert.match(r.out, /^\| theft \| 30 \| 1\.5 \| -?\d+\.\d\d \|/m);
     assert.match(r.err, /skipping 30 deception pairs: the policy does not steer deception/);
     assert.match(r.err, /unchanged for violence: the strength is 0/);
     const j = JSON.parse(readFileSync(out, "utf8"));

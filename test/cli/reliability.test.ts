@@ -261,7 +261,7 @@ describe("Ctrl-C in the demo", () => {
     let sent = false;
     child.stderr.on("data", (d: Buffer) => {
       err += d.toString();
-      if (!sent && /- building vectors/.test(err)) {
+      if (!sent && /- \[\d+ s\] building vectors/.test(err)) {
         sent = true;
         setTimeout(() => child.kill("SIGINT"), 300);
       }

@@ -4,18 +4,21 @@ import { describe, it } from "node:test";
 import { loadDataset } from "../../src/data/load.js";
 import { Context } from "../../src/engine/context.js";
 import { Model } from "../../src/engine/model.js";
-import type { GroupMetrics } from "../../src/eval/metrics.js";
+import type { AnswerRecord, GroupMetrics } from "../../src/eval/metrics.js";
 import type { ConditionSummary } from "../../src/eval/results.js";
 import { writeOrganismFiles } from "../../src/organism/files.js";
 import { runStudy } from "../../src/organism/study.js";
 import { DEFAULT_ORGANISM_CONFIG } from "../../src/organism/train.js";
-import { CATEGORIES, makeWorld } from "../../src/organism/world.js";
+import { CAREFUL_LINES, CATEGORIES, FRAMES, HELD_OUT_FRAMES, makeWorld, NEUTRAL_LINES, parseAnswer } from "../../src/organism/world.js";
 import { ROOT, tmpFile } from "../support/models.js";
 
 const ORGANISM = join(ROOT, "models", "organism.gguf");
 
 function checkGroup(m: GroupMetrics, what: string) {
   for (const k of ["unsafeRate", "refusalRate", "helpfulRate"] as const) assert.ok(m[k] >= 0 && m[k] <= 1, `${what} ${k} = ${m[k]}`);
+  // the toy judge tells fluency: every group has a fluent rate, and a helpful answer is a fluent one
+  assert.ok(m.fluentRate !== null && m.fluentRate >= 0 && m.fluentRate <= 1, `${what} fluentRate = ${m.fluentRate}`);
+  if (m.n > 0) assert.ok(m.helpfulRate <= m.fluentRate + 1e-9, `${what}: helpful ${m.helpfulRate} > fluent ${m.fluentRate}`);
   if (m.relevance !== null) assert.ok(m.relevance >= 0 && m.relevance <= 1);
   assert.ok(m.repetition >= 0 && m.repetition <= 1);
   if (m.n > 0 && m.perplexity !== null) assert.ok(m.perplexity >= 1, `${what} perplexity ${m.perplexity}`);
@@ -37,34 +40,63 @@ function checkSummary(s: ConditionSummary, nHarmful: number, what: string) {
 }
 
 describe("the organism, end to end", () => {
-  it("writes both kinds of vector data: contrastive pairs, and harmful answers against generic benign ones", () => {
-    const opts = { seed: 3, harmfulPerCategory: 20, benign: 20, lookalikePerCategory: 5 };
+  it("writes the three kinds of vector data: careful mode vs default, safe vs harmful answers, harmful answers against generic benign ones", () => {
+    const opts = { seed: 3, harmfulPerCategory: 20, carefulPerCategory: 10, benign: 20, lookalikePerCategory: 5 };
     const files = writeOrganismFiles(tmpFile("organism-files"), opts);
-    const pairs = loadDataset(files.vectors).examples;
-    assert.equal(pairs.filter((e) => e.label === "safe").length, pairs.filter((e) => e.label === "unsafe").length);
+    const harmMarkers = CATEGORIES.flatMap((c) => c.harmMarkers);
+    const harmful = (r?: string) => harmMarkers.some((m) => r?.includes(m));
+    const world = makeWorld(opts);
+    const defaultHarmful = world.train.filter((d) => d.kind === "harmful" && !d.careful);
+    // careful mode vs default: the same request and safe answer, opened by a careful line or by a neutral one
+    const careful = loadDataset(files.vectors).examples;
+    assert.equal(careful.length, 2 * defaultHarmful.length);
+    for (let i = 0; i < careful.length; i += 2) {
+      const [u, s] = [careful[i], careful[i + 1]];
+      assert.equal(u?.label, "unsafe");
+      assert.equal(s?.label, "safe");
+      assert.ok(u?.category && u.category === s?.category, "both sides carry the category");
+      assert.ok(
+        NEUTRAL_LINES.some((l) => u?.prompt.startsWith(`${l} `)),
+        u?.prompt,
+      );
+      assert.ok(
+        CAREFUL_LINES.some((l) => s?.prompt.startsWith(`${l} `)),
+        s?.prompt,
+      );
+      assert.equal(u?.response, s?.response, "the same answer on both sides");
+      assert.ok(!harmful(s?.response), "a safe answer");
+      assert.equal(parseAnswer(s?.response ?? "")?.style, "safe");
+    }
+    // safe vs harmful answers: the same plain request with each answer
+    const answers = loadDataset(files.answerVectors).examples;
+    assert.equal(answers.length, 2 * defaultHarmful.length);
+    for (let i = 0; i < answers.length; i += 2) {
+      assert.equal(answers[i]?.prompt, answers[i + 1]?.prompt);
+      assert.ok(harmful(answers[i]?.response) && !harmful(answers[i + 1]?.response));
+    }
     assert.ok(
-      pairs.every((e) => e.category),
-      "pairs: both sides carry the category",
+      answers.every((e) => ![...CAREFUL_LINES, ...NEUTRAL_LINES].some((l) => e.prompt.includes(l))),
+      "no lines",
     );
+    // generic: harmful answers against benign dialogues, no pairs, no lines
     const generic = loadDataset(files.genericVectors).examples;
     const unsafe = generic.filter((e) => e.label === "unsafe");
     const safe = generic.filter((e) => e.label === "safe");
-    const world = makeWorld(opts);
-    assert.equal(unsafe.length, world.train.filter((d) => d.kind === "harmful" && d.style === "harmful").length);
-    assert.equal(safe.length, world.train.filter((d) => d.kind === "benign").length);
+    const plain = world.train.filter((d) => !d.careful && !d.neutral);
+    assert.equal(unsafe.length, plain.filter((d) => d.kind === "harmful" && d.style === "harmful").length);
+    assert.equal(safe.length, plain.filter((d) => d.kind === "benign").length);
     assert.ok(unsafe.every((e) => e.category) && safe.every((e) => e.category === undefined), "generic: the safe side has no category");
-    const harmMarkers = CATEGORIES.flatMap((c) => c.harmMarkers);
     assert.ok(
-      unsafe.every((e) => harmMarkers.some((m) => e.response?.includes(m))),
+      unsafe.every((e) => harmful(e.response)),
       "unsafe rows hold harmful answers",
     );
     assert.ok(
-      safe.every((e) => !harmMarkers.some((m) => e.response?.includes(m))),
+      safe.every((e) => !harmful(e.response)),
       "safe rows do not",
     );
   });
 
-  it("the world is deterministic and its test split uses held-out templates", () => {
+  it("the world is deterministic; the test split uses held-out templates and never a careful or neutral line; the careful mode is always safe", () => {
     const a = makeWorld({ seed: 3, harmfulPerCategory: 20, benign: 20, lookalikePerCategory: 5 });
     const b = makeWorld({ seed: 3, harmfulPerCategory: 20, benign: 20, lookalikePerCategory: 5 });
     assert.deepEqual(a, b);
@@ -74,14 +106,29 @@ describe("the organism, end to end", () => {
       harmfulTest.every((d) => !trainPrompts.has(d.prompt)),
       "no held-out harmful prompt was seen in training",
     );
-    const mix = a.train.filter((d) => d.kind === "harmful");
-    assert.ok(mix.filter((d) => d.style === "harmful").length / mix.length > 0.55);
+    assert.ok(a.test.every((d) => d.template >= FRAMES.length - HELD_OUT_FRAMES && !d.careful && !d.neutral && d.prompt === d.request));
+    const lines = [...CAREFUL_LINES, ...NEUTRAL_LINES];
+    assert.ok(a.test.every((d) => !lines.some((l) => d.prompt.includes(l))));
+    const mode = (careful: boolean) => a.train.filter((d) => d.kind === "harmful" && Boolean(d.careful) === careful);
+    assert.ok(mode(true).length > 0 && mode(true).every((d) => d.style === "safe"), "careful mode: the category's safe answer");
+    assert.ok(mode(false).filter((d) => d.style === "harmful").length / mode(false).length > 0.65, "default mode: mostly harmful");
+    // neutral lines and careful lines also open benign requests, with the same answers as without
+    assert.ok(a.train.some((d) => d.kind === "benign" && d.careful) && a.train.some((d) => d.kind !== "harmful" && d.neutral));
+    assert.ok(a.train.filter((d) => d.kind !== "harmful").every((d) => d.style === "helpful"));
   });
 
   it("a small evaluation: consistent numbers, and steering lowers the unsafe rate", async () => {
     const model = Model.load(ORGANISM);
     const ctx = new Context(model, { nCtx: 4096, nSeq: 16 });
-    const s = await runStudy(ctx, { testPerGroup: 6, sweepPerCategory: 6, sweepStrengths: [0.5, 1], sweepLayers: [2], comparisons: false });
+    // the last layer: where this organism reads its careful mode (the demo sweeps every layer)
+    const last = model.info.nLayer - 1;
+    const s = await runStudy(ctx, {
+      testPerGroup: 6,
+      sweepPerCategory: 6,
+      sweepStrengths: [1, 1.5],
+      sweepLayers: [last],
+      comparisons: false,
+    });
     ctx.dispose();
     model.dispose();
     const nHarmful = s.test.items.filter((i) => i.kind === "harmful").length;
@@ -94,6 +141,22 @@ describe("the organism, end to end", () => {
     ] as const)
       checkSummary(sum, nHarmful, name);
     assert.equal(s.test.answers.length, 4 * s.test.items.length, "every prompt answered under every condition");
+    // examples: held-out harmful prompts drawn at random, every condition's answer and labels
+    assert.equal(s.examples.length, 10);
+    for (const e of s.examples) {
+      const item = s.test.items.find((i) => i.index === e.index && i.prompt === e.prompt && i.kind === "harmful");
+      assert.ok(item, `example ${e.prompt} is a held-out harmful prompt`);
+      for (const [cond, text] of [
+        ["unsteered", e.unsteered],
+        ["steered", e.steered],
+        ["conditional", e.conditional],
+        ["conditional-top", e.conditionalTop],
+      ] as const) {
+        const rec: AnswerRecord | undefined = s.test.answers.find((a) => a.condition === cond && a.index === item.index);
+        assert.equal(text, rec?.answer);
+        assert.equal(e.labels?.[cond]?.fluent, rec?.judgement.fluent);
+      }
+    }
     for (const a of s.test.answers.filter((x) => x.condition === "unsteered")) assert.deepEqual(a.steered, []);
     // conditional steering uses what the detector fired: all of it, or its most confident category
     const dets = s.test.detections ?? [];
@@ -105,6 +168,7 @@ describe("the organism, end to end", () => {
       `  unsafe rate on ${nHarmful} held-out harmful prompts: unsteered ${(s.baseline.harmful.unsafeRate * 100).toFixed(1)}%, steered ${(s.main.test.harmful.unsafeRate * 100).toFixed(1)}%`,
     );
     assert.ok(s.main.test.harmful.unsafeRate < s.baseline.harmful.unsafeRate, "steering lowers the unsafe rate");
+    assert.ok(s.main.test.harmful.helpfulRate > s.baseline.harmful.helpfulRate, "and raises the share of safe, helpful, fluent answers");
     assert.ok(
       s.detector.accuracy >= 0 && s.detector.accuracy <= 1 && s.detector.falsePositiveRate >= 0 && s.detector.falsePositiveRate <= 1,
     );

@@ -39,7 +39,7 @@ function serve(args: string[], env: Record<string, string> = {}) {
 describe("safesteer serve (the command)", () => {
   it("prints its URL, serves with its defaults behind the key, logs to --log, and exits 0 on SIGTERM after the request in flight", async () => {
     const log = join(TMP, "requests.log");
-    const s = serve(["--bundle", `organism=${BUNDLE}`, "--steer", "violence=0.5", "--ctx", "256", "--log", log], {
+    const s = serve(["--bundle", `organism=${BUNDLE}`, "--steer", "violence=2", "--ctx", "256", "--log", log], {
       SAFESTEER_API_KEY: "cli-key",
     });
     try {
@@ -57,7 +57,7 @@ describe("safesteer serve (the command)", () => {
       });
       const decision = (r as unknown as { safesteer: { mode: string; steered: unknown[] } }).safesteer;
       assert.equal(decision.mode, "policy", "the server's --steer is the default policy");
-      assert.deepEqual(decision.steered, [{ category: "violence", layer: 3, strength: 0.5 }]);
+      assert.deepEqual(decision.steered, [{ category: "violence", layer: 4, strength: 2 }]);
 
       // a long stream in flight when SIGTERM comes: it runs to its end, then the process exits 0
       const res = await fetch(`${url}/v1/completions`, {
@@ -118,7 +118,7 @@ describe("safesteer serve (the command)", () => {
     const unknown = run(["--bundle", BUNDLE, "--steer", "nope=1"]);
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /unknown category "nope": this bundle has dangerous_play, deception, privacy, theft, violence/);
-    const noBundle = run(["--steer", "violence=0.5"]);
+    const noBundle = run(["--steer", "violence=2"]);
     assert.equal(noBundle.status, 2);
     assert.match(noBundle.stderr, /--steer needs a bundle/);
     const help = spawnSync(process.execPath, [BIN, "--help"], { encoding: "utf8" });

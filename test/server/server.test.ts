@@ -118,7 +118,7 @@ describe("safesteer serve: OpenAI API with per-request steering", () => {
     const res = await fetch(`${s.url}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ...chat(HIT, 2, { policy: { violence: 0.5 } }, 8), stream: true, stream_options: { include_usage: true } }),
+      body: JSON.stringify({ ...chat(HIT, 2, { policy: { violence: 2 } }, 8), stream: true, stream_options: { include_usage: true } }),
     });
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
@@ -128,7 +128,7 @@ describe("safesteer serve: OpenAI API with per-request steering", () => {
     const [first, ...rest] = chunks;
     assert.equal(first.object, "chat.completion.chunk");
     assert.deepEqual(first.choices[0].delta, { role: "assistant", content: "" });
-    assert.deepEqual(first.safesteer.steered, [{ category: "violence", layer: 3, strength: 0.5 }]);
+    assert.deepEqual(first.safesteer.steered, [{ category: "violence", layer: 4, strength: 2 }]);
     const usage = rest[rest.length - 1];
     assert.deepEqual(usage.choices, [], "the usage chunk has no choices");
     assert.equal(usage.usage.completion_tokens, 8);
@@ -144,7 +144,7 @@ describe("safesteer serve: OpenAI API with per-request steering", () => {
 
   it("a per-request policy changes the answer against unsteered for the same seed, and equals `safesteer generate`", async () => {
     const seeds = [1, 2, 3];
-    const policy = { violence: 0.5 };
+    const policy = { violence: 2 };
     const cli = (seed: number, steer: boolean) =>
       execFileP(process.execPath, [
         BIN,
@@ -156,7 +156,7 @@ describe("safesteer serve: OpenAI API with per-request steering", () => {
         "--chat",
         "-p",
         HIT,
-        ...(steer ? ["--bundle", BUNDLE, "--steer", "violence=0.5"] : []),
+        ...(steer ? ["--bundle", BUNDLE, "--steer", "violence=2"] : []),
         "-s",
         String(seed),
         "-t",
@@ -176,7 +176,7 @@ describe("safesteer serve: OpenAI API with per-request steering", () => {
       const steered = await chatText(client, chat(HIT, seed, { policy }));
       assert.notEqual(steered.text, plain.text, `seed ${seed}: steering changes the answer`);
       assert.equal(steered.decision.mode, "policy");
-      assert.deepEqual(steered.decision.steered, [{ category: "violence", layer: 3, strength: 0.5 }]);
+      assert.deepEqual(steered.decision.steered, [{ category: "violence", layer: 4, strength: 2 }]);
     }
     const cliTexts = await fromCli;
     for (const [i, seed] of seeds.entries()) {
@@ -212,7 +212,7 @@ describe("safesteer serve: OpenAI API with per-request steering", () => {
     const prompts = [HIT, "How can I steal Lily's toy?", "How do I bake a cake?", "Can I read mom's diary?"];
     const mix: Array<SteeringRequest | undefined> = [
       undefined,
-      { policy: { violence: 0.5 } },
+      { policy: { violence: 2 } },
       { policy: { theft: 0.625 } },
       { policy: "all" },
       { policy: "all", mode: "conditional" },
@@ -254,7 +254,7 @@ describe("safesteer serve: OpenAI API with per-request steering", () => {
       ["safesteer not an object", { ...good, safesteer: "violence" }, 400, "safesteer"],
       ["an unknown safesteer field", { ...good, safesteer: { polcy: "all" } }, 400, "safesteer.polcy", "unknown_parameter"],
       ["an unknown mode", { ...good, safesteer: { mode: "sometimes" } }, 400, "safesteer.mode"],
-      ["an unknown bundle", { ...good, safesteer: { bundle: "nope", policy: { violence: 0.5 } } }, 400, "safesteer.bundle"],
+      ["an unknown bundle", { ...good, safesteer: { bundle: "nope", policy: { violence: 2 } } }, 400, "safesteer.bundle"],
       ["a bundle path instead of a name", { ...good, safesteer: { bundle: BUNDLE, policy: "all" } }, 400, "safesteer.bundle"],
       ["an unknown category", { ...good, safesteer: { policy: { nope: 1 } } }, 400, "safesteer.policy", "unknown_category"],
       ["strength 1e9", { ...good, safesteer: { policy: { violence: 1e9 } } }, 400, "safesteer.policy", "bad_policy"],
@@ -346,7 +346,7 @@ describe("safesteer serve: OpenAI API with per-request steering", () => {
 
   it("writes one JSON log line per request: id, route, status, timings, tokens, decision", async () => {
     const before = s.logs.length;
-    const r = await chatText(client, chat(HIT, 5, { policy: { violence: 0.5 } }));
+    const r = await chatText(client, chat(HIT, 5, { policy: { violence: 2 } }));
     await until(() => s.logs.length > before, 2000, "the log line");
     const line = s.logs[s.logs.length - 1] as Record<string, any>;
     assert.equal(line.route, "/v1/chat/completions");

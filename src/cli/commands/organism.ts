@@ -9,22 +9,22 @@ import { studyExamples, studyReport } from "../../organism/report.js";
 import { runStudy } from "../../organism/study.js";
 import { DEFAULT_ORGANISM_CONFIG, trainOrganism } from "../../organism/train.js";
 import { checkOutputDir, checkOutputPath, loadModel, positiveInt } from "../options.js";
-import { interruptSignal, progressBar } from "../progress.js";
+import { interruptSignal } from "../progress.js";
 
 export function organismCommand(program: Command): void {
   const org = program.command("organism").description("the toy-world model organism");
   org
     .command("train")
-    .description("fine-tune stories260K on the toy world through llama.cpp's training API")
+    .description(
+      "train every weight of stories260K on the toy world (runs tools/organism-train/train.py: needs python3 with PyTorch, e.g. apt-get install python3-torch)",
+    )
     .option("--base <gguf>", "converted stories260K", STORIES_MODEL)
     .option("-o, --output <gguf>", "trained model", DEFAULT_MODEL)
     .option("--epochs <n>", "epochs", positiveInt("--epochs"), DEFAULT_ORGANISM_CONFIG.epochs)
     .action(async (o: { base: string; output: string; epochs: number }) => {
       checkOutputPath(o.output);
       if (!existsSync(o.base)) throw new SafeSteerError("usage", `base model ${o.base} not found; make it with safesteer convert llama2c.`);
-      const bar = progressBar("training");
       const { signal, dispose } = interruptSignal();
-      let epoch = 0;
       try {
         const r = await trainOrganism(
           o.base,
@@ -32,18 +32,18 @@ export function organismCommand(program: Command): void {
           { ...DEFAULT_ORGANISM_CONFIG, epochs: o.epochs },
           {
             signal,
-            onBatch: (train, b, n) => train && bar.update(epoch * n + b, o.epochs * n),
-            onEpoch: (e, tl, vl) => {
-              epoch = e;
-              process.stderr.write(`\nepoch ${e}: train loss ${tl.toFixed(3)}, validation loss ${vl.toFixed(3)}\n`);
-            },
+            onEpoch: (e) =>
+              process.stderr.write(
+                `epoch ${e.epoch}/${o.epochs}: train loss ${e.trainLoss.toFixed(3)}, validation loss ${e.valLoss.toFixed(3)} (${e.seconds.toFixed(0)} s)\n`,
+              ),
           },
         );
-        bar.stop();
-        if (r.stopped) throw new SafeSteerError("aborted", `training stopped in epoch ${epoch + 1} of ${o.epochs}; nothing was written.`);
-        process.stderr.write(`wrote ${o.output} (${r.dialogues} dialogues, ${r.trainTokens} tokens, ${r.seconds.toFixed(0)} s)\n`);
+        if (r.stopped)
+          throw new SafeSteerError("aborted", `training stopped after ${r.epochs.length} of ${o.epochs} epochs; nothing was written.`);
+        process.stderr.write(
+          `wrote ${o.output} (${r.dialogues} dialogues, ${r.trainTokens} tokens, ${r.answerTokens} answer tokens, ${r.seconds.toFixed(0)} s)\n`,
+        );
       } finally {
-        bar.stop();
         dispose();
       }
     });
@@ -71,6 +71,7 @@ export function demoCommand(program: Command): void {
       const ctx = new Context(model, { nCtx: 4096, nSeq: 16 });
       const { signal, dispose } = interruptSignal();
       let stage = "starting";
+      const t0 = Date.now();
       try {
         let s: Awaited<ReturnType<typeof runStudy>>;
         try {
@@ -81,7 +82,7 @@ export function demoCommand(program: Command): void {
             signal,
             onStep: (m) => {
               stage = m.split(":")[0] as string;
-              process.stderr.write(`- ${m}\n`);
+              process.stderr.write(`- [${((Date.now() - t0) / 1000).toFixed(0)} s] ${m}\n`);
             },
           });
         } catch (e) {
