@@ -11,7 +11,7 @@ import { BatchScheduler } from "../engine/scheduler.js";
 import { SafeSteerError } from "../errors.js";
 import { checkBundleModel, readBundle } from "../steer/bundle.js";
 import { conditionalPolicy, detect } from "../steer/detect.js";
-import { bundlePolicy, policySteering } from "../steer/policy.js";
+import { bundlePolicy, composeAtLayer, policySteering } from "../steer/policy.js";
 import type { Bundle, Policy } from "../steer/types.js";
 import {
   type Backend,
@@ -266,7 +266,8 @@ export class EngineBackend implements Backend {
         decision.steered.push({ category, layer: v.layer, strength: p.policy?.[category] as number });
       }
     }
-    return { decision, vectors };
+    // the categories' vectors compose into one per layer, as policySteering composes a policy
+    return { decision, vectors: composeAtLayer(vectors) };
   }
 
   async complete(job: CompletionJob): Promise<CompletionStream> {

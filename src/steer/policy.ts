@@ -1,5 +1,6 @@
-// A policy says how strongly to steer each category: {category: strength}. Categories compose by
-// summation of their vectors.
+// A policy says how strongly to steer each category: {category: strength}. Categories at one layer
+// compose by topping up (composeAtLayer): each adds only what the others have not already added
+// along its direction, so categories that share a direction are not pushed several times over.
 import type { SteeringVector } from "../engine/context.js";
 import { bundleCategory } from "./bundle.js";
 import { SteerError } from "./errors.js";
@@ -86,7 +87,43 @@ export function policySteering(b: Bundle, policy: Policy, opts: PolicyOptions = 
       out.push({ site: b.site, layer, vector: v, strength: scale });
     }
   }
-  return out;
+  return composeAtLayer(out);
+}
+
+/**
+ * One vector per site and layer from several categories' scaled vectors. Summing them pushes a
+ * shared direction once per category: harm categories' vectors are often nearly parallel (cosine
+ * 0.95 on the organism), and five of them summed at their tuned strengths end every answer at
+ * once. Instead each category, weakest push first, adds only its shortfall along its own unit
+ * direction: parallel vectors give the strongest alone, orthogonal ones their sum, opposed ones the
+ * stronger, and a single category is unchanged (strength x vector).
+ */
+export function composeAtLayer(vectors: SteeringVector[]): SteeringVector[] {
+  const groups = new Map<string, SteeringVector[]>();
+  for (const sv of vectors) {
+    const key = `${sv.site}/${sv.layer}/${sv.via ?? ""}/${sv.seq ?? ""}`;
+    groups.set(key, [...(groups.get(key) ?? []), sv]);
+  }
+  return [...groups.values()].map((g) => {
+    const first = g[0] as SteeringVector;
+    if (g.length === 1) return first;
+    const pushes = g
+      .map((sv) => ({ v: sv.vector, n: norm(sv.vector), s: sv.strength ?? 1 }))
+      .filter((p) => p.n > 0 && p.s !== 0)
+      // weakest first: the strongest comes last and is met in full, so no weaker push undoes it
+      .sort((a, z) => Math.abs(a.s * a.n) - Math.abs(z.s * z.n));
+    const x = new Float32Array(first.vector.length);
+    for (const p of pushes) {
+      const target = p.s * p.n; // the push wanted along the unit direction v / n
+      let along = 0;
+      for (let i = 0; i < x.length; i++) along += (x[i] as number) * (p.v[i] as number);
+      along /= p.n;
+      const short = target - along;
+      if (Math.sign(short) !== Math.sign(target)) continue; // already pushed at least that far
+      for (let i = 0; i < x.length; i++) x[i] = (x[i] as number) + (short * (p.v[i] as number)) / p.n;
+    }
+    return { ...first, vector: x, strength: 1 };
+  });
 }
 
 /** The bundle's own policy: every category at its tuned strength, else the bundle's recommended one. */

@@ -9,7 +9,7 @@ import { checkBundleModel, readBundle, writeBundle } from "../../src/steer/bundl
 import type { SteerError } from "../../src/steer/errors.js";
 import { exportCategory, importControlVectors } from "../../src/steer/interop.js";
 import { norm } from "../../src/steer/math.js";
-import { parsePolicy, policySteering } from "../../src/steer/policy.js";
+import { composeAtLayer, parsePolicy, policySteering } from "../../src/steer/policy.js";
 import type { Bundle } from "../../src/steer/types.js";
 import { fixtureFile } from "../support/fixtures.js";
 import { llamaCppLoadControlVectors } from "../support/llama-common.js";
@@ -117,33 +117,61 @@ describe("bundles", () => {
     wide.dispose();
   });
 
-  it("policies: relative and raw strengths, composition by summation, unknown categories refused", async () => {
+  it("policies: relative and raw strengths, composition by topping up, unknown categories refused", async () => {
     const p = parsePolicy("hate_harass_violence=1.0, physical_harm=0.5");
     assert.deepEqual(p, { hate_harass_violence: 1, physical_harm: 0.5 });
-    const raw = policySteering(bundle, p, { raw: true });
-    assert.deepEqual(
-      raw.map((s) => s.strength),
-      [1, 0.5],
-    );
+    const h = bundle.categories.get("hate_harass_violence")!;
+    const one = policySteering(bundle, { hate_harass_violence: 1 }, { raw: true });
+    assert.equal(one.length, h.steerLayers.length);
+    assert.equal(one[0]!.vector, h.vectors.get(h.steerLayers[0]!), "one category: its own vector, unchanged");
+    assert.equal(one[0]!.strength, 1);
     const rel = policySteering(bundle, { physical_harm: 0.5 });
     const e = bundle.categories.get("physical_harm")!;
     const l = e.steerLayers[0]!;
     // relative: the added vector's norm is strength x mean activation norm
     assert.ok(Math.abs(norm(e.vectors.get(l)!) * rel[0]!.strength! - 0.5 * bundle.meanNorm[l]!) < 1e-6);
-    // two categories steered together = their vectors summed at the shared layer
+    // two categories at one layer, one vector: the weaker push a whole, then the stronger one's
+    // shortfall along its own direction (x = ta ua + (tb - ta <ua, ub>) ub when that has tb's sign)
     const both = policySteering(bundle, p, { raw: true, layer: 2 });
+    assert.equal(both.length, 1);
+    const pushes = [
+      { v: h.vectors.get(2)!, t: norm(h.vectors.get(2)!) },
+      { v: e.vectors.get(2)!, t: 0.5 * norm(e.vectors.get(2)!) },
+    ].sort((x, z) => x.t - z.t);
+    const [pa, pb] = pushes as [{ v: Float32Array; t: number }, { v: Float32Array; t: number }];
+    const cos = pa.v.reduce((acc, x, i) => acc + x * pb.v[i]!, 0) / (norm(pa.v) * norm(pb.v));
+    const short = Math.max(0, pb.t - pa.t * cos);
+    const expected = pa.v.map((x, i) => (pa.t * x) / norm(pa.v) + (short * pb.v[i]!) / norm(pb.v));
+    assert.ok(
+      both[0]!.vector.every((x, i) => Math.abs(x - expected[i]!) < 1e-5),
+      "composed as stated",
+    );
     const summed = await steering.set(both);
     assert.deepEqual(summed.nativeLayers, [2]);
     const tokens = model.tokenize("Once upon a time");
     const a = (await ctx.evaluate([tokens])).logits[0]![0]!;
-    const sum = bundle.categories
-      .get("hate_harass_violence")!
-      .vectors.get(2)!
-      .map((x, i) => x + 0.5 * e.vectors.get(2)![i]!);
-    await steering.set([{ site: "resid_post", layer: 2, vector: sum }]);
+    await steering.set([{ site: "resid_post", layer: 2, vector: Float32Array.from(expected) }]);
     const b = (await ctx.evaluate([tokens])).logits[0]![0]!;
     steering.clear();
     assert.ok(a.every((x, i) => Math.abs(x - b[i]!) < 1e-4));
+    // parallel directions are pushed once, by the strongest; orthogonal ones add up
+    const u = new Float32Array([1, 0, 0]);
+    const w = new Float32Array([0, 2, 0]);
+    const [par] = composeAtLayer([
+      { site: "resid_post", layer: 1, vector: u, strength: 3 },
+      { site: "resid_post", layer: 1, vector: u, strength: 2 },
+    ]);
+    assert.deepEqual([...par!.vector], [3, 0, 0]);
+    const [orth] = composeAtLayer([
+      { site: "resid_post", layer: 1, vector: u, strength: 3 },
+      { site: "resid_post", layer: 1, vector: w, strength: 1 },
+    ]);
+    assert.deepEqual([...orth!.vector], [3, 2, 0]);
+    const [opposite] = composeAtLayer([
+      { site: "resid_post", layer: 1, vector: u, strength: 3 },
+      { site: "resid_post", layer: 1, vector: u, strength: -1 },
+    ]);
+    assert.deepEqual([...opposite!.vector], [3, 0, 0], "opposed: the stronger");
     assert.throws(
       () => policySteering(bundle, { violence: 1 }),
       (e: SteerError) => e.code === "unknown_category" && /fraud_deception/.test(e.message),

@@ -150,7 +150,7 @@ describe("playground in Chromium", { skip: noBrowser() }, () => {
     await page.getByRole("textbox", { name: "Prompt" }).fill(PROMPT);
     await page.getByRole("button", { name: "Send" }).click();
     const ok = await answers(page);
-    assert.ok(ok.unsteered.length > 0 && ok.steered.length > 0);
+    assert.ok(ok.unsteered.length > 0 && ok.steered.length > 0, `both columns answered: ${JSON.stringify(ok)}`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 1, `the playground is ${overflow}px wider than a phone`);
     await screenshot(page, "playground-phone.png", true);
