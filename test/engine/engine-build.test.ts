@@ -255,6 +255,15 @@ const m = Model.load(${JSON.stringify(STORIES_GGUF)}); process.stdout.write(JSON
     assert.equal(i.build, "user-build");
     assert.equal(i.libraryDir, bin);
     assert.equal(i.buildInfo?.compiler, "test copy of the prebuilt libraries");
+    const cli = spawnSync(process.execPath, [join(ROOT, "bin", "safesteer.js"), "info", STORIES_GGUF, "--json", "--no-sites"], {
+      encoding: "utf8",
+      env: { ...process.env, SAFESTEER_LLAMA_LIB: "", SAFESTEER_NO_ENGINE_BUILD: "", SAFESTEER_CACHE: cacheDir },
+    });
+    assert.equal(cli.status, 0, cli.stderr);
+    const engine = JSON.parse(cli.stdout).engine;
+    assert.equal(engine.build, "user-build");
+    assert.equal(engine.libraryDir, bin);
+    assert.equal(engine.buildInfo.compiler, "test copy of the prebuilt libraries");
   });
 
   it("SAFESTEER_LLAMA_LIB still wins; SAFESTEER_NO_ENGINE_BUILD=1 goes back to the package", () => {

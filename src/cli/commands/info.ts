@@ -25,13 +25,14 @@ export function infoCommand(program: Command): void {
   ).action(async (path: string, o: ModelOpts & { json?: boolean; sites: boolean }) => {
     const model = loadModel({ ...o, model: path });
     try {
-      const { backend, libraryDir, custom, version, devices } = engineInfo();
+      const { backend, libraryDir, custom, version, devices, build, buildInfo } = engineInfo();
       const sites = o.sites ? await probeSites(model) : undefined;
       const info = {
         ...model.info,
         fingerprint: await model.fingerprint(),
         steerable: await model.supportsControlVectors(),
-        engine: { llamaCpp: version, backend, libraryDir, custom, devices },
+        // build: "prebuilt" (node-llama-cpp's package), "user-build" (`safesteer engine build`) or a custom folder
+        engine: { llamaCpp: version, backend, build, ...(buildInfo ? { buildInfo } : {}), libraryDir, custom, devices },
         ...(sites ? { sites } : {}),
       };
       if (o.json) {
