@@ -14,7 +14,7 @@ import { renderExample } from "./render.js";
 import type { CategoryDetector, Detection, Detector, DetectorPooling, FireMode, Policy } from "./types.js";
 
 /** Default covariance shrinkage of the detector's discriminant directions. */
-export const DEFAULT_SHRINKAGE = 1;
+export const DEFAULT_SHRINKAGE = 0.1;
 
 interface RunHooks {
   signal?: AbortSignal;
@@ -151,7 +151,7 @@ export async function calibrateDetector(
     chat: boolean;
     /** Share of held-out benign calibration prompts allowed to fire any category (default 0.05). */
     falseAlarms?: number;
-    /** Covariance shrinkage towards its mean variance (default 1; large values approach the plain mean difference). */
+    /** Covariance shrinkage towards its mean variance (default 0.1; large values approach the plain mean difference). */
     shrinkage?: number;
   } & RunHooks,
 ): Promise<DetectorCalibration> {
