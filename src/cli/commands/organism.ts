@@ -32,9 +32,10 @@ export function organismCommand(program: Command): void {
           { ...DEFAULT_ORGANISM_CONFIG, epochs: o.epochs },
           {
             signal,
+            // the trainer reports once per epoch (under a minute each here): the ETA from the pace so far
             onEpoch: (e) =>
               process.stderr.write(
-                `epoch ${e.epoch}/${o.epochs}: train loss ${e.trainLoss.toFixed(3)}, validation loss ${e.valLoss.toFixed(3)} (${e.seconds.toFixed(0)} s)\n`,
+                `epoch ${e.epoch}/${o.epochs}: train loss ${e.trainLoss.toFixed(3)}, validation loss ${e.valLoss.toFixed(3)} (${e.seconds.toFixed(0)} s, about ${((e.seconds / e.epoch) * (o.epochs - e.epoch)).toFixed(0)} s left)\n`,
               ),
           },
         );
