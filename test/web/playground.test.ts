@@ -147,10 +147,16 @@ describe("playground in Chromium", { skip: noBrowser() }, () => {
 
     await page.getByLabel("Max tokens").fill("16");
     await page.getByLabel("Max tokens").press("Tab");
+    // the settings are in the URL once the page has taken them
+    await page.waitForFunction(() => location.hash.includes("max_tokens=16"));
     await page.getByRole("textbox", { name: "Prompt" }).fill(PROMPT);
+    const before = await page.locator(".turn").count();
     await page.getByRole("button", { name: "Send" }).click();
+    // the failed turn is finished too: wait for the new one first
+    await page.waitForFunction((n) => document.querySelectorAll(".turn").length > n, before);
     const ok = await answers(page);
-    assert.ok(ok.unsteered.length > 0 && ok.steered.length > 0, `both columns answered: ${JSON.stringify(ok)}`);
+    const lastErrors = await page.$$eval(".turn:last-of-type .answer-error", (e) => e.map((x) => x.textContent ?? ""));
+    assert.ok(ok.unsteered.length > 0 && ok.steered.length > 0, `both columns answered: ${JSON.stringify({ ...ok, lastErrors })}`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 1, `the playground is ${overflow}px wider than a phone`);
     await screenshot(page, "playground-phone.png", true);

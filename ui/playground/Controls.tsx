@@ -20,9 +20,11 @@ interface Props {
 export function Controls({ state, bundles, set, pickBundle }: Props) {
   const bundle = bundles.find((b) => b.name === state.bundle);
   const range = bundle ? sliderRange(bundle) : { max: 1, step: 0.025 };
+  // on every keystroke, not on blur: a number typed and sent at once is the number sent
   const num = (field: "temperature" | "topP" | "maxTokens" | "seed") => (e: Event) => {
-    const v = Number((e.currentTarget as HTMLInputElement).value);
-    if (Number.isFinite(v)) set({ [field]: v });
+    const raw = (e.currentTarget as HTMLInputElement).value;
+    const v = Number(raw);
+    if (raw.trim() !== "" && Number.isFinite(v)) set({ [field]: v });
   };
   return (
     <aside class="controls">
@@ -91,19 +93,19 @@ export function Controls({ state, bundles, set, pickBundle }: Props) {
         <legend>Sampling (same seed for both answers)</legend>
         <label>
           Temperature
-          <input type="number" min={0} max={2} step={0.05} value={state.temperature} onChange={num("temperature")} />
+          <input type="number" min={0} max={2} step={0.05} value={state.temperature} onInput={num("temperature")} />
         </label>
         <label>
           Top p
-          <input type="number" min={0} max={1} step={0.01} value={state.topP} onChange={num("topP")} />
+          <input type="number" min={0} max={1} step={0.01} value={state.topP} onInput={num("topP")} />
         </label>
         <label>
           Max tokens
-          <input type="number" min={1} step={1} value={state.maxTokens} onChange={num("maxTokens")} />
+          <input type="number" min={1} step={1} value={state.maxTokens} onInput={num("maxTokens")} />
         </label>
         <label>
           Seed
-          <input type="number" min={0} step={1} value={state.seed} onChange={num("seed")} />
+          <input type="number" min={0} step={1} value={state.seed} onInput={num("seed")} />
         </label>
       </fieldset>
     </aside>
