@@ -365,7 +365,7 @@ export interface NativeContextOptions {
   /**
    * Where a decode without activation hooks runs (hooked decodes always run on the JS thread):
    * "sync" on the JS thread, "async" on a libuv worker, "auto" (default) on the JS thread while it pays
-   * (a few tokens, steps under 100 ms, and no other context decoding at the same time), else on a
+   * (a few tokens, steps under 1 s, and no other context decoding at the same time), else on a
    * worker. SAFESTEER_DECODE sets the default.
    */
   decodeMode?: DecodeMode;
@@ -405,10 +405,12 @@ function freeThreadpool(n: Native, tp: unknown): void {
 /** A decode of at most this many tokens may run on the JS thread (generation steps; prefill goes to a worker). */
 const SYNC_MAX_TOKENS = 16;
 /**
- * A decode step slower than this goes to a worker: the hop costs under 1% there, and the event loop
- * (a server's other requests, Ctrl-C) is never blocked longer than about this.
+ * A generation step slower than this goes to a worker, so that the event loop (a server's other
+ * requests, Ctrl-C) is never blocked longer than about this. Not less: on the JS thread a 953M F16
+ * model generated 10.0-10.9 tokens/s at 2 threads against 7.5-9.1 on a worker (5.4-5.7 against
+ * 5.2-5.3 at 1 thread; steps of 100-200 ms), which was the gap to llama-completion at 2 threads.
  */
-const SYNC_MAX_STEP_MS = 100;
+const SYNC_MAX_STEP_MS = 1000;
 /** Another context decoded this recently: contexts are decoding side by side, each on a worker. */
 const CONCURRENT_WINDOW_MS = 50;
 /** A run of synchronous decodes yields to the event loop at least this often (Ctrl-C, timers, servers). */
