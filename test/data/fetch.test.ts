@@ -13,11 +13,14 @@ import { DataError } from "../../src/data/errors.js";
 import { fetchDataset, fileState } from "../../src/data/fetch.js";
 import { dataDir, dataFile, loadDataset, sharedDataDir, userCacheDataDir } from "../../src/data/load.js";
 import { DATASETS, datasetFiles, knownDataset } from "../../src/data/registry.js";
-import { SHARED } from "../support/models.js";
+import { SHARED, sharedMissing } from "../support/models.js";
 
 const DATA = join(SHARED, "data");
 const HAVE_DATA = existsSync(DATA);
-const SKIP = `../shared/data not present (no ${DATA}): checks on the real files, whose sizes and checksums the registry pins, not run`;
+/** For `{ skip: NO_DATA }`: false with ../shared/data, else the reason (a failure in CI). */
+const NO_DATA =
+  !HAVE_DATA &&
+  sharedMissing(`../shared/data not present (no ${DATA}): checks on the real files, whose sizes and checksums the registry pins, not run`);
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const xstest = knownDataset("xstest")!;
 
@@ -67,8 +70,7 @@ after(async () => {
 });
 
 describe("data registry", () => {
-  it("every entry's size and sha256 match the file in ../shared/data", (t) => {
-    if (!HAVE_DATA) return t.skip(SKIP);
+  it("every entry's size and sha256 match the file in ../shared/data", { skip: NO_DATA }, () => {
     for (const d of DATASETS)
       for (const f of datasetFiles(d)) {
         const b = readFileSync(join(DATA, f.file));
@@ -86,8 +88,7 @@ describe("data registry", () => {
 });
 
 describe("fetchDataset from a local mirror", () => {
-  it("writes the exact bytes and reports progress up to the total", async (t) => {
-    if (!HAVE_DATA) return t.skip(SKIP);
+  it("writes the exact bytes and reports progress up to the total", { skip: NO_DATA }, async () => {
     const dir = freshDataDir();
     const seen: Array<[number, number]> = [];
     const r = await fetchDataset("xstest", { onProgress: (done, total) => seen.push([done, total]) });
@@ -99,8 +100,7 @@ describe("fetchDataset from a local mirror", () => {
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]![0] >= seen[i - 1]![0], "progress never goes back");
   });
 
-  it("brings companion files (HarmBench's licence) and skips files already present", async (t) => {
-    if (!HAVE_DATA) return t.skip(SKIP);
+  it("brings companion files (HarmBench's licence) and skips files already present", { skip: NO_DATA }, async () => {
     const dir = freshDataDir();
     await fetchDataset("harmbench");
     assert.deepEqual(readdirSync(dir).sort(), ["harmbench.LICENSE.txt", "harmbench_behaviors_text_all.csv"]);
@@ -111,8 +111,7 @@ describe("fetchDataset from a local mirror", () => {
     assert.equal(forced.downloaded.length, 2);
   });
 
-  it("corrupted bytes: a DataError naming the set and both checksums, and no file left", async (t) => {
-    if (!HAVE_DATA) return t.skip(SKIP);
+  it("corrupted bytes: a DataError naming the set and both checksums, and no file left", { skip: NO_DATA }, async () => {
     const dir = freshDataDir();
     const catqa = knownDataset("catqa")!;
     const bad = readFileSync(join(DATA, catqa.file));
@@ -129,8 +128,7 @@ describe("fetchDataset from a local mirror", () => {
     assert.deepEqual(readdirSync(dir), []);
   });
 
-  it("an abort mid-download leaves no file", { timeout: 10_000 }, async (t) => {
-    if (!HAVE_DATA) return t.skip(SKIP);
+  it("an abort mid-download leaves no file", { timeout: 10_000, skip: NO_DATA }, async () => {
     const dir = freshDataDir();
     const ac = new AbortController();
     let last = 0;
@@ -163,8 +161,7 @@ describe("fetchDataset from a local mirror", () => {
 });
 
 describe("loading known sets by name", () => {
-  it('loadDataset("xstest") loads the fetched file', async (t) => {
-    if (!HAVE_DATA) return t.skip(SKIP);
+  it('loadDataset("xstest") loads the fetched file', { skip: NO_DATA }, async () => {
     const dir = freshDataDir();
     await fetchDataset("xstest");
     const d = loadDataset("xstest");
@@ -204,8 +201,7 @@ describe("the data folder", () => {
 });
 
 describe("safesteer data list / fetch", () => {
-  it("list --json: every set, its state in the folder", (t) => {
-    if (!HAVE_DATA) return t.skip(SKIP);
+  it("list --json: every set, its state in the folder", { skip: NO_DATA }, () => {
     process.env.SAFESTEER_DATA = DATA;
     let out = "";
     const write = process.stdout.write;
@@ -226,8 +222,7 @@ describe("safesteer data list / fetch", () => {
     );
   });
 
-  it("fetch: Ctrl-C stops a download, leaves no file, and is an error", { timeout: 10_000 }, async (t) => {
-    if (!HAVE_DATA) return t.skip(SKIP);
+  it("fetch: Ctrl-C stops a download, leaves no file, and is an error", { timeout: 10_000, skip: NO_DATA }, async () => {
     const dir = freshDataDir();
     process.env.SAFESTEER_DATA_MIRROR = mirror("stall");
     onStall = () => process.emit("SIGINT");

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dataDir } from "../../src/data/load.js";
-import { tmpFile } from "./models.js";
+import { sharedMissing, tmpFile } from "./models.js";
 
 /** The file names of the public data sets (as in ../shared/data and `safesteer data fetch`). */
 export type DataFileName =
@@ -31,7 +31,9 @@ export function fullDataFile(name: DataFileName): string | undefined {
 /** For `it(name, { skip: needsFullData(...) }, ...)`: false when every file is present, else the reason the test is not run. */
 export function needsFullData(...names: DataFileName[]): string | false {
   const missing = names.filter((n) => !fullDataFile(n));
-  return missing.length ? `../shared/data not present (${missing.join(", ")} not in ${dataDir()}): full data set checks not run` : false;
+  return missing.length
+    ? sharedMissing(`../shared/data not present (${missing.join(", ")} not in ${dataDir()}): full data set checks not run`)
+    : false;
 }
 
 // ---------- fixtures ----------

@@ -15,13 +15,24 @@ export const TOK512_BIN = join(SHARED, "models", "tok512.bin");
 export const TINY_RANDOM_GGUF = join(SHARED, "models", "llama-2-tiny-random.gguf");
 
 /**
+ * The skip reason for a test whose ../shared files are missing. In CI (`CI` set) a missing file is a
+ * failure, not a skip: CI has ../shared beside the checkout, so a silent skip would hide a broken path.
+ */
+export function sharedMissing(reason: string): string {
+  if (process.env.CI) throw new Error(`${reason}; CI runs with ../shared beside the checkout (or SAFESTEER_SHARED).`);
+  return reason;
+}
+
+/**
  * For `it(name, { skip: needsSharedModel(STORIES_BIN) }, ...)`: false when the shared model files are
  * there, else the reason the test is not run (third-party files the project cannot recreate).
  */
 export function needsSharedModel(...paths: string[]): string | false {
   const missing = paths.filter((p) => !existsSync(p)).map((p) => basename(p));
   return missing.length
-    ? `../shared/models not present (${missing.join(", ")} not in ${dirname(paths[0] as string)}): a check on third-party files not run`
+    ? sharedMissing(
+        `../shared/models not present (${missing.join(", ")} not in ${dirname(paths[0] as string)}): a check on third-party files not run`,
+      )
     : false;
 }
 
