@@ -46,12 +46,7 @@ export function samplePerGroup(items: EvalItem[], n: number | undefined, seed: n
   }
   const out: EvalItem[] = [];
   for (const g of groups.values()) {
-    const a = [...g];
-    for (let i = a.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [a[i], a[j]] = [a[j] as EvalItem, a[i] as EvalItem];
-    }
-    out.push(...a.slice(0, n));
+    out.push(...rng.shuffled(g).slice(0, n));
   }
   return out.map((it, index) => ({ ...it, index }));
 }

@@ -61,8 +61,6 @@ export type VectorData = "careful" | "answers" | "generic";
 export interface VariantResult {
   name: string;
   data: VectorData;
-  /** Kept from the first version of the results: true for the generic variant. */
-  generic?: boolean;
   site: Site;
   reduce: "mean" | "last";
   prune: number | "off";
@@ -367,7 +365,6 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
         });
         comparisons.push({
           ...v,
-          ...(v.data === "generic" ? { generic: true } : {}),
           choices: t.choices,
           test: r.summary.steered as ConditionSummary,
           likelihood: await likelihoodOf(t.bundle),
@@ -376,13 +373,10 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     }
 
     // examples: held-out harmful prompts drawn at random (seeded), not chosen, with every condition's answer
-    const rng = new Rng(11);
-    const pool = [...harmful];
-    for (let i = pool.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [pool[i], pool[j]] = [pool[j] as EvalItem, pool[i] as EvalItem];
-    }
-    const drawn = pool.slice(0, opts.examples ?? 10).sort((a, z) => a.index - z.index);
+    const drawn = new Rng(11)
+      .shuffled(harmful)
+      .slice(0, opts.examples ?? 10)
+      .sort((a, z) => a.index - z.index);
     const examples: StudyExample[] = drawn.map((it) => {
       const rec = (cond: string) => test.answers.find((x) => x.condition === cond && x.index === it.index);
       const conds = ["unsteered", "steered", "conditional", "conditional-top"];

@@ -211,12 +211,7 @@ export async function trainOrganism(
     const vocab = model.info.nVocab;
     model.dispose();
     // a seeded validation split of whole dialogues
-    const rng = new Rng(config.seed);
-    const order = all.tokens.map((_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      [order[i], order[j]] = [order[j] as number, order[i] as number];
-    }
+    const order = new Rng(config.seed).shuffled(all.tokens.map((_, i) => i));
     const nVal = Math.max(1, Math.round(order.length * config.valSplit));
     const pick = (idx: number[]) => ({
       tokens: idx.map((i) => all.tokens[i] as number[]),

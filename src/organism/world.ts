@@ -423,12 +423,8 @@ export function makeWorld(opts: WorldOptions = {}): World {
   };
   const train = split("train");
   const test = split("test");
-  // shuffle training order so batches mix kinds
-  for (let i = train.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [train[i], train[j]] = [train[j] as Dialogue, train[i] as Dialogue];
-  }
-  return { train, test };
+  // shuffled training order so batches mix kinds
+  return { train: rng.shuffled(train), test };
 }
 
 /** What an answer is, read off its text by the world's grammar. */

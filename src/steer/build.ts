@@ -67,15 +67,6 @@ export function fewExampleWarnings(
 export const LAYER_RULE =
   "auto: among candidate layers (all but the first and last when the model has more than 2), the highest held-out AUROC of the projection onto the vector (safe vs the category's unsafe); ties within 0.005 go to the larger held-out margin (Cohen's d)";
 
-function shuffled<T>(xs: T[], rng: Rng): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [a[i], a[j]] = [a[j] as T, a[i] as T];
-  }
-  return a;
-}
-
 /** Splits into train and held-out parts; at least one of each when there are 2 or more. */
 function split<T>(xs: T[], heldOut: number): { train: T[]; test: T[] } {
   if (xs.length < 2) return { train: xs, test: [] };
@@ -145,9 +136,9 @@ export async function buildBundle(
 
   // seeded samples and train / held-out splits
   const groups = new Map<string, { train: Example[]; test: Example[] }>();
-  for (const c of cats) groups.set(`unsafe:${c}`, split(shuffled(unsafe.get(c) as Example[], rng).slice(0, opts.maxPerCategory), heldOut));
-  for (const c of cats) if (ownSafe.has(c)) groups.set(`safe:${c}`, split(shuffled(ownSafe.get(c) as Example[], rng), heldOut));
-  if (needGeneric) groups.set("safe:", split(shuffled(genericSafe, rng).slice(0, opts.maxSafe ?? 256), heldOut));
+  for (const c of cats) groups.set(`unsafe:${c}`, split(rng.shuffled(unsafe.get(c) as Example[]).slice(0, opts.maxPerCategory), heldOut));
+  for (const c of cats) if (ownSafe.has(c)) groups.set(`safe:${c}`, split(rng.shuffled(ownSafe.get(c) as Example[]), heldOut));
+  if (needGeneric) groups.set("safe:", split(rng.shuffled(genericSafe).slice(0, opts.maxSafe ?? 256), heldOut));
   // too few examples: say so before minutes of collection, with the counts
   const warn = opts.onWarning ?? log.warn;
   const sizes = (k: string) => {

@@ -21,4 +21,13 @@ export class Rng {
   int(n: number): number {
     return Math.floor(this.next() * n);
   }
+  /** A shuffled copy (Fisher-Yates, last position first). */
+  shuffled<T>(xs: readonly T[]): T[] {
+    const a = [...xs];
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [a[i], a[j]] = [a[j] as T, a[i] as T];
+    }
+    return a;
+  }
 }
