@@ -12,7 +12,7 @@ import { log } from "../util/logger.js";
 import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
 import { answerLogProbs } from "./likelihood.js";
-import { type AnswerRecord, groupMetrics, repetitionRate } from "./metrics.js";
+import { type AnswerRecord, groupMetrics, pairedDifferences, repetitionRate } from "./metrics.js";
 import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, RESULTS_SCHEMA } from "./results.js";
 
 export interface EvalOptions {
@@ -32,23 +32,56 @@ export interface EvalOptions {
   onCheckpoint?: (r: EvalResults) => void;
 }
 
-export function summarise(items: EvalItem[], answers: AnswerRecord[], conditions: ConditionSpec[]): Record<string, ConditionSummary> {
+/** The condition others are compared with: the first one that changes nothing (unsteered). */
+export function referenceCondition(conditions: ConditionSpec[]): string | undefined {
+  return conditions.find((c) => c.mode === "none")?.name;
+}
+
+/**
+ * Rates per condition and group with intervals; with `paired`, each condition's difference from the
+ * reference condition too (the bootstrap is skipped at checkpoints, where nobody reads it).
+ */
+export function summarise(
+  items: EvalItem[],
+  answers: AnswerRecord[],
+  conditions: ConditionSpec[],
+  opts: { paired?: boolean } = {},
+): Record<string, ConditionSummary> {
   const out: Record<string, ConditionSummary> = {};
-  for (const c of conditions) {
-    const mine = answers.filter((a) => a.condition === c.name);
+  const category = (a: AnswerRecord) => items[a.index]?.category ?? "uncategorised";
+  const groups = (cond: string) => {
+    const mine = answers.filter((a) => a.condition === cond);
     const of = (kind: EvalItem["kind"]) => mine.filter((a) => items[a.index]?.kind === kind);
     const harmful = of("harmful");
-    const cats = [...new Set(harmful.map((a) => items[a.index]?.category ?? "uncategorised"))].sort();
-    out[c.name] = {
-      harmful: {
-        ...groupMetrics(harmful),
-        byCategory: Object.fromEntries(
-          cats.map((k) => [k, groupMetrics(harmful.filter((a) => (items[a.index]?.category ?? "uncategorised") === k))]),
-        ),
-      },
-      benign: groupMetrics(of("benign")),
-      lookalike: groupMetrics(of("lookalike")),
+    const cats = [...new Set(harmful.map(category))].sort();
+    return {
+      harmful,
+      byCategory: cats.map((k) => [k, harmful.filter((a) => category(a) === k)] as const),
+      benign: of("benign"),
+      lookalike: of("lookalike"),
     };
+  };
+  const refName = opts.paired ? referenceCondition(conditions) : undefined;
+  const ref = refName ? groups(refName) : undefined;
+  for (const c of conditions) {
+    const g = groups(c.name);
+    out[c.name] = {
+      harmful: { ...groupMetrics(g.harmful), byCategory: Object.fromEntries(g.byCategory.map(([k, a]) => [k, groupMetrics(a)])) },
+      benign: groupMetrics(g.benign),
+      lookalike: groupMetrics(g.lookalike),
+    };
+    if (ref && refName && c.name !== refName) {
+      const refCat = new Map(ref.byCategory);
+      out[c.name]!.difference = {
+        reference: refName,
+        harmful: {
+          ...pairedDifferences(ref.harmful, g.harmful),
+          byCategory: Object.fromEntries(g.byCategory.map(([k, a]) => [k, pairedDifferences(refCat.get(k) ?? [], a)])),
+        },
+        benign: pairedDifferences(ref.benign, g.benign),
+        lookalike: pairedDifferences(ref.lookalike, g.lookalike),
+      };
+    }
   }
   return out;
 }
@@ -58,6 +91,9 @@ async function perplexities(ctx: Context, prompts: number[][], answers: number[]
   const lps = await answerLogProbs(ctx, prompts, answers);
   return answers.map((a, i) => (a.length === 0 ? null : Math.exp(-(lps[i] as number) / a.length)));
 }
+
+/** One answer to produce: a prompt and which of its seeds. */
+type Job = EvalItem & { sample: number };
 
 export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions): Promise<EvalResults> {
   const model = ctx.model;
@@ -118,7 +154,13 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
     summary: {},
     complete: false,
   };
-  const done = new Set(results.answers.map((a) => `${a.condition}#${a.index}`));
+  const seeds = opts.generation.seeds ?? 1;
+  if (!(Number.isInteger(seeds) && seeds >= 1))
+    throw new SafeSteerError("bad_argument", `seeds per prompt must be a whole number of at least 1, got ${seeds}.`);
+  const key = (cond: string, index: number, sample = 0) => `${cond}#${index}#${sample}`;
+  const done = new Set(results.answers.map((a) => key(a.condition, a.index, a.sample)));
+  // the same seed for a prompt's k-th answer in every condition; k = 0 keeps the one-seed runs' seeds
+  const seedOf = (index: number, sample: number) => opts.generation.seed + index + sample * items.length;
   const prompts = items.map((it) => renderExample(model, { prompt: it.prompt }, opts.chat));
   for (const p of prompts) ctx.checkFits(p.length + opts.generation.maxTokens, "prompt plus answer");
 
@@ -132,13 +174,16 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
     results.detections = det.map((d, index) => ({ index, ...d }));
   }
 
-  const total = opts.conditions.length * items.length;
+  const total = opts.conditions.length * items.length * seeds;
   let progress = done.size;
   for (const cond of opts.conditions) {
     // items that share the same steering are generated together
-    const groups = new Map<string, { policy: Policy; items: EvalItem[] }>();
+    const groups = new Map<string, { policy: Policy; items: Job[] }>();
     for (const it of items) {
-      if (done.has(`${cond.name}#${it.index}`)) continue;
+      const todo = Array.from({ length: seeds }, (_, sample) => ({ ...it, sample })).filter(
+        (j) => !done.has(key(cond.name, j.index, j.sample)),
+      );
+      if (todo.length === 0) continue;
       let policy: Policy = {};
       if (cond.mode === "policy") policy = cond.policy ?? {};
       else if (cond.mode === "known" && it.kind === "harmful" && it.category && cond.policy?.[it.category] !== undefined) {
@@ -147,10 +192,10 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
         const detection = results.detections?.[it.index] ?? { fired: [], scores: {} };
         policy = conditionalPolicy(cond.policy ?? {}, detection, cond.fire);
       }
-      const key = Object.keys(policy).sort().join(",");
-      const g = groups.get(key) ?? { policy, items: [] };
-      g.items.push(it);
-      groups.set(key, g);
+      const group = Object.keys(policy).sort().join(",");
+      const g = groups.get(group) ?? { policy, items: [] };
+      g.items.push(...todo);
+      groups.set(group, g);
     }
     for (const [, g] of groups) {
       // resolved once per group (the bundle check and vector scaling), applied per batch
@@ -175,7 +220,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
           generateBatch(
             ctx,
             chunk.map((it) => prompts[it.index] as number[]),
-            { ...opts.generation, seeds: chunk.map((it) => opts.generation.seed + it.index), signal: opts.signal },
+            { ...opts.generation, seeds: chunk.map((it) => seedOf(it.index, it.sample)), signal: opts.signal },
           ),
         );
         if (opts.signal?.aborted) throw stopped();
@@ -200,6 +245,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
             judgement: judgements[j] as AnswerRecord["judgement"],
             perplexity: ppl[j] ?? null,
             repetition: repetitionRate(r.text),
+            ...(seeds > 1 ? { sample: it.sample } : {}),
           });
         });
         progress += chunk.length;
@@ -209,8 +255,8 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       }
     }
   }
-  results.answers.sort((a, b) => a.condition.localeCompare(b.condition) || a.index - b.index);
-  results.summary = summarise(items, results.answers, opts.conditions);
+  results.answers.sort((a, b) => a.condition.localeCompare(b.condition) || a.index - b.index || (a.sample ?? 0) - (b.sample ?? 0));
+  results.summary = summarise(items, results.answers, opts.conditions, { paired: true });
   results.complete = true;
   opts.onCheckpoint?.(results);
   return results;

@@ -39,6 +39,7 @@ interface EvalCliOptions extends ModelOpts, DataOpts {
   rawStrength?: boolean;
   judge: string;
   seed: number;
+  seeds: number;
   temperature: number;
   maxTokens: number;
   stop?: string[];
@@ -71,6 +72,12 @@ export function evalCommand(program: Command): void {
     .option("--raw-strength", "strengths multiply the raw vectors")
     .option("--judge <judge>", "toy | refusal-keywords | llm:<guard.gguf>", "refusal-keywords")
     .option("--seed <n>", "seed of prompt 0 (prompt i uses seed + i in every condition)", int("--seed"), 1)
+    .option(
+      "--seeds <n>",
+      "answers sampled per prompt, the same seeds in every condition (rates then get bootstrap intervals over prompts)",
+      positiveInt("--seeds"),
+      1,
+    )
     .option("-t, --temperature <t>", "sampling temperature", num("--temperature"), 0.8)
     .option("-n, --max-tokens <n>", "answer length limit", positiveInt("--max-tokens"), 64)
     .option("--stop <text...>", "strings that end an answer (e.g. the next turn's marker)")
@@ -131,11 +138,12 @@ export function evalCommand(program: Command): void {
           if (
             resume.schema !== RESULTS_SCHEMA ||
             resume.items.length !== items.length ||
+            (resume.generation?.seeds ?? 1) !== o.seeds ||
             JSON.stringify(resume.conditions) !== JSON.stringify(conditions)
           ) {
             throw new SafeSteerError(
               "usage",
-              `${o.output} holds a different evaluation (other prompts or conditions); remove it or drop --resume.`,
+              `${o.output} holds a different evaluation (other prompts, conditions or --seeds); remove it or drop --resume.`,
             );
           }
         }
@@ -155,6 +163,7 @@ export function evalCommand(program: Command): void {
               minP: 0.05,
               maxTokens: o.maxTokens,
               stop: o.stop,
+              ...(o.seeds > 1 ? { seeds: o.seeds } : {}),
             },
             conditions,
             chat: usesChat(model, o.chat),
