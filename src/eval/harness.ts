@@ -14,7 +14,14 @@ import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
 import { answerLogProbs } from "./likelihood.js";
 import { type AnswerRecord, groupMetrics, pairedDifferences, repetitionRate } from "./metrics.js";
-import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, RESULTS_SCHEMA } from "./results.js";
+import {
+  type ConditionSpec,
+  type ConditionSummary,
+  type EvalResults,
+  type GenerationSettings,
+  RESULTS_SCHEMA,
+  referenceCondition,
+} from "./results.js";
 
 export interface EvalOptions {
   judge: Judge;
@@ -33,11 +40,6 @@ export interface EvalOptions {
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   onCheckpoint?: (r: EvalResults) => void;
-}
-
-/** The condition others are compared with: the first one that changes nothing (unsteered). */
-export function referenceCondition(conditions: ConditionSpec[]): string | undefined {
-  return conditions.find((c) => c.mode === "none" && c.prefix === undefined && c.refuseWith === undefined)?.name;
 }
 
 /** The vectors a condition steers with: a baseline's (by method) or the bundle's. */

@@ -28,7 +28,9 @@ export interface Interval {
 /**
  * 95% intervals of a group's metrics (eval/intervals.ts): a rate over one answer per prompt by
  * Wilson's score interval, over several seeds per prompt by the bootstrap over prompts (seeds of
- * one prompt are not independent evidence); perplexity and repetition by the bootstrap over prompts.
+ * one prompt are not independent evidence), widened to at least Wilson's interval on the per-prompt
+ * rates (n = prompts), which the bootstrap undercuts at 0% and 100%; perplexity and repetition by
+ * the bootstrap over prompts.
  * Null where the point value is null.
  */
 export interface GroupIntervals {
@@ -90,12 +92,13 @@ export function rateEstimate(records: AnswerRecord[], hit: (r: AnswerRecord) => 
     const h = hit(r);
     return h === null ? null : h ? 1 : 0;
   });
-  if (clusters.every((c) => c.length === 1))
-    return wilson(
-      clusters.reduce((s, c) => s + (c[0] as number), 0),
-      clusters.length,
-    );
-  return clusteredMean(clusters);
+  const perPrompt = clusters.reduce((s, c) => s + c.reduce((a, x) => a + x, 0) / c.length, 0);
+  const w = wilson(perPrompt, clusters.length);
+  if (clusters.every((c) => c.length === 1)) return w;
+  // the percentile bootstrap collapses to [p, p] when every prompt agrees (all 0 or all 1): never
+  // claim more than Wilson's interval with one observation per prompt
+  const b = clusteredMean(clusters);
+  return { ...b, lo: Math.min(b.lo, w.lo), hi: Math.max(b.hi, w.hi) };
 }
 
 const interval = (e: Estimate): Interval => ({ lo: e.lo, hi: e.hi });

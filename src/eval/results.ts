@@ -117,3 +117,8 @@ export interface EvalResults {
   budget?: Budget;
   complete: boolean;
 }
+
+/** The condition others are compared with: the first one that changes nothing (unsteered). */
+export function referenceCondition(conditions: ConditionSpec[]): string | undefined {
+  return conditions.find((c) => c.mode === "none" && c.prefix === undefined && c.refuseWith === undefined)?.name;
+}

@@ -4,7 +4,7 @@
 import { basename } from "node:path";
 import { SafeSteerError } from "../errors.js";
 import type { AnswerRecord, GroupMetrics } from "../eval/metrics.js";
-import { type EvalResults, RESULTS_SCHEMA } from "../eval/results.js";
+import { type EvalResults, RESULTS_SCHEMA, referenceCondition } from "../eval/results.js";
 import { type Budget, DEFAULT_BUDGET } from "../eval/select.js";
 import type { Bundle } from "../steer/types.js";
 import { Rng } from "../util/random.js";
@@ -50,7 +50,7 @@ export function evaluationsOf(input: ResultsInput): { main: EvalResults; sweep?:
   );
 }
 
-const baselineOf = (r: EvalResults) => r.conditions.find((c) => c.mode === "none")?.name ?? (r.conditions[0]?.name as string);
+const baselineOf = (r: EvalResults) => referenceCondition(r.conditions) ?? (r.conditions[0]?.name as string);
 const fluentOf = (m: GroupMetrics): number | null => {
   const f = (m as GroupMetrics & { fluentRate?: number }).fluentRate;
   return typeof f === "number" ? f : null;
@@ -77,7 +77,20 @@ function metricRow(
     onTopic: m.relevance,
     fluent: fluentOf(m),
     perplexity: m.perplexity,
+    prompts: m.prompts ?? null,
+    ci: intervalsOf(m),
   };
+}
+
+/** A group's intervals under the report's field names; {} for results files before intervals. */
+function intervalsOf(m: GroupMetrics): MetricRow["ci"] {
+  const ci = m.ci;
+  if (!ci) return {};
+  const out: MetricRow["ci"] = { unsafe: ci.unsafeRate, refusal: ci.refusalRate, helpful: ci.helpfulRate };
+  if (ci.relevance) out.onTopic = ci.relevance;
+  if (ci.fluentRate) out.fluent = ci.fluentRate;
+  if (ci.perplexity) out.perplexity = ci.perplexity;
+  return out;
 }
 
 function metricsOf(run: string, r: EvalResults): MetricRow[] {

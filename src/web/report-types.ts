@@ -22,7 +22,14 @@ export interface MetricRow {
   /** Share of fluent answers (null: the judge does not say). */
   fluent: number | null;
   perplexity: number | null;
+  /** Distinct prompts the rates rest on (null: results files before intervals). */
+  prompts: number | null;
+  /** 95% intervals of the fields above, where the results file has them (eval/metrics.ts). */
+  ci: Partial<Record<IntervalMetric, { lo: number; hi: number }>>;
 }
+
+/** The MetricRow fields that carry a 95% interval. */
+export type IntervalMetric = "unsafe" | "refusal" | "helpful" | "onTopic" | "fluent" | "perplexity";
 
 /** A point of a strength sweep for one category. */
 export interface SweepPoint {

@@ -74,11 +74,17 @@ describe("evaluation uncertainty (seeds, intervals, paired differences)", () => 
       assert.equal(h.prompts, 3);
       // the interval is the clustered bootstrap over the three prompts' seeds
       const clusters = [0, 1, 2].map((i) =>
-        r.answers.filter((a) => a.condition === "unsteered" && a.index === i).map((a) => (a.judgement.refusal ? 1 : 0)),
+        r.answers.filter((a) => a.condition === "unsteered" && a.index === i).map((a): number => (a.judgement.refusal ? 1 : 0)),
       );
-      const want = clusteredMean(clusters);
-      assert.equal(h.refusalRate, want.value);
-      assert.deepEqual(h.ci.refusalRate, { lo: want.lo, hi: want.hi });
+      const boot = clusteredMean(clusters);
+      const perPrompt = wilson(
+        clusters.reduce((s, c) => s + c.reduce((a, x) => a + x, 0) / c.length, 0),
+        3,
+      );
+      assert.equal(h.refusalRate, boot.value);
+      // at least as wide as Wilson's on the three prompts' rates (the bootstrap alone gives [p, p] when all agree)
+      assert.deepEqual(h.ci.refusalRate, { lo: Math.min(boot.lo, perPrompt.lo), hi: Math.max(boot.hi, perPrompt.hi) });
+      assert.ok(h.ci.refusalRate.hi - h.ci.refusalRate.lo > 0.3, "three prompts leave a wide interval");
       assert.ok(h.ci.refusalRate.lo <= h.refusalRate && h.refusalRate <= h.ci.refusalRate.hi);
       assert.equal(r.summary.again?.harmful.byCategory.violence?.prompts, 2);
       // identical answers: every paired difference is exactly 0, n = prompts

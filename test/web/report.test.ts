@@ -3,14 +3,15 @@
 // a file with the network closed: every chart drawn with its data, no console error, no request.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import type { ReportData } from "../../src/web/report-types.js";
 import { dataMarks, launch, noBrowser, screenshot, watchedPage } from "../support/browser.js";
-import { ROOT, tmpFile } from "../support/models.js";
+import { CATQA_FIXTURE, HARMLESS_FIXTURE } from "../support/fixtures.js";
+import { ROOT, STORIES_GGUF, tmpFile } from "../support/models.js";
 
 const BIN = join(ROOT, "bin", "safesteer.js");
 const MODEL = join(ROOT, "models", "organism.gguf");
@@ -88,9 +89,11 @@ describe("HTML reports in Chromium", { skip: noBrowser() }, () => {
     assert.equal(ticks.tick, data.detector.filter((d) => d.run === run).length);
     assert.ok((ticks.tick ?? 0) > 0);
 
-    // the bundle's charts: separability per (category, layer), the cosine heat map
+    // the bundle's charts: separability per (category, layer), the cosine heat map at each steered layer
     const cells = await dataMarks(w.page, "cosine");
-    assert.equal(cells.cell, data.cosine.length);
+    const steered = new Set(data.bundles[0]?.categories.map((c) => c.layer));
+    assert.equal(cells.cell, data.cosine.filter((c) => steered.has(c.layer)).length);
+    assert.ok((cells.cell ?? 0) > 0);
     assert.ok(((await dataMarks(w.page, "auroc")).line ?? 0) >= data.bundles[0]!.categories.length);
 
     // examples: random prompts, each with every condition's answer
@@ -133,6 +136,110 @@ describe("HTML reports in Chromium", { skip: noBrowser() }, () => {
       [],
     );
     await screenshot(w.page, "bundle.png", true);
+    await w.page.close();
+  });
+});
+
+/**
+ * Layout checks in the page: every text of a chart inside its SVG (no label cut), no two x labels
+ * of one axis overlapping, every data mark inside its SVG (an axis holds every point).
+ */
+async function layoutProblems(page: Page, chart: string): Promise<string[]> {
+  // plain JavaScript: tsx would wrap named functions of a TypeScript callback in a helper the page lacks
+  return page.evaluate(LAYOUT_CHECK.replace("CHART", JSON.stringify(chart))) as Promise<string[]>;
+}
+
+const LAYOUT_CHECK = `(() => {
+  const name = CHART;
+  const problems = [];
+  for (const fig of document.querySelectorAll('.chart[data-chart="' + name + '"]'))
+    for (const svg of fig.querySelectorAll("svg")) {
+      const box = svg.getBoundingClientRect();
+      function inside(r) { return r.left >= box.left - 1 && r.right <= box.right + 1 && r.top >= box.top - 1 && r.bottom <= box.bottom + 1; }
+      for (const t of svg.querySelectorAll("text"))
+        if (t.textContent && !inside(t.getBoundingClientRect())) problems.push(name + ': text "' + t.textContent + '" is cut');
+      for (const g of svg.querySelectorAll('g[aria-label="dot"] circle, g[aria-label="line"] path, g[aria-label="bar"] rect, g.interval line'))
+        if (!inside(g.getBoundingClientRect())) problems.push(name + ": a " + g.tagName + " lies outside the chart");
+      for (const axis of svg.querySelectorAll('g[aria-label="x-axis tick label"], g[aria-label="fx-axis tick label"]')) {
+        const r = [...axis.querySelectorAll("text")].map((t) => t.getBoundingClientRect());
+        for (let i = 0; i < r.length; i++)
+          for (let k = i + 1; k < r.length; k++)
+            if (r[i].left < r[k].right - 1 && r[k].left < r[i].right - 1 && r[i].top < r[k].bottom - 1 && r[k].top < r[i].bottom - 1)
+              problems.push(name + ": x labels " + r[i].x + " and " + r[k].x + " overlap");
+      }
+    }
+  return problems;
+})()`;
+
+describe("HTML reports with 12 categories (CatQA's fixture subcategories) on a real model", { skip: noBrowser() }, () => {
+  let browser: Browser;
+  const dir = tmpFile("report-12");
+  const report = join(dir, "report.html");
+  const bundlePage = join(dir, "bundle.html");
+  const bundle = join(dir, "b.gguf");
+  const cats = Object.values(CATQA_FIXTURE)
+    .flatMap((sub) => Object.entries(sub))
+    .slice(0, 12);
+
+  before(async () => {
+    mkdirSync(dir, { recursive: true });
+    const data = join(dir, "catqa12.jsonl");
+    const rows = [
+      ...cats.flatMap(([name, qs]) => qs.slice(0, 6).map((prompt) => ({ prompt, category: name }))),
+      ...HARMLESS_FIXTURE.slice(0, 24).map((prompt) => ({ prompt, label: "safe" })),
+    ];
+    writeFileSync(data, `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`);
+    cli(["build", "-m", STORIES_GGUF, "--data", data, "--layers", "auto", "-o", bundle]);
+    const common = ["--model", STORIES_GGUF, "--data", data, "--bundle", bundle, "--max-tokens", "8", "--judge", "refusal-keywords"];
+    cli(["eval", ...common, "--per-group", "3", "--seeds", "2", "--steer", "all", "-o", join(dir, "steered.json")]);
+    cli(["eval", ...common, "--per-group", "2", "--sweep", "strength=0.5,1", "-o", join(dir, "sweep.json")]);
+    cli(["report", join(dir, "steered.json"), join(dir, "sweep.json"), "--bundle", bundle, "-o", report]);
+    cli(["inspect", bundle, "--html", "-o", bundlePage]);
+    browser = await launch();
+  });
+  after(async () => browser?.close());
+
+  it("every chart keeps its labels whole, its points on the axes and its categories apart; rates carry error bars", async () => {
+    const data = embedded(readFileSync(report, "utf8"));
+    const names = [...new Set(data.layers.map((l) => l.category))];
+    assert.equal(names.length, 12);
+    const w = await watchedPage(browser);
+    await w.page.goto(pathToFileURL(report).href);
+    await w.page.waitForSelector('.chart[data-chart="cosine"] svg');
+    for (const chart of ["categories", "benign", "perplexity", "sweep", "runs", "auroc", "margin", "cosine"]) {
+      assert.deepEqual(await layoutProblems(w.page, chart), [], `chart ${chart}`);
+    }
+    // every category named on the per-category chart, at full length
+    const labels = await w.page.$eval('.chart[data-chart="categories"]', (f) =>
+      [...f.querySelectorAll('g[aria-label="fy-axis tick label"] text')].map((t) => t.textContent),
+    );
+    assert.deepEqual([...labels].sort(), [...names].sort());
+    // one error bar per rate with an interval (two runs, each category, each condition, each metric)
+    const run = data.runs[0]?.name;
+    const rows = data.metrics.filter((r) => r.run === run && r.group === "harmful" && r.category !== null);
+    const withCi = rows.reduce((n, r) => n + Object.keys(r.ci).filter((k) => k !== "perplexity").length, 0);
+    assert.ok(withCi >= 12 * 2 * 3, `rates with intervals: ${withCi}`);
+    const bars = await w.page.$eval('.chart[data-chart="categories"]', (f) => f.querySelectorAll("g.interval line").length);
+    assert.equal(bars, withCi);
+    // distinct colours: the 12 categories' lines on the separability chart are 12 colours
+    const strokes = await w.page.$eval('.chart[data-chart="auroc"]', (f) =>
+      [...f.querySelectorAll('g[aria-label="line"] path')].map((p) => p.getAttribute("stroke")),
+    );
+    assert.equal(new Set(strokes).size, 12, `colours: ${strokes.join(", ")}`);
+    assert.deepEqual(w.errors, []);
+    await screenshot(w.page, "report-12-categories.png", true);
+    await w.page.close();
+  });
+
+  it("a bundle page counts only what it shows and keeps its 12 labels whole", async () => {
+    const w = await watchedPage(browser);
+    await w.page.goto(pathToFileURL(bundlePage).href);
+    await w.page.waitForSelector('.chart[data-chart="cosine"] svg');
+    const meta = await w.page.$eval("header .meta", (m) => m.textContent ?? "");
+    assert.doesNotMatch(meta, /results file/);
+    assert.match(meta, /^1 bundle\.$/);
+    for (const chart of ["auroc", "margin", "cosine"]) assert.deepEqual(await layoutProblems(w.page, chart), [], `chart ${chart}`);
+    assert.deepEqual(w.errors, []);
     await w.page.close();
   });
 });

@@ -22,7 +22,8 @@ function usePageWidth(): number {
 
 export function PlotFigure({ name, title, caption, options }: Props) {
   const host = useRef<HTMLDivElement>(null);
-  const width = Math.min(1100, usePageWidth() - 40);
+  // a page measured before layout reports a width near 0: never draw narrower than a phone
+  const width = Math.max(300, Math.min(1100, usePageWidth() - 40));
   useEffect(() => {
     const el = host.current;
     if (!el) return;

@@ -29,7 +29,7 @@ function RunSection({ run, data }: { run: RunData; data: ReportData }) {
       <PlotFigure
         name="categories"
         title="Harmful prompts per category"
-        caption={`Share of answers per category that are unsafe, refusals, helpful, on topic and fluent (where the judge tells), ${run.baseline} against steered: safer without refusing, on topic and fluent is the goal.`}
+        caption={`Share of answers per category that are unsafe, refusals, helpful, on topic and fluent (where the judge tells), ${run.baseline} against the other conditions, with 95% intervals (black): safer without refusing, on topic and fluent is the goal.`}
         options={(w) => categoryChart(run, data.metrics, w)}
       />
       {has.benign && (
@@ -118,11 +118,18 @@ function BundleSection({ bundle, data }: { bundle: BundleData; data: ReportData 
       <PlotFigure
         name="cosine"
         title="Cosine similarity between categories"
-        caption="Cosine between the categories' vectors at each layer: near 1, two categories steer the same way; near 0, independently."
-        options={(w) => cosineChart(bundle.name, data.cosine, w)}
+        caption="Cosine between the categories' vectors at each steered layer: near 1, two categories steer the same way; near 0, independently."
+        options={(w) => cosineChart(bundle.name, data.cosine, w, [...new Set(bundle.categories.map((c) => c.layer))])}
       />
     </section>
   );
+}
+
+/** "2 results files, 1 bundle.": only what the page holds (a bundle page names no results files). */
+function contents(data: ReportData): string {
+  const n = (k: number, what: string) => (k ? [`${k} ${what}${k === 1 ? "" : "s"}`] : []);
+  const parts = [...n(data.runs.length, "results file"), ...n(data.bundles.length, "bundle")];
+  return parts.length ? `${parts.join(", ")}.` : "";
 }
 
 export function Report({ data }: { data: ReportData }) {
@@ -131,9 +138,14 @@ export function Report({ data }: { data: ReportData }) {
       <header>
         <h1>{data.title}</h1>
         <p class="meta">
-          {data.runs.length} results file{data.runs.length === 1 ? "" : "s"}, {data.bundles.length} bundle
-          {data.bundles.length === 1 ? "" : "s"}. Colours: unsteered <span class="swatch unsteered">orange</span>, steered{" "}
-          <span class="swatch steered">blue</span>.
+          {contents(data)}
+          {data.runs.length > 0 && (
+            <>
+              {" "}
+              Colours: unsteered <span class="swatch unsteered">orange</span>, steered <span class="swatch steered">blue</span>; black bars
+              are 95% intervals (n = distinct prompts).
+            </>
+          )}
         </p>
       </header>
       {data.runs.length > 1 && (
