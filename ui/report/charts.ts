@@ -364,6 +364,16 @@ export function layerChart(bundle: string, stats: LayerStat[], field: "auroc" | 
   };
 }
 
+const COSINE_SCALE: Plot.ScaleOptions & Plot.LegendOptions = {
+  type: "linear",
+  scheme: "PuOr",
+  domain: [-1, 1],
+  legend: "ramp",
+  label: "cosine",
+  marginLeft: 16,
+  marginRight: 16,
+};
+
 /**
  * Cosine similarity between the categories' vectors: one heat map per steered layer (every layer
  * when none is marked), stacked, full width, labels at full length; values printed where they fit.
@@ -384,7 +394,8 @@ export function cosineChart(bundle: string, cells: CosineCell[], width: number, 
     marginRight: 70,
     marginBottom: bottom,
     padding: 0.05,
-    color: { type: "linear", scheme: "PuOr", domain: [-1, 1], legend: true, label: "cosine", marginLeft: 16, marginRight: 16 },
+    // the legend's margins keep its end labels (-1.0, 1.0) whole
+    color: COSINE_SCALE,
     x: { label: null, tickRotate: -90, domain: cats },
     y: { label: null, domain: cats },
     fy: { label: "layer", axis: "right", padding: 0.08 },
