@@ -10,7 +10,7 @@ module.exports = {
       name: "native-only-through-engine",
       comment: "everything above the engine sees its typed model/context API, never the FFI layer",
       severity: "error",
-      from: { path: "^src/(cli|steer|eval|data|convert|util|web)" },
+      from: { path: "^src/(cli|steer|eval|data|convert|util|web|organism|server)" },
       to: { path: "^src/native" },
     },
     {
