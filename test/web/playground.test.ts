@@ -56,7 +56,11 @@ async function ask(page: Page, prompt: string): Promise<{ unsteered: string; ste
 
 /** After a steering change: waits for the re-run whose request `matches`, then for its answer. */
 async function rerun(page: Page, bodies: ChatBody[], matches: (s: SteeringRequest) => boolean): Promise<string> {
-  while (!matches(bodies[bodies.length - 1]?.safesteer ?? {})) await new Promise((r) => setTimeout(r, 50));
+  const deadline = Date.now() + 30_000;
+  while (!matches(bodies[bodies.length - 1]?.safesteer ?? {})) {
+    assert.ok(Date.now() < deadline, `no re-run was requested: ${JSON.stringify(bodies[bodies.length - 1]?.safesteer)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   await page.waitForFunction((sel) => (document.querySelector(sel) as HTMLElement | null)?.dataset.status === "done", LAST("steered"));
   return page.$eval(`${LAST("steered")} .text`, (e) => e.textContent ?? "");
 }
@@ -285,6 +289,25 @@ describe("playground in Chromium", { skip: noBrowser() }, () => {
     } finally {
       s.child.kill("SIGTERM");
       await s.exited;
+    }
+  });
+
+  it("with an API key and a page that does not say so: the server's 401 brings up the key prompt, and nothing else", async () => {
+    const ui = renderPage({ app: "playground", title: "SafeSteer playground", connectSelf: true });
+    const keyed = await startServer({}, { ui, apiKey: "pg-key" });
+    try {
+      const w = await watchedPage(browser);
+      await w.page.goto(`${keyed.url}/`);
+      await w.page.waitForSelector("form.key");
+      const text = (await w.page.textContent("#app")) ?? "";
+      assert.doesNotMatch(text, /No bundle|refused|401|missing/i, text);
+      assert.equal(await w.page.locator("[role=alert]").count(), 0);
+      await w.page.getByLabel("API key").fill("pg-key");
+      await w.page.getByRole("button", { name: "Use key" }).click();
+      await w.page.waitForSelector('input[type="range"]');
+      await w.page.close();
+    } finally {
+      await keyed.close();
     }
   });
 
