@@ -6,7 +6,16 @@
 //     rouge/rouge_scorer_test.py (testRougeLConsecutive, testRougeLNonConsecutive, testRougeEmpty,
 //     testRougeLAgainstRouge155 on rouge/testdata/target.txt and prediction.txt lines 1-2,
 //     @10bf941a5a0625bf27bb8443aa849e9b48fdd5f9).
+//   Beside them, 120 random segments (1-3 references; apostrophes, decimals, entities, accents,
+//   run-together words) scored by sacrebleu 2.6.0's sentence_bleu itself, saved in
+//   test/fixtures/sacrebleu-2.6.0-sentence-bleu.json by this Python:
+//     random.seed(7); words = "the a cat dog sat on mat Tim's hit don't 3.5 1-2 well-known , . ? ! ( ) \" ; : & &amp; x-y e.g. U.S. 100,000 -- über café naïve".split()
+//     sent(): " ".join(random.choice(words) for _ in range(randint(0, 14))), with 30% of them losing 0-3 spaces
+//     hyp = sent(); refs = [sent() for _ in range(randint(1, 3))]; 30%: refs[0] = hyp, or hyp + " extra words here"
+//     {"hyp": hyp, "refs": refs, "bleu": sacrebleu.sentence_bleu(hyp, refs).score}
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { bleuFromStats, bleuStats, referenceScores, rougeL, rougeLF, sentenceBleu, tokenize13a } from "../../src/eval/reference-metrics.js";
 
@@ -19,6 +28,19 @@ describe("sentence BLEU = sacrebleu.sentence_bleu (13a, exp smoothing, effective
     const SYS = "Producția de zahăr primă va fi exprimată în ceea ce privește zahărul alb;";
     close(sentenceBleu(SYS, [REF]), 8.493, 1e-3, "#98");
     assert.equal(sentenceBleu("this is a cat", ["okay thanks"]), 0);
+  });
+
+  it("120 random segments scored by sacrebleu 2.6.0 itself: equal to 1e-9", () => {
+    const cases = JSON.parse(
+      readFileSync(join(import.meta.dirname, "..", "fixtures", "sacrebleu-2.6.0-sentence-bleu.json"), "utf8"),
+    ) as Array<{
+      hyp: string;
+      refs: string[];
+      bleu: number;
+    }>;
+    assert.equal(cases.length, 120);
+    assert.ok(cases.filter((c) => c.bleu > 0 && c.bleu < 100).length > 50, "mostly partial matches");
+    for (const c of cases) close(sentenceBleu(c.hyp, c.refs), c.bleu, 1e-9, JSON.stringify(c));
   });
 
   it("test_bleu.py test_case_statistics: clipped matches [4,2,1,0] of [6,5,4,3]", () => {
