@@ -20,6 +20,8 @@ export function printDataList(json: boolean): void {
     licence: d.licence,
     bytes: d.bytes,
     sha256: d.sha256,
+    pin: d.pin ?? "bytes",
+    categories: d.categories ?? null,
     state: fileState(d, dir),
     url: d.url,
   }));
