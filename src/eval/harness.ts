@@ -13,7 +13,8 @@ import { log } from "../util/logger.js";
 import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
 import { answerLogProbs } from "./likelihood.js";
-import { type AnswerRecord, groupMetrics, pairedDifferences, repetitionRate } from "./metrics.js";
+import { type AnswerRecord, groupMetrics, pairedDifferences, referenceDifference, repetitionRate } from "./metrics.js";
+import { referenceScores } from "./reference-metrics.js";
 import {
   type ConditionSpec,
   type ConditionSummary,
@@ -89,8 +90,9 @@ export function summarise(
       lookalike: of("lookalike"),
     };
   };
-  const refName = opts.paired ? referenceCondition(conditions) : undefined;
-  const ref = refName ? groups(refName) : undefined;
+  const refName = referenceCondition(conditions);
+  const ref = refName !== undefined ? groups(refName) : undefined;
+  const hasRefs = items.some((it) => it.references?.length);
   for (const c of conditions) {
     const g = groups(c.name);
     out[c.name] = {
@@ -98,8 +100,9 @@ export function summarise(
       benign: groupMetrics(g.benign),
       lookalike: groupMetrics(g.lookalike),
     };
-    if (ref && refName && c.name !== refName) {
-      const refCat = new Map(ref.byCategory);
+    if (!ref || refName === undefined) continue;
+    const refCat = new Map(ref.byCategory);
+    if (opts.paired && c.name !== refName)
       out[c.name]!.difference = {
         reference: refName,
         harmful: {
@@ -109,9 +112,25 @@ export function summarise(
         benign: pairedDifferences(ref.benign, g.benign),
         lookalike: pairedDifferences(ref.lookalike, g.lookalike),
       };
-    }
+    // BLEU / ROUGE-L: this condition minus unsteered on the same prompts, per group
+    if (hasRefs)
+      out[c.name]!.referenceDelta =
+        c.name === refName
+          ? null
+          : {
+              harmful: referenceDifference(ref.harmful, g.harmful),
+              byCategory: Object.fromEntries(g.byCategory.map(([k, a]) => [k, referenceDifference(refCat.get(k) ?? [], a)])),
+              benign: referenceDifference(ref.benign, g.benign),
+              lookalike: referenceDifference(ref.lookalike, g.lookalike),
+            };
   }
   return out;
+}
+
+/** An answer's BLEU / ROUGE-L fields: both null when its item has no references. */
+function referenceFields(answer: string, references: string[] | undefined): { bleu: number | null; rougeL: number | null } {
+  const s = referenceScores(answer, references);
+  return { bleu: s?.bleu ?? null, rougeL: s?.rougeL ?? null };
 }
 
 /** Perplexity of each answer given its prompt, under the (unsteered) context. */
@@ -284,6 +303,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
             perplexity: ppl[j] ?? null,
             repetition: repetitionRate(r.text),
             ...(seeds > 1 ? { sample: it.sample } : {}),
+            ...referenceFields(r.text, it.references),
           });
         });
         progress += chunk.length;

@@ -26,6 +26,24 @@ export interface MetricRow {
   prompts: number | null;
   /** 95% intervals of the fields above, where the results file has them (eval/metrics.ts). */
   ci: Partial<Record<IntervalMetric, { lo: number; hi: number }>>;
+  /** BLEU / ROUGE-L F (0-100) against the items' references and this condition minus unsteered; absent: no references. */
+  reference?: ReferenceCell;
+}
+
+/** A mean with its 95% interval and n (eval/intervals.ts Estimate). */
+export interface IntervalValue {
+  value: number;
+  lo: number;
+  hi: number;
+  n: number;
+}
+
+export interface ReferenceCell {
+  bleu: IntervalValue;
+  rougeL: IntervalValue;
+  /** Minus the unsteered condition on the same prompts; null for the unsteered condition itself. */
+  bleuDelta: IntervalValue | null;
+  rougeLDelta: IntervalValue | null;
 }
 
 /** The MetricRow fields that carry a 95% interval. */
