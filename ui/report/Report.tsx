@@ -6,6 +6,7 @@ import { benignChart, categoryChart, cosineChart, detectorChart, layerChart, per
 import { Examples } from "./Examples.js";
 import { NeuronSection } from "./Neurons.js";
 import { PlotFigure } from "./PlotFigure.js";
+import { ReferenceTable } from "./ReferenceTable.js";
 
 function RunSection({ run, data }: { run: RunData; data: ReportData }) {
   const has = {
@@ -65,6 +66,7 @@ function RunSection({ run, data }: { run: RunData; data: ReportData }) {
           options={(w) => detectorChart(run.name, data.detector, w)}
         />
       )}
+      <ReferenceTable run={run} metrics={data.metrics} />
       <h3>Example answers (drawn at random)</h3>
       <Examples run={run} examples={data.examples} />
     </section>
