@@ -7,6 +7,7 @@ import { SafeSteerError } from "../errors.js";
 import { resolveSteering, type SteeringSource, withSteering } from "../steer/apply.js";
 import { withPrefix } from "../steer/baselines.js";
 import { conditionalPolicy, detect } from "../steer/detect.js";
+import type { NeuronSet } from "../steer/neuron-types.js";
 import { renderExample } from "../steer/render.js";
 import type { Bundle, Detector, Policy } from "../steer/types.js";
 import { log } from "../util/logger.js";
@@ -36,6 +37,8 @@ export interface EvalOptions {
   detector?: Detector;
   /** Baselines' vectors by method ("caa", "refusal-direction"; steer/baselines.ts), for conditions that name them. */
   vectorSets?: Record<string, Bundle>;
+  /** Category neurons, suppressed in the conditions that say `suppress`. */
+  neurons?: NeuronSet;
   /** A previous, possibly partial, run of the same evaluation to continue. */
   resume?: EvalResults;
   signal?: AbortSignal;
@@ -56,7 +59,8 @@ function checkConditions(opts: EvalOptions): void {
         "bad_argument",
         `condition "${c.name}" steers with ${c.vectors} vectors, but none were given: build them first (steer/baselines.ts, or eval --baseline ${c.vectors}).`,
       );
-    if (c.mode !== "none" && c.vectors === undefined && !opts.bundle)
+    // a condition that only suppresses neurons needs no bundle
+    if (c.mode !== "none" && c.vectors === undefined && !(c.suppress && !c.policy) && !opts.bundle)
       throw new SafeSteerError("bad_argument", "steered conditions need a bundle (--bundle).");
     if ((c.mode === "conditional" || c.refuseWith !== undefined) && !opts.detector)
       throw new SafeSteerError(
@@ -147,6 +151,19 @@ function cannedAnswer(model: Context["model"], text: string): GenerationResult {
 /** One answer to produce: a prompt and which of its seeds. */
 type Job = EvalItem & { sample: number };
 
+/** The neurons a condition suppresses for one prompt: known mode its own category's, conditional the fired ones, else all. */
+function suppressionFor(
+  cond: ConditionSpec,
+  it: EvalItem,
+  detection: { fired: string[]; scores: Record<string, number> } | undefined,
+): Policy {
+  const sup = cond.suppress ?? {};
+  if (cond.mode === "known")
+    return it.kind === "harmful" && it.category && sup[it.category] !== undefined ? { [it.category]: sup[it.category] as number } : {};
+  if (cond.mode === "conditional") return conditionalPolicy(sup, detection ?? { fired: [], scores: {} }, cond.fire);
+  return sup;
+}
+
 export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions): Promise<EvalResults> {
   const model = ctx.model;
   // rates over 0 prompts are 0% and look like a result: refuse instead
@@ -162,7 +179,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
   const harmfulCats = [...new Set(items.filter((it) => it.kind === "harmful" && it.category).map((it) => it.category as string))].sort();
   const warned = new Set<string>();
   for (const c of opts.conditions) {
-    if (c.mode !== "known" || harmfulCats.length === 0) continue;
+    if (c.mode !== "known" || harmfulCats.length === 0 || (c.suppress && !c.policy)) continue;
     const unsteered = harmfulCats.filter((k) => c.policy?.[k] === undefined);
     const partly = unsteered.join(", ");
     if (unsteered.length > 0 && unsteered.length < harmfulCats.length && !warned.has(partly)) {
@@ -183,6 +200,12 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
     const bundle = vectorsOf(c, opts);
     if (c.mode !== "none" && bundle)
       await resolveSteering(model, { bundle, policy: c.policy ?? {}, raw: c.raw, layer: c.layer, force: opts.force });
+  }
+  for (const c of opts.conditions) {
+    if (!c.suppress) continue;
+    if (!opts.neurons)
+      throw new SafeSteerError("bad_argument", `condition "${c.name}" suppresses category neurons: give a neuron file (--neurons).`);
+    await resolveSteering(model, { neurons: opts.neurons, suppress: c.suppress, suppressMode: c.suppressMode, forceNeurons: opts.force });
   }
   const fp = await model.fingerprint();
   const results: EvalResults = opts.resume ?? {
@@ -232,7 +255,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
   for (const cond of opts.conditions) {
     const prompts = promptSets.get(cond.prefix) as number[][];
     // items that share the same steering are generated together; detect-then-refuse's refusals form their own group
-    const groups = new Map<string, { policy: Policy; items: Job[]; refuse?: boolean }>();
+    const groups = new Map<string, { policy: Policy; sup: Policy; items: Job[]; refuse?: boolean }>();
     for (const it of items) {
       const todo = Array.from({ length: seeds }, (_, sample) => ({ ...it, sample })).filter(
         (j) => !done.has(key(cond.name, j.index, j.sample)),
@@ -246,15 +269,19 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
         const detection = results.detections?.[it.index] ?? { fired: [], scores: {} };
         policy = conditionalPolicy(cond.policy ?? {}, detection, cond.fire);
       }
+      const sup = suppressionFor(cond, it, results.detections?.[it.index]);
       const refuse = cond.refuseWith !== undefined && (results.detections?.[it.index]?.fired.length ?? 0) > 0;
-      const group = refuse ? "\u0000refuse" : Object.keys(policy).sort().join(",");
-      const g = groups.get(group) ?? { policy, items: [], refuse };
+      const group = refuse ? "\u0000refuse" : `${Object.keys(policy).sort().join(",")}|${Object.keys(sup).sort().join(",")}`;
+      const g = groups.get(group) ?? { policy, sup, items: [], refuse };
       g.items.push(...todo);
       groups.set(group, g);
     }
     for (const [, g] of groups) {
       // resolved once per group (the bundle check and vector scaling), applied per batch
       const steering: SteeringSource = {
+        ...(Object.keys(g.sup).length
+          ? { neurons: opts.neurons, suppress: g.sup, suppressMode: cond.suppressMode, forceNeurons: opts.force }
+          : {}),
         vectors: Object.keys(g.policy).length
           ? await resolveSteering(model, {
               bundle: vectorsOf(cond, opts) as Bundle,

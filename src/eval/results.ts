@@ -26,6 +26,9 @@ export interface ConditionSpec {
   prefix?: string;
   /** Detect-then-refuse: prompts the detector fires on get this answer instead of a generated one. */
   refuseWith?: string;
+  /** Category neurons suppressed (EvalOptions.neurons), chosen per prompt as the policy is (known: its own category). */
+  suppress?: Record<string, number>;
+  suppressMode?: "mean" | "scale";
 }
 
 export interface GenerationSettings {

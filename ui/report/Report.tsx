@@ -4,6 +4,7 @@
 import type { BundleData, ReportData, RunData } from "../../src/web/report-types.js";
 import { benignChart, categoryChart, cosineChart, detectorChart, layerChart, perplexityChart, runsChart, sweepChart } from "./charts.js";
 import { Examples } from "./Examples.js";
+import { NeuronSection } from "./Neurons.js";
 import { PlotFigure } from "./PlotFigure.js";
 import { ReferenceTable } from "./ReferenceTable.js";
 
@@ -139,16 +140,18 @@ export function Report({ data }: { data: ReportData }) {
     <div class="page">
       <header>
         <h1>{data.title}</h1>
-        <p class="meta">
-          {contents(data)}
-          {data.runs.length > 0 && (
-            <>
-              {" "}
-              Colours: unsteered <span class="swatch unsteered">orange</span>, steered <span class="swatch steered">blue</span>; black bars
-              are 95% intervals (n = distinct prompts).
-            </>
-          )}
-        </p>
+        {data.runs.length + data.bundles.length > 0 && (
+          <p class="meta">
+            {contents(data)}
+            {data.runs.length > 0 && (
+              <>
+                {" "}
+                Colours: unsteered <span class="swatch unsteered">orange</span>, steered <span class="swatch steered">blue</span>; black
+                bars are 95% intervals (n = distinct prompts).
+              </>
+            )}
+          </p>
+        )}
       </header>
       {data.runs.length > 1 && (
         <PlotFigure
@@ -163,6 +166,9 @@ export function Report({ data }: { data: ReportData }) {
       ))}
       {data.bundles.map((b) => (
         <BundleSection key={b.name} bundle={b} data={data} />
+      ))}
+      {(data.neurons ?? []).map((n) => (
+        <NeuronSection key={n.name} n={n} />
       ))}
     </div>
   );

@@ -19,6 +19,7 @@ import { usesChat } from "../../steer/render.js";
 import { type Bundle, FIRE_MODES, type FireMode } from "../../steer/types.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
 import { lockOutput } from "../lock.js";
+import { type NeuronCliOptions, neuronSuppression, withNeuronOptions } from "../neuron-options.js";
 import {
   checkOutputPath,
   type DataOpts,
@@ -33,7 +34,7 @@ import {
 } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
-interface EvalCliOptions extends ModelOpts, DataOpts {
+interface EvalCliOptions extends ModelOpts, DataOpts, NeuronCliOptions {
   data: string[];
   bundle?: string;
   steer?: string;
@@ -59,10 +60,12 @@ interface EvalCliOptions extends ModelOpts, DataOpts {
 }
 
 export function evalCommand(program: Command): void {
-  withDataOptions(
-    withModelOptions(
-      program.command("eval").description("answer prompts unsteered and steered with the same seeds, judge, and summarise"),
-      true,
+  withNeuronOptions(
+    withDataOptions(
+      withModelOptions(
+        program.command("eval").description("answer prompts unsteered and steered with the same seeds, judge, and summarise"),
+        true,
+      ),
     ),
   )
     .requiredOption("--data <files...>", "prompt files (any supported format)")
@@ -157,6 +160,12 @@ async function evaluate(o: EvalCliOptions, items: EvalItem[], model: Model, ctx:
       raw: o.rawStrength,
       ...(o.mode === "conditional" ? { fire: o.fire } : {}),
     });
+  // --neurons: the steered condition also suppresses the units (per --mode, as the policy); alone, a condition of its own
+  const neurons = neuronSuppression(o);
+  const steered = conditions.find((c) => c.name === "steered");
+  const sup = neurons.suppress ? { suppress: neurons.suppress, suppressMode: o.suppressMode } : undefined;
+  if (sup && steered) Object.assign(steered, sup);
+  else if (sup) conditions.push({ name: "suppressed", mode: o.mode, ...(o.mode === "conditional" ? { fire: o.fire } : {}), ...sup });
   conditions.push(
     ...baselineConditions(specs, { mode: o.mode, fire: o.fire, raw: o.rawStrength, categories: policy && Object.keys(policy), vectorSets }),
   );
@@ -194,6 +203,7 @@ async function evaluate(o: EvalCliOptions, items: EvalItem[], model: Model, ctx:
       bundle,
       bundlePath: o.bundle,
       force: o.force,
+      neurons: neurons.neurons,
       detector: bundle?.detector,
       vectorSets,
       resume,
