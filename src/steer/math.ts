@@ -42,22 +42,29 @@ export function quantile(values: number[], q: number): number {
 }
 
 /**
- * Solves A x = b for a symmetric positive definite A (row-major n x n) by Cholesky decomposition.
+ * Cholesky factor L (row-major n x n, lower; A = L L^T) of a symmetric positive definite A.
  * Returns undefined when A is not positive definite (numerically), for the caller to explain.
  */
-export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array | undefined {
-  const n = b.length;
+export function cholesky(a: Float64Array, n: number): Float64Array | undefined {
   const l = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
+    const ri = i * n;
     for (let j = 0; j <= i; j++) {
-      let s = a[i * n + j] as number;
-      for (let k = 0; k < j; k++) s -= (l[i * n + k] as number) * (l[j * n + k] as number);
+      const rj = j * n;
+      let s = a[ri + j] as number;
+      for (let k = 0; k < j; k++) s -= (l[ri + k] as number) * (l[rj + k] as number);
       if (i === j) {
         if (!(s > 0)) return undefined;
-        l[i * n + i] = Math.sqrt(s);
-      } else l[i * n + j] = s / (l[j * n + j] as number);
+        l[ri + i] = Math.sqrt(s);
+      } else l[ri + j] = s / (l[rj + j] as number);
     }
   }
+  return l;
+}
+
+/** Solves L L^T x = b given the Cholesky factor L (one factorization serves many right-hand sides). */
+export function choleskySolve(l: Float64Array, b: ArrayLike<number>): Float64Array {
+  const n = b.length;
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = b[i] as number;
@@ -71,6 +78,52 @@ export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array | 
     x[i] = s / (l[i * n + i] as number);
   }
   return x;
+}
+
+/**
+ * Solves A x = b for a symmetric positive definite A (row-major n x n) by Cholesky decomposition.
+ * Returns undefined when A is not positive definite (numerically), for the caller to explain.
+ */
+export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array | undefined {
+  const l = cholesky(a, b.length);
+  return l && choleskySolve(l, b);
+}
+
+/**
+ * Gram matrix G[i][j] = dot(rows[i], rows[j]) (row-major n x n, symmetric). Four rows at a time so
+ * each pass over rows[j] serves four dot products: this is the detector's one O(n^2 d) step.
+ */
+export function gram(rows: Float64Array[]): Float64Array {
+  const n = rows.length;
+  const g = new Float64Array(n * n);
+  const width = rows[0]?.length ?? 0;
+  for (let i = 0; i < n; i += 4) {
+    const a0 = rows[i] as Float64Array;
+    const a1 = rows[Math.min(i + 1, n - 1)] as Float64Array;
+    const a2 = rows[Math.min(i + 2, n - 1)] as Float64Array;
+    const a3 = rows[Math.min(i + 3, n - 1)] as Float64Array;
+    for (let j = 0; j <= Math.min(i + 3, n - 1); j++) {
+      const b = rows[j] as Float64Array;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let k = 0; k < width; k++) {
+        const x = b[k] as number;
+        s0 += (a0[k] as number) * x;
+        s1 += (a1[k] as number) * x;
+        s2 += (a2[k] as number) * x;
+        s3 += (a3[k] as number) * x;
+      }
+      const sums = [s0, s1, s2, s3];
+      for (let r = 0; r < 4 && i + r < n; r++) {
+        if (j > i + r) continue;
+        g[(i + r) * n + j] = sums[r] as number;
+        g[j * n + i + r] = sums[r] as number;
+      }
+    }
+  }
+  return g;
 }
 
 export interface PrunedVector {
