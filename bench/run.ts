@@ -3,7 +3,8 @@
 // bench/results/parity.json with the machine and its load. `npm run bench -- <name>...` runs the named
 // ones (parity, engine, extraction, likelihood, server, startup) and writes bench/results/<names>.json.
 // --quick: fewer rounds; --prebuilt: the parity bench also runs ours on the prebuilt npm libraries.
-// LLAMA_SERVER=/path/to/llama-server adds llama.cpp's server to the server bench.
+// LLAMA_SERVER=/path/to/llama-server adds llama.cpp's server to the server bench. scale: the scaling
+// bench (--large: models up to ~3B parameters; --detector-4096: the detector alone at width 4096).
 import { mkdirSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -13,12 +14,13 @@ import { benchModels, type EngineBenchRow, engineBench } from "./engine.bench.js
 import { type ExtractionBenchRow, extractionBench } from "./extraction.bench.js";
 import { type LikelihoodBenchRow, likelihoodBench } from "./likelihood.bench.js";
 import { type ParityBench, parityBench, parityTable } from "./parity.bench.js";
+import { type ScaleBench, scaleBench, scaleTable } from "./scale.bench.js";
 import { type ServerBench, serverBench } from "./server.bench.js";
 import { type StartupBenchRow, startupBench } from "./startup.bench.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
-const BENCHES = ["parity", "engine", "extraction", "likelihood", "server", "startup"];
+const BENCHES = ["parity", "engine", "extraction", "likelihood", "server", "startup", "scale"];
 const DEFAULT = ["parity"];
 const named = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const n of named) {
@@ -84,6 +86,17 @@ const llamaServer = process.env.LLAMA_SERVER || undefined;
 if (run("server")) {
   process.stderr.write(`server: safesteer serve${llamaServer ? ` and llama-server (${llamaServer})` : ""}...\n`);
   server = await serverBench(ROOT, { requestsPerClient: quick ? 4 : 16, llamaServer });
+}
+
+let scale: ScaleBench | undefined;
+if (run("scale")) {
+  scale = scaleBench({
+    cache: join(ROOT, ".cache", "bench"),
+    large: process.argv.includes("--large"),
+    detector4096: process.argv.includes("--detector-4096"),
+    threads: availableParallelism(),
+    log: (s) => process.stderr.write(`scale: ${s}...\n`),
+  });
 }
 
 const f = (x: number) => x.toFixed(1);
@@ -182,10 +195,16 @@ if (run("server") && server) {
     console.log(`| ${cells.join(" | ")} |`);
   }
 }
+if (run("scale") && scale) {
+  console.log(
+    `\nscaling: random llama models (vocabulary 8192), ${scale.workload.threads} threads; seconds per step (x its plain forward passes: the same texts without capture or steering)\n`,
+  );
+  console.log(scaleTable(scale));
+}
 const out = join(ROOT, "bench", "results", `${selected.join("-")}.json`);
 mkdirSync(dirname(out), { recursive: true });
 const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version, loadAverageAtEnd: loadavg() };
-const results = { parity, engine: rows, extraction, likelihood, server, startup: { runs: startupRuns, rows: startup } };
+const results = { parity, engine: rows, extraction, likelihood, server, startup: { runs: startupRuns, rows: startup }, scale };
 const written = Object.fromEntries(Object.entries(results).filter(([k]) => run(k)));
 writeFileAtomic(out, [`${JSON.stringify({ date: new Date().toISOString(), machine, ...written }, null, 2)}\n`]);
 console.log(`\nwrote ${out}`);

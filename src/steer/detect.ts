@@ -7,7 +7,7 @@
 
 import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
-import { activationRow, collectActivations } from "./collect.js";
+import { type Activations, activationRow, collectActivations } from "./collect.js";
 import { fitDirections } from "./discriminant.js";
 import { SteerError } from "./errors.js";
 import { dot, meanAndSd } from "./math.js";
@@ -127,11 +127,24 @@ export async function calibrateDetector(
     opts.chat,
     opts,
   );
+  return calibrateFromActivations(acts, cats, { site, reduce, falseAlarms, shrinkage });
+}
+
+/**
+ * The detector from the calibration prompts' activations (rows in order; category undefined:
+ * benign): everything calibrateDetector does after the forward passes.
+ */
+export function calibrateFromActivations(
+  acts: Activations,
+  cats: Array<string | undefined>,
+  opts: { site: string; reduce: DetectorPooling; falseAlarms: number; shrinkage: number },
+): DetectorCalibration {
+  const { site, reduce, falseAlarms, shrinkage } = opts;
   const width = acts.width;
-  const every = all.map((_, i) => i);
+  const every = cats.map((_, i) => i);
   const fitIdx = every.filter((i) => i % 4 !== 3);
   const valIdx = every.filter((i) => i % 4 === 3);
-  const candidates = opts.layers.map((layer) => {
+  const candidates = acts.layers.map((layer) => {
     const row = (i: number) => activationRow(acts, layer, i);
     const dirs = fitDirections(
       fitIdx.map(row),
