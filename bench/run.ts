@@ -4,7 +4,8 @@
 // ones (parity, engine, extraction, likelihood, server, startup) and writes bench/results/<names>.json.
 // --quick: fewer rounds; --prebuilt: the parity bench also runs ours on the prebuilt npm libraries.
 // LLAMA_SERVER=/path/to/llama-server adds llama.cpp's server to the server bench. scale: the scaling
-// bench (--large: models up to ~3B parameters; --detector-4096: the detector alone at width 4096).
+// bench (--large: models up to ~3B parameters; --detector-4096: the detector alone at width 4096;
+// --threads=N, default all cores).
 import { mkdirSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -94,7 +95,8 @@ if (run("scale")) {
     cache: join(ROOT, ".cache", "bench"),
     large: process.argv.includes("--large"),
     detector4096: process.argv.includes("--detector-4096"),
-    threads: availableParallelism(),
+    // --threads N: on a machine shared with other jobs, 1 thread avoids ggml's spinning thread barriers
+    threads: Number(process.argv.find((a) => a.startsWith("--threads="))?.slice(10) ?? availableParallelism()),
     log: (s) => process.stderr.write(`scale: ${s}...\n`),
   });
 }
