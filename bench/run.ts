@@ -16,12 +16,13 @@ import { type ExtractionBenchRow, extractionBench } from "./extraction.bench.js"
 import { type LikelihoodBenchRow, likelihoodBench } from "./likelihood.bench.js";
 import { type ParityBench, parityBench, parityTable } from "./parity.bench.js";
 import { type ScaleBench, scaleBench, scaleTable } from "./scale.bench.js";
+import { type SchedulerBenchRow, schedulerBench } from "./scheduler.bench.js";
 import { type ServerBench, serverBench } from "./server.bench.js";
 import { type StartupBenchRow, startupBench } from "./startup.bench.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
-const BENCHES = ["parity", "engine", "extraction", "likelihood", "server", "startup", "scale"];
+const BENCHES = ["parity", "engine", "extraction", "likelihood", "server", "startup", "scale", "scheduler"];
 const DEFAULT = ["parity"];
 const named = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const n of named) {
@@ -99,6 +100,14 @@ if (run("scale")) {
     threads: Number(process.argv.find((a) => a.startsWith("--threads="))?.slice(10) ?? availableParallelism()),
     log: (s) => process.stderr.write(`scale: ${s}...\n`),
   });
+}
+
+const scheduler: SchedulerBenchRow[] = [];
+if (run("scheduler")) {
+  for (const m of [{ label: "organism", path: join(ROOT, "models", "organism.gguf") }, ...benchModels(ROOT).slice(1)]) {
+    process.stderr.write(`scheduler: ${m.label}...\n`);
+    scheduler.push(...(await schedulerBench(m, { rounds: quick ? 2 : 5, maxTokens: m.label === "organism" ? 64 : 16 })));
+  }
 }
 
 const f = (x: number) => x.toFixed(1);
@@ -203,10 +212,15 @@ if (run("scale") && scale) {
   );
   console.log(scaleTable(scale));
 }
+if (run("scheduler")) {
+  console.log("\n| model | 4 requests side by side | design | tokens/s |");
+  console.log("|---|---|---|---|");
+  for (const r of scheduler) console.log(`| ${r.model} | ${r.mix} | ${r.design} | ${f(r.tokensPerS)} |`);
+}
 const out = join(ROOT, "bench", "results", `${selected.join("-")}.json`);
 mkdirSync(dirname(out), { recursive: true });
 const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version, loadAverageAtEnd: loadavg() };
-const results = { parity, engine: rows, extraction, likelihood, server, startup: { runs: startupRuns, rows: startup }, scale };
+const results = { parity, engine: rows, extraction, likelihood, server, startup: { runs: startupRuns, rows: startup }, scale, scheduler };
 const written = Object.fromEntries(Object.entries(results).filter(([k]) => run(k)));
 writeFileAtomic(out, [`${JSON.stringify({ date: new Date().toISOString(), machine, ...written }, null, 2)}\n`]);
 console.log(`\nwrote ${out}`);
