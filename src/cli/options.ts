@@ -10,6 +10,7 @@ import { Model } from "../engine/model.js";
 import { SafeSteerError } from "../errors.js";
 import { DEFAULT_MODEL } from "../models.js";
 import { setVerbosity } from "../util/logger.js";
+import { maybeEngineHint } from "./engine-hint.js";
 
 export function int(name: string) {
   return (v: string): number => {
@@ -153,13 +154,15 @@ export function loadModel(o: ModelOpts): Model {
   if (o.model === DEFAULT_MODEL && !existsSync(DEFAULT_MODEL)) {
     throw new SafeSteerError("usage", `the embedded model ${DEFAULT_MODEL} is missing; pass --model <file.gguf>.`);
   }
-  return Model.load(o.model, {
+  const model = Model.load(o.model, {
     threads: o.threads,
     gpu: o.gpu,
     gpuLayers: o.gpuLayers,
     llamaLib: o.llamaLib,
     verbose: o.verbose,
   });
+  maybeEngineHint();
+  return model;
 }
 
 export interface DataOpts {
