@@ -90,37 +90,57 @@ export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array | 
 }
 
 /**
- * Gram matrix G[i][j] = dot(rows[i], rows[j]) (row-major n x n, symmetric). Four rows at a time so
- * each pass over rows[j] serves four dot products: this is the detector's one O(n^2 d) step.
+ * Gram matrix G[i][j] = dot(rows[i], rows[j]) (row-major n x n, symmetric): the detector's one
+ * O(n^2 d) step. Blocks of 4 x 2 rows, so each element loaded serves several dot products.
  */
 export function gram(rows: Float64Array[]): Float64Array {
   const n = rows.length;
   const g = new Float64Array(n * n);
   const width = rows[0]?.length ?? 0;
+  const row = (i: number) => rows[Math.min(i, n - 1)] as Float64Array;
+  const put = (i: number, j: number, v: number) => {
+    if (i < n && j < n && j <= i) {
+      g[i * n + j] = v;
+      g[j * n + i] = v;
+    }
+  };
   for (let i = 0; i < n; i += 4) {
-    const a0 = rows[i] as Float64Array;
-    const a1 = rows[Math.min(i + 1, n - 1)] as Float64Array;
-    const a2 = rows[Math.min(i + 2, n - 1)] as Float64Array;
-    const a3 = rows[Math.min(i + 3, n - 1)] as Float64Array;
-    for (let j = 0; j <= Math.min(i + 3, n - 1); j++) {
-      const b = rows[j] as Float64Array;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
+    const [a0, a1, a2, a3] = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+    for (let j = 0; j <= Math.min(i + 3, n - 1); j += 2) {
+      const b0 = row(j);
+      const b1 = row(j + 1);
+      let s00 = 0;
+      let s10 = 0;
+      let s20 = 0;
+      let s30 = 0;
+      let s01 = 0;
+      let s11 = 0;
+      let s21 = 0;
+      let s31 = 0;
       for (let k = 0; k < width; k++) {
-        const x = b[k] as number;
-        s0 += (a0[k] as number) * x;
-        s1 += (a1[k] as number) * x;
-        s2 += (a2[k] as number) * x;
-        s3 += (a3[k] as number) * x;
+        const x = b0[k] as number;
+        const y = b1[k] as number;
+        const p0 = a0[k] as number;
+        const p1 = a1[k] as number;
+        const p2 = a2[k] as number;
+        const p3 = a3[k] as number;
+        s00 += p0 * x;
+        s10 += p1 * x;
+        s20 += p2 * x;
+        s30 += p3 * x;
+        s01 += p0 * y;
+        s11 += p1 * y;
+        s21 += p2 * y;
+        s31 += p3 * y;
       }
-      const sums = [s0, s1, s2, s3];
-      for (let r = 0; r < 4 && i + r < n; r++) {
-        if (j > i + r) continue;
-        g[(i + r) * n + j] = sums[r] as number;
-        g[j * n + i + r] = sums[r] as number;
-      }
+      put(i, j, s00);
+      put(i + 1, j, s10);
+      put(i + 2, j, s20);
+      put(i + 3, j, s30);
+      put(i, j + 1, s01);
+      put(i + 1, j + 1, s11);
+      put(i + 2, j + 1, s21);
+      put(i + 3, j + 1, s31);
     }
   }
   return g;
