@@ -208,7 +208,7 @@ if (run("server") && server) {
 }
 if (run("scale") && scale) {
   console.log(
-    `\nscaling: random llama models (vocabulary 8192), ${scale.workload.threads} threads; seconds per step (x its plain forward passes: the same texts without capture or steering)\n`,
+    `\nscaling: random llama models (vocabulary 8192), ${scale.workload.threads} thread(s); seconds per step (x its plain forward passes: the same texts without capture or steering)\n`,
   );
   console.log(scaleTable(scale));
 }
