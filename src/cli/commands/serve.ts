@@ -6,11 +6,14 @@ import { SafeSteerError } from "../../errors.js";
 import { parsePolicy } from "../../steer/policy.js";
 import { FIRE_MODES, type FireMode, type Policy } from "../../steer/types.js";
 import { setVerbosity } from "../../util/logger.js";
+import { parseSuppress } from "../neuron-options.js";
 import { checkOutputPath, type ModelOpts, nonNegativeInt, num, positiveInt, withModelOptions } from "../options.js";
 
 interface ServeCliOptions extends ModelOpts {
   model: string;
   bundle?: string[];
+  neurons?: string[];
+  suppress?: string;
   steer: string;
   conditional?: boolean;
   fire?: FireMode;
@@ -47,6 +50,11 @@ export function serveCommand(program: Command): void {
     true,
   )
     .option("--bundle <spec...>", "bundles to load: b.gguf (named b) or name=path; a request names one by its name")
+    .option(
+      "--neurons <spec...>",
+      "neuron files to load (from `safesteer neurons`): n.json (named n) or name=path; a request names one in safesteer.neurons",
+    )
+    .option("--suppress <list>", "default suppression: category[=s],... of the (only or first) neuron file")
     .option("--steer <policy>", "default policy: category=strength,..., all (the bundle's tuned strengths) or none", "none")
     .option("--conditional", "by default steer only the policy's categories that the bundle's detector finds in the prompt")
     .addOption(
@@ -70,6 +78,7 @@ export function serveCommand(program: Command): void {
         throw new SafeSteerError("usage", "--steer needs a bundle: add --bundle b.gguf (or name=path).");
       if (o.conditional && bundles.length === 0)
         throw new SafeSteerError("usage", "--conditional needs --bundle (with a detector) and --steer.");
+      if (o.suppress && !o.neurons?.length) throw new SafeSteerError("usage", "--suppress needs --neurons neurons.json (or name=path).");
       if (o.fire && !o.conditional) throw new SafeSteerError("usage", "--fire goes with --conditional.");
       if (!(o.grace >= 0)) throw new SafeSteerError("usage", `--grace must be 0 or more seconds, got ${o.grace}.`);
       if (o.log) checkOutputPath(o.log, "--log");
@@ -88,7 +97,13 @@ export function serveCommand(program: Command): void {
       const loading = EngineBackend.create({
         model: o.model,
         bundles,
-        defaults: { policy, mode: o.conditional ? "conditional" : "policy", fire: o.fire ?? "all" },
+        neurons: o.neurons,
+        defaults: {
+          policy,
+          mode: o.conditional ? "conditional" : "policy",
+          fire: o.fire ?? "all",
+          ...(o.suppress ? { suppress: parseSuppress(o.suppress, "mean") } : {}),
+        },
         parallel: o.parallel,
         nCtx,
         threads: o.threads,
