@@ -1,7 +1,7 @@
 // A context runs a model: batched decoding of several sequences, activation captures, and steering
 // (native control vectors for resid_post, write hooks for every other site).
 import type { BatchInput, DecodeMode, TensorObserver } from "../native/llama.js";
-import { NativeContext } from "../native/llama.js";
+import { disposedError, NativeContext } from "../native/llama.js";
 import { Capture, type CaptureSpec } from "./capture.js";
 import { EngineError } from "./errors.js";
 import type { Model } from "./model.js";
@@ -113,6 +113,7 @@ export class Context {
 
   /** Checks a layer index against the model. */
   checkLayer(layer: number): void {
+    this.alive();
     const n = this.model.info.nLayer;
     if (!Number.isInteger(layer) || layer < 0 || layer >= n) {
       throw new EngineError("bad_layer", `layer ${layer} is out of range: this model has layers 0..${n - 1}.`);
@@ -121,6 +122,7 @@ export class Context {
 
   /** Checks a vector's width and values. */
   checkVector(v: Float32Array, what: string): void {
+    this.alive();
     const w = this.model.info.nEmbd;
     if (v.length !== w) {
       throw new EngineError("bad_vector", `${what} has width ${v.length} but this model's width is ${w}: it was made for another model.`);
@@ -136,6 +138,7 @@ export class Context {
    * @internal
    */
   async applySteering(vectors: SteeringVector[]): Promise<SteeringHandle> {
+    this.alive();
     if (this.live) {
       throw new EngineError("bad_argument", "this context is already steered: release the current steering before applying another.");
     }
@@ -211,6 +214,7 @@ export class Context {
 
   /** One llama_decode with the active write hooks and an optional extra observer. */
   async decode(batch: BatchInput, extra?: TensorObserver): Promise<void> {
+    this.alive();
     const hookObs = this.hooks?.observer({ seqIds: batch.seqIds, outputs: batch.outputs });
     const obs = combineObservers([hookObs, extra]);
     if (this.native.observable) this.native.setObserver(obs);
@@ -223,20 +227,24 @@ export class Context {
   }
 
   logits(row: number): Float32Array {
+    this.alive();
     return this.native.logits(row);
   }
 
   clearMemory(): void {
+    this.alive();
     this.native.clearMemory();
   }
 
   /** Frees one sequence's cells in the K/V cache (its slot is reused by the next request). */
   removeSequence(seq: number): void {
+    this.alive();
     this.native.removeSequence(seq);
   }
 
   /** Throws the standard error when a sequence cannot fit in this context. */
   checkFits(nTokens: number, what = "prompt"): void {
+    this.alive();
     if (nTokens > this.nCtx) {
       throw new EngineError(
         "context_overflow",
@@ -250,6 +258,7 @@ export class Context {
    * returning logits and, optionally, captured activations keyed by the sequence's index.
    */
   async evaluate(seqs: ArrayLike<number>[], opts: EvaluateOptions = {}): Promise<EvaluateResult> {
+    this.alive();
     const want = opts.logits ?? "last";
     const capture = opts.capture ? new Capture(opts.capture, this.model.info.nEmbd) : undefined;
     if (opts.capture) for (const l of opts.capture.layers) this.checkLayer(l);
@@ -308,7 +317,23 @@ export class Context {
     return { logits, capture };
   }
 
+  /** Throws EngineError "disposed" once this context (or its model) was disposed. */
+  private alive(): void {
+    if (this.native.disposed) throw disposedError("context");
+  }
+
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /** Frees the context (after a decode in flight); later calls throw EngineError "disposed". Idempotent. */
   dispose(): void {
+    this.hooks = undefined;
+    this.nativeSteering = false;
     this.native.free();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

@@ -6,7 +6,7 @@ import type { GpuChoice } from "../native/library.js";
 
 export type { GpuChoice };
 
-import { applyBuiltinChatTemplate, engineNative, NativeContext, NativeModel, setEngineLog } from "../native/llama.js";
+import { applyBuiltinChatTemplate, disposedError, engineNative, NativeContext, NativeModel, setEngineLog } from "../native/llama.js";
 import { cachedSha256 } from "../util/hash-cache.js";
 import { log } from "../util/logger.js";
 import { EngineError } from "./errors.js";
@@ -142,10 +142,12 @@ export class Model {
 
   /** Metadata value from the GGUF header. */
   meta(key: string): string | number | undefined {
+    this.alive();
     return metaString(this.gguf, key) ?? metaNumber(this.gguf, key);
   }
 
   async fingerprint(): Promise<ModelFingerprint> {
+    this.alive();
     this.hash ??= cachedSha256(this.info.path);
     return {
       architecture: this.info.architecture,
@@ -157,11 +159,13 @@ export class Model {
   }
 
   tokenize(text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): number[] {
+    this.alive();
     return Array.from(this.native.tokenize(text, opts.addSpecial ?? true, opts.parseSpecial ?? false));
   }
 
   /** Text of a whole token sequence: the inverse of tokenize (BOS and the tokenizer's prefix space dropped). */
   detokenize(tokens: ArrayLike<number>, opts: { removeSpecial?: boolean; renderSpecial?: boolean } = {}): string {
+    this.alive();
     const removeSpecial = opts.removeSpecial ?? true;
     // llama.cpp keeps the SentencePiece prefix space when it removes BOS itself; dropping BOS here lets it strip the space
     const t = removeSpecial && tokens[0] === this.info.bos ? Array.from(tokens).slice(1) : tokens;
@@ -170,10 +174,12 @@ export class Model {
 
   /** The bytes of one token; lstrip drops up to that many leading spaces (first token after BOS). */
   tokenBytes(token: number, lstrip = 0): Uint8Array {
+    this.alive();
     return this.native.tokenBytes(token, lstrip);
   }
 
   isEndOfGeneration(token: number): boolean {
+    this.alive();
     return this.native.isEog(token);
   }
 
@@ -183,6 +189,7 @@ export class Model {
    * llama.cpp's built-in formatter.
    */
   applyChatTemplate(messages: ChatMessage[], opts: { addAssistant?: boolean; template?: string } = {}): string {
+    this.alive();
     const tmpl = opts.template ?? this.info.chatTemplate;
     const addAssistant = opts.addAssistant ?? true;
     if (!tmpl) {
@@ -216,6 +223,7 @@ export class Model {
    * the next turn is cut there. Empty without a template.
    */
   turnStops(): string[] {
+    this.alive();
     if (!this.info.chatTemplate) return [];
     const [u1, a1, u2] = ["\u0001U1\u0001", "\u0001A1\u0001", "\u0001U2\u0001"];
     let text: string;
@@ -246,6 +254,7 @@ export class Model {
    * ignore them). Checked once by decoding one token with and without a probe vector.
    */
   async supportsControlVectors(): Promise<boolean> {
+    this.alive();
     if (this.cvecSupport !== undefined) return this.cvecSupport;
     const { nLayer, nEmbd } = this.info;
     if (nLayer < 2) {
@@ -270,7 +279,24 @@ export class Model {
     return this.cvecSupport;
   }
 
+  /** Throws EngineError "disposed" once dispose() ran: a freed model must never reach llama.cpp. */
+  private alive(): void {
+    if (this.native.disposed) throw disposedError("model");
+  }
+
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /**
+   * Frees the model and, first, every context made on it (a decode in flight finishes first).
+   * Any later call on the model or its contexts throws EngineError "disposed". Idempotent.
+   */
   dispose(): void {
     this.native.free();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
