@@ -78,6 +78,7 @@ export class Model {
   readonly gguf: GgufFile;
   private hash?: Promise<string>;
   private cvecSupport?: boolean;
+  private longestToken?: number;
 
   private constructor(native: NativeModel, gguf: GgufFile, path: string, threads: number) {
     this.native = native;
@@ -161,6 +162,22 @@ export class Model {
   tokenize(text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): number[] {
     this.alive();
     return Array.from(this.native.tokenize(text, opts.addSpecial ?? true, opts.parseSpecial ?? false));
+  }
+
+  /** tokenize() on a worker thread: for long texts while other work (a server's streams) goes on. */
+  async tokenizeAsync(text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<number[]> {
+    this.alive();
+    return Array.from(await this.native.tokenizeAsync(text, opts.addSpecial ?? true, opts.parseSpecial ?? false));
+  }
+
+  /**
+   * The longest token's text in bytes (special tokens included), read once: a text of B bytes has
+   * at least B / maxTokenBytes() tokens, a bound that refuses a long prompt without tokenizing it.
+   */
+  maxTokenBytes(): number {
+    this.alive();
+    this.longestToken ??= this.native.maxTokenBytes();
+    return this.longestToken;
   }
 
   /** Text of a whole token sequence: the inverse of tokenize (BOS and the tokenizer's prefix space dropped). */

@@ -280,6 +280,42 @@ export class NativeModel {
     return out.slice(0, n);
   }
 
+  /**
+   * tokenize() on a libuv worker thread: a long text does not hold the JS thread (a server's other
+   * streams) while llama.cpp splits it. The vocabulary is read-only once loaded, as llama-server,
+   * which tokenizes on its HTTP threads while its main loop decodes, relies on too.
+   */
+  async tokenizeAsync(text: string, addSpecial: boolean, parseSpecial: boolean): Promise<Int32Array> {
+    const vocab = this.vocab;
+    const bytes = Buffer.byteLength(text, "utf8");
+    const run = (out: Int32Array) =>
+      new Promise<number>((resolve, reject) =>
+        this.n.llama_tokenize.async(vocab, text, bytes, out, out.length, addSpecial, parseSpecial, (err: unknown, res: number) =>
+          err ? reject(err) : resolve(res),
+        ),
+      );
+    let out = new Int32Array(bytes + 8);
+    let n = await run(out);
+    if (n < 0) {
+      out = new Int32Array(-n);
+      n = await run(out);
+    }
+    if (n < 0) throw new EngineError("bad_argument", "tokenization failed");
+    return out.slice(0, n);
+  }
+
+  /** The longest token's text in bytes, special tokens included: a text of B bytes has at least B / this many tokens. */
+  maxTokenBytes(): number {
+    const vocab = this.vocab;
+    const buf = new Uint8Array(256);
+    let most = 1;
+    for (let t = 0; t < this.vocabSize; t++) {
+      const n = this.n.llama_token_to_piece(vocab, t, buf, buf.length, 0, true);
+      most = Math.max(most, Math.abs(n));
+    }
+    return most;
+  }
+
   /** The bytes of one token (pieces may split UTF-8 characters). */
   tokenBytes(token: number, lstrip = 0, special = false): Uint8Array {
     checkToken(token, this.vocabSize);

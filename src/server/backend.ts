@@ -27,7 +27,13 @@ export type CompletionEvent =
   | { type: "text"; text: string }
   | { type: "done"; reason: FinishReason; completionTokens: number };
 
-export type RequestErrorCode = "unknown_bundle" | "no_bundle" | "no_detector" | "empty_prompt" | "context_length_exceeded";
+export type RequestErrorCode =
+  | "unknown_bundle"
+  | "no_bundle"
+  | "no_detector"
+  | "empty_prompt"
+  | "context_length_exceeded"
+  | "fire_without_conditional";
 
 /** Bad input in a completion request, naming the request field it is about (OpenAI's `param`). */
 export class RequestError extends SafeSteerError<RequestErrorCode> {
