@@ -355,12 +355,15 @@ export function quantizeDefaults(): Record<string, unknown> {
 }
 
 /** llama_model_quantize: reads `input`, writes `output` with the given llama_ftype; false on failure. */
-export function quantizeFile(input: string, output: string, ftype: number, nthread: number): boolean {
+/** llama_model_quantize on a libuv worker thread: the JS thread stays free (Ctrl-C, progress). */
+export function quantizeFile(input: string, output: string, ftype: number, nthread: number): Promise<boolean> {
   const n = engineNative();
   const p = n.llama_model_quantize_default_params() as Record<string, unknown>;
   p.ftype = ftype;
   p.nthread = nthread;
-  return n.llama_model_quantize(input, output, p) === 0;
+  return new Promise((resolve, reject) =>
+    n.llama_model_quantize.async(input, output, p, (err: unknown, rc: number) => (err ? reject(err) : resolve(rc === 0))),
+  );
 }
 
 export function applyBuiltinChatTemplate(
