@@ -28,6 +28,8 @@ export interface LoadOptions {
   noMmap?: boolean;
   /** Pass llama.cpp's log to stderr. */
   verbose?: boolean;
+  /** A chat template (Jinja text, or a llama.cpp template name) used instead of the file's own. */
+  chatTemplate?: string;
 }
 
 export interface ModelInfo {
@@ -80,7 +82,7 @@ export class Model {
   private cvecSupport?: boolean;
   private longestToken?: number;
 
-  private constructor(native: NativeModel, gguf: GgufFile, path: string, threads: number) {
+  private constructor(native: NativeModel, gguf: GgufFile, path: string, threads: number, chatTemplate?: string) {
     this.native = native;
     this.gguf = gguf;
     this.threads = threads;
@@ -97,7 +99,7 @@ export class Model {
       nCtxTrain: native.nCtxTrain,
       nParams: native.nParams,
       sizeBytes: native.sizeBytes,
-      chatTemplate: metaString(gguf, "tokenizer.chat_template"),
+      chatTemplate: chatTemplate ?? metaString(gguf, "tokenizer.chat_template"),
       fileType: fileTypeOf(gguf),
       bos: native.bos,
       eos: native.eos,
@@ -109,7 +111,19 @@ export class Model {
       if (opts.verbose || level === "error") process.stderr.write(text);
     });
     const gguf = readGguf(path); // clear errors for missing, non-GGUF and truncated files
-    if (!metaString(gguf, "general.architecture")) {
+    const arch = metaString(gguf, "general.architecture");
+    // named before llama.cpp reads it (and logs an unknown architecture)
+    if (arch === "safesteer")
+      throw new EngineError(
+        "model_invalid",
+        `${path}: this is a SafeSteer bundle: pass it as --bundle (and the model it was built for as --model).`,
+      );
+    if (arch === "controlvector")
+      throw new EngineError(
+        "model_invalid",
+        `${path}: this is a llama.cpp control vector, not a model: turn it into a bundle with \`safesteer import\` and pass that as --bundle.`,
+      );
+    if (!arch) {
       throw new EngineError(
         "model_invalid",
         `${path} has no general.architecture: it is a GGUF but not a model (a control vector or bundle?).`,
@@ -124,7 +138,7 @@ export class Model {
     // Small models decode far faster on one thread: per-op thread synchronisation dominates their tiny
     // matrices (stories260K on 2 cores: 3,420 tok/s with 1 thread, 73 with 2).
     const threads = opts.threads ?? (native.nParams < SMALL_MODEL_PARAMS ? 1 : availableParallelism());
-    const model = new Model(native, gguf, path, threads);
+    const model = new Model(native, gguf, path, threads, opts.chatTemplate);
     if (!abiRoundTripDone) model.verifyContextAbi();
     return model;
   }
@@ -212,7 +226,7 @@ export class Model {
     if (!tmpl) {
       throw new EngineError(
         "template_failed",
-        `${this.info.path} has no chat template (tokenizer.chat_template). Pass a template explicitly, or use a plain prompt without --chat.`,
+        `${this.info.path} has no chat template (tokenizer.chat_template): pass one with --chat-template FILE (a Jinja template; in the library, LoadOptions.chatTemplate), or use a plain prompt without --chat.`,
       );
     }
     if (tmpl.includes("{%") || tmpl.includes("{{")) {

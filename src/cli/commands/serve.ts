@@ -7,7 +7,7 @@ import { isLoopbackAddress, LOOPBACK_HOSTS } from "../../server/guards.js";
 import { parsePolicy } from "../../steer/policy.js";
 import { FIRE_MODES, type FireMode, type Policy } from "../../steer/types.js";
 import { setVerbosity } from "../../util/logger.js";
-import { checkOutputPath, type ModelOpts, nonNegativeInt, num, positiveInt, withModelOptions } from "../options.js";
+import { checkOutputPath, type ModelOpts, nonNegativeInt, num, positiveInt, readChatTemplate, withModelOptions } from "../options.js";
 
 interface ServeCliOptions extends ModelOpts {
   model: string;
@@ -87,6 +87,7 @@ export function serveCommand(program: Command): void {
         );
       if (o.log) checkOutputPath(o.log, "--log");
       if (o.verbose) setVerbosity("verbose");
+      const chatTemplate = readChatTemplate(o.chatTemplate);
       const nCtx = o.ctx ?? 2048;
       const cap = o.maxTokensCap ?? nCtx;
       const { EngineBackend, modelIdOf } = await import("../../server/engine-backend.js");
@@ -106,6 +107,7 @@ export function serveCommand(program: Command): void {
         gpuLayers: o.gpuLayers,
         llamaLib: o.llamaLib,
         verbose: o.verbose,
+        chatTemplate,
         force: o.force,
       });
       const backend = new PendingBackend(modelIdOf(o.model), o.parallel, loading);
