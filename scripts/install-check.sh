@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The packed tarball, installed into an empty folder with no ../shared and no dev dependencies,
-# works as a user gets it: the CLI, the embedded model, the library from plain JavaScript, and
-# its types from TypeScript. Run by CI after the tests (npm run install-check).
+# works as a user gets it: the CLI, the embedded model, the README's library example as written
+# (examples/library.mjs), and the package's types from TypeScript. Run by CI after the tests (npm run install-check).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d -t safesteer-install-XXXXXX)"
@@ -12,7 +12,7 @@ echo "install-check: packing"
 TARBALL="$(cd "$REPO" && npm pack --silent --pack-destination "$WORK" | tail -1)"
 APP="$WORK/app"
 mkdir -p "$APP" "$WORK/empty-data"
-cp "$REPO/scripts/install-check/consumer.mjs" "$REPO/scripts/install-check/consumer.ts" "$REPO/scripts/install-check/tsconfig.json" "$APP/"
+cp "$REPO/examples/library.mjs" "$REPO/scripts/install-check/consumer.ts" "$REPO/scripts/install-check/tsconfig.json" "$APP/"
 cd "$APP"
 echo '{ "name": "consumer", "private": true, "type": "module" }' > package.json
 echo "install-check: installing $TARBALL ($(du -h "$WORK/$TARBALL" | cut -f1)) into an empty folder"
@@ -31,17 +31,18 @@ ERR="$(npx --no-install safesteer build --data "$WORK/none.jsonl" -o "$WORK/x.gg
 set -e
 [ "$CODE" = 2 ] || fail "a missing data file should exit 2, got $CODE: $ERR"
 
-J="$(node consumer.mjs "$WORK")" || fail "the library from plain JavaScript"
-echo "install-check: library: $J"
-node -e '
-  const j = JSON.parse(process.argv[1]);
-  if (JSON.stringify(j.categories) !== JSON.stringify(["violence"])) throw new Error("bundle categories " + j.categories);
-  if (!j.plain || !j.steered) throw new Error("empty generation");
-  if (j.plain === j.steered) throw new Error("steering did not change the greedy answer");
-' "$J" || fail "library results"
+# the README's library example, literally: it prints the unsteered and the steered answer
+LIB="$(node library.mjs)" || fail "examples/library.mjs from the installed package"
+echo "install-check: examples/library.mjs:"; echo "$LIB" | sed 's/^/  /'
+PLAIN="$(echo "$LIB" | sed -n 's/^unsteered: *//p')"
+STEERED="$(echo "$LIB" | sed -n 's/^steered: *//p')"
+[ -n "$PLAIN" ] && [ -n "$STEERED" ] || fail "examples/library.mjs printed no unsteered or steered answer"
+[ "$PLAIN" != "$STEERED" ] || fail "examples/library.mjs: steering did not change the answer"
+CATS="$(npx --no-install safesteer inspect violence.bundle.gguf --json | node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>console.log(Object.keys(JSON.parse(s).categories).join(",")))')"
+[ "$CATS" = "violence" ] || fail "the example's bundle holds categories '$CATS', not violence"
 
 # the web front end ships built: an HTML page of the bundle the consumer wrote, with its script inlined
-npx --no-install safesteer inspect "$WORK/violence.bundle.gguf" --html -o "$WORK/bundle.html" >/dev/null || fail "inspect --html"
+npx --no-install safesteer inspect violence.bundle.gguf --html -o "$WORK/bundle.html" >/dev/null || fail "inspect --html"
 grep -q 'id="safesteer-data"' "$WORK/bundle.html" && [ "$(wc -c < "$WORK/bundle.html")" -gt 100000 ] || fail "inspect --html wrote no self-contained page"
 
 # the package's .d.ts, checked strictly (skipLibCheck off) with the repository's compiler and Node types
@@ -49,4 +50,4 @@ cat > tsconfig.check.json <<JSON
 { "extends": "./tsconfig.json", "compilerOptions": { "typeRoots": ["$REPO/node_modules/@types"] } }
 JSON
 "$REPO/node_modules/.bin/tsc" -p tsconfig.check.json || fail "TypeScript consumer does not type-check"
-echo "install-check: OK (CLI, embedded model, JavaScript library use, HTML page, TypeScript types)"
+echo "install-check: OK (CLI, embedded model, the README's library example, HTML page, TypeScript types)"

@@ -12,7 +12,8 @@ import { log } from "../util/logger.js";
 import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
 import { answerLogProbs } from "./likelihood.js";
-import { type AnswerRecord, groupMetrics, repetitionRate } from "./metrics.js";
+import { type AnswerRecord, groupMetrics, referenceDifference, repetitionRate } from "./metrics.js";
+import { referenceScores } from "./reference-metrics.js";
 import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, RESULTS_SCHEMA } from "./results.js";
 
 export interface EvalOptions {
@@ -34,23 +35,51 @@ export interface EvalOptions {
 
 export function summarise(items: EvalItem[], answers: AnswerRecord[], conditions: ConditionSpec[]): Record<string, ConditionSummary> {
   const out: Record<string, ConditionSummary> = {};
+  const catOf = (a: AnswerRecord) => items[a.index]?.category ?? "uncategorised";
+  const ofKind = (recs: AnswerRecord[], kind: EvalItem["kind"]) => recs.filter((a) => items[a.index]?.kind === kind);
+  const baseline = conditions.find((c) => c.mode === "none")?.name;
+  const base = answers.filter((a) => a.condition === baseline);
+  const hasRefs = items.some((it) => it.references?.length);
   for (const c of conditions) {
     const mine = answers.filter((a) => a.condition === c.name);
-    const of = (kind: EvalItem["kind"]) => mine.filter((a) => items[a.index]?.kind === kind);
-    const harmful = of("harmful");
-    const cats = [...new Set(harmful.map((a) => items[a.index]?.category ?? "uncategorised"))].sort();
+    const harmful = ofKind(mine, "harmful");
+    const cats = [...new Set(harmful.map(catOf))].sort();
     out[c.name] = {
       harmful: {
         ...groupMetrics(harmful),
-        byCategory: Object.fromEntries(
-          cats.map((k) => [k, groupMetrics(harmful.filter((a) => (items[a.index]?.category ?? "uncategorised") === k))]),
-        ),
+        byCategory: Object.fromEntries(cats.map((k) => [k, groupMetrics(harmful.filter((a) => catOf(a) === k))])),
       },
-      benign: groupMetrics(of("benign")),
-      lookalike: groupMetrics(of("lookalike")),
+      benign: groupMetrics(ofKind(mine, "benign")),
+      lookalike: groupMetrics(ofKind(mine, "lookalike")),
     };
+    if (!hasRefs || baseline === undefined) continue;
+    // steered minus unsteered on the same prompts, per group
+    const baseHarmful = ofKind(base, "harmful");
+    out[c.name]!.referenceDelta =
+      c.name === baseline
+        ? null
+        : {
+            harmful: referenceDifference(baseHarmful, harmful),
+            byCategory: Object.fromEntries(
+              cats.map((k) => [
+                k,
+                referenceDifference(
+                  baseHarmful.filter((a) => catOf(a) === k),
+                  harmful.filter((a) => catOf(a) === k),
+                ),
+              ]),
+            ),
+            benign: referenceDifference(ofKind(base, "benign"), ofKind(mine, "benign")),
+            lookalike: referenceDifference(ofKind(base, "lookalike"), ofKind(mine, "lookalike")),
+          };
   }
   return out;
+}
+
+/** An answer's BLEU / ROUGE-L fields: both null when its item has no references. */
+function referenceFields(answer: string, references: string[] | undefined): { bleu: number | null; rougeL: number | null } {
+  const s = referenceScores(answer, references);
+  return { bleu: s?.bleu ?? null, rougeL: s?.rougeL ?? null };
 }
 
 /** Perplexity of each answer given its prompt, under the (unsteered) context. */
@@ -200,6 +229,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
             judgement: judgements[j] as AnswerRecord["judgement"],
             perplexity: ppl[j] ?? null,
             repetition: repetitionRate(r.text),
+            ...referenceFields(r.text, it.references),
           });
         });
         progress += chunk.length;

@@ -12,6 +12,8 @@ export interface EvalItem {
   category?: string;
   /** Words a relevant answer mentions (known in the toy world; absent elsewhere). */
   topic?: string[];
+  /** Reference answers (from the data's references): each answer gets BLEU and ROUGE-L against them. */
+  references?: string[];
 }
 
 /**
@@ -31,7 +33,7 @@ export function toEvalItems(examples: Example[]): EvalItem[] {
             : "benign";
     const rawTopic = e.meta?.topic;
     const topic = Array.isArray(rawTopic) ? rawTopic.map(String) : undefined;
-    return { index, prompt: e.prompt, kind, category: e.category, topic };
+    return { index, prompt: e.prompt, kind, category: e.category, topic, ...(e.references?.length ? { references: e.references } : {}) };
   });
 }
 

@@ -2,40 +2,19 @@
 // serves with its default policy behind a key from the environment, logs to --log, and on SIGTERM
 // lets the request in flight finish, then exits 0.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import OpenAI from "openai";
-import { BIN, BUNDLE, MODEL, TURN_STOPS } from "./helpers.js";
+import { BIN, BUNDLE, MODEL, spawnServe, TURN_STOPS } from "./helpers.js";
 
 const TMP = mkdtempSync(join(tmpdir(), "safesteer-serve-"));
 after(() => rmSync(TMP, { recursive: true, force: true }));
 
-/** Starts `safesteer serve`; resolves with the URL it prints. */
-function serve(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, "serve", "-m", MODEL, "--port", "0", ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | string | null>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal)));
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = /serving \S+ on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    exited.then((code) => reject(new Error(`serve exited ${code} before listening: ${err}`)));
-  });
-  return { child: child as ChildProcess, url, exited, stderr: () => err, stdout: () => out };
-}
+const serve = spawnServe;
 
 describe("safesteer serve (the command)", () => {
   it("prints its URL, serves with its defaults behind the key, logs to --log, and exits 0 on SIGTERM after the request in flight", async () => {

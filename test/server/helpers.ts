@@ -1,5 +1,6 @@
 // A real server for the tests: the embedded organism and its bundle, on 127.0.0.1 at a free port,
 // with its JSON log lines kept in memory.
+import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -105,4 +106,36 @@ export async function until(cond: () => boolean, ms: number, what: string): Prom
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  /** The URL it printed once listening. */
+  url: Promise<string>;
+  exited: Promise<number | string | null>;
+  stderr(): string;
+  stdout(): string;
+}
+
+/** Starts `safesteer serve -m <organism> --port 0 ...args` as a process; `url` resolves with the URL it prints. */
+export function spawnServe(args: string[], env: Record<string, string> = {}): ServeProcess {
+  const child = spawn(process.execPath, [BIN, "serve", "-m", MODEL, "--port", "0", ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | string | null>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal)));
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /serving \S+ on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1] as string);
+    });
+    exited.then((code) => reject(new Error(`serve exited ${code} before listening: ${err}`)));
+  });
+  return { child, url, exited, stderr: () => err, stdout: () => out };
 }

@@ -4,7 +4,8 @@ import { ScoreBars } from "./ScoreBars.js";
 
 export interface AnswerState {
   text: string;
-  status: "waiting" | "streaming" | "done" | "error";
+  /** stopped: a newer prompt took the column before this answer finished. */
+  status: "waiting" | "streaming" | "done" | "error" | "stopped";
   decision?: SteeringDecision;
   finish?: string;
   error?: string;
@@ -18,6 +19,7 @@ export function Answer({ kind, answer }: { kind: "unsteered" | "steered"; answer
       <p class="text" aria-live="polite">
         {answer.text || (answer.status === "waiting" || answer.status === "streaming" ? "…" : "")}
       </p>
+      {answer.status === "stopped" && <p class="hint">Stopped: a newer prompt took this column.</p>}
       {answer.error && (
         <p class="answer-error" role="alert">
           {answer.error}

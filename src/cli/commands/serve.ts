@@ -94,7 +94,10 @@ export function serveCommand(program: Command): void {
       const { PendingBackend } = await import("../../server/pending-backend.js");
       const { createApp, shutdown } = await import("../../server/app.js");
       const { renderPage } = await import("../../web/page.js");
-      const ui = o.ui ? renderPage({ app: "playground", title: "SafeSteer playground", connectSelf: true }) : undefined;
+      // the page asks for the key first when there is one (a yes or no; the key itself never goes in the page)
+      const ui = o.ui
+        ? renderPage({ app: "playground", title: "SafeSteer playground", connectSelf: true, data: { needsKey: Boolean(o.apiKey) } })
+        : undefined;
       // listen at once, load the model behind it: /health says "loading" until it is ready
       const loading = EngineBackend.create({
         model: o.model,
