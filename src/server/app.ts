@@ -172,7 +172,10 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
     requestTimeout: limits.requestTimeout,
     keepAliveTimeout: limits.keepAliveTimeout,
     http: limits.http,
-    clientErrorHandler: clientErrorHandler(limits.requestTimeout),
+    clientErrorHandler: clientErrorHandler({
+      requestMs: opts.requestTimeoutMs ?? 30_000,
+      headersMs: Math.min(opts.headersTimeoutMs ?? 10_000, opts.requestTimeoutMs ?? 30_000),
+    }),
     genReqId: () => randomUUID().replaceAll("-", "").slice(0, 24),
     requestIdHeader: false,
     // draining answers in OpenAI's error JSON (below), not Fastify's own 503

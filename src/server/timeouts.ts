@@ -25,29 +25,38 @@ export interface ServerLimits {
   maxConnections: number;
 }
 
-/** The Fastify and Node settings for the given limits, checked. */
+/**
+ * The Fastify and Node settings for the given limits, checked. Node looks for expired requests
+ * every connectionsCheckingInterval, so its own timeouts are set that much shorter: a request is
+ * cut at most requestTimeoutMs (headers: headersTimeoutMs) after it began, never later.
+ */
 export function serverLimits(o: TimeoutOptions = {}): ServerLimits {
   const requestTimeout = o.requestTimeoutMs ?? 30_000;
   const headersTimeout = Math.min(o.headersTimeoutMs ?? 10_000, requestTimeout);
   for (const [name, v] of Object.entries({ requestTimeout, headersTimeout, maxConnections: o.maxConnections ?? 1 })) {
     if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`${name} must be a positive whole number, got ${v}.`);
   }
+  const interval = Math.max(5, Math.min(1000, Math.floor(headersTimeout / 4)));
+  const nodeRequest = Math.max(1, requestTimeout - interval);
   return {
-    requestTimeout,
+    requestTimeout: nodeRequest,
     keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000,
-    // Node looks for expired requests every this often: a 408 comes at most this late
-    http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))) },
+    http: {
+      headersTimeout: Math.min(Math.max(1, headersTimeout - interval), nodeRequest),
+      requestTimeout: nodeRequest,
+      connectionsCheckingInterval: interval,
+    },
     maxConnections: o.maxConnections ?? 1024,
   };
 }
 
 /** Node's parser errors -> [status, message, code]; anything else is a plain 400. */
-function parserError(code: string | undefined, timeoutMs: number): ApiError {
+function parserError(code: string | undefined, t: { requestMs: number; headersMs: number }): ApiError {
   switch (code) {
     case "ERR_HTTP_REQUEST_TIMEOUT":
       return new ApiError(
         408,
-        `The request was not received within ${timeoutMs / 1000} s: send the whole request (headers and body) at once.`,
+        `The request was not received in time (its headers within ${t.headersMs / 1000} s, all of it within ${t.requestMs / 1000} s): send the whole request at once.`,
         "request_timeout",
       );
     case "HPE_HEADER_OVERFLOW":
@@ -61,13 +70,13 @@ function parserError(code: string | undefined, timeoutMs: number): ApiError {
 }
 
 /** Fastify's clientErrorHandler: the parser's error in OpenAI's error JSON, then the connection closes. */
-export function clientErrorHandler(timeoutMs: number) {
+export function clientErrorHandler(t: { requestMs: number; headersMs: number }) {
   return (err: NodeJS.ErrnoException, socket: Socket): void => {
     if (err.code === "ECONNRESET" || socket.destroyed) return;
     // a response already under way (its headers sent) cannot take another status line
     const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (socket.writable && !inFlight?.headersSent) {
-      const e = parserError(err.code, timeoutMs);
+      const e = parserError(err.code, t);
       const body = JSON.stringify(e.body());
       socket.write(
         `HTTP/1.1 ${e.status} ${e.status === 408 ? "Request Timeout" : e.status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
