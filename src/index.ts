@@ -38,12 +38,16 @@ export { type CategoryLikelihood, categoryLikelihoods, pairsOf } from "./eval/li
 export type { ConditionSpec, EvalResults, GenerationSettings } from "./eval/results.js";
 export { DEFAULT_MODEL, STORIES_MODEL } from "./models.js";
 // --- steering ----------------------------------------------------------------------------------------
-export { type Steering, type SteeringSource, steer, withSteering } from "./steer/apply.js";
+export { type NeuronSuppression, type Steering, type SteeringSource, steer, withSteering } from "./steer/apply.js";
 export { type BuildOptions, buildBundle } from "./steer/build.js";
 export { readBundle, writeBundle } from "./steer/bundle.js";
 export { type CollectOptions, collectActivations } from "./steer/collect.js";
 export { calibrateDetector, conditionalPolicy, type DetectorCalibration, detect } from "./steer/detect.js";
 export { SteerError, type SteerErrorCode } from "./steer/errors.js";
 export { exportCategory, importControlVectors } from "./steer/interop.js";
+export { parseNeurons, readNeurons, writeNeurons } from "./steer/neuron-file.js";
+export { neuronSteering, type Suppression, type SuppressMode } from "./steer/neuron-steer.js";
+export type { NeuronCategory, NeuronSet, NeuronUnit } from "./steer/neuron-types.js";
+export { findNeurons, type NeuronOptions } from "./steer/neurons.js";
 export { bundlePolicy, parsePolicy } from "./steer/policy.js";
 export type { Bundle, CategoryEntry, Detection, Detector, FireMode, Policy } from "./steer/types.js";

@@ -16,6 +16,7 @@ import { infoCommand } from "./commands/info.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { exportCommand, importCommand } from "./commands/interop.js";
 import { likelihoodCommand } from "./commands/likelihood.js";
+import { neuronsCommand } from "./commands/neurons.js";
 import { demoCommand, organismCommand } from "./commands/organism.js";
 import { quantizeCommand } from "./commands/quantize.js";
 import { reportCommand } from "./commands/report.js";
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
     generateCommand,
     activationsCommand,
     buildCommand,
+    neuronsCommand,
     inspectCommand,
     detectorCommand,
     evalCommand,

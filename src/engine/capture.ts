@@ -21,7 +21,7 @@ export type Reduction = "sum" | "mean" | "last" | "none";
 function readActivation(t: TensorRef, width: number, buf: Float32Array): { data: Float32Array; rows: number } {
   if (!t.isF32Contiguous) throw new EngineError("bad_site", `tensor ${t.name} is not a contiguous F32 tensor; it cannot be captured.`);
   const [w, rows] = t.ne;
-  if (w !== width) throw new EngineError("bad_site", `tensor ${t.name} has width ${w}, not the model width ${width}.`);
+  if (w !== width) throw new EngineError("bad_site", `tensor ${t.name} has width ${w}, not the site's width ${width}.`);
   return { data: t.read(buf.length >= w * rows ? buf : new Float32Array(w * rows)), rows };
 }
 

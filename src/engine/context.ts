@@ -5,7 +5,7 @@ import { disposedError, NativeContext } from "../native/llama.js";
 import { Capture, type CaptureSpec } from "./capture.js";
 import { EngineError } from "./errors.js";
 import type { Model } from "./model.js";
-import { combineObservers, type Site, siteTensor } from "./sites.js";
+import { combineObservers, type Site, siteTensor, siteWidth } from "./sites.js";
 import { type WriteHook, WriteHookSet } from "./write-hooks.js";
 
 export interface ContextOptions {
@@ -35,6 +35,8 @@ export interface SteeringVector {
   site: Site;
   layer: number;
   vector: Float32Array;
+  /** Multiplies each unit before the vector is added (a write hook; neuron steering at mlp_post). Not scaled by strength. */
+  scale?: Float32Array;
   strength?: number;
   /** resid_post defaults to llama.cpp's native control vector; "hook" forces a write hook. */
   via?: "native" | "hook";
@@ -46,8 +48,8 @@ export interface SteeringVector {
  * Whether a steering vector needs activation hooks (a context created with hooks): llama.cpp's
  * control vectors cover resid_post from layer 1 on; other sites, layer 0 and forced hooks do not.
  */
-export function needsHooks(sv: Pick<SteeringVector, "site" | "layer" | "via" | "seq">): boolean {
-  return !(sv.site === "resid_post" && sv.layer >= 1 && sv.via !== "hook" && sv.seq === undefined);
+export function needsHooks(sv: Pick<SteeringVector, "site" | "layer" | "via" | "seq" | "scale">): boolean {
+  return !(sv.site === "resid_post" && sv.layer >= 1 && sv.via !== "hook" && sv.seq === undefined && sv.scale === undefined);
 }
 
 /** What a steering call did: which layers use llama.cpp's control vector and which use hooks. */
@@ -120,12 +122,24 @@ export class Context {
     }
   }
 
-  /** Checks a vector's width and values. */
-  checkVector(v: Float32Array, what: string): void {
+  /** The width of a site's activations in this model (n_ff at mlp_post, else the model width). */
+  siteWidth(site: Site): number {
     this.alive();
-    const w = this.model.info.nEmbd;
+    const w = siteWidth(this.model.info, site);
+    if (w <= 0)
+      throw new EngineError("bad_site", `${this.model.info.path} does not say its feed-forward width, so ${site} cannot be used.`);
+    return w;
+  }
+
+  /** Checks a vector's width (the site's, default the model width) and values. */
+  checkVector(v: Float32Array, what: string, site: Site = "resid_post"): void {
+    this.alive();
+    const w = this.siteWidth(site);
     if (v.length !== w) {
-      throw new EngineError("bad_vector", `${what} has width ${v.length} but this model's width is ${w}: it was made for another model.`);
+      throw new EngineError(
+        "bad_vector",
+        `${what} has width ${v.length} but this model's ${site === "mlp_post" ? "MLP width (n_ff)" : "width"} is ${w}: it was made for another model.`,
+      );
     }
     const bad = v.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) throw new EngineError("bad_vector", `${what} contains ${v[bad]} at index ${bad}: vectors must be finite numbers.`);
@@ -165,7 +179,8 @@ export class Context {
       this.checkLayer(sv.layer);
       siteTensor(sv.site);
       const what = `steering vector (${sv.site}, layer ${sv.layer})`;
-      this.checkVector(sv.vector, what);
+      this.checkVector(sv.vector, what, sv.site);
+      if (sv.scale) this.checkVector(sv.scale, `${what} scale`, sv.site);
       const strength = sv.strength ?? 1;
       if (!Number.isFinite(strength)) throw new EngineError("bad_vector", `${what}: strength ${strength} is not a finite number.`);
       const scaled = Float32Array.from(sv.vector, (x) => x * strength);
@@ -173,7 +188,7 @@ export class Context {
         const prev = nativeByLayer.get(sv.layer);
         nativeByLayer.set(sv.layer, prev ? prev.map((x, i) => x + (scaled[i] as number)) : scaled);
       } else if (this.native.observable) {
-        hooks.push({ site: sv.site, layer: sv.layer, vector: scaled, seq: sv.seq });
+        hooks.push({ site: sv.site, layer: sv.layer, vector: scaled, scale: sv.scale, seq: sv.seq });
       } else {
         throw new EngineError(
           "bad_argument",
@@ -260,7 +275,7 @@ export class Context {
   async evaluate(seqs: ArrayLike<number>[], opts: EvaluateOptions = {}): Promise<EvaluateResult> {
     this.alive();
     const want = opts.logits ?? "last";
-    const capture = opts.capture ? new Capture(opts.capture, this.model.info.nEmbd) : undefined;
+    const capture = opts.capture ? new Capture(opts.capture, this.siteWidth(opts.capture.site)) : undefined;
     if (opts.capture) for (const l of opts.capture.layers) this.checkLayer(l);
     // the last layer only computes output rows: capture every token there by making all rows outputs
     const allOutputs = want === "all" || (capture?.spec.layers.includes(this.model.info.nLayer - 1) ?? false);

@@ -39,6 +39,8 @@ export interface ModelInfo {
   description: string;
   nLayer: number;
   nEmbd: number;
+  /** The MLP's hidden width (feed_forward_length; the widest layer's where it varies), 0 if the file does not say. */
+  nFf: number;
   nHead: number;
   nHeadKv: number;
   nVocab: number;
@@ -68,6 +70,14 @@ export interface ChatMessage {
 
 let abiRoundTripDone = false;
 
+/** `<arch>.feed_forward_length`: one number, or one per layer (then the widest), else 0. */
+function feedForwardLength(gguf: GgufFile): number {
+  const v = gguf.metadata.get(`${metaString(gguf, "general.architecture")}.feed_forward_length`);
+  if (!v) return 0;
+  const values = Array.isArray(v.value) ? v.value : [v.value];
+  return Math.max(0, ...values.map(Number).filter(Number.isFinite));
+}
+
 /** Below this many parameters a model runs single-threaded by default. */
 export const SMALL_MODEL_PARAMS = 50_000_000;
 
@@ -93,6 +103,7 @@ export class Model {
       description: native.description(),
       nLayer: native.nLayer,
       nEmbd: native.nEmbd,
+      nFf: feedForwardLength(gguf),
       nHead: native.nHead,
       nHeadKv: native.nHeadKv,
       nVocab: native.nVocab,

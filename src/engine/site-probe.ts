@@ -6,7 +6,7 @@ import { Rng } from "../util/random.js";
 import { Context, type SteeringVector } from "./context.js";
 import { EngineError } from "./errors.js";
 import type { Model } from "./model.js";
-import { KNOWN_SITES, type KnownSite, SITE_NAMES } from "./sites.js";
+import { KNOWN_SITES, type KnownSite, SITE_NAMES, siteWidth } from "./sites.js";
 
 export interface SiteCapture {
   ok: boolean;
@@ -53,18 +53,19 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 export async function probeSites(model: Model, opts: ProbeOptions = {}): Promise<SiteProbe[]> {
-  const { nLayer, nEmbd } = model.info;
+  const { nLayer } = model.info;
   const layer = opts.layer ?? Math.min(Math.max(1, Math.floor(nLayer / 2)), nLayer - 1);
   const tokens = model.tokenize(opts.text ?? "The quick brown fox").slice(0, 8);
   const ctx = new Context(model, { nCtx: 256, nBatch: 16, exact: true });
-  const rng = new Rng(12345);
-  const direction = Float32Array.from({ length: nEmbd }, () => rng.normal());
-  const dirNorm = Math.hypot(...direction);
   try {
     const plain = (await ctx.evaluate([tokens])).logits[0]?.[0] as Float32Array;
     const out: SiteProbe[] = [];
     for (const site of KNOWN_SITES) {
       const capture: SiteCapture = { ok: false };
+      const width = siteWidth(model.info, site);
+      const rng = new Rng(12345);
+      const direction = Float32Array.from({ length: width }, () => rng.normal());
+      const dirNorm = Math.hypot(...direction);
       try {
         const c = (await ctx.evaluate([tokens], { capture: { site, layers: [layer], reduce: "mean" }, logits: "none" })).capture;
         const v = c?.reduced(0, layer) as Float32Array;
@@ -75,7 +76,7 @@ export async function probeSites(model: Model, opts: ProbeOptions = {}): Promise
         capture.error = reason(e, site, model.info.architecture);
       }
       // a vector as long as the activation it is added to (or sqrt(width) without one): a clear, sane push
-      const scale = (capture.ok ? (capture.norm as number) : Math.sqrt(nEmbd)) / dirNorm;
+      const scale = (capture.ok ? (capture.norm as number) : Math.sqrt(width)) / dirNorm;
       const vector = direction.map((x) => x * scale);
       const steer = await steerOnce(ctx, tokens, plain, { site, layer, vector }, (e) => reason(e, site, model.info.architecture));
       out.push({ site, layer, capture, steer });

@@ -8,6 +8,7 @@
 //   resid_mid   ffn_inp-L                 ffn_inp-L               (unnamed)            sa_out-L
 //   attn_out    attn_out-L                (unnamed projection)    (unnamed projection) attn_post_norm-L
 //   mlp_out     ffn_out-L (first)         ffn_out-L               ffn_out-L            ffn_post_norm[-L]
+//   mlp_post    ffn_swiglu-L              ffn_swiglu-L            ffn_swiglu-L         ffn_geglu-L
 //
 // "unnamed projection": the attention output projection, the node right after kqv_out-L (llama names
 // that same node attn_out-L). Gemma normalises both block outputs before the residual add; the
@@ -16,11 +17,16 @@
 // whether a post-norm follows: attn_out is written where it is named, else into resid_mid, which it
 // alone feeds (the same sum). phi3 names neither, so its attn_out and resid_mid cannot be steered;
 // they are still captured (resid_mid as the stream entering the layer plus attn_out).
+// mlp_post (TransformerLens's mlp.hook_post) is the MLP's hidden activation, width n_ff: the input of
+// the down projection, so mlp_out = W_down . mlp_post. llama.cpp's build_ffn names it after the fused
+// gated activation (ffn_swiglu, ffn_geglu, ffn_reglu) or, unfused, the gate product (ffn_gate_par); an
+// ungated MLP's activation (ffn_gelu, ffn_silu, ffn_relu) is not taken, since in a gated MLP the same
+// names come before the product: such graphs leave mlp_post unnamed and hooks there fail with an error.
 // test/arch/architectures.test.ts checks all of this on every builder of src/convert/architectures.ts.
 import type { TensorObserver } from "../native/llama.js";
 import { EngineError } from "./errors.js";
 
-export const KNOWN_SITES = ["resid_post", "resid_mid", "attn_out", "mlp_out"] as const;
+export const KNOWN_SITES = ["resid_post", "resid_mid", "attn_out", "mlp_out", "mlp_post"] as const;
 export type KnownSite = (typeof KNOWN_SITES)[number];
 /** A known site, or any raw llama.cpp tensor base name (e.g. "kqv_out", "ffn_norm"). */
 export type Site = KnownSite | (string & {});
@@ -46,7 +52,16 @@ export const SITE_NAMES: Record<KnownSite, string> = {
   resid_mid: "ffn_inp / sa_out",
   attn_out: "attn_out / attn_post_norm / the projection after kqv_out",
   mlp_out: "ffn_out / ffn_post_norm",
+  mlp_post: "ffn_swiglu / ffn_geglu / ffn_reglu / ffn_gate_par",
 };
+
+/** The MLP's hidden activation nodes (mlp_post): the input of the down projection. */
+const MLP_POST = new Set(["ffn_swiglu", "ffn_geglu", "ffn_reglu", "ffn_gate_par"]);
+
+/** A site's width: n_ff for mlp_post, the model width for the residual-stream sites and raw tensors. */
+export function siteWidth(info: { nEmbd: number; nFf: number }, site: Site): number {
+  return site === "mlp_post" ? info.nFf : info.nEmbd;
+}
 
 /** What one graph node is, for the sites. */
 export interface SiteNode {
@@ -119,6 +134,8 @@ export class GraphWalk {
     } else if (projection) {
       node.site = "attn_out";
       node.provisional = base !== "attn_out";
+    } else if (MLP_POST.has(base) && layer >= 0) {
+      node.site = "mlp_post";
     } else if (base === "ffn_post_norm") {
       node.site = "mlp_out";
     } else if (base === "ffn_out" && !this.firstMlp.has(layer)) {

@@ -1,5 +1,7 @@
 // Write hooks: add a vector to a site's tensor while llama.cpp computes (every site but llama.cpp's
-// own control vector at resid_post), to every row of the batch or only to one sequence's rows.
+// own control vector at resid_post), to every row of the batch or only to one sequence's rows. A hook
+// may also scale each unit first (x -> scale * x + vector): neuron steering at mlp_post sets units to
+// a mean or ablates them that way.
 import type { TensorObserver, TensorRef } from "../native/llama.js";
 import { EngineError } from "./errors.js";
 import {
@@ -19,17 +21,33 @@ export interface WriteHook {
   site: Site;
   layer: number;
   vector: Float32Array;
+  /** Multiplies each unit before the vector is added (x -> scale * x + vector); 1 where absent. */
+  scale?: Float32Array;
   /** Only the rows of this sequence (several requests in one batch, each steered its own way). */
   seq?: number;
 }
 
-/** The vectors of one site and layer: summed over the hooks for every row, and per sequence. */
-interface Target {
-  all?: Float32Array;
-  bySeq: Map<number, Float32Array>;
+/** x -> scale * x + add, per unit. */
+interface Affine {
+  add: Float32Array;
+  scale?: Float32Array;
 }
 
-const sum = (a: Float32Array | undefined, b: Float32Array) => (a ? Float32Array.from(a, (v, i) => v + (b[i] as number)) : b);
+/** The maps of one site and layer: composed over the hooks for every row, and per sequence. */
+interface Target {
+  all?: Affine;
+  bySeq: Map<number, Affine>;
+}
+
+/** b after a: x -> sb (sa x + aa) + ab; plain vectors just add. */
+function compose(a: Affine | undefined, b: Affine): Affine {
+  if (!a) return b;
+  const sb = b.scale;
+  const add = Float32Array.from(a.add, (v, i) => (sb ? (sb[i] as number) : 1) * v + (b.add[i] as number));
+  if (!a.scale && !sb) return { add };
+  const scale = Float32Array.from(add, (_, i) => (a.scale ? (a.scale[i] as number) : 1) * (sb ? (sb[i] as number) : 1));
+  return { add, scale };
+}
 
 const siteKey = (site: KnownSite, layer: number) => `${site}:${layer}`;
 const rawKey = (base: string, layer: number) => `raw:${base}:${layer}`;
@@ -48,8 +66,11 @@ export class WriteHookSet {
       siteTensor(h.site);
       const key = isKnownSite(h.site) ? siteKey(h.site, h.layer) : rawKey(h.site, h.layer);
       const t: Target = this.byKey.get(key) ?? { bySeq: new Map() };
-      if (h.seq === undefined) t.all = sum(t.all, h.vector);
-      else t.bySeq.set(h.seq, sum(t.bySeq.get(h.seq), h.vector));
+      const f: Affine = { add: h.vector, scale: h.scale };
+      if (h.scale && h.scale.length !== h.vector.length)
+        throw new EngineError("bad_vector", `write hook at ${h.site} layer ${h.layer}: scale and vector widths differ.`);
+      if (h.seq === undefined) t.all = compose(t.all, f);
+      else t.bySeq.set(h.seq, compose(t.bySeq.get(h.seq), f));
       this.byKey.set(key, t);
     }
     this.perSequence = [...this.byKey.values()].some((t) => t.bySeq.size > 0);
@@ -116,14 +137,15 @@ export class WriteHookSet {
   private add(t: TensorRef, keys: string[]): void {
     const targets = keys.map((k) => this.byKey.get(k) as Target);
     const [w, rows] = t.ne;
-    const bad = (v: Float32Array | undefined) => v !== undefined && v.length !== w;
+    const bad = (v: Affine | undefined) => v !== undefined && v.add.length !== w;
     if (!t.isF32Contiguous || targets.some((x) => bad(x.all) || [...x.bySeq.values()].some(bad)))
       throw new EngineError("bad_site", `cannot write to tensor ${t.name} (width ${w}).`);
     if (this.buf.length < w * rows) this.buf = new Float32Array(w * rows);
     const data = t.read(this.buf);
-    const addRow = (r: number, v: Float32Array) => {
+    const addRow = (r: number, { add, scale }: Affine) => {
       const o = r * w;
-      for (let i = 0; i < w; i++) (data[o + i] as number) += v[i] as number;
+      if (scale) for (let i = 0; i < w; i++) data[o + i] = (scale[i] as number) * (data[o + i] as number) + (add[i] as number);
+      else for (let i = 0; i < w; i++) (data[o + i] as number) += add[i] as number;
     };
     // the tensor's rows are the batch's tokens, or only its output rows (the last layer)
     const map = this.perSequence ? rowMap(rows, this.layout as BatchLayout, t.name) : undefined;

@@ -6,6 +6,7 @@ import { generateBatch } from "../engine/generate.js";
 import { SafeSteerError } from "../errors.js";
 import { resolveSteering, type SteeringSource, withSteering } from "../steer/apply.js";
 import { conditionalPolicy, detect } from "../steer/detect.js";
+import type { NeuronSet } from "../steer/neuron-types.js";
 import { renderExample } from "../steer/render.js";
 import type { Bundle, Detector, Policy } from "../steer/types.js";
 import { log } from "../util/logger.js";
@@ -26,6 +27,8 @@ export interface EvalOptions {
   /** Accept a bundle made for another file of the same shape. */
   force?: boolean;
   detector?: Detector;
+  /** Category neurons, suppressed in the conditions that say `suppress`. */
+  neurons?: NeuronSet;
   /** A previous, possibly partial, run of the same evaluation to continue. */
   resume?: EvalResults;
   signal?: AbortSignal;
@@ -88,6 +91,19 @@ async function perplexities(ctx: Context, prompts: number[][], answers: number[]
   return answers.map((a, i) => (a.length === 0 ? null : Math.exp(-(lps[i] as number) / a.length)));
 }
 
+/** The neurons a condition suppresses for one prompt: known mode its own category's, conditional the fired ones, else all. */
+function suppressionFor(
+  cond: ConditionSpec,
+  it: EvalItem,
+  detection: { fired: string[]; scores: Record<string, number> } | undefined,
+): Policy {
+  const sup = cond.suppress ?? {};
+  if (cond.mode === "known")
+    return it.kind === "harmful" && it.category && sup[it.category] !== undefined ? { [it.category]: sup[it.category] as number } : {};
+  if (cond.mode === "conditional") return conditionalPolicy(sup, detection ?? { fired: [], scores: {} }, cond.fire);
+  return sup;
+}
+
 export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions): Promise<EvalResults> {
   const model = ctx.model;
   // rates over 0 prompts are 0% and look like a result: refuse instead
@@ -103,7 +119,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
   const harmfulCats = [...new Set(items.filter((it) => it.kind === "harmful" && it.category).map((it) => it.category as string))].sort();
   const warned = new Set<string>();
   for (const c of opts.conditions) {
-    if (c.mode !== "known" || harmfulCats.length === 0) continue;
+    if (c.mode !== "known" || harmfulCats.length === 0 || (c.suppress && !c.policy)) continue;
     const unsteered = harmfulCats.filter((k) => c.policy?.[k] === undefined);
     const partly = unsteered.join(", ");
     if (unsteered.length > 0 && unsteered.length < harmfulCats.length && !warned.has(partly)) {
@@ -117,7 +133,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       );
     }
   }
-  const needsBundle = opts.conditions.some((c) => c.mode !== "none");
+  const needsBundle = opts.conditions.some((c) => c.mode !== "none" && !(c.suppress && !c.policy));
   if (needsBundle && !opts.bundle) throw new SafeSteerError("bad_argument", "steered conditions need a bundle (--bundle).");
   if (opts.conditions.some((c) => c.mode === "conditional") && !opts.detector) {
     throw new SafeSteerError(
@@ -130,6 +146,12 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
     // checks the bundle against the model and every policy against the bundle before any work
     if (c.mode !== "none" && opts.bundle)
       await resolveSteering(model, { bundle: opts.bundle, policy: c.policy ?? {}, raw: c.raw, layer: c.layer, force: opts.force });
+  }
+  for (const c of opts.conditions) {
+    if (!c.suppress) continue;
+    if (!opts.neurons)
+      throw new SafeSteerError("bad_argument", `condition "${c.name}" suppresses category neurons: give a neuron file (--neurons).`);
+    await resolveSteering(model, { neurons: opts.neurons, suppress: c.suppress, suppressMode: c.suppressMode, forceNeurons: opts.force });
   }
   const fp = await model.fingerprint();
   const results: EvalResults = opts.resume ?? {
@@ -165,7 +187,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
   let progress = done.size;
   for (const cond of opts.conditions) {
     // items that share the same steering are generated together
-    const groups = new Map<string, { policy: Policy; items: EvalItem[] }>();
+    const groups = new Map<string, { policy: Policy; sup: Policy; items: EvalItem[] }>();
     for (const it of items) {
       if (done.has(`${cond.name}#${it.index}`)) continue;
       let policy: Policy = {};
@@ -176,14 +198,18 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
         const detection = results.detections?.[it.index] ?? { fired: [], scores: {} };
         policy = conditionalPolicy(cond.policy ?? {}, detection, cond.fire);
       }
-      const key = Object.keys(policy).sort().join(",");
-      const g = groups.get(key) ?? { policy, items: [] };
+      const sup = suppressionFor(cond, it, results.detections?.[it.index]);
+      const key = `${Object.keys(policy).sort().join(",")}|${Object.keys(sup).sort().join(",")}`;
+      const g = groups.get(key) ?? { policy, sup, items: [] };
       g.items.push(it);
       groups.set(key, g);
     }
     for (const [, g] of groups) {
       // resolved once per group (the bundle check and vector scaling), applied per batch
       const steering: SteeringSource = {
+        ...(Object.keys(g.sup).length
+          ? { neurons: opts.neurons, suppress: g.sup, suppressMode: cond.suppressMode, forceNeurons: opts.force }
+          : {}),
         vectors: Object.keys(g.policy).length
           ? await resolveSteering(model, {
               bundle: opts.bundle as Bundle,

@@ -7,7 +7,7 @@ import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import type { Model } from "../engine/model.js";
 import { SafeSteerError } from "../errors.js";
-import { resolveSteering, withSteering } from "../steer/apply.js";
+import { type NeuronSuppression, resolveSteering, type SteeringSource, withSteering } from "../steer/apply.js";
 import { renderExample } from "../steer/render.js";
 import type { Bundle, Policy } from "../steer/types.js";
 
@@ -152,13 +152,20 @@ export interface CategoryLikelihood {
  */
 export async function categoryLikelihoods(
   ctx: Context,
-  bundle: Bundle,
+  bundle: Bundle | undefined,
   pairs: AnswerPair[],
   policy: Policy,
-  opts: LikelihoodOptions & { chat: boolean; raw?: boolean; force?: boolean },
+  opts: LikelihoodOptions & { chat: boolean; raw?: boolean; force?: boolean; neurons?: NeuronSuppression },
 ): Promise<{ rows: CategoryLikelihood[]; skipped: Array<{ category: string; n: number }> }> {
+  // neurons too: a category is steered by its vector (the policy), its units (the suppression), or both
+  const suppress = opts.neurons?.suppress ?? {};
+  const source = (p: Policy, sup: Policy): SteeringSource => ({
+    ...(bundle ? { bundle, policy: p, raw: opts.raw, force: opts.force } : { vectors: [] }),
+    ...opts.neurons,
+    suppress: sup,
+  });
   // the bundle against the model and every category of the policy against the bundle, before any work
-  await resolveSteering(ctx.model, { bundle, policy, raw: opts.raw, force: opts.force });
+  await resolveSteering(ctx.model, source(policy, suppress));
   const groups = new Map<string, AnswerPair[]>();
   for (const p of pairs) {
     const key = p.category ?? UNCATEGORISED;
@@ -168,11 +175,14 @@ export async function categoryLikelihoods(
   }
   const rows: CategoryLikelihood[] = [];
   const skipped: Array<{ category: string; n: number }> = [];
+  const only = (p: Policy, category: string): Policy =>
+    category === UNCATEGORISED ? p : Object.hasOwn(p, category) ? { [category]: p[category] as number } : {};
   const plan = [...groups].flatMap(([category, ps]) => {
-    const steer =
-      category === UNCATEGORISED ? policy : Object.hasOwn(policy, category) ? { [category]: policy[category] as number } : undefined;
-    if (!steer) skipped.push({ category, n: ps.length });
-    return steer ? [{ category, pairs: ps, steer }] : [];
+    const steer = only(policy, category);
+    const sup = only(suppress, category);
+    const any = Object.keys(steer).length + Object.keys(sup).length > 0;
+    if (!any) skipped.push({ category, n: ps.length });
+    return any ? [{ category, pairs: ps, steer, sup }] : [];
   });
   const total = 2 * plan.reduce((n, g) => n + g.pairs.length, 0);
   let done = 0;
@@ -183,7 +193,7 @@ export async function categoryLikelihoods(
   };
   for (const g of plan) {
     const unsteered = await score(g.pairs);
-    const steered = await withSteering(ctx, { bundle, policy: g.steer, raw: opts.raw, force: opts.force }, () => score(g.pairs));
+    const steered = await withSteering(ctx, source(g.steer, g.sup), () => score(g.pairs));
     rows.push({ category: g.category, policy: g.steer, unsteered, steered });
   }
   return { rows, skipped };

@@ -20,6 +20,9 @@ export interface ConditionSpec {
   /** Conditional mode: steer every category that fires (the default) or only the most confident one. */
   fire?: FireMode;
   raw?: boolean;
+  /** Category neurons suppressed (EvalOptions.neurons), chosen per prompt as the policy is (known: its own category). */
+  suppress?: Record<string, number>;
+  suppressMode?: "mean" | "scale";
 }
 
 export interface GenerationSettings {

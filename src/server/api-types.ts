@@ -10,6 +10,10 @@ export interface SteeringRequest {
   fire?: "all" | "top";
   /** A loaded bundle's name (never a path). */
   bundle?: string;
+  /** A loaded neuron file's name (never a path): its categories' units are suppressed per `suppress`. */
+  neurons?: string;
+  /** {category: s}: s = 1 sets the category's units to their safe-side mean (conditional mode: only the fired categories). */
+  suppress?: Record<string, number>;
 }
 
 /** What was decided for one request: reported in the response, the first stream chunk, logs and metrics. */
@@ -25,6 +29,9 @@ export interface SteeringDecision {
   fired?: string[];
   /** What was steered: one entry per category and layer. */
   steered: Array<{ category: string; layer: number; strength: number }>;
+  /** Category neurons suppressed: the neuron file, and per category its s and unit count. */
+  neurons?: string;
+  suppressed?: Array<{ category: string; strength: number; units: number }>;
 }
 
 /** A loaded bundle, as /admin/bundles lists it (and the playground shows it). */

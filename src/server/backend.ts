@@ -33,6 +33,8 @@ export type RequestErrorCode =
   | "no_detector"
   | "empty_prompt"
   | "context_length_exceeded"
+  | "unknown_neurons"
+  | "bad_suppress"
   | "fire_without_conditional";
 
 /** Bad input in a completion request, naming the request field it is about (OpenAI's `param`). */

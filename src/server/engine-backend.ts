@@ -11,6 +11,9 @@ import { BatchScheduler } from "../engine/scheduler.js";
 import { SafeSteerError } from "../errors.js";
 import { checkBundleModel, readBundle } from "../steer/bundle.js";
 import { conditionalPolicy, detect } from "../steer/detect.js";
+import { readNeurons } from "../steer/neuron-file.js";
+import { checkNeuronModel, neuronSteering } from "../steer/neuron-steer.js";
+import type { NeuronSet } from "../steer/neuron-types.js";
 import { bundlePolicy, composeAtLayer, policySteering } from "../steer/policy.js";
 import type { Bundle, Policy } from "../steer/types.js";
 import {
@@ -28,6 +31,8 @@ export interface EngineBackendOptions extends LoadOptions {
   model: string;
   /** "name=path" or a path (named by its file name without .gguf). */
   bundles?: string[];
+  /** Neuron files to load: n.json (named n) or name=path; a request names one in safesteer.neurons. */
+  neurons?: string[];
   /** Server-wide steering defaults (a request's `safesteer` field overrides them). */
   defaults?: SteeringRequest;
   /** Requests decoded side by side (sequences of one batch). */
@@ -107,12 +112,13 @@ export class EngineBackend implements Backend {
   private detectCtx: Context | undefined;
   private detectQueue: Promise<unknown> = Promise.resolve();
   private readonly loaded = new Map<string, LoadedBundle>();
+  private readonly neuronFiles = new Map<string, NeuronSet>();
   private readonly defaults: SteeringRequest;
   private readonly force: boolean;
   /** The chat template's next-turn markers, read once. */
   private readonly turnStops: string[];
 
-  private constructor(model: Model, opts: EngineBackendOptions, loaded: LoadedBundle[]) {
+  private constructor(model: Model, opts: EngineBackendOptions, loaded: LoadedBundle[], neurons: Map<string, NeuronSet>) {
     this.model = model;
     this.modelId = modelIdOf(opts.model);
     this.parallel = opts.parallel ?? 1;
@@ -120,9 +126,10 @@ export class EngineBackend implements Backend {
     this.force = opts.force ?? false;
     this.turnStops = model.turnStops();
     for (const b of loaded) this.loaded.set(b.name, b);
+    for (const [name, set] of neurons) this.neuronFiles.set(name, set);
     this.slotCtx = opts.nCtx ?? 2048;
     // steering one request among others is a write hook on its rows: hooks whenever there is a bundle
-    this.ctx = new Context(model, { nCtx: this.slotCtx * this.parallel, nSeq: this.parallel, hooks: loaded.length > 0 });
+    this.ctx = new Context(model, { nCtx: this.slotCtx * this.parallel, nSeq: this.parallel, hooks: loaded.length + neurons.size > 0 });
     this.scheduler = new BatchScheduler(this.ctx);
     this.pool = new SlotPool(this.parallel);
     // read once at load: a request's length check must not pay for it
@@ -149,7 +156,18 @@ export class EngineBackend implements Backend {
         checkBundleModel(bundle, fp, { force: opts.force });
         return { ...s, bundle };
       });
-      const backend = new EngineBackend(model, opts, loaded);
+      const neurons = new Map(
+        (opts.neurons ?? []).map((spec) => {
+          const s = bundleSpec(spec);
+          const name = s.name.replace(/\.json$/i, "");
+          if (loaded.some((b) => b.name === name))
+            throw new SafeSteerError("usage", `"${name}" names a bundle and a neuron file: name one with name=path.`);
+          const set = readNeurons(s.path);
+          checkNeuronModel(set, fp, model.info.nFf, opts.force);
+          return [name, set] as const;
+        }),
+      );
+      const backend = new EngineBackend(model, opts, loaded, neurons);
       // the server's own defaults must make sense before the first request
       if (opts.defaults) backend.plan(opts.defaults);
       return backend;
@@ -314,8 +332,39 @@ export class EngineBackend implements Backend {
         decision.steered.push({ category, layer: v.layer, strength: p.policy?.[category] as number });
       }
     }
-    // the categories' vectors compose into one per layer, as policySteering composes a policy
-    return { decision, vectors: composeAtLayer(vectors) };
+    // the categories' vectors compose into one per layer, as policySteering composes a policy; neurons add their own hooks
+    return { decision, vectors: [...composeAtLayer(vectors), ...this.suppression(req, decision)] };
+  }
+
+  /** The neuron write hooks a request asks for (conditional mode: only the fired categories), recorded in the decision. */
+  private suppression(req: SteeringRequest, decision: SteeringDecision): SteeringVector[] {
+    const name = req.neurons ?? this.defaults.neurons;
+    const suppress = req.suppress ?? this.defaults.suppress;
+    if (name === undefined && suppress === undefined) return [];
+    const set =
+      name !== undefined ? this.neuronFiles.get(name) : this.neuronFiles.size === 1 ? [...this.neuronFiles.values()][0] : undefined;
+    if (!set)
+      throw new RequestError(
+        "unknown_neurons",
+        `${name === undefined ? "safesteer.suppress needs safesteer.neurons" : `unknown neuron file "${name}"`}: loaded neuron files are ${[...this.neuronFiles.keys()].join(", ") || "none (start the server with --neurons)"}.`,
+        "safesteer.neurons",
+      );
+    let chosen: Record<string, number> = suppress ?? {};
+    if (decision.mode === "conditional" && decision.fired)
+      chosen = conditionalPolicy(chosen, { fired: decision.fired, scores: decision.scores ?? {} }, req.fire ?? this.defaults.fire ?? "all");
+    let hooks: SteeringVector[];
+    try {
+      hooks = neuronSteering({ neurons: set, suppress: chosen });
+    } catch (e) {
+      throw new RequestError("bad_suppress", (e as Error).message, "safesteer.suppress");
+    }
+    decision.neurons = name ?? [...this.neuronFiles.keys()][0];
+    decision.suppressed = Object.entries(chosen).map(([category, strength]) => ({
+      category,
+      strength,
+      units: set.categories[category]?.units.length ?? 0,
+    }));
+    return hooks;
   }
 
   async complete(job: CompletionJob): Promise<CompletionStream> {

@@ -44,6 +44,8 @@ const safesteer = {
     mode: { type: "string", enum: ["policy", "conditional"] },
     fire: { type: "string", enum: ["all", "top"] },
     bundle: { type: "string", minLength: 1 },
+    neurons: { type: "string", minLength: 1 },
+    suppress: { type: "object", additionalProperties: { type: "number" }, propertyNames: { pattern: "^[A-Za-z0-9_]+$" } },
   },
 };
 

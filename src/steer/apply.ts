@@ -5,18 +5,33 @@
 import type { Context, SteeringHandle, SteeringPlan, SteeringVector } from "../engine/context.js";
 import type { Model } from "../engine/model.js";
 import { checkBundleModel } from "./bundle.js";
+import { checkNeuronModel, neuronSteering, type Suppression, type SuppressMode } from "./neuron-steer.js";
+import type { NeuronSet } from "./neuron-types.js";
 import { bundlePolicy, type PolicyOptions, policySteering } from "./policy.js";
 import type { Bundle, Policy } from "./types.js";
 
-/** What to steer with: a bundle and a policy ("all": every category at its tuned strength), or raw vectors. */
-export type SteeringSource =
+/** Category neurons to suppress (at mlp_post), alone or with vector steering: they compose. */
+export interface NeuronSuppression {
+  neurons?: NeuronSet;
+  /** {category: s}: mean mode (default) 1 sets the units to their safe-side mean; scale mode multiplies them (0 ablates). */
+  suppress?: Suppression;
+  suppressMode?: SuppressMode;
+  /** Accept neurons found on another file of the same shape. */
+  forceNeurons?: boolean;
+}
+
+/** What to steer with: a bundle and a policy ("all": every category at its tuned strength), raw vectors, or neurons alone. */
+export type SteeringSource = (
   | ({
       bundle: Bundle;
       policy: Policy | "all";
       /** Accept a bundle made for another file of the same shape (e.g. a quantised copy). */
       force?: boolean;
     } & PolicyOptions)
-  | { vectors: SteeringVector[] };
+  | { vectors: SteeringVector[] }
+  | { neurons: NeuronSet; suppress: Suppression }
+) &
+  NeuronSuppression;
 
 /** Steering in force until released; `using s = await steer(ctx, ...)` releases it at scope end. */
 export interface Steering extends SteeringHandle {
@@ -26,7 +41,13 @@ export interface Steering extends SteeringHandle {
 
 /** The steering vectors a source stands for, after checking a bundle against the model. */
 export async function resolveSteering(model: Model, source: SteeringSource): Promise<SteeringVector[]> {
-  if ("vectors" in source) return source.vectors;
+  const vectors = "vectors" in source ? source.vectors : "bundle" in source ? await bundleSteering(model, source) : [];
+  if (!source.neurons || Object.keys(source.suppress ?? {}).length === 0) return vectors;
+  checkNeuronModel(source.neurons, await model.fingerprint(), model.info.nFf, source.forceNeurons);
+  return [...vectors, ...neuronSteering({ neurons: source.neurons, suppress: source.suppress ?? {}, mode: source.suppressMode })];
+}
+
+async function bundleSteering(model: Model, source: Extract<SteeringSource, { bundle: Bundle }>): Promise<SteeringVector[]> {
   checkBundleModel(source.bundle, await model.fingerprint(), { force: source.force });
   const policy = source.policy === "all" ? bundlePolicy(source.bundle) : source.policy;
   return policySteering(source.bundle, policy, { raw: source.raw, layer: source.layer });

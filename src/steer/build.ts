@@ -2,14 +2,14 @@
 // compute pruned difference-of-means vectors at every candidate layer, measure held-out
 // separability, pick a layer per category.
 
-import type { Dataset, Example } from "../data/example.js";
+import type { Dataset } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import type { Site } from "../engine/sites.js";
-import { log } from "../util/logger.js";
 import { Rng } from "../util/random.js";
 import { TOOL_VERSION } from "./bundle.js";
 import { type Activations, activationRow, collectActivations } from "./collect.js";
 import { SteerError } from "./errors.js";
+import { groupExamples } from "./examples.js";
 import { auroc, cosine, dot, meanAndSd, meanOf, norm, prunedDifference, quantile } from "./math.js";
 import { type ChatMode, renderExample, usesChat } from "./render.js";
 import type { Bundle, CategoryEntry, LayerDiagnostics } from "./types.js";
@@ -37,42 +37,10 @@ export interface BuildOptions {
   onWarning?: (msg: string) => void;
 }
 
-/** Fewer examples than this on either side of a category: its vector and held-out numbers are noisy. */
-export const FEW_EXAMPLES = 10;
-
-const examplesOf = (n: number, what: string) => `${n} ${what} example${n === 1 ? "" : "s"}`;
-
-/**
- * Warnings for categories built from too few examples: fewer than FEW_EXAMPLES on either side make
- * a noisy vector and noisy held-out numbers; a side of one example leaves nothing held out, so the
- * held-out separability cannot be measured at all (and the layer is not chosen by it).
- */
-export function fewExampleWarnings(
-  counts: Array<{ category: string; unsafe: number; unsafeHeldOut: number; safe: number; safeHeldOut: number; safeSource: string }>,
-): string[] {
-  const out: string[] = [];
-  for (const c of counts) {
-    if (c.unsafe >= FEW_EXAMPLES && c.safe >= FEW_EXAMPLES) continue;
-    const have = `category ${c.category} has ${examplesOf(c.unsafe, "unsafe")} and ${examplesOf(c.safe, "safe")} (${c.safeSource}), fewer than ${FEW_EXAMPLES} on a side`;
-    const none = c.unsafeHeldOut === 0 ? "unsafe" : c.safeHeldOut === 0 ? "safe" : undefined;
-    out.push(
-      none
-        ? `${have}: with a single ${none} example nothing is held out, so its held-out separability (AUROC, margin) cannot be measured and does not choose its layer; the vector will be noisy. Give at least ${FEW_EXAMPLES} of each.`
-        : `${have}: its vector and its held-out numbers (AUROC, margin) will be noisy. Give at least ${FEW_EXAMPLES} of each.`,
-    );
-  }
-  return out;
-}
+export { FEW_EXAMPLES, fewExampleWarnings } from "./examples.js";
 
 export const LAYER_RULE =
   "auto: among candidate layers (all but the first and last when the model has more than 2), the highest held-out AUROC of the projection onto the vector (safe vs the category's unsafe); ties within 0.005 go to the larger held-out margin (Cohen's d)";
-
-/** Splits into train and held-out parts; at least one of each when there are 2 or more. */
-function split<T>(xs: T[], heldOut: number): { train: T[]; test: T[] } {
-  if (xs.length < 2) return { train: xs, test: [] };
-  const nTest = Math.min(xs.length - 1, Math.max(1, Math.round(xs.length * heldOut)));
-  return { train: xs.slice(nTest), test: xs.slice(0, nTest) };
-}
 
 function cohensD(a: number[], b: number[]): number | null {
   if (a.length < 2 || b.length < 2) return null;
@@ -100,67 +68,7 @@ export async function buildBundle(
     throw new SteerError("bad_argument", `prune must be a kept fraction in (0, 1] or "off", got ${prune}.`);
   if (!(heldOut >= 0 && heldOut < 1)) throw new SteerError("bad_argument", `held-out share must be in [0, 1), got ${heldOut}.`);
 
-  // unsafe examples per category (uncategorised ones under their data set's name); category-specific safe examples
-  const unsafe = new Map<string, Example[]>();
-  const ownSafe = new Map<string, Example[]>();
-  const genericSafe: Example[] = [];
-  for (const d of [...datasets, ...(safeSet ? [safeSet] : [])]) {
-    for (const e of d.examples) {
-      if (e.label === "unsafe") {
-        const c = e.category ?? d.name;
-        unsafe.set(c, [...(unsafe.get(c) ?? []), e]);
-      } else if (e.category && d !== safeSet) ownSafe.set(e.category, [...(ownSafe.get(e.category) ?? []), e]);
-      else genericSafe.push(e);
-    }
-  }
-  if (opts.categories) {
-    const unknown = opts.categories.filter((c) => !unsafe.has(c));
-    if (unknown.length) {
-      throw new SteerError(
-        "unknown_category",
-        `unknown categor${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")}: the data has ${[...unsafe.keys()].join(", ")}.`,
-      );
-    }
-    for (const c of [...unsafe.keys()]) if (!opts.categories.includes(c)) unsafe.delete(c);
-  }
-  if (unsafe.size === 0)
-    throw new SteerError("not_enough_data", "the data has no unsafe examples: give at least one file with harmful prompts.");
-  const cats = [...unsafe.keys()].sort();
-  const needGeneric = cats.some((c) => !ownSafe.has(c));
-  if (needGeneric && genericSafe.length === 0) {
-    throw new SteerError(
-      "not_enough_data",
-      "no safe examples: pass a generic safe set with --safe (e.g. harmless_alpaca.json) or data with safe examples per category.",
-    );
-  }
-
-  // seeded samples and train / held-out splits
-  const groups = new Map<string, { train: Example[]; test: Example[] }>();
-  for (const c of cats) groups.set(`unsafe:${c}`, split(rng.shuffled(unsafe.get(c) as Example[]).slice(0, opts.maxPerCategory), heldOut));
-  for (const c of cats) if (ownSafe.has(c)) groups.set(`safe:${c}`, split(rng.shuffled(ownSafe.get(c) as Example[]), heldOut));
-  if (needGeneric) groups.set("safe:", split(rng.shuffled(genericSafe).slice(0, opts.maxSafe ?? 256), heldOut));
-  // too few examples: say so before minutes of collection, with the counts
-  const warn = opts.onWarning ?? log.warn;
-  const sizes = (k: string) => {
-    const g = groups.get(k) as { train: Example[]; test: Example[] };
-    return { n: g.train.length + g.test.length, heldOut: g.test.length };
-  };
-  const counts = cats.map((c) => {
-    const u = sizes(`unsafe:${c}`);
-    const s = sizes(ownSafe.has(c) ? `safe:${c}` : "safe:");
-    const safeSource = ownSafe.has(c) ? "its own" : "the generic safe set";
-    return { category: c, unsafe: u.n, unsafeHeldOut: u.heldOut, safe: s.n, safeHeldOut: s.heldOut, safeSource };
-  });
-  for (const w of fewExampleWarnings(counts)) warn(w);
-
-  // one activation row per example, in a flat list
-  const all: Example[] = [];
-  const index = new Map<string, { train: number[]; test: number[] }>();
-  for (const [k, g] of groups) {
-    const tr = g.train.map((e) => all.push(e) - 1);
-    const te = g.test.map((e) => all.push(e) - 1);
-    index.set(k, { train: tr, test: te });
-  }
+  const { cats, all, index, ownSafe } = groupExamples(datasets, safeSet, { ...opts, heldOut }, rng);
   const layers =
     opts.layers === undefined || opts.layers === "auto"
       ? Array.from({ length: nLayer }, (_, i) => i)

@@ -33,7 +33,7 @@ export function activationRow(a: Activations, layer: number, i: number): Float32
 }
 
 export async function collectActivations(ctx: Context, texts: number[][], opts: CollectOptions): Promise<Activations> {
-  const width = ctx.model.info.nEmbd;
+  const width = ctx.siteWidth(opts.site);
   const layers = [...opts.layers];
   const byLayer = new Map(layers.map((l) => [l, new Float32Array(texts.length * width)]));
   let tokens = 0;

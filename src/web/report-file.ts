@@ -3,8 +3,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { SafeSteerError } from "../errors.js";
 import { readBundle } from "../steer/bundle.js";
+import { readNeurons } from "../steer/neuron-file.js";
 import type { Bundle } from "../steer/types.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { neuronData } from "./neuron-data.js";
 import { renderPage } from "./page.js";
 import { evaluationsOf, type ReportOptions, type ResultsInput, reportData } from "./report-data.js";
 import type { ReportData } from "./report-types.js";
@@ -32,6 +34,8 @@ export interface ReportSources extends ReportOptions {
   results: string[];
   /** Bundles to show; the bundle each results file names is added when it exists. */
   bundles?: string[];
+  /** Neuron files (from `safesteer neurons`) to show. */
+  neurons?: string[];
 }
 
 /** The bundles to show: the ones given, then those the results name (relative to their file), each once. */
@@ -60,7 +64,8 @@ export function buildReport(sources: ReportSources): ReportData {
     name: basename(p),
     bundle: readBundle(p),
   }));
-  return reportData(inputs, bundles, sources);
+  const neurons = (sources.neurons ?? []).map((p) => neuronData(basename(p), readNeurons(p)));
+  return { ...reportData(inputs, bundles, sources), ...(neurons.length ? { neurons } : {}) };
 }
 
 export function writeReport(path: string, data: ReportData): void {

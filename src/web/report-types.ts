@@ -134,8 +134,37 @@ export interface BundleData {
   detector: Array<{ category: string; layer: number; threshold: number }> | null;
 }
 
+/** A neuron file as the page shows it (from `safesteer neurons`). */
+export interface NeuronData {
+  name: string;
+  model: string;
+  layers: number[];
+  top: number;
+  rule: string;
+  categories: Array<{
+    name: string;
+    nUnsafe: number;
+    nSafe: number;
+    /** The largest share of the category vector the units explain, and its layer (null: not measured). */
+    explained: { layer: number; share: number } | null;
+    units: Array<{
+      layer: number;
+      index: number;
+      auroc: number | null;
+      effect: number | null;
+      meanUnsafe: number;
+      meanSafe: number;
+      lens: string[];
+    }>;
+  }>;
+  /** Mean held-out AUROC of a category's units on each category (its own and every other): specificity. */
+  specificity: Array<{ category: string; on: string; auroc: number }>;
+}
+
 export interface ReportData {
   title: string;
+  /** Neuron files shown (absent in reports made before neurons existed). */
+  neurons?: NeuronData[];
   runs: RunData[];
   metrics: MetricRow[];
   sweep: SweepPoint[];

@@ -12,7 +12,7 @@ import { ARCHITECTURE_NAMES, ARCHITECTURES, type ArchName } from "../../src/conv
 import { randomShape, writeRandomGguf } from "../../src/convert/random-model.js";
 import { Context } from "../../src/engine/context.js";
 import type { EngineError } from "../../src/engine/errors.js";
-import { metaNumber, metaString } from "../../src/engine/gguf/reader.js";
+import { metaNumber, metaString, readTensor } from "../../src/engine/gguf/reader.js";
 import { type ChatMessage, Model } from "../../src/engine/model.js";
 import { KNOWN_SITES, type KnownSite } from "../../src/engine/sites.js";
 import { renderExample } from "../../src/steer/render.js";
@@ -242,6 +242,62 @@ for (const c of CASES) {
       assert.ok(change > 1e-3, `logits changed by ${change}`);
     });
 
+    it("captures mlp_post (width n_ff) at every layer, and the MLP's output is exactly W_down . mlp_post", async () => {
+      const nFf = model.info.nFf;
+      assert.equal(nFf, randomShape(spec).nFf);
+      const post = (await capture("mlp_post")).capture!;
+      // ffn_out-L is the down projection's output (before Gemma's post-norm); where no post-norm follows it is mlp_out
+      const down = (await ctx.evaluate([tokens], { capture: { site: "ffn_out", layers, reduce: "none" }, logits: "none" })).capture!;
+      const out = c.arch.startsWith("gemma") ? undefined : (await capture("mlp_out")).capture!;
+      let worst = 0;
+      for (const l of layers) {
+        const w = readTensor(model.gguf, `blk.${l}.ffn_down.weight`); // ne0 = n_ff: row j of W_down is w[j*nFf ..]
+        post.rows(0, l).forEach((h, t) => {
+          assert.equal(h.length, nFf);
+          const y = Float32Array.from({ length: 64 }, (_, j) => {
+            let s = 0;
+            for (let i = 0; i < nFf; i++) s += w[j * nFf + i]! * h[i]!;
+            return s;
+          });
+          const scale = Math.max(1, ...y.map(Math.abs));
+          worst = Math.max(worst, maxAbsDiff(down.rows(0, l)[t]!, y) / scale);
+          if (out) worst = Math.max(worst, maxAbsDiff(out.rows(0, l)[t]!, y) / scale);
+        });
+      }
+      console.log(`  ${c.arch}: |mlp_out - W_down . mlp_post| ${worst.toExponential(1)} (relative, n_ff ${nFf})`);
+      assert.ok(worst < 1e-5, `W_down . mlp_post differs from the MLP's output by ${worst}`);
+    });
+
+    it("writes mlp_post through a write hook: adding u moves it by exactly u and the logits move; scale 0 ablates units", async () => {
+      const nFf = model.info.nFf;
+      const rng = new Rng(5);
+      const u = Float32Array.from({ length: nFf }, () => rng.normal() * 0.5);
+      const plain = await capture("mlp_post", [L]);
+      const plan = await steering.set([{ site: "mlp_post", layer: L, vector: u }]);
+      const added = await capture("mlp_post", [L]);
+      steering.clear();
+      assert.deepEqual(plan.hookLayers, [{ site: "mlp_post", layer: L }]);
+      const err = shiftError(added.capture!.rows(0, L), plain.capture!.rows(0, L), u);
+      const change = maxAbsDiff(added.logits[0]![0]!, plain.logits[0]![0]!);
+      // ablate the first half of the units, set unit 1 to 3: x -> scale * x + vector
+      const scale = Float32Array.from({ length: nFf }, (_, i) => (i < nFf / 2 ? 0 : 1));
+      const set = Float32Array.from({ length: nFf }, (_, i) => (i === 1 ? 3 : 0));
+      await steering.set([{ site: "mlp_post", layer: L, vector: set, scale }]);
+      const ablated = await capture("mlp_post", [L]);
+      steering.clear();
+      let wrong = 0;
+      ablated.capture!.rows(0, L).forEach((row, t) => {
+        const before = plain.capture!.rows(0, L)[t]!;
+        for (let i = 0; i < nFf; i++) wrong = Math.max(wrong, Math.abs(row[i]! - (i === 1 ? 3 : i < nFf / 2 ? 0 : before[i]!)));
+      });
+      console.log(
+        `  ${c.arch} mlp_post (hook): shift error ${err.toExponential(1)}, ablation error ${wrong}, max logit change ${change.toFixed(3)}`,
+      );
+      assert.ok(err < 1e-5, `mlp_post moved by u up to ${err}`);
+      assert.equal(wrong, 0, "scaled units are exactly scale * x + vector");
+      assert.ok(change > 1e-3, `logits changed by ${change}`);
+    });
+
     for (const site of ["resid_mid", "attn_out", "mlp_out"] as const) {
       if (c.noWrite?.includes(site)) {
         it(`refuses to steer ${site} (unnamed in this graph) with an error naming the site, rather than do nothing`, async () => {
@@ -342,6 +398,7 @@ describe("the CLI", () => {
         ["resid_mid", true, true, "hook"],
         ["attn_out", true, true, "hook"],
         ["mlp_out", true, true, "hook"],
+        ["mlp_post", true, true, "hook"],
       ],
     );
     const bad = cli(["convert", "random", "--arch", "gemma2", "--heads", "3", "-o", tmpFile("cli-bad.gguf")]);

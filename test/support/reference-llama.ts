@@ -6,6 +6,8 @@ export interface ReferenceActivations {
   attn_out: Float64Array[][]; // [layer][token] -> width
   resid_mid: Float64Array[][];
   mlp_out: Float64Array[][];
+  /** The MLP's hidden activation, silu(gate) * up: width n_ff. */
+  mlp_post: Float64Array[][];
   resid_post: Float64Array[][];
   logits: Float64Array[]; // [token] -> vocab
 }
@@ -54,7 +56,7 @@ export function referenceForward(path: string, tokens: number[]): ReferenceActiv
   };
   const T = tokens.length;
   let xs: Float64Array[] = tokens.map((t) => Float64Array.from(emb.subarray(t * E, (t + 1) * E)));
-  const res: ReferenceActivations = { attn_out: [], resid_mid: [], mlp_out: [], resid_post: [], logits: [] };
+  const res: ReferenceActivations = { attn_out: [], resid_mid: [], mlp_out: [], mlp_post: [], resid_post: [], logits: [] };
   for (let l = 0; l < L; l++) {
     const p = `blk.${l}.`;
     const [an, wq, wk, wv, wo, fn, wg, wd, wu] = [
@@ -85,6 +87,7 @@ export function referenceForward(path: string, tokens: number[]): ReferenceActiv
     const attnOut: Float64Array[] = [];
     const mid: Float64Array[] = [];
     const mlp: Float64Array[] = [];
+    const hidden: Float64Array[] = [];
     const post: Float64Array[] = [];
     for (let t = 0; t < T; t++) {
       const cat = new Float64Array(E);
@@ -111,6 +114,7 @@ export function referenceForward(path: string, tokens: number[]): ReferenceActiv
       const u = matvec(wu as Float32Array, h2, E);
       const act = g.map((v, i) => (v / (1 + Math.exp(-v))) * u[i]!);
       const mo = matvec(wd as Float32Array, act, F);
+      hidden.push(act);
       attnOut.push(ao);
       mid.push(r1);
       mlp.push(mo);
@@ -119,6 +123,7 @@ export function referenceForward(path: string, tokens: number[]): ReferenceActiv
     res.attn_out.push(attnOut);
     res.resid_mid.push(mid);
     res.mlp_out.push(mlp);
+    res.mlp_post.push(hidden);
     res.resid_post.push(post);
     xs = post;
   }

@@ -4,6 +4,7 @@
 import type { BundleData, ReportData, RunData } from "../../src/web/report-types.js";
 import { benignChart, categoryChart, cosineChart, detectorChart, layerChart, perplexityChart, runsChart, sweepChart } from "./charts.js";
 import { Examples } from "./Examples.js";
+import { NeuronSection } from "./Neurons.js";
 import { PlotFigure } from "./PlotFigure.js";
 import { ReferenceTable } from "./ReferenceTable.js";
 
@@ -132,11 +133,13 @@ export function Report({ data }: { data: ReportData }) {
     <div class="page">
       <header>
         <h1>{data.title}</h1>
-        <p class="meta">
-          {data.runs.length} results file{data.runs.length === 1 ? "" : "s"}, {data.bundles.length} bundle
-          {data.bundles.length === 1 ? "" : "s"}. Colours: unsteered <span class="swatch unsteered">orange</span>, steered{" "}
-          <span class="swatch steered">blue</span>.
-        </p>
+        {data.runs.length + data.bundles.length > 0 && (
+          <p class="meta">
+            {data.runs.length} results file{data.runs.length === 1 ? "" : "s"}, {data.bundles.length} bundle
+            {data.bundles.length === 1 ? "" : "s"}. Colours: unsteered <span class="swatch unsteered">orange</span>, steered{" "}
+            <span class="swatch steered">blue</span>.
+          </p>
+        )}
       </header>
       {data.runs.length > 1 && (
         <PlotFigure
@@ -151,6 +154,9 @@ export function Report({ data }: { data: ReportData }) {
       ))}
       {data.bundles.map((b) => (
         <BundleSection key={b.name} bundle={b} data={data} />
+      ))}
+      {(data.neurons ?? []).map((n) => (
+        <NeuronSection key={n.name} n={n} />
       ))}
     </div>
   );

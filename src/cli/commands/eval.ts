@@ -15,6 +15,7 @@ import { usesChat } from "../../steer/render.js";
 import { FIRE_MODES, type FireMode } from "../../steer/types.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
 import { lockOutput } from "../lock.js";
+import { type NeuronCliOptions, neuronSuppression, withNeuronOptions } from "../neuron-options.js";
 import {
   checkOutputPath,
   type DataOpts,
@@ -29,7 +30,7 @@ import {
 } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
-interface EvalCliOptions extends ModelOpts, DataOpts {
+interface EvalCliOptions extends ModelOpts, DataOpts, NeuronCliOptions {
   data: string[];
   bundle?: string;
   steer?: string;
@@ -52,10 +53,12 @@ interface EvalCliOptions extends ModelOpts, DataOpts {
 }
 
 export function evalCommand(program: Command): void {
-  withDataOptions(
-    withModelOptions(
-      program.command("eval").description("answer prompts unsteered and steered with the same seeds, judge, and summarise"),
-      true,
+  withNeuronOptions(
+    withDataOptions(
+      withModelOptions(
+        program.command("eval").description("answer prompts unsteered and steered with the same seeds, judge, and summarise"),
+        true,
+      ),
     ),
   )
     .requiredOption("--data <files...>", "prompt files (any supported format)")
@@ -108,6 +111,12 @@ export function evalCommand(program: Command): void {
             raw: o.rawStrength,
             ...(o.mode === "conditional" ? { fire: o.fire } : {}),
           });
+        // --neurons: the steered condition also suppresses the units (per --mode, as the policy); alone, a condition of its own
+        const neurons = neuronSuppression(o);
+        const steered = conditions.find((c) => c.name === "steered");
+        const sup = neurons.suppress ? { suppress: neurons.suppress, suppressMode: o.suppressMode } : undefined;
+        if (sup && steered) Object.assign(steered, sup);
+        else if (sup) conditions.push({ name: "suppressed", mode: o.mode, ...(o.mode === "conditional" ? { fire: o.fire } : {}), ...sup });
         if (o.sweep && bundle) {
           const s = parseSweep(o.sweep);
           const cats = policy ? Object.keys(policy) : [...bundle.categories.keys()];
@@ -161,6 +170,7 @@ export function evalCommand(program: Command): void {
             bundle,
             bundlePath: o.bundle,
             force: o.force,
+            neurons: neurons.neurons,
             detector: bundle?.detector,
             resume,
             signal,

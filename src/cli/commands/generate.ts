@@ -8,10 +8,11 @@ import { conditionalPolicy, detect } from "../../steer/detect.js";
 import { policyOption } from "../../steer/policy.js";
 import { renderExample } from "../../steer/render.js";
 import { type Bundle, type Detection, FIRE_MODES, type FireMode, type Policy } from "../../steer/types.js";
+import { type NeuronCliOptions, neuronSuppression, withNeuronOptions } from "../neuron-options.js";
 import { int, loadModel, type ModelOpts, nonNegativeInt, num, positiveInt, withModelOptions } from "../options.js";
 import { interruptSignal } from "../progress.js";
 
-interface GenerateCliOptions extends ModelOpts {
+interface GenerateCliOptions extends ModelOpts, NeuronCliOptions {
   prompt: string;
   chat?: boolean;
   maxTokens: number;
@@ -59,7 +60,12 @@ function sideBySide(left: string, right: string, width: number): string {
 /**
  * With --conditional, the part of the policy the bundle's detector finds in the prompt; what fired and what is steered is reported on stderr (the audit trail).
  */
-async function steeredPolicy(ctx: Context, bundle: Bundle, policy: Policy, o: GenerateCliOptions): Promise<Policy> {
+async function steeredPolicy(
+  ctx: Context,
+  bundle: Bundle,
+  policy: Policy,
+  o: GenerateCliOptions,
+): Promise<{ chosen: Policy; detection: Detection }> {
   if (!bundle.detector)
     throw new SafeSteerError("usage", "--conditional needs a bundle with a detector: calibrate one first (safesteer detector).");
   const [detection] = await detect(ctx, bundle.detector, [o.prompt], Boolean(o.chat));
@@ -70,11 +76,16 @@ async function steeredPolicy(ctx: Context, bundle: Bundle, policy: Policy, o: Ge
     .map(([c, s]) => `${c}=${s}`)
     .join(",");
   process.stderr.write(`detector: ${fired || "nothing fired"}; steering: ${steer || "none"}\n`);
-  return chosen;
+  return { chosen, detection: d };
 }
 
 export function generateCommand(program: Command): void {
-  withModelOptions(program.command("generate").description("generate text (on stdout), optionally steered by a bundle"), false)
+  withNeuronOptions(
+    withModelOptions(
+      program.command("generate").description("generate text (on stdout), optionally steered by a bundle and/or category neurons"),
+      false,
+    ),
+  )
     .option("-p, --prompt <text>", "prompt (default: empty, i.e. BOS only)", "")
     .option("--chat", "wrap the prompt in the model's chat template as a user message")
     .option("-n, --max-tokens <n>", "tokens to generate at most", positiveInt("--max-tokens"), 256)
@@ -99,7 +110,8 @@ export function generateCommand(program: Command): void {
     .action(async (o: GenerateCliOptions) => {
       if (Boolean(o.bundle) !== Boolean(o.steer))
         throw new SafeSteerError("usage", "--bundle and --steer go together: --bundle b.gguf --steer category=1.0");
-      if (o.compare && !o.bundle) throw new SafeSteerError("usage", "--compare needs --bundle and --steer.");
+      if (o.compare && !o.bundle && !o.neurons)
+        throw new SafeSteerError("usage", "--compare needs --bundle and --steer, or --neurons and --suppress.");
       if (o.conditional && !o.bundle) throw new SafeSteerError("usage", "--conditional needs --bundle (with a detector) and --steer.");
       const model = loadModel(o);
       const bundle = o.bundle ? readBundle(o.bundle) : undefined;
@@ -107,7 +119,11 @@ export function generateCommand(program: Command): void {
       // activation hooks cost a little per token: only when the detector reads activations or a
       // vector is not a native control vector. Resolving the policy here also checks the bundle
       // against the model before any work.
-      const vectors = bundle ? await resolveSteering(model, { bundle, policy: full, raw: o.rawStrength, force: o.force }) : [];
+      const neurons = { ...neuronSuppression(o), forceNeurons: o.force };
+      const vectors = await resolveSteering(
+        model,
+        bundle ? { bundle, policy: full, raw: o.rawStrength, force: o.force, ...neurons } : { vectors: [], ...neurons },
+      );
       const hooks = Boolean(o.conditional) || vectors.some(needsHooks);
       const ctx = new Context(model, { nCtx: o.ctx, hooks });
       const { signal, dispose } = interruptSignal();
@@ -125,10 +141,18 @@ export function generateCommand(program: Command): void {
           signal,
         };
         // the vectors resolved above, unless the detector narrows the policy
-        const source: SteeringSource =
-          bundle && o.conditional
-            ? { bundle, policy: await steeredPolicy(ctx, bundle, full, o), raw: o.rawStrength, force: o.force }
-            : { vectors };
+        // conditional: only the categories the detector finds are steered, by vectors and by neurons
+        const cond = bundle && o.conditional ? await steeredPolicy(ctx, bundle, full, o) : undefined;
+        const source: SteeringSource = cond
+          ? {
+              bundle: bundle as Bundle,
+              policy: cond.chosen,
+              raw: o.rawStrength,
+              force: o.force,
+              ...neurons,
+              suppress: neurons.suppress && conditionalPolicy(neurons.suppress, cond.detection, o.fire),
+            }
+          : { vectors };
         if (o.compare) {
           const plain = await generate(ctx, tokens, gen);
           using _steering = await steer(ctx, source);

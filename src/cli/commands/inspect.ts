@@ -1,10 +1,13 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { SafeSteerError } from "../../errors.js";
 import { readBundle } from "../../steer/bundle.js";
+import { readNeurons } from "../../steer/neuron-file.js";
 import type { Bundle } from "../../steer/types.js";
 import { buildReport, writeReport } from "../../web/report-file.js";
 import { checkOutputPath } from "../options.js";
+import { neuronSummary } from "./neurons.js";
 
 const f3 = (x: number | null | undefined) => (x === null || x === undefined ? "-" : x.toFixed(3));
 
@@ -96,15 +99,42 @@ export function printInspect(b: Bundle, json: boolean): void {
   process.stdout.write(`${out.join("\n")}\n`);
 }
 
+/** A neuron file is JSON; a bundle is GGUF. */
+function isNeuronFile(path: string): boolean {
+  try {
+    const fd = openSync(path, "r");
+    const head = Buffer.alloc(1);
+    readSync(fd, head, 0, 1, 0);
+    closeSync(fd);
+    return head.toString() === "{";
+  } catch {
+    return false; // readBundle says what is wrong with the path
+  }
+}
+
+function inspectNeurons(path: string, o: { json?: boolean; html?: boolean; output?: string }): void {
+  if (o.html) {
+    if (!o.output) throw new SafeSteerError("usage", "--html writes a file: add -o neurons.html.");
+    checkOutputPath(o.output);
+    writeReport(o.output, buildReport({ results: [], neurons: [path], title: `SafeSteer neurons ${basename(path)}` }));
+    process.stdout.write(`wrote ${o.output}\n`);
+    return;
+  }
+  if (o.output) throw new SafeSteerError("usage", "-o goes with --html (inspect prints text or --json on stdout).");
+  const set = readNeurons(path);
+  process.stdout.write(o.json ? `${JSON.stringify(set, null, 2)}\n` : `${neuronSummary(set, set.top)}\n`);
+}
+
 export function inspectCommand(program: Command): void {
   program
     .command("inspect")
-    .description("show a bundle: categories, layers, norms, separability, cosine matrix")
-    .argument("<bundle>", "bundle file")
+    .description("show a bundle (categories, layers, norms, separability, cosine matrix) or a neuron file (units, specificity, logit lens)")
+    .argument("<file>", "bundle file, or neuron file (JSON from `safesteer neurons`)")
     .option("--json", "print JSON")
     .option("--html", "write an HTML page with plots (separability per layer, cosine heat map) to -o")
     .option("-o, --output <file>", "with --html: the HTML file to write")
     .action((path: string, o: { json?: boolean; html?: boolean; output?: string }) => {
+      if (isNeuronFile(path)) return inspectNeurons(path, o);
       if (o.html) {
         if (!o.output) throw new SafeSteerError("usage", "--html writes a file: add -o bundle.html.");
         checkOutputPath(o.output);

@@ -9,14 +9,15 @@ import { readBundle } from "../../steer/bundle.js";
 import { policyOption } from "../../steer/policy.js";
 import { type ChatMode, usesChat } from "../../steer/render.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
+import { type NeuronCliOptions, neuronSuppression, withNeuronOptions } from "../neuron-options.js";
 import { checkOutputPath, type DataOpts, loadData, loadModel, type ModelOpts, withDataOptions, withModelOptions } from "../options.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
 export const LIKELIHOOD_SCHEMA = "safesteer.likelihood/1";
 
-interface LikelihoodCliOptions extends ModelOpts, DataOpts {
+interface LikelihoodCliOptions extends ModelOpts, DataOpts, NeuronCliOptions {
   data: string[];
-  bundle: string;
+  bundle?: string;
   steer: string;
   rawStrength?: boolean;
   chat: ChatMode;
@@ -25,18 +26,20 @@ interface LikelihoodCliOptions extends ModelOpts, DataOpts {
 }
 
 export function likelihoodCommand(program: Command): void {
-  withDataOptions(
-    withModelOptions(
-      program
-        .command("likelihood")
-        .description(
-          "sampling-free check of a policy: log-odds of each pair's safe answer over its unsafe answer (teacher-forced), unsteered and steered, per category",
-        ),
-      true,
+  withNeuronOptions(
+    withDataOptions(
+      withModelOptions(
+        program
+          .command("likelihood")
+          .description(
+            "sampling-free check of a policy: log-odds of each pair's safe answer over its unsafe answer (teacher-forced), unsteered and steered, per category",
+          ),
+        true,
+      ),
     ),
   )
     .requiredOption("--data <files...>", "contrastive data: prompts with a safe and an unsafe response each (generic format)")
-    .requiredOption("--bundle <file>", "SafeSteer bundle")
+    .option("--bundle <file>", "SafeSteer bundle (or --neurons and --suppress, or both)")
     .option("--steer <policy>", "category=strength,... or 'all' (every category at its tuned strength)", "all")
     .option("--raw-strength", "strengths multiply the raw vectors")
     .addOption(new Option("--chat <mode>", "render prompts with the chat template").choices(["auto", "always", "never"]).default("auto"))
@@ -51,8 +54,11 @@ export function likelihoodCommand(program: Command): void {
           `no pairs in ${o.data.join(", ")}: each prompt needs a row with label "safe" and one with label "unsafe", both with a response.`,
         );
       const model = loadModel(o);
-      const bundle = readBundle(o.bundle);
-      const policy = policyOption(o.steer, bundle);
+      const neurons = { ...neuronSuppression(o), forceNeurons: o.force };
+      if (!o.bundle && !neurons.neurons)
+        throw new SafeSteerError("usage", "likelihood needs --bundle, or --neurons and --suppress, or both.");
+      const bundle = o.bundle ? readBundle(o.bundle) : undefined;
+      const policy = bundle ? policyOption(o.steer, bundle) : {};
       const chat = usesChat(model, o.chat);
       const { sha256 } = await model.fingerprint();
       const ctx = new Context(model, { nCtx: o.ctx ?? 4096, nSeq: 16 });
@@ -64,6 +70,7 @@ export function likelihoodCommand(program: Command): void {
           chat,
           raw: o.rawStrength,
           force: o.force,
+          neurons,
           signal,
           onProgress: (d, t) => bar.update(d, t),
         });

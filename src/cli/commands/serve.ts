@@ -7,11 +7,14 @@ import { isLoopbackAddress, LOOPBACK_HOSTS } from "../../server/guards.js";
 import { parsePolicy } from "../../steer/policy.js";
 import { FIRE_MODES, type FireMode, type Policy } from "../../steer/types.js";
 import { setVerbosity } from "../../util/logger.js";
+import { parseSuppress } from "../neuron-options.js";
 import { checkOutputPath, type ModelOpts, nonNegativeInt, num, positiveInt, readChatTemplate, withModelOptions } from "../options.js";
 
 interface ServeCliOptions extends ModelOpts {
   model: string;
   bundle?: string[];
+  neurons?: string[];
+  suppress?: string;
   steer: string;
   conditional?: boolean;
   fire?: FireMode;
@@ -49,6 +52,11 @@ export function serveCommand(program: Command): void {
     true,
   )
     .option("--bundle <spec...>", "bundles to load: b.gguf (named b) or name=path; a request names one by its name")
+    .option(
+      "--neurons <spec...>",
+      "neuron files to load (from `safesteer neurons`): n.json (named n) or name=path; a request names one in safesteer.neurons",
+    )
+    .option("--suppress <list>", "default suppression: category[=s],... of the (only or first) neuron file")
     .option("--steer <policy>", "default policy: category=strength,..., all (the bundle's tuned strengths) or none", "none")
     .option("--conditional", "by default steer only the policy's categories that the bundle's detector finds in the prompt")
     .addOption(
@@ -75,6 +83,7 @@ export function serveCommand(program: Command): void {
         throw new SafeSteerError("usage", "--steer needs a bundle: add --bundle b.gguf (or name=path).");
       if (o.conditional && bundles.length === 0)
         throw new SafeSteerError("usage", "--conditional needs --bundle (with a detector) and --steer.");
+      if (o.suppress && !o.neurons?.length) throw new SafeSteerError("usage", "--suppress needs --neurons neurons.json (or name=path).");
       if (o.fire && !o.conditional) throw new SafeSteerError("usage", "--fire goes with --conditional.");
       if (!(o.grace >= 0)) throw new SafeSteerError("usage", `--grace must be 0 or more seconds, got ${o.grace}.`);
       if (!(o.requestTimeout >= 0.1))
@@ -102,7 +111,14 @@ export function serveCommand(program: Command): void {
       const loading = EngineBackend.create({
         model: o.model,
         bundles,
-        defaults: { policy, mode: o.conditional ? "conditional" : "policy", fire: o.fire },
+        neurons: o.neurons,
+        defaults: {
+          policy,
+          mode: o.conditional ? "conditional" : "policy",
+          // undefined unless given: a request's own fire is checked against its mode
+          fire: o.fire,
+          ...(o.suppress ? { suppress: parseSuppress(o.suppress, "mean") } : {}),
+        },
         parallel: o.parallel,
         nCtx,
         threads: o.threads,
