@@ -75,12 +75,15 @@ describe("per-sequence steering in one batch (organism)", () => {
       const moved = maxDiff(got[s] as Float32Array, plain[s] as Float32Array);
       assert.ok(moved > 0.1, `sequence ${s} is steered (max logit change ${moved})`);
     }
-    // decoded alone the numbers differ only by the batch shape's rounding (ggml's kernels sum in another order)
+    // decoded alone the numbers differ only by the batch shape's rounding (ggml's kernels sum in
+    // another order, and which kernel runs depends on the CPU's features): relative to the logits'
+    // scale that is float32 rounding through 5 layers, far below what steering moves
     const alone1 = await alone(own);
     for (let s = 0; s < 3; s++) {
       const d = maxDiff(got[s] as Float32Array, alone1[s] as Float32Array);
-      console.log(`  sequence ${s}: max logit difference to decoding it alone ${d.toExponential(2)}`);
-      assert.ok(d < 1e-3, `sequence ${s} alone vs in the batch: ${d}`);
+      const scale = Math.max(...(alone1[s] as Float32Array).map(Math.abs));
+      console.log(`  sequence ${s}: max logit difference to decoding it alone ${d.toExponential(2)} (logits up to ${scale.toFixed(1)})`);
+      assert.ok(d < 1e-3 * scale, `sequence ${s} alone vs in the batch: ${d}, more than rounding of logits up to ${scale}`);
     }
   });
 
