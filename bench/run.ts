@@ -3,7 +3,9 @@
 // bench/results/parity.json with the machine and its load. `npm run bench -- <name>...` runs the named
 // ones (parity, engine, extraction, likelihood, server, startup) and writes bench/results/<names>.json.
 // --quick: fewer rounds; --prebuilt: the parity bench also runs ours on the prebuilt npm libraries.
-// LLAMA_SERVER=/path/to/llama-server adds llama.cpp's server to the server bench.
+// LLAMA_SERVER=/path/to/llama-server adds llama.cpp's server to the server bench. scale: the scaling
+// bench (--large: models up to ~3B parameters; --detector-4096: the detector alone at width 4096;
+// --threads=N, default all cores).
 import { mkdirSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -13,12 +15,14 @@ import { benchModels, type EngineBenchRow, engineBench } from "./engine.bench.js
 import { type ExtractionBenchRow, extractionBench } from "./extraction.bench.js";
 import { type LikelihoodBenchRow, likelihoodBench } from "./likelihood.bench.js";
 import { type ParityBench, parityBench, parityTable } from "./parity.bench.js";
+import { type ScaleBench, scaleBench, scaleTable } from "./scale.bench.js";
+import { type SchedulerBenchRow, schedulerBench } from "./scheduler.bench.js";
 import { type ServerBench, serverBench } from "./server.bench.js";
 import { type StartupBenchRow, startupBench } from "./startup.bench.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
-const BENCHES = ["parity", "engine", "extraction", "likelihood", "server", "startup"];
+const BENCHES = ["parity", "engine", "extraction", "likelihood", "server", "startup", "scale", "scheduler"];
 const DEFAULT = ["parity"];
 const named = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const n of named) {
@@ -84,6 +88,26 @@ const llamaServer = process.env.LLAMA_SERVER || undefined;
 if (run("server")) {
   process.stderr.write(`server: safesteer serve${llamaServer ? ` and llama-server (${llamaServer})` : ""}...\n`);
   server = await serverBench(ROOT, { requestsPerClient: quick ? 4 : 16, llamaServer });
+}
+
+let scale: ScaleBench | undefined;
+if (run("scale")) {
+  scale = scaleBench({
+    cache: join(ROOT, ".cache", "bench"),
+    large: process.argv.includes("--large"),
+    detector4096: process.argv.includes("--detector-4096"),
+    // --threads N: on a machine shared with other jobs, 1 thread avoids ggml's spinning thread barriers
+    threads: Number(process.argv.find((a) => a.startsWith("--threads="))?.slice(10) ?? availableParallelism()),
+    log: (s) => process.stderr.write(`scale: ${s}...\n`),
+  });
+}
+
+const scheduler: SchedulerBenchRow[] = [];
+if (run("scheduler")) {
+  for (const m of [{ label: "organism", path: join(ROOT, "models", "organism.gguf") }, ...benchModels(ROOT).slice(1)]) {
+    process.stderr.write(`scheduler: ${m.label}...\n`);
+    scheduler.push(...(await schedulerBench(m, { rounds: quick ? 2 : 5, maxTokens: m.label === "organism" ? 64 : 16 })));
+  }
 }
 
 const f = (x: number) => x.toFixed(1);
@@ -182,10 +206,21 @@ if (run("server") && server) {
     console.log(`| ${cells.join(" | ")} |`);
   }
 }
+if (run("scale") && scale) {
+  console.log(
+    `\nscaling: random llama models (vocabulary 8192), ${scale.workload.threads} thread(s); seconds per step (x its plain forward passes: the same texts without capture or steering)\n`,
+  );
+  console.log(scaleTable(scale));
+}
+if (run("scheduler")) {
+  console.log("\n| model | 4 requests side by side | design | tokens/s |");
+  console.log("|---|---|---|---|");
+  for (const r of scheduler) console.log(`| ${r.model} | ${r.mix} | ${r.design} | ${f(r.tokensPerS)} |`);
+}
 const out = join(ROOT, "bench", "results", `${selected.join("-")}.json`);
 mkdirSync(dirname(out), { recursive: true });
 const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version, loadAverageAtEnd: loadavg() };
-const results = { parity, engine: rows, extraction, likelihood, server, startup: { runs: startupRuns, rows: startup } };
+const results = { parity, engine: rows, extraction, likelihood, server, startup: { runs: startupRuns, rows: startup }, scale, scheduler };
 const written = Object.fromEntries(Object.entries(results).filter(([k]) => run(k)));
 writeFileAtomic(out, [`${JSON.stringify({ date: new Date().toISOString(), machine, ...written }, null, 2)}\n`]);
 console.log(`\nwrote ${out}`);

@@ -208,10 +208,15 @@ async function warmUp(target: Target, steered: boolean): Promise<void> {
   await Promise.all(Array.from({ length: PARALLEL }, (_, i) => streamChat(target, requestBody(1000 + i, steered ? SHARED : undefined))));
 }
 
-async function rows(target: Target, server: ServerBenchRow["server"], perClient: number): Promise<ServerBenchRow[]> {
+async function rows(
+  target: Target,
+  server: ServerBenchRow["server"],
+  perClient: number,
+  clientCounts = CLIENTS,
+): Promise<ServerBenchRow[]> {
   await warmUp(target, server === "safesteer");
   const out: ServerBenchRow[] = [];
-  for (const clients of CLIENTS) {
+  for (const clients of clientCounts) {
     for (const mix of MIXES) {
       process.stderr.write(`server: ${server}, ${clients} client(s), ${mix}...\n`);
       out.push(await runRow(target, server, clients, mix, perClient));
@@ -226,13 +231,20 @@ const discard = new Writable({
   },
 });
 
-async function oursRows(root: string, perClient: number): Promise<ServerBenchRow[]> {
+/** Which model and bundle ours serves (the bundle is served as "organism": the requests' model name). */
+interface Served {
+  model: string;
+  bundle: string;
+  threads: number;
+}
+
+async function oursRows(served: Served, perClient: number, clients = CLIENTS): Promise<ServerBenchRow[]> {
   const backend = await EngineBackend.create({
-    model: join(root, "models", "organism.gguf"),
-    bundles: [`organism=${join(root, "reports", "organism", "organism.bundle.gguf")}`],
+    model: served.model,
+    bundles: [`organism=${served.bundle}`],
     parallel: PARALLEL,
     nCtx: SLOT_CTX,
-    threads: 1,
+    threads: served.threads,
   });
   // the JSON request log is not what is measured: it goes nowhere
   const app = createApp(backend, { log: discard });
@@ -241,7 +253,7 @@ async function oursRows(root: string, perClient: number): Promise<ServerBenchRow
     await app.listen({ host: "127.0.0.1", port: 0 });
     const addr = app.server.address();
     if (!addr || typeof addr === "string") throw new Error("the server has no address");
-    return await rows({ url: `http://127.0.0.1:${addr.port}`, agent }, "safesteer", perClient);
+    return await rows({ url: `http://127.0.0.1:${addr.port}`, agent }, "safesteer", perClient, clients);
   } finally {
     agent.destroy();
     const closing = app.close();
@@ -249,6 +261,11 @@ async function oursRows(root: string, perClient: number): Promise<ServerBenchRow
     await closing;
     await backend.close();
   }
+}
+
+/** The scaling bench's serve step: both policy mixes on any model with a bundle of the organism's categories. */
+export function serveRows(opts: Served & { requestsPerClient: number; clients: number[] }): Promise<ServerBenchRow[]> {
+  return oursRows(opts, opts.requestsPerClient, opts.clients);
 }
 
 async function freePort(): Promise<number> {
@@ -315,7 +332,12 @@ async function peerRows(root: string, binary: string, perClient: number): Promis
 }
 
 export async function serverBench(root: string, opts: { requestsPerClient: number; llamaServer?: string }): Promise<ServerBench> {
-  const ours = await oursRows(root, opts.requestsPerClient);
+  const organism = {
+    model: join(root, "models", "organism.gguf"),
+    bundle: join(root, "reports", "organism", "organism.bundle.gguf"),
+    threads: 1,
+  };
+  const ours = await oursRows(organism, opts.requestsPerClient);
   const peer = opts.llamaServer ? await peerRows(root, opts.llamaServer, opts.requestsPerClient) : null;
   return { requestsPerClient: opts.requestsPerClient, maxTokens: MAX_TOKENS, ours, peer };
 }

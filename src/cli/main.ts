@@ -1,5 +1,5 @@
 // The `safesteer` command line. Each command is a thin layer over the library.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -22,9 +22,15 @@ import { quantizeCommand } from "./commands/quantize.js";
 import { reportCommand } from "./commands/report.js";
 import { serveCommand } from "./commands/serve.js";
 
+/** The package's version (package.json sits two folders above src/cli and dist/cli). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command("safesteer")
     .description("Per-category safety steering for GGUF models on llama.cpp")
+    .version(packageVersion(), "-V, --version", "print the version")
     .showHelpAfterError("(see safesteer --help)")
     .exitOverride();
   for (const add of [

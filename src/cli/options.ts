@@ -1,5 +1,5 @@
 // Options and helpers shared by the CLI commands.
-import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { ADAPTERS } from "../data/adapters.js";
@@ -10,6 +10,7 @@ import { Model } from "../engine/model.js";
 import { SafeSteerError } from "../errors.js";
 import { DEFAULT_MODEL } from "../models.js";
 import { setVerbosity } from "../util/logger.js";
+import { maybeEngineHint } from "./engine-hint.js";
 
 export function int(name: string) {
   return (v: string): number => {
@@ -115,6 +116,24 @@ export interface ModelOpts {
   gpuLayers?: number;
   llamaLib?: string;
   verbose?: boolean;
+  /** --chat-template: a file holding the template. */
+  chatTemplate?: string;
+}
+
+/** The text of a --chat-template file (a clear error when it cannot be read or is empty). */
+export function readChatTemplate(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new SafeSteerError(
+      "usage",
+      `cannot read --chat-template ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give the path of a Jinja template file.`,
+    );
+  }
+  if (!text.trim()) throw new SafeSteerError("usage", `--chat-template ${path} is empty: give a Jinja template file.`);
+  return text;
 }
 
 /** How llama.cpp runs: threads, backend, a self-built library folder, its log. */
@@ -143,7 +162,8 @@ export function withModelOptions(cmd: Command, required: boolean): Command {
           ? new Option("-m, --model <gguf>", "model file (GGUF)").makeOptionMandatory()
           : new Option("-m, --model <gguf>", "model file (GGUF)").default(DEFAULT_MODEL, "the embedded organism"),
       )
-      .option("--ctx <n>", "context size in tokens", positiveInt("--ctx")),
+      .option("--ctx <n>", "context size in tokens", positiveInt("--ctx"))
+      .option("--chat-template <file>", "chat template (Jinja) to use instead of the model's own (for models without one)"),
   );
 }
 
@@ -153,13 +173,17 @@ export function loadModel(o: ModelOpts): Model {
   if (o.model === DEFAULT_MODEL && !existsSync(DEFAULT_MODEL)) {
     throw new SafeSteerError("usage", `the embedded model ${DEFAULT_MODEL} is missing; pass --model <file.gguf>.`);
   }
-  return Model.load(o.model, {
+  const chatTemplate = readChatTemplate(o.chatTemplate);
+  const model = Model.load(o.model, {
+    chatTemplate,
     threads: o.threads,
     gpu: o.gpu,
     gpuLayers: o.gpuLayers,
     llamaLib: o.llamaLib,
     verbose: o.verbose,
   });
+  maybeEngineHint();
+  return model;
 }
 
 export interface DataOpts {

@@ -2,10 +2,12 @@
 // before anything is written, so the folder only ever holds complete, verified files.
 //
 // SAFESTEER_DATA_MIRROR (a URL prefix) replaces the source URLs: each file is fetched as
-// `<mirror>/<file name>`. Tests point it at a local server; users behind a proxy at their own copy.
+// `<mirror>/<file name>`. Tests point it at a local server; users behind a proxy at their own copy,
+// or at a folder as a file:// URL (fetch() cannot read those: they are read from disk).
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { sha256Hex } from "../util/hash.js";
 import { DataError } from "./errors.js";
@@ -117,12 +119,7 @@ async function download(
   const chunks: Buffer[] = [];
   let done = 0;
   try {
-    const res = await fetch(url, { signal });
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      throw failed(`HTTP ${res.status}`);
-    }
-    for await (const chunk of res.body) {
+    for await (const chunk of await openBody(url, failed, signal)) {
       const b = Buffer.from(chunk as Uint8Array);
       done += b.length;
       // a longer body cannot match: stop reading rather than buffer whatever the server sends
@@ -135,11 +132,22 @@ async function download(
     if (signal?.aborted) throw stopped(d);
     if (e instanceof DataError) throw e;
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw failed(cause?.code ?? cause?.message ?? (e as Error).message);
+    throw failed(cause?.code ?? cause?.message ?? (e as NodeJS.ErrnoException).code ?? (e as Error).message);
   }
   const actual = hash.digest("hex");
   if (done !== f.bytes || actual !== f.sha256) throw mismatch(d, f, url, `sha256 ${actual} (${done} bytes)`);
   return Buffer.concat(chunks);
+}
+
+/** The bytes at a URL: http(s) through fetch(), file:// from disk. */
+async function openBody(url: string, failed: (why: string) => DataError, signal?: AbortSignal): Promise<AsyncIterable<unknown>> {
+  if (url.startsWith("file:")) return createReadStream(fileURLToPath(url), { signal });
+  const res = await fetch(url, { signal });
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw failed(`HTTP ${res.status}`);
+  }
+  return res.body;
 }
 
 function mismatch(d: KnownDataset, f: DataFileSpec, url: string, got: string): DataError {

@@ -1,7 +1,7 @@
 // A context runs a model: batched decoding of several sequences, activation captures, and steering
 // (native control vectors for resid_post, write hooks for every other site).
 import type { BatchInput, DecodeMode, TensorObserver } from "../native/llama.js";
-import { NativeContext } from "../native/llama.js";
+import { disposedError, NativeContext } from "../native/llama.js";
 import { Capture, type CaptureSpec } from "./capture.js";
 import { EngineError } from "./errors.js";
 import type { Model } from "./model.js";
@@ -115,6 +115,7 @@ export class Context {
 
   /** Checks a layer index against the model. */
   checkLayer(layer: number): void {
+    this.alive();
     const n = this.model.info.nLayer;
     if (!Number.isInteger(layer) || layer < 0 || layer >= n) {
       throw new EngineError("bad_layer", `layer ${layer} is out of range: this model has layers 0..${n - 1}.`);
@@ -123,6 +124,7 @@ export class Context {
 
   /** The width of a site's activations in this model (n_ff at mlp_post, else the model width). */
   siteWidth(site: Site): number {
+    this.alive();
     const w = siteWidth(this.model.info, site);
     if (w <= 0)
       throw new EngineError("bad_site", `${this.model.info.path} does not say its feed-forward width, so ${site} cannot be used.`);
@@ -131,6 +133,7 @@ export class Context {
 
   /** Checks a vector's width (the site's, default the model width) and values. */
   checkVector(v: Float32Array, what: string, site: Site = "resid_post"): void {
+    this.alive();
     const w = this.siteWidth(site);
     if (v.length !== w) {
       throw new EngineError(
@@ -149,6 +152,7 @@ export class Context {
    * @internal
    */
   async applySteering(vectors: SteeringVector[]): Promise<SteeringHandle> {
+    this.alive();
     if (this.live) {
       throw new EngineError("bad_argument", "this context is already steered: release the current steering before applying another.");
     }
@@ -225,6 +229,7 @@ export class Context {
 
   /** One llama_decode with the active write hooks and an optional extra observer. */
   async decode(batch: BatchInput, extra?: TensorObserver): Promise<void> {
+    this.alive();
     const hookObs = this.hooks?.observer({ seqIds: batch.seqIds, outputs: batch.outputs });
     const obs = combineObservers([hookObs, extra]);
     if (this.native.observable) this.native.setObserver(obs);
@@ -237,20 +242,24 @@ export class Context {
   }
 
   logits(row: number): Float32Array {
+    this.alive();
     return this.native.logits(row);
   }
 
   clearMemory(): void {
+    this.alive();
     this.native.clearMemory();
   }
 
   /** Frees one sequence's cells in the K/V cache (its slot is reused by the next request). */
   removeSequence(seq: number): void {
+    this.alive();
     this.native.removeSequence(seq);
   }
 
   /** Throws the standard error when a sequence cannot fit in this context. */
   checkFits(nTokens: number, what = "prompt"): void {
+    this.alive();
     if (nTokens > this.nCtx) {
       throw new EngineError(
         "context_overflow",
@@ -264,6 +273,7 @@ export class Context {
    * returning logits and, optionally, captured activations keyed by the sequence's index.
    */
   async evaluate(seqs: ArrayLike<number>[], opts: EvaluateOptions = {}): Promise<EvaluateResult> {
+    this.alive();
     const want = opts.logits ?? "last";
     const capture = opts.capture ? new Capture(opts.capture, this.siteWidth(opts.capture.site)) : undefined;
     if (opts.capture) for (const l of opts.capture.layers) this.checkLayer(l);
@@ -322,7 +332,23 @@ export class Context {
     return { logits, capture };
   }
 
+  /** Throws EngineError "disposed" once this context (or its model) was disposed. */
+  private alive(): void {
+    if (this.native.disposed) throw disposedError("context");
+  }
+
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /** Frees the context (after a decode in flight); later calls throw EngineError "disposed". Idempotent. */
   dispose(): void {
+    this.hooks = undefined;
+    this.nativeSteering = false;
     this.native.free();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

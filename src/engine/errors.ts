@@ -18,6 +18,8 @@ export type EngineErrorCode =
   | "bad_site"
   | "unsupported_architecture"
   | "bad_argument"
-  | "template_failed";
+  | "template_failed"
+  /** A Model or Context used after dispose() (or a Context after its model's dispose()). */
+  | "disposed";
 
 export class EngineError extends SafeSteerError<EngineErrorCode> {}

@@ -6,7 +6,7 @@ import type { GpuChoice } from "../native/library.js";
 
 export type { GpuChoice };
 
-import { applyBuiltinChatTemplate, engineNative, NativeContext, NativeModel, setEngineLog } from "../native/llama.js";
+import { applyBuiltinChatTemplate, disposedError, engineNative, NativeContext, NativeModel, setEngineLog } from "../native/llama.js";
 import { cachedSha256 } from "../util/hash-cache.js";
 import { log } from "../util/logger.js";
 import { EngineError } from "./errors.js";
@@ -28,6 +28,8 @@ export interface LoadOptions {
   noMmap?: boolean;
   /** Pass llama.cpp's log to stderr. */
   verbose?: boolean;
+  /** A chat template (Jinja text, or a llama.cpp template name) used instead of the file's own. */
+  chatTemplate?: string;
 }
 
 export interface ModelInfo {
@@ -88,8 +90,9 @@ export class Model {
   readonly gguf: GgufFile;
   private hash?: Promise<string>;
   private cvecSupport?: boolean;
+  private longestToken?: number;
 
-  private constructor(native: NativeModel, gguf: GgufFile, path: string, threads: number) {
+  private constructor(native: NativeModel, gguf: GgufFile, path: string, threads: number, chatTemplate?: string) {
     this.native = native;
     this.gguf = gguf;
     this.threads = threads;
@@ -107,7 +110,7 @@ export class Model {
       nCtxTrain: native.nCtxTrain,
       nParams: native.nParams,
       sizeBytes: native.sizeBytes,
-      chatTemplate: metaString(gguf, "tokenizer.chat_template"),
+      chatTemplate: chatTemplate ?? metaString(gguf, "tokenizer.chat_template"),
       fileType: fileTypeOf(gguf),
       bos: native.bos,
       eos: native.eos,
@@ -119,7 +122,19 @@ export class Model {
       if (opts.verbose || level === "error") process.stderr.write(text);
     });
     const gguf = readGguf(path); // clear errors for missing, non-GGUF and truncated files
-    if (!metaString(gguf, "general.architecture")) {
+    const arch = metaString(gguf, "general.architecture");
+    // named before llama.cpp reads it (and logs an unknown architecture)
+    if (arch === "safesteer")
+      throw new EngineError(
+        "model_invalid",
+        `${path}: this is a SafeSteer bundle: pass it as --bundle (and the model it was built for as --model).`,
+      );
+    if (arch === "controlvector")
+      throw new EngineError(
+        "model_invalid",
+        `${path}: this is a llama.cpp control vector, not a model: turn it into a bundle with \`safesteer import\` and pass that as --bundle.`,
+      );
+    if (!arch) {
       throw new EngineError(
         "model_invalid",
         `${path} has no general.architecture: it is a GGUF but not a model (a control vector or bundle?).`,
@@ -134,7 +149,7 @@ export class Model {
     // Small models decode far faster on one thread: per-op thread synchronisation dominates their tiny
     // matrices (stories260K on 2 cores: 3,420 tok/s with 1 thread, 73 with 2).
     const threads = opts.threads ?? (native.nParams < SMALL_MODEL_PARAMS ? 1 : availableParallelism());
-    const model = new Model(native, gguf, path, threads);
+    const model = new Model(native, gguf, path, threads, opts.chatTemplate);
     if (!abiRoundTripDone) model.verifyContextAbi();
     return model;
   }
@@ -153,10 +168,12 @@ export class Model {
 
   /** Metadata value from the GGUF header. */
   meta(key: string): string | number | undefined {
+    this.alive();
     return metaString(this.gguf, key) ?? metaNumber(this.gguf, key);
   }
 
   async fingerprint(): Promise<ModelFingerprint> {
+    this.alive();
     this.hash ??= cachedSha256(this.info.path);
     return {
       architecture: this.info.architecture,
@@ -168,11 +185,29 @@ export class Model {
   }
 
   tokenize(text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): number[] {
+    this.alive();
     return Array.from(this.native.tokenize(text, opts.addSpecial ?? true, opts.parseSpecial ?? false));
+  }
+
+  /** tokenize() on a worker thread: for long texts while other work (a server's streams) goes on. */
+  async tokenizeAsync(text: string, opts: { addSpecial?: boolean; parseSpecial?: boolean } = {}): Promise<number[]> {
+    this.alive();
+    return Array.from(await this.native.tokenizeAsync(text, opts.addSpecial ?? true, opts.parseSpecial ?? false));
+  }
+
+  /**
+   * The longest token's text in bytes (special tokens included), read once: a text of B bytes has
+   * at least B / maxTokenBytes() tokens, a bound that refuses a long prompt without tokenizing it.
+   */
+  maxTokenBytes(): number {
+    this.alive();
+    this.longestToken ??= this.native.maxTokenBytes();
+    return this.longestToken;
   }
 
   /** Text of a whole token sequence: the inverse of tokenize (BOS and the tokenizer's prefix space dropped). */
   detokenize(tokens: ArrayLike<number>, opts: { removeSpecial?: boolean; renderSpecial?: boolean } = {}): string {
+    this.alive();
     const removeSpecial = opts.removeSpecial ?? true;
     // llama.cpp keeps the SentencePiece prefix space when it removes BOS itself; dropping BOS here lets it strip the space
     const t = removeSpecial && tokens[0] === this.info.bos ? Array.from(tokens).slice(1) : tokens;
@@ -181,10 +216,12 @@ export class Model {
 
   /** The bytes of one token; lstrip drops up to that many leading spaces (first token after BOS). */
   tokenBytes(token: number, lstrip = 0): Uint8Array {
+    this.alive();
     return this.native.tokenBytes(token, lstrip);
   }
 
   isEndOfGeneration(token: number): boolean {
+    this.alive();
     return this.native.isEog(token);
   }
 
@@ -194,12 +231,13 @@ export class Model {
    * llama.cpp's built-in formatter.
    */
   applyChatTemplate(messages: ChatMessage[], opts: { addAssistant?: boolean; template?: string } = {}): string {
+    this.alive();
     const tmpl = opts.template ?? this.info.chatTemplate;
     const addAssistant = opts.addAssistant ?? true;
     if (!tmpl) {
       throw new EngineError(
         "template_failed",
-        `${this.info.path} has no chat template (tokenizer.chat_template). Pass a template explicitly, or use a plain prompt without --chat.`,
+        `${this.info.path} has no chat template (tokenizer.chat_template): pass one with --chat-template FILE (a Jinja template; in the library, LoadOptions.chatTemplate), or use a plain prompt without --chat.`,
       );
     }
     if (tmpl.includes("{%") || tmpl.includes("{{")) {
@@ -227,6 +265,7 @@ export class Model {
    * the next turn is cut there. Empty without a template.
    */
   turnStops(): string[] {
+    this.alive();
     if (!this.info.chatTemplate) return [];
     const [u1, a1, u2] = ["\u0001U1\u0001", "\u0001A1\u0001", "\u0001U2\u0001"];
     let text: string;
@@ -257,6 +296,7 @@ export class Model {
    * ignore them). Checked once by decoding one token with and without a probe vector.
    */
   async supportsControlVectors(): Promise<boolean> {
+    this.alive();
     if (this.cvecSupport !== undefined) return this.cvecSupport;
     const { nLayer, nEmbd } = this.info;
     if (nLayer < 2) {
@@ -281,7 +321,24 @@ export class Model {
     return this.cvecSupport;
   }
 
+  /** Throws EngineError "disposed" once dispose() ran: a freed model must never reach llama.cpp. */
+  private alive(): void {
+    if (this.native.disposed) throw disposedError("model");
+  }
+
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /**
+   * Frees the model and, first, every context made on it (a decode in flight finishes first).
+   * Any later call on the model or its contexts throws EngineError "disposed". Idempotent.
+   */
   dispose(): void {
     this.native.free();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

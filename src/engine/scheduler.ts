@@ -3,7 +3,7 @@
 // token of every answering sequence plus as much of the waiting prompts as n_batch leaves room for;
 // weights are read once per step for all of them. A sequence's numbers do not depend on its
 // neighbours (its rows only attend to its own cells), so an answer is the one it gets served alone.
-import type { Context, SteeringHandle, SteeringVector } from "./context.js";
+import type { Context, SteeringHandle, SteeringPlan, SteeringVector } from "./context.js";
 import { Continuation, type ContinuationEvent, type ContinuationOptions } from "./continuation.js";
 import { EngineError } from "./errors.js";
 
@@ -33,6 +33,18 @@ interface Member {
   resolveLeft: () => void;
 }
 
+/** Whether two requests steer identically (same sites, layers, strengths and vectors, in order). */
+function sameSteering(a: SteeringVector[], b: SteeringVector[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i] as SteeringVector;
+    if (x.site !== y.site || x.layer !== y.layer || (x.strength ?? 1) !== (y.strength ?? 1) || x.via !== y.via) return false;
+    if (x.seq !== undefined || y.seq !== undefined || x.vector.length !== y.vector.length) return false;
+    return x.vector === y.vector || x.vector.every((v, k) => v === y.vector[k]);
+  });
+}
+
 export class BatchScheduler {
   private readonly members = new Map<number, Member>();
   private running: Promise<void> | undefined;
@@ -42,6 +54,11 @@ export class BatchScheduler {
 
   constructor(readonly ctx: Context) {
     ctx.clearMemory();
+  }
+
+  /** How the current steering is applied (native control vector layers, write-hook sites); none: unsteered. */
+  get steeringPlan(): SteeringPlan | undefined {
+    return this.steering?.plan;
   }
 
   /** Sequences decoding now. */
@@ -125,11 +142,20 @@ export class BatchScheduler {
     }
   }
 
-  /** Every member's vectors, each on its own rows; applied again whenever a member joins or leaves. */
+  /**
+   * Every member's vectors, each on its own rows; applied again whenever a member joins or leaves.
+   * When every member steers the same way, the vectors go to all rows instead: resid_post then
+   * takes llama.cpp's control vector and the step calls no write hook (nothing in JavaScript per
+   * node beyond the eval callback's question); with no member steered nothing is applied at all.
+   */
   private async applySteering(): Promise<void> {
     this.steering?.release();
     this.steering = undefined;
-    const vectors = [...this.members.values()].flatMap((m) => m.req.steering.map((v) => ({ ...v, seq: m.req.seq })));
+    const members = [...this.members.values()];
+    const first = members[0]?.req.steering ?? [];
+    const vectors = members.every((m) => sameSteering(m.req.steering, first))
+      ? first
+      : members.flatMap((m) => m.req.steering.map((v) => ({ ...v, seq: m.req.seq })));
     if (vectors.length) this.steering = await this.ctx.applySteering(vectors);
     this.dirty = false;
   }

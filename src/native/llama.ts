@@ -119,19 +119,54 @@ function checkTokens(tokens: ArrayLike<number>, nVocab: number): void {
   for (let i = 0; i < tokens.length; i++) checkToken(tokens[i] as number, nVocab, i);
 }
 
+/** A freed llama.cpp object is never passed on: its pointer would be a use after free (a crash, not an error). */
+export function disposedError(what: "model" | "context"): EngineError {
+  return new EngineError(
+    "disposed",
+    what === "model"
+      ? "this model was disposed: load it again (Model.load) to use it."
+      : "this context was disposed (or its model was): create a new context to use it.",
+  );
+}
+
 export class NativeModel {
-  readonly ptr: unknown;
-  readonly vocab: unknown;
+  readonly #ptr: unknown;
+  readonly #vocab: unknown;
   private readonly n: Native;
   private freed = false;
+  /** Contexts made on this model: freed before it, and a free waits for their decodes in flight. */
+  private readonly contexts = new Set<NativeContext>();
   /** Read once: every token id is checked against it before it reaches llama.cpp. */
   private readonly vocabSize: number;
 
   private constructor(n: Native, ptr: unknown) {
     this.n = n;
-    this.ptr = ptr;
-    this.vocab = n.llama_model_get_vocab(ptr);
-    this.vocabSize = n.llama_vocab_n_tokens(this.vocab);
+    this.#ptr = ptr;
+    this.#vocab = n.llama_model_get_vocab(ptr);
+    this.vocabSize = n.llama_vocab_n_tokens(this.#vocab);
+  }
+
+  /** The llama_model pointer; throws EngineError "disposed" once freed. */
+  get ptr(): unknown {
+    if (this.freed) throw disposedError("model");
+    return this.#ptr;
+  }
+  get vocab(): unknown {
+    if (this.freed) throw disposedError("model");
+    return this.#vocab;
+  }
+  get disposed(): boolean {
+    return this.freed;
+  }
+
+  /** @internal NativeContext's bookkeeping. */
+  attach(ctx: NativeContext): void {
+    this.contexts.add(ctx);
+  }
+  /** @internal A context of this model was released by llama.cpp. */
+  detach(ctx: NativeContext): void {
+    this.contexts.delete(ctx);
+    if (this.freed && this.contexts.size === 0) this.release();
   }
 
   static load(path: string, opts: NativeModelOptions = {}): NativeModel {
@@ -151,9 +186,19 @@ export class NativeModel {
     return new NativeModel(n, ptr);
   }
 
+  /** Frees the model after its contexts (a context's decode in flight finishes first). */
   free(): void {
-    if (!this.freed) this.n.llama_model_free(this.ptr);
+    if (this.freed) return;
     this.freed = true;
+    for (const ctx of [...this.contexts]) ctx.free();
+    if (this.contexts.size === 0) this.release();
+  }
+
+  private released = false;
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.n.llama_model_free(this.#ptr);
   }
 
   get nLayer(): number {
@@ -235,6 +280,42 @@ export class NativeModel {
     return out.slice(0, n);
   }
 
+  /**
+   * tokenize() on a libuv worker thread: a long text does not hold the JS thread (a server's other
+   * streams) while llama.cpp splits it. The vocabulary is read-only once loaded, as llama-server,
+   * which tokenizes on its HTTP threads while its main loop decodes, relies on too.
+   */
+  async tokenizeAsync(text: string, addSpecial: boolean, parseSpecial: boolean): Promise<Int32Array> {
+    const vocab = this.vocab;
+    const bytes = Buffer.byteLength(text, "utf8");
+    const run = (out: Int32Array) =>
+      new Promise<number>((resolve, reject) =>
+        this.n.llama_tokenize.async(vocab, text, bytes, out, out.length, addSpecial, parseSpecial, (err: unknown, res: number) =>
+          err ? reject(err) : resolve(res),
+        ),
+      );
+    let out = new Int32Array(bytes + 8);
+    let n = await run(out);
+    if (n < 0) {
+      out = new Int32Array(-n);
+      n = await run(out);
+    }
+    if (n < 0) throw new EngineError("bad_argument", "tokenization failed");
+    return out.slice(0, n);
+  }
+
+  /** The longest token's text in bytes, special tokens included: a text of B bytes has at least B / this many tokens. */
+  maxTokenBytes(): number {
+    const vocab = this.vocab;
+    const buf = new Uint8Array(256);
+    let most = 1;
+    for (let t = 0; t < this.vocabSize; t++) {
+      const n = this.n.llama_token_to_piece(vocab, t, buf, buf.length, 0, true);
+      most = Math.max(most, Math.abs(n));
+    }
+    return most;
+  }
+
   /** The bytes of one token (pieces may split UTF-8 characters). */
   tokenBytes(token: number, lstrip = 0, special = false): Uint8Array {
     checkToken(token, this.vocabSize);
@@ -274,12 +355,15 @@ export function quantizeDefaults(): Record<string, unknown> {
 }
 
 /** llama_model_quantize: reads `input`, writes `output` with the given llama_ftype; false on failure. */
-export function quantizeFile(input: string, output: string, ftype: number, nthread: number): boolean {
+/** llama_model_quantize on a libuv worker thread: the JS thread stays free (Ctrl-C, progress). */
+export function quantizeFile(input: string, output: string, ftype: number, nthread: number): Promise<boolean> {
   const n = engineNative();
   const p = n.llama_model_quantize_default_params() as Record<string, unknown>;
   p.ftype = ftype;
   p.nthread = nthread;
-  return n.llama_model_quantize(input, output, p) === 0;
+  return new Promise((resolve, reject) =>
+    n.llama_model_quantize.async(input, output, p, (err: unknown, rc: number) => (err ? reject(err) : resolve(rc === 0))),
+  );
 }
 
 export function applyBuiltinChatTemplate(
@@ -438,7 +522,10 @@ export interface BatchInput {
 }
 
 export class NativeContext {
-  readonly ptr: unknown;
+  readonly #ptr: unknown;
+  private readonly model: NativeModel;
+  /** A decode on a worker thread: free() waits for it (llama_free under a running decode is a crash). */
+  private busy = false;
   readonly nCtx: number;
   readonly nBatch: number;
   readonly nUbatch: number;
@@ -461,6 +548,7 @@ export class NativeContext {
     | undefined;
 
   constructor(model: NativeModel, opts: NativeContextOptions) {
+    const modelPtr = model.ptr; // throws "disposed" before anything is allocated
     const n = engineNative();
     this.n = n;
     this.nVocab = model.nVocab;
@@ -485,7 +573,8 @@ export class NativeContext {
       this.callback = koffi.register((t: unknown, ask: boolean) => this.onTensor(t, ask), koffi.pointer(ctypes().EvalCallback));
       p.cb_eval = this.callback;
     }
-    const ptr = n.llama_init_from_model(model.ptr, p);
+    this.model = model;
+    const ptr = n.llama_init_from_model(modelPtr, p);
     if (!ptr) {
       if (this.callback) koffi.unregister(this.callback as bigint);
       throw new EngineError(
@@ -493,7 +582,8 @@ export class NativeContext {
         `llama.cpp could not create a context (n_ctx ${opts.nCtx}, n_batch ${opts.nBatch}, ${opts.nSeqMax} sequences). Try a smaller --ctx or fewer parallel sequences.`,
       );
     }
-    this.ptr = ptr;
+    this.#ptr = ptr;
+    model.attach(this);
     this.decodeMode = opts.decodeMode ?? defaultDecodeMode();
     if (opts.threadpool ?? true) {
       this.threadpool = newThreadpool(n, opts.nThreads);
@@ -503,6 +593,15 @@ export class NativeContext {
     this.nBatch = n.llama_n_batch(ptr);
     this.nUbatch = n.llama_n_ubatch(ptr);
     this.nSeqMax = n.llama_n_seq_max(ptr);
+  }
+
+  /** The llama_context pointer; throws EngineError "disposed" once freed. */
+  get ptr(): unknown {
+    if (this.freed) throw disposedError("context");
+    return this.#ptr;
+  }
+  get disposed(): boolean {
+    return this.freed;
   }
 
   private onTensor(t: unknown, ask: boolean): boolean {
@@ -521,6 +620,7 @@ export class NativeContext {
 
   /** Observer for the next decodes (undefined: none). Requires `observable`. */
   setObserver(obs: TensorObserver | undefined): void {
+    if (obs && this.freed) throw disposedError("context");
     if (obs && !this.observable) {
       throw new EngineError("bad_argument", "this context was created without activation hooks (observable: false).");
     }
@@ -559,6 +659,7 @@ export class NativeContext {
    * thread while the event loop keeps going.
    */
   async decode(input: BatchInput): Promise<void> {
+    const ptr = this.ptr;
     const nTok = input.tokens.length;
     if (nTok === 0) return;
     if (nTok > this.nBatch) {
@@ -580,7 +681,7 @@ export class NativeContext {
       // the tensor callbacks of a hooked context must run on this thread; a short decode runs here
       // because the hop to a worker costs more than it saves. Yield to the event loop now and then,
       // or a loop of decodes never lets Ctrl-C (or a progress bar, or a server) in.
-      rc = this.n.llama_decode(this.ptr, v.struct);
+      rc = this.n.llama_decode(ptr, v.struct);
       lastDecoder = this.id;
       lastDecodeEnd = performance.now();
       if (nTok <= SYNC_MAX_TOKENS) this.stepMs = lastDecodeEnd - t0;
@@ -590,12 +691,15 @@ export class NativeContext {
       }
     } else {
       asyncInFlight++;
+      this.busy = true;
       try {
         rc = await new Promise<number>((resolve, reject) =>
-          this.n.llama_decode.async(this.ptr, v.struct, (err: unknown, res: number) => (err ? reject(err) : resolve(res))),
+          this.n.llama_decode.async(ptr, v.struct, (err: unknown, res: number) => (err ? reject(err) : resolve(res))),
         );
       } finally {
         asyncInFlight--;
+        this.busy = false;
+        if (this.freed) this.release(); // disposed while the worker decoded
         lastDecoder = this.id;
         lastDecodeEnd = lastYield = performance.now();
         if (nTok <= SYNC_MAX_TOKENS) this.stepMs = lastDecodeEnd - t0;
@@ -639,6 +743,7 @@ export class NativeContext {
   }
 
   clearControlVector(nEmbd: number): void {
+    if (this.freed) return; // nothing to clear on a freed context (a steering handle released late)
     this.n.llama_set_adapter_cvec(this.ptr, null, 0, nEmbd, 0, 0);
   }
 
@@ -650,14 +755,24 @@ export class NativeContext {
     return this.n.llama_memory_seq_rm(this.n.llama_get_memory(this.ptr), seq, from, to);
   }
 
+  /** Frees the context (at the end of a decode in flight on a worker); every later call throws "disposed". */
   free(): void {
     if (this.freed) return;
     this.freed = true;
-    if (this.threadpool) this.n.llama_detach_threadpool(this.ptr);
-    this.n.llama_free(this.ptr);
+    if (!this.busy) this.release();
+  }
+
+  private released = false;
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.threadpool) this.n.llama_detach_threadpool(this.#ptr);
+    this.n.llama_free(this.#ptr);
     if (this.threadpool) freeThreadpool(this.n, this.threadpool);
     if (this.callback) koffi.unregister(this.callback as bigint);
     if (this.batchMem) for (const k of ["tok", "pos", "nseq", "seqs", "seqp", "out"] as const) koffi.free(this.batchMem[k]);
+    this.batchMem = undefined;
+    this.model.detach(this);
   }
 }
 

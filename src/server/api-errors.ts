@@ -21,6 +21,7 @@ export class ApiError extends Error {
   }
   get type(): string {
     if (this.status === 401) return "authentication_error";
+    if (this.status === 403) return "permission_error";
     if (this.status === 404) return "not_found_error";
     if (this.status === 429) return "rate_limit_error";
     if (this.status >= 500) return "server_error";

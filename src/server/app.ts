@@ -11,10 +11,13 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { FinishReason } from "../engine/generate.js";
 import { ApiError, toApiError } from "./api-errors.js";
 import type { Backend, CompletionEvent, CompletionJob, CompletionStream, SteeringDecision } from "./backend.js";
+import { checkCompletionBody, parseJsonBody } from "./body-checks.js";
+import { adminGuard, hostGuard } from "./guards.js";
 import { createMetrics } from "./metrics.js";
 import { type ChatBody, type CompletionBody, chatSchema, completionSchema } from "./schemas.js";
+import { clientErrorHandler, serverLimits, type TimeoutOptions } from "./timeouts.js";
 
-export interface AppOptions {
+export interface AppOptions extends TimeoutOptions {
   /** Bearer key for every /v1 and /admin route (none: open). */
   apiKey?: string;
   /** Largest request body in bytes (default 1 MiB): past it, 413. */
@@ -33,6 +36,8 @@ export interface AppOptions {
   retryAfterSeconds?: number;
   /** The playground's HTML page, served at / (none: / is a 404, as with `serve --no-ui`). */
   ui?: string;
+  /** Serve only these Host names (none: any; `serve` on loopback passes the loopback names). */
+  allowedHosts?: string[];
 }
 
 /** What `safesteer serve` needs to stop the server gracefully. */
@@ -40,7 +45,7 @@ export interface ServerControl {
   /** Completion requests admitted and not yet finished. */
   readonly inFlight: number;
   readonly draining: boolean;
-  /** New completion requests get 503 from now on. */
+  /** New completion requests get 503 from now on, and so do those that have not started decoding. */
   startDraining(): void;
   /** Aborts every generation in flight (their clients get an error: the server is stopping). */
   abortAll(): void;
@@ -59,6 +64,8 @@ const TEXT = "/v1/completions";
 /** Abort reasons: the client went away, or the server is stopping. */
 const CLIENT_GONE = "client_gone";
 const SHUTDOWN = "shutdown";
+/** The server started stopping before this request got a slot. */
+const DRAINED = "drained";
 
 /** What one request's log line reports. */
 interface RequestRecord {
@@ -124,7 +131,8 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
   const log = opts.log ?? process.stderr;
   const keyDigest = opts.apiKey ? sha256(opts.apiKey) : undefined;
   const created = Math.floor(Date.now() / 1000);
-  const controllers = new Set<AbortController>();
+  /** Each completion in flight: its abort controller and its record (has it started decoding?). */
+  const controllers = new Map<AbortController, RequestRecord>();
   const records = new WeakMap<FastifyRequest, RequestRecord>();
   let inFlight = 0;
   let draining = false;
@@ -145,18 +153,29 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
     },
     startDraining() {
       draining = true;
+      // a request still waiting for a slot would only hold the grace period: it is refused now
+      for (const [ac, rec] of controllers) if (rec.queueMs === undefined) ac.abort(DRAINED);
     },
     abortAll() {
-      for (const ac of controllers) ac.abort(SHUTDOWN);
+      for (const ac of controllers.keys()) ac.abort(SHUTDOWN);
     },
     idle() {
       return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
     },
   };
 
+  const limits = serverLimits(opts);
   const app = Fastify({
     logger: false,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    // a slow, stalled or trickling request is cut with a 408 (timeouts.ts); parser errors in OpenAI's JSON
+    requestTimeout: limits.requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    http: limits.http,
+    clientErrorHandler: clientErrorHandler({
+      requestMs: opts.requestTimeoutMs ?? 30_000,
+      headersMs: Math.min(opts.headersTimeoutMs ?? 10_000, opts.requestTimeoutMs ?? 30_000),
+    }),
     genReqId: () => randomUUID().replaceAll("-", "").slice(0, 24),
     requestIdHeader: false,
     // draining answers in OpenAI's error JSON (below), not Fastify's own 503
@@ -165,6 +184,16 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   });
   app.decorate("safesteer", control);
+  app.server.maxConnections = limits.maxConnections;
+  // JSON.parse, then a 400 naming a "__proto__" key (Fastify's own parser calls it "not valid JSON")
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, text, done) => {
+    try {
+      done(null, parseJsonBody(text as string));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
 
   /** The log line and the request counter, once the response is over and the work is done. */
   const finish = (req: FastifyRequest, rec: RequestRecord) => {
@@ -209,6 +238,8 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
       finish(req, rec);
     });
   });
+
+  if (opts.allowedHosts) app.addHook("onRequest", hostGuard(opts.allowedHosts));
 
   if (opts.corsOrigins && opts.corsOrigins.length > 0) {
     app.register(cors, {
@@ -294,7 +325,7 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
     inFlight++;
     rec.busy = true;
     const ac = new AbortController();
-    controllers.add(ac);
+    controllers.set(ac, rec);
     const onClose = () => {
       if (!reply.raw.writableFinished) ac.abort(CLIENT_GONE);
     };
@@ -316,6 +347,7 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
         signal: ac.signal,
       };
       const result = await backend.complete(job);
+      if (ac.signal.aborted) return aborted(reply, ac.signal, rec);
       rec.decision = result.decision;
       rec.promptTokens = result.promptTokens;
       metrics.decision(result.decision);
@@ -373,13 +405,18 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
       reply.raw.destroy();
       return reply;
     }
-    const e = new ApiError(503, "The server is shutting down: the answer was cut short; retry later.", "server_shutting_down");
+    const e =
+      signal.reason === DRAINED
+        ? new ApiError(503, "The server is shutting down: this request had not started; retry later.", "server_shutting_down", null, {
+            "Retry-After": String(retryAfter),
+          })
+        : new ApiError(503, "The server is shutting down: the answer was cut short; retry later.", "server_shutting_down");
     rec.error = { code: e.code, message: e.message };
     if (reply.raw.headersSent) {
       if (!reply.raw.writableEnded) reply.raw.end(`data: ${JSON.stringify(e.body())}\n\n`);
       return reply;
     }
-    return reply.code(503).header("Connection", "close").send(e.body());
+    return reply.code(503).headers(e.headers).header("Connection", "close").send(e.body());
   }
 
   async function wholeAnswer(
@@ -522,8 +559,10 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
         );
     });
 
-    api.post(CHAT, { schema: { body: chatSchema } }, (req, reply) => completion("chat", req, reply));
-    api.post(TEXT, { schema: { body: completionSchema } }, (req, reply) => completion("text", req, reply));
+    // refused fields and non-finite strengths, named, before the schema's more generic words
+    const preValidation = async (req: FastifyRequest) => checkCompletionBody(req.body);
+    api.post(CHAT, { schema: { body: chatSchema }, preValidation }, (req, reply) => completion("chat", req, reply));
+    api.post(TEXT, { schema: { body: completionSchema }, preValidation }, (req, reply) => completion("text", req, reply));
 
     const modelEntry = () => ({ id: backend.modelId, object: "model", created, owned_by: "safesteer" });
     api.get("/v1/models", async () => ({ object: "list", data: [modelEntry()] }));
@@ -538,11 +577,12 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
       return modelEntry();
     });
 
-    api.get("/admin/bundles", async () => {
+    const admin = { onRequest: adminGuard(opts.corsOrigins) };
+    api.get("/admin/bundles", admin, async () => {
       if (!backend.ready) throw new ApiError(503, "The model is still loading: retry in a moment.", "model_loading");
       return { object: "list", data: backend.bundles() };
     });
-    api.post<{ Params: { name: string } }>("/admin/bundles/:name/reload", async (req) => {
+    api.post<{ Params: { name: string } }>("/admin/bundles/:name/reload", admin, async (req) => {
       if (!backend.ready) throw new ApiError(503, "The model is still loading: retry in a moment.", "model_loading");
       const names = backend.bundles().map((b) => b.name);
       if (!names.includes(req.params.name))
@@ -560,14 +600,14 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
 }
 
 /**
- * Graceful stop: new completion requests get 503, the listener closes, in-flight requests have
- * graceMs to finish (then they are aborted), and the backend is closed once none decodes.
- * Returns false when a generation would not stop (the backend is then left open).
+ * Graceful stop: new completion requests get 503 (and so do those still waiting for a slot), while
+ * the listener stays open for graceMs so that /health says "draining"; requests decoding have that
+ * long to finish (then they are aborted); then the listener closes and the backend is closed once
+ * none decodes. Returns false when a generation would not stop (the backend is then left open).
  */
 export async function shutdown(app: FastifyInstance, backend: Backend, graceMs: number): Promise<boolean> {
   const control = app.safesteer;
   control.startDraining();
-  const closed = app.close();
   const wait = (ms: number) =>
     new Promise<boolean>((resolve) => {
       const t = setTimeout(() => resolve(false), ms);
@@ -581,6 +621,7 @@ export async function shutdown(app: FastifyInstance, backend: Backend, graceMs: 
     control.abortAll();
     idle = await wait(5000);
   }
+  const closed = app.close();
   // keep-alive connections left idle by finished requests would hold close() open
   app.server.closeAllConnections();
   await closed;

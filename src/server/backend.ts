@@ -34,7 +34,8 @@ export type RequestErrorCode =
   | "empty_prompt"
   | "context_length_exceeded"
   | "unknown_neurons"
-  | "bad_suppress";
+  | "bad_suppress"
+  | "fire_without_conditional";
 
 /** Bad input in a completion request, naming the request field it is about (OpenAI's `param`). */
 export class RequestError extends SafeSteerError<RequestErrorCode> {

@@ -74,6 +74,7 @@ class SlotPool {
     return this.size - this.free.length;
   }
   acquire(signal: AbortSignal): Promise<number> {
+    if (signal.aborted) return Promise.reject(new SafeSteerError("aborted", "the request was cancelled before it got a slot."));
     const slot = this.free.shift();
     if (slot !== undefined) return Promise.resolve(slot);
     return new Promise((resolve, reject) => {
@@ -131,7 +132,12 @@ export class EngineBackend implements Backend {
     this.ctx = new Context(model, { nCtx: this.slotCtx * this.parallel, nSeq: this.parallel, hooks: loaded.length + neurons.size > 0 });
     this.scheduler = new BatchScheduler(this.ctx);
     this.pool = new SlotPool(this.parallel);
+    // read once at load: a request's length check must not pay for it
+    this.promptBytesCap = this.slotCtx * model.maxTokenBytes();
   }
+
+  /** A prompt longer than this in UTF-8 bytes has more tokens than a slot holds, whatever they are. */
+  private readonly promptBytesCap: number;
 
   static async create(opts: EngineBackendOptions): Promise<EngineBackend> {
     if (!Number.isInteger(opts.parallel ?? 1) || (opts.parallel ?? 1) < 1)
@@ -209,17 +215,53 @@ export class EngineBackend implements Backend {
     return this.loaded.size > 0 ? [...this.loaded.values()][0] : undefined;
   }
 
-  private render(job: CompletionJob): { tokens: number[]; userText: string; chat: boolean } {
+  /**
+   * The prompt's tokens. A text with more bytes than a slot's tokens could ever cover is refused
+   * before it is rendered or tokenized; the rest is tokenized on a worker thread, so that a long
+   * prompt never holds the streams decoding meanwhile.
+   */
+  private async render(job: CompletionJob, maxTokens: number): Promise<{ tokens: number[]; userText: string; chat: boolean }> {
+    const field = job.messages ? "messages" : "prompt";
+    const tooLong = (bytes: number) => {
+      if (bytes > this.promptBytesCap)
+        throw new RequestError(
+          "context_length_exceeded",
+          `the prompt has ${bytes} bytes, more than the ${this.slotCtx} tokens a slot holds could cover (no token of this model is longer than ${this.promptBytesCap / this.slotCtx} bytes): shorten the prompt (the server's --ctx sets the slot size).`,
+          field,
+        );
+    };
     if (job.messages) {
+      tooLong(job.messages.reduce((n, m) => n + Buffer.byteLength(m.content, "utf8"), 0));
       if (!this.model.info.chatTemplate) {
         const text = job.messages.map((m) => m.content).join("\n");
-        return { tokens: this.model.tokenize(text), userText: lastUser(job.messages), chat: false };
+        return { tokens: await this.tokenize(text, maxTokens, field), userText: lastUser(job.messages), chat: false };
       }
       const text = this.model.applyChatTemplate(job.messages);
-      return { tokens: this.model.tokenize(text, { addSpecial: false, parseSpecial: true }), userText: lastUser(job.messages), chat: true };
+      const tokens = await this.tokenize(text, maxTokens, field, { addSpecial: false, parseSpecial: true });
+      return { tokens, userText: lastUser(job.messages), chat: true };
     }
     const prompt = job.prompt ?? "";
-    return { tokens: this.model.tokenize(prompt), userText: prompt, chat: false };
+    tooLong(Buffer.byteLength(prompt, "utf8"));
+    return { tokens: await this.tokenize(prompt, maxTokens, field), userText: prompt, chat: false };
+  }
+
+  /** Tokenizes off the JS thread and checks the prompt and answer fit in a slot. */
+  private async tokenize(
+    text: string,
+    maxTokens: number,
+    field: string,
+    opts?: { addSpecial?: boolean; parseSpecial?: boolean },
+  ): Promise<number[]> {
+    const tokens = await this.model.tokenizeAsync(text, opts);
+    if (tokens.length === 0) throw new RequestError("empty_prompt", "the prompt is empty: give some text.", field);
+    if (tokens.length + maxTokens > this.slotCtx) {
+      throw new RequestError(
+        "context_length_exceeded",
+        `the prompt has ${tokens.length} tokens and max_tokens is ${maxTokens}, more than the ${this.slotCtx} tokens a slot holds: shorten the prompt or lower max_tokens (the server's --ctx sets the slot size).`,
+        field,
+      );
+    }
+    return tokens;
   }
 
   /** Runs the detector on one prompt; detections are serialised on their own context. */
@@ -243,6 +285,12 @@ export class EngineBackend implements Backend {
     const policySpec = req.policy ?? this.defaults.policy ?? "none";
     const mode = req.mode ?? this.defaults.mode ?? "policy";
     const fire = req.fire ?? this.defaults.fire ?? "all";
+    if (req.fire !== undefined && mode !== "conditional")
+      throw new RequestError(
+        "fire_without_conditional",
+        `safesteer.fire picks which of the detector's categories are steered, so it goes with mode "conditional" (here the mode is "${mode}"): add "mode": "conditional" or drop fire.`,
+        "safesteer.fire",
+      );
     const loaded = this.resolveBundle(req);
     if (policySpec === "none") return { loaded, mode: "none" as const, fire, byCategory: new Map<string, SteeringVector[]>() };
     if (!loaded)
@@ -320,17 +368,7 @@ export class EngineBackend implements Backend {
   }
 
   async complete(job: CompletionJob): Promise<CompletionStream> {
-    const { tokens, userText, chat } = this.render(job);
-    const field = job.messages ? "messages" : "prompt";
-    if (tokens.length === 0) throw new RequestError("empty_prompt", "the prompt is empty: give some text.", field);
-    const nCtx = this.slotCtx;
-    if (tokens.length + job.maxTokens > nCtx) {
-      throw new RequestError(
-        "context_length_exceeded",
-        `the prompt has ${tokens.length} tokens and max_tokens is ${job.maxTokens}, more than the ${nCtx} tokens a slot holds: shorten the prompt or lower max_tokens (the server's --ctx sets the slot size).`,
-        field,
-      );
-    }
+    const { tokens, userText, chat } = await this.render(job, job.maxTokens);
     const { decision, vectors } = await this.decide(job.steering, userText, chat);
     // the slot is taken when the consumer starts reading (a stream never read holds nothing)
     return { decision, promptTokens: tokens.length, events: this.generate(tokens, job, vectors) };

@@ -7,9 +7,10 @@
 
 import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
-import { activationRow, collectActivations } from "./collect.js";
+import { type Activations, activationRow, collectActivations } from "./collect.js";
+import { fitDirections } from "./discriminant.js";
 import { SteerError } from "./errors.js";
-import { dot, meanAndSd, meanOf, norm, solveSpd } from "./math.js";
+import { dot, meanAndSd } from "./math.js";
 import { renderExample } from "./render.js";
 import type { CategoryDetector, Detection, Detector, DetectorPooling, FireMode, Policy } from "./types.js";
 
@@ -36,65 +37,11 @@ function promptActivations(
 }
 
 /**
- * One layer's category directions (Fisher's linear discriminant, one category against the rest):
- * d_c = mean(harmful prompts of c) - mean(the others), whitened by the within-class covariance of
- * the prompts (classes: each category, and the benign prompts), shrunk towards its mean variance.
- * Whitening discounts the directions in which wording varies (request frames, names), so a request
- * phrased in an unseen way still lands on its category.
- */
-function fitDirections(rows: Float32Array[], cats: Array<string | undefined>, width: number, shrinkage: number) {
-  const classes = [...new Set(cats.map((c) => c ?? ""))];
-  const means = new Map(
-    classes.map((k) => [
-      k,
-      meanOf(
-        rows.filter((_, i) => (cats[i] ?? "") === k),
-        width,
-      ),
-    ]),
-  );
-  const cov = new Float64Array(width * width);
-  rows.forEach((r, i) => {
-    const m = means.get(cats[i] ?? "") as Float32Array;
-    const c = Float64Array.from(r, (x, k) => x - (m[k] as number));
-    for (let a = 0; a < width; a++)
-      for (let b = 0; b < width; b++) cov[a * width + b]! += ((c[a] as number) * (c[b] as number)) / rows.length;
-  });
-  let trace = 0;
-  for (let a = 0; a < width; a++) trace += cov[a * width + a] as number;
-  for (let a = 0; a < width; a++) cov[a * width + a]! += (shrinkage * trace) / width + 1e-12;
-  const out = new Map<string, Float32Array>();
-  for (const c of [...new Set(cats.filter((x): x is string => x !== undefined))].sort()) {
-    const pos = rows.filter((_, i) => cats[i] === c);
-    const neg = rows.filter((_, i) => cats[i] !== c);
-    if (pos.length === 0 || neg.length === 0) continue;
-    const mp = meanOf(pos, width);
-    const mn = meanOf(neg, width);
-    const w = solveSpd(
-      cov,
-      mp.map((x, k) => x - (mn[k] as number)),
-    );
-    if (!w) {
-      throw new SteerError(
-        "not_enough_data",
-        `the calibration prompts' covariance cannot be inverted (shrinkage ${shrinkage}; are the prompts' activations all alike?): raise --shrinkage (e.g. 0.5) or give more varied calibration prompts.`,
-      );
-    }
-    const n = norm(w) || 1;
-    out.set(
-      c,
-      Float32Array.from(w, (x) => x / n),
-    );
-  }
-  return out;
-}
-
-/**
  * Thresholds for one layer's directions from benign prompts the directions were not fitted on: a
  * category's score is measured in its benign scores' standard deviations, and one threshold in
  * those units is set so that at most `falseAlarms` of these prompts fire any category.
  */
-function setThresholds(dirs: Map<string, Float32Array>, benign: Float32Array[], layer: number, falseAlarms: number) {
+export function setThresholds(dirs: Map<string, Float32Array>, benign: Float32Array[], layer: number, falseAlarms: number) {
   const stats = [...dirs].map(([c, direction]) => {
     const s = benign.map((r) => dot(r, direction));
     const { mean: mu, sd: spread } = meanAndSd(s);
@@ -180,11 +127,24 @@ export async function calibrateDetector(
     opts.chat,
     opts,
   );
+  return calibrateFromActivations(acts, cats, { site, reduce, falseAlarms, shrinkage });
+}
+
+/**
+ * The detector from the calibration prompts' activations (rows in order; category undefined:
+ * benign): everything calibrateDetector does after the forward passes.
+ */
+export function calibrateFromActivations(
+  acts: Activations,
+  cats: Array<string | undefined>,
+  opts: { site: string; reduce: DetectorPooling; falseAlarms: number; shrinkage: number },
+): DetectorCalibration {
+  const { site, reduce, falseAlarms, shrinkage } = opts;
   const width = acts.width;
-  const every = all.map((_, i) => i);
+  const every = cats.map((_, i) => i);
   const fitIdx = every.filter((i) => i % 4 !== 3);
   const valIdx = every.filter((i) => i % 4 === 3);
-  const candidates = opts.layers.map((layer) => {
+  const candidates = acts.layers.map((layer) => {
     const row = (i: number) => activationRow(acts, layer, i);
     const dirs = fitDirections(
       fitIdx.map(row),

@@ -42,22 +42,29 @@ export function quantile(values: number[], q: number): number {
 }
 
 /**
- * Solves A x = b for a symmetric positive definite A (row-major n x n) by Cholesky decomposition.
+ * Cholesky factor L (row-major n x n, lower; A = L L^T) of a symmetric positive definite A.
  * Returns undefined when A is not positive definite (numerically), for the caller to explain.
  */
-export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array | undefined {
-  const n = b.length;
+export function cholesky(a: Float64Array, n: number): Float64Array | undefined {
   const l = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
+    const ri = i * n;
     for (let j = 0; j <= i; j++) {
-      let s = a[i * n + j] as number;
-      for (let k = 0; k < j; k++) s -= (l[i * n + k] as number) * (l[j * n + k] as number);
+      const rj = j * n;
+      let s = a[ri + j] as number;
+      for (let k = 0; k < j; k++) s -= (l[ri + k] as number) * (l[rj + k] as number);
       if (i === j) {
         if (!(s > 0)) return undefined;
-        l[i * n + i] = Math.sqrt(s);
-      } else l[i * n + j] = s / (l[j * n + j] as number);
+        l[ri + i] = Math.sqrt(s);
+      } else l[ri + j] = s / (l[rj + j] as number);
     }
   }
+  return l;
+}
+
+/** Solves L L^T x = b given the Cholesky factor L (one factorization serves many right-hand sides). */
+export function choleskySolve(l: Float64Array, b: ArrayLike<number>): Float64Array {
+  const n = b.length;
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = b[i] as number;
@@ -71,6 +78,72 @@ export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array | 
     x[i] = s / (l[i * n + i] as number);
   }
   return x;
+}
+
+/**
+ * Solves A x = b for a symmetric positive definite A (row-major n x n) by Cholesky decomposition.
+ * Returns undefined when A is not positive definite (numerically), for the caller to explain.
+ */
+export function solveSpd(a: Float64Array, b: ArrayLike<number>): Float64Array | undefined {
+  const l = cholesky(a, b.length);
+  return l && choleskySolve(l, b);
+}
+
+/**
+ * Gram matrix G[i][j] = dot(rows[i], rows[j]) (row-major n x n, symmetric): the detector's one
+ * O(n^2 d) step. Blocks of 4 x 2 rows, so each element loaded serves several dot products.
+ */
+export function gram(rows: Float64Array[]): Float64Array {
+  const n = rows.length;
+  const g = new Float64Array(n * n);
+  const width = rows[0]?.length ?? 0;
+  const row = (i: number) => rows[Math.min(i, n - 1)] as Float64Array;
+  const put = (i: number, j: number, v: number) => {
+    if (i < n && j < n && j <= i) {
+      g[i * n + j] = v;
+      g[j * n + i] = v;
+    }
+  };
+  for (let i = 0; i < n; i += 4) {
+    const [a0, a1, a2, a3] = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+    for (let j = 0; j <= Math.min(i + 3, n - 1); j += 2) {
+      const b0 = row(j);
+      const b1 = row(j + 1);
+      let s00 = 0;
+      let s10 = 0;
+      let s20 = 0;
+      let s30 = 0;
+      let s01 = 0;
+      let s11 = 0;
+      let s21 = 0;
+      let s31 = 0;
+      for (let k = 0; k < width; k++) {
+        const x = b0[k] as number;
+        const y = b1[k] as number;
+        const p0 = a0[k] as number;
+        const p1 = a1[k] as number;
+        const p2 = a2[k] as number;
+        const p3 = a3[k] as number;
+        s00 += p0 * x;
+        s10 += p1 * x;
+        s20 += p2 * x;
+        s30 += p3 * x;
+        s01 += p0 * y;
+        s11 += p1 * y;
+        s21 += p2 * y;
+        s31 += p3 * y;
+      }
+      put(i, j, s00);
+      put(i + 1, j, s10);
+      put(i + 2, j, s20);
+      put(i + 3, j, s30);
+      put(i, j + 1, s01);
+      put(i + 1, j + 1, s11);
+      put(i + 2, j + 1, s21);
+      put(i + 3, j + 1, s31);
+    }
+  }
+  return g;
 }
 
 export interface PrunedVector {

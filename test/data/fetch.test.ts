@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import { fetchData, printDataList } from "../../src/cli/commands/data.js";
 import { DataError } from "../../src/data/errors.js";
 import { fetchDataset, fileState } from "../../src/data/fetch.js";
@@ -119,6 +120,24 @@ describe("fetchDataset from a local mirror", () => {
     assert.deepEqual(readdirSync(dir), [xstest.file], "no temporary file left");
     assert.deepEqual(seen.at(-1), [xstest.bytes, xstest.bytes]);
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]![0] >= seen[i - 1]![0], "progress never goes back");
+  });
+
+  it("a file:// mirror (a folder) works like an HTTP one; a file missing there is a clear error", { skip: NO_DATA }, async () => {
+    const dir = freshDataDir();
+    process.env.SAFESTEER_DATA_MIRROR = pathToFileURL(DATA).href;
+    const r = await fetchDataset("xstest").finally(() => {
+      process.env.SAFESTEER_DATA_MIRROR = mirror("ok");
+    });
+    assert.equal(sha256(readFileSync(r.path)), xstest.sha256);
+    assert.deepEqual(readdirSync(dir), [xstest.file]);
+    const empty = join(ROOT_TMP, "empty-mirror");
+    mkdirSync(empty);
+    await assert.rejects(fetchDataset("xstest", { mirror: pathToFileURL(empty).href, force: true }), (e: unknown) => {
+      assert.ok(e instanceof DataError);
+      assert.equal(e.code, "fetch_failed");
+      assert.match(e.message, new RegExp(`cannot download file://.*empty-mirror/${xstest.file.replace(".", "\\.")} \\(ENOENT\\)`));
+      return true;
+    });
   });
 
   it("brings companion files (HarmBench's licence) and skips files already present", { skip: NO_DATA }, async () => {

@@ -75,12 +75,15 @@ describe("per-sequence steering in one batch (organism)", () => {
       const moved = maxDiff(got[s] as Float32Array, plain[s] as Float32Array);
       assert.ok(moved > 0.1, `sequence ${s} is steered (max logit change ${moved})`);
     }
-    // decoded alone the numbers differ only by the batch shape's rounding (ggml's kernels sum in another order)
+    // decoded alone the numbers differ only by the batch shape's rounding (ggml's kernels sum in
+    // another order, and which kernel runs depends on the CPU's features): relative to the logits'
+    // scale that is float32 rounding through 5 layers, far below what steering moves
     const alone1 = await alone(own);
     for (let s = 0; s < 3; s++) {
       const d = maxDiff(got[s] as Float32Array, alone1[s] as Float32Array);
-      console.log(`  sequence ${s}: max logit difference to decoding it alone ${d.toExponential(2)}`);
-      assert.ok(d < 1e-3, `sequence ${s} alone vs in the batch: ${d}`);
+      const scale = Math.max(...(alone1[s] as Float32Array).map(Math.abs));
+      console.log(`  sequence ${s}: max logit difference to decoding it alone ${d.toExponential(2)} (logits up to ${scale.toFixed(1)})`);
+      assert.ok(d < 1e-3 * scale, `sequence ${s} alone vs in the batch: ${d}, more than rounding of logits up to ${scale}`);
     }
   });
 
@@ -140,6 +143,46 @@ describe("per-sequence steering in one batch (organism)", () => {
       }
       assert.equal(sched.active, 0);
       assert.deepEqual(await Promise.all([collect(1, 0)]), [want[1]], "the freed sequence serves the next request exactly");
+    } finally {
+      ctx.dispose();
+    }
+  });
+
+  it("the scheduler: requests steered the same way share llama.cpp's control vector (no write hook), with the answers they get alone", async () => {
+    const opts = { maxTokens: 24, temperature: 0.8, topP: 0.95, topK: 0, minP: 0, stop: ["\nQ:", "\nA:"] };
+    // each request its own copy of the same vector: equal by value, not by reference
+    const steeringOf = (): SteeringVector[] => [{ site: "resid_post", layer: 2, vector: Float32Array.from(v2), strength: 0.5 }];
+    const want: string[] = [];
+    for (const [i, p] of prompts.entries()) {
+      const ctx = new Context(model, { nCtx: 256 });
+      const h = await ctx.applySteering(steeringOf().map((v) => ({ ...v, via: "hook" as const })));
+      want.push((await generate(ctx, p, { ...opts, seed: 20 + i })).text);
+      h.release();
+      ctx.dispose();
+    }
+    const ctx = new Context(model, { nCtx: 3 * 256, nSeq: 3 });
+    const sched = new BatchScheduler(ctx);
+    const plans: string[] = [];
+    const collect = async (i: number) => {
+      let text = "";
+      for await (const e of sched.run({
+        seq: i,
+        prompt: prompts[i] as number[],
+        options: { ...opts, seed: 20 + i },
+        steering: steeringOf(),
+      })) {
+        if (e.type === "token") {
+          text += e.text;
+          const plan = sched.steeringPlan;
+          plans.push(`native ${plan?.nativeLayers.join(",")}; hooks ${plan?.hookLayers.length}`);
+        }
+      }
+      return text;
+    };
+    try {
+      assert.deepEqual(await Promise.all([collect(0), collect(1), collect(2)]), want);
+      assert.ok(plans.length > 0);
+      assert.deepEqual([...new Set(plans)], ["native 2; hooks 0"]);
     } finally {
       ctx.dispose();
     }

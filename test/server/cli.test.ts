@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -102,5 +103,34 @@ describe("safesteer serve (the command)", () => {
     assert.match(noBundle.stderr, /--steer needs a bundle/);
     const help = spawnSync(process.execPath, [BIN, "--help"], { encoding: "utf8" });
     assert.match(help.stdout, /serve/);
+  });
+
+  it("on loopback serves only loopback Host names and the --allowed-host ones; --parallel's help names the batch", async () => {
+    const s = serve(["--allowed-host", "my-box.lan", "--no-ui"]);
+    const status = (url: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const u = new URL(url);
+        const req = request({ host: u.hostname, port: u.port, path: "/health", headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      const url = await s.url;
+      assert.equal(await status(url, new URL(url).host), 200);
+      assert.equal(await status(url, "my-box.lan"), 200);
+      assert.equal(await status(url, "evil.example"), 403, "a DNS-rebinding page's own name");
+      s.child.kill("SIGINT");
+      assert.equal(await s.exited, 0, s.stderr());
+    } finally {
+      s.child.kill("SIGKILL");
+    }
+    const help = spawnSync(process.execPath, [BIN, "serve", "--help"], { encoding: "utf8" });
+    assert.match(help.stdout, /--parallel <n>\s+requests decoded side by side \(sequences of one\s+batch, --ctx tokens each\)/);
+    assert.doesNotMatch(help.stdout, /one context each/);
+    assert.match(help.stdout, /--allowed-host/);
+    assert.match(help.stdout, /--request-timeout/);
   });
 });

@@ -8,6 +8,7 @@ import { calibrateDetector, DEFAULT_SHRINKAGE } from "../../steer/detect.js";
 import { SteerError } from "../../steer/errors.js";
 import { usesChat } from "../../steer/render.js";
 import { DETECTOR_POOLINGS, type DetectorPooling } from "../../steer/types.js";
+import { Rng } from "../../util/random.js";
 import {
   checkOutputPath,
   type DataOpts,
@@ -15,6 +16,7 @@ import {
   loadModel,
   type ModelOpts,
   parseLayers,
+  positiveInt,
   withDataOptions,
   withModelOptions,
 } from "../options.js";
@@ -32,6 +34,22 @@ interface DetectorCliOptions extends ModelOpts, DataOpts {
   chat: "auto" | "always" | "never";
   force?: boolean;
   output: string;
+  maxPerCategory?: number;
+  maxSafe?: number;
+  seed: number;
+}
+
+/** A seeded sample of at most n examples per key (all when n is undefined), in their original order. */
+function sample<T>(xs: T[], n: number | undefined, key: (x: T) => string, rng: Rng): T[] {
+  if (n === undefined) return xs;
+  const byKey = new Map<string, T[]>();
+  for (const x of xs) {
+    const g = byKey.get(key(x));
+    if (g) g.push(x);
+    else byKey.set(key(x), [x]);
+  }
+  const kept = new Set([...byKey.values()].flatMap((g) => rng.shuffled(g).slice(0, n)));
+  return xs.filter((x) => kept.has(x));
 }
 
 function parseShare(v: string): number {
@@ -70,15 +88,28 @@ export function detectorCommand(program: Command): void {
         .argParser(Number),
     )
     .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
+    .option(
+      "--max-per-category <n>",
+      "at most n unsafe prompts per category (a seeded sample; default: all)",
+      positiveInt("--max-per-category"),
+    )
+    .option("--max-safe <n>", "at most n safe prompts (a seeded sample; default: all)", positiveInt("--max-safe"))
+    .option("--seed <n>", "seed of those samples", positiveInt("--seed"), 1)
     .option("--force", "accept a bundle made for another file of the same shape")
     .requiredOption("-o, --output <bundle>", "bundle file to write (with the detector)")
     .action(async (o: DetectorCliOptions) => {
       checkOutputPath(o.output);
       const examples = o.data.flatMap((p) => loadData(p, o).examples);
-      const harmful = examples.filter((e) => e.label === "unsafe" && e.category);
+      let harmful = examples.filter((e) => e.label === "unsafe" && e.category);
       let safe = examples.filter((e) => e.label === "safe");
       if (o.safe || safe.length === 0)
         safe = [...safe, ...loadDataset(o.safe ?? dataFile("harmless_alpaca.json"), { strict: o.strict }).examples];
+      // a large set (catqa + harmless_alpaca: 6,814 prompts) decodes for long: sample it down on request
+      const rng = new Rng(o.seed);
+      harmful = sample(harmful, o.maxPerCategory, (e) => e.category as string, rng);
+      safe = sample(safe, o.maxSafe, () => "", rng);
+      if (o.maxPerCategory !== undefined || o.maxSafe !== undefined)
+        process.stderr.write(`sampled ${harmful.length} unsafe and ${safe.length} safe prompts (seed ${o.seed})\n`);
       if (harmful.length === 0)
         throw new SteerError("not_enough_data", "no unsafe prompt with a category in --data: the detector needs them to learn categories.");
       const bundle = readBundle(o.bundle);

@@ -3,11 +3,12 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { SafeSteerError } from "../../errors.js";
+import { isLoopbackAddress, LOOPBACK_HOSTS } from "../../server/guards.js";
 import { parsePolicy } from "../../steer/policy.js";
 import { FIRE_MODES, type FireMode, type Policy } from "../../steer/types.js";
 import { setVerbosity } from "../../util/logger.js";
 import { parseSuppress } from "../neuron-options.js";
-import { checkOutputPath, type ModelOpts, nonNegativeInt, num, positiveInt, withModelOptions } from "../options.js";
+import { checkOutputPath, type ModelOpts, nonNegativeInt, num, positiveInt, readChatTemplate, withModelOptions } from "../options.js";
 
 interface ServeCliOptions extends ModelOpts {
   model: string;
@@ -28,6 +29,9 @@ interface ServeCliOptions extends ModelOpts {
   grace: number;
   force?: boolean;
   ui: boolean;
+  allowedHost?: string[];
+  requestTimeout: number;
+  maxConnections: number;
 }
 
 function port(v: string): number {
@@ -36,8 +40,6 @@ function port(v: string): number {
     throw new InvalidArgumentError(`--port must be a port number from 0 to 65535, got "${v}".`);
   return n;
 }
-
-const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127\./.test(host);
 
 /** --steer: category=strength pairs, "all" (the bundle's tuned strengths) or "none". */
 function steerOption(spec: string): Policy | "all" | "none" {
@@ -63,12 +65,15 @@ export function serveCommand(program: Command): void {
     .option("--host <host>", "address to listen on (anything but loopback exposes the model: set an API key)", "127.0.0.1")
     .option("--port <n>", "port (0: any free port; the URL is printed)", port, 8080)
     .addOption(new Option("--api-key <key>", "bearer key required on /v1 and /admin routes").env("SAFESTEER_API_KEY"))
-    .option("--parallel <n>", "requests decoded side by side (one context each)", positiveInt("--parallel"), 1)
+    .option("--parallel <n>", "requests decoded side by side (sequences of one batch, --ctx tokens each)", positiveInt("--parallel"), 1)
     .option("--max-queue <n>", "requests that may wait for a slot; past them, 429", nonNegativeInt("--max-queue"), 16)
     .option("--max-tokens-cap <n>", "largest max_tokens a request may ask for (default: the context size)", positiveInt("--max-tokens-cap"))
     .option("--cors <origin...>", "allow these browser origins (default: CORS off)")
     .option("--log <file>", "append the JSON request log here (default: stderr)")
     .option("--grace <seconds>", "on SIGTERM/SIGINT, time for in-flight requests to finish before they are cut", num("--grace"), 10)
+    .option("--allowed-host <name...>", "on loopback, also answer to these Host names (default: localhost, 127.0.0.1, ::1 only)")
+    .option("--request-timeout <seconds>", "a request not received whole within this gets a 408", num("--request-timeout"), 30)
+    .option("--max-connections <n>", "connections held at once; past them, new ones are closed", positiveInt("--max-connections"), 1024)
     .option("--force", "accept bundles made for another file of the same shape")
     .option("--no-ui", "do not serve the playground at /")
     .action(async (o: ServeCliOptions) => {
@@ -81,8 +86,17 @@ export function serveCommand(program: Command): void {
       if (o.suppress && !o.neurons?.length) throw new SafeSteerError("usage", "--suppress needs --neurons neurons.json (or name=path).");
       if (o.fire && !o.conditional) throw new SafeSteerError("usage", "--fire goes with --conditional.");
       if (!(o.grace >= 0)) throw new SafeSteerError("usage", `--grace must be 0 or more seconds, got ${o.grace}.`);
+      if (!(o.requestTimeout >= 0.1))
+        throw new SafeSteerError("usage", `--request-timeout must be at least 0.1 seconds, got ${o.requestTimeout}.`);
+      const loopback = isLoopbackAddress(o.host);
+      if (o.allowedHost && !loopback)
+        throw new SafeSteerError(
+          "usage",
+          `--allowed-host applies on loopback only; on ${o.host} every Host name is served (set --api-key).`,
+        );
       if (o.log) checkOutputPath(o.log, "--log");
       if (o.verbose) setVerbosity("verbose");
+      const chatTemplate = readChatTemplate(o.chatTemplate);
       const nCtx = o.ctx ?? 2048;
       const cap = o.maxTokensCap ?? nCtx;
       const { EngineBackend, modelIdOf } = await import("../../server/engine-backend.js");
@@ -101,7 +115,8 @@ export function serveCommand(program: Command): void {
         defaults: {
           policy,
           mode: o.conditional ? "conditional" : "policy",
-          fire: o.fire ?? "all",
+          // undefined unless given: a request's own fire is checked against its mode
+          fire: o.fire,
           ...(o.suppress ? { suppress: parseSuppress(o.suppress, "mean") } : {}),
         },
         parallel: o.parallel,
@@ -111,6 +126,7 @@ export function serveCommand(program: Command): void {
         gpuLayers: o.gpuLayers,
         llamaLib: o.llamaLib,
         verbose: o.verbose,
+        chatTemplate,
         force: o.force,
       });
       const backend = new PendingBackend(modelIdOf(o.model), o.parallel, loading);
@@ -126,6 +142,10 @@ export function serveCommand(program: Command): void {
           corsOrigins: o.cors,
           log: log ?? process.stderr,
           ui,
+          // bound to loopback: a DNS-rebinding page (its own name as Host) is refused
+          allowedHosts: loopback ? [...LOOPBACK_HOSTS, o.host, ...(o.allowedHost ?? [])] : undefined,
+          requestTimeoutMs: Math.round(o.requestTimeout * 1000),
+          maxConnections: o.maxConnections,
         });
         try {
           await app.listen({ host: o.host, port: o.port });
@@ -152,7 +172,7 @@ export function serveCommand(program: Command): void {
       const addr = app.server.address();
       const bound = typeof addr === "object" && addr ? addr : { address: o.host, port: o.port };
       const host = bound.address.includes(":") ? `[${bound.address}]` : bound.address;
-      if (!isLoopback(o.host) && !o.apiKey)
+      if (!loopback && !o.apiKey)
         process.stderr.write(
           `warning: serving on ${o.host} without an API key: anyone who can reach this port can use the model; set --api-key or SAFESTEER_API_KEY.\n`,
         );
