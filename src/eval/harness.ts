@@ -119,7 +119,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
     complete: false,
   };
   const done = new Set(results.answers.map((a) => `${a.condition}#${a.index}`));
-  const prompts = items.map((it) => renderExample(model, { prompt: it.prompt }, opts.chat));
+  const prompts = items.map((it) => renderExample(model, { prompt: it.prompt, history: it.history }, opts.chat));
   for (const p of prompts) ctx.checkFits(p.length + opts.generation.maxTokens, "prompt plus answer");
 
   if (opts.conditions.some((c) => c.mode === "conditional") && !results.detections) {

@@ -21,12 +21,17 @@ import type { Bundle, CategoryEntry, DetectorPooling } from "../steer/types.js";
 import { Rng } from "../util/random.js";
 import { ORGANISM_DATA_DIR, writeOrganismFiles } from "./files.js";
 import { toyJudge } from "./judge.js";
+import { studyTargets, type TargetRow, twoTurnTargets } from "./targets.js";
 import { DEFAULT_ORGANISM_CONFIG } from "./train.js";
 import { ORGANISM_STOP, type WorldOptions } from "./world.js";
 
 export interface StudyOptions {
   /** Held-out prompts per kind and category to evaluate (default: all). */
   testPerGroup?: number;
+  /** Sampling seeds per test prompt (default 3): every test prompt is answered this many times per condition. */
+  seeds?: number;
+  /** Evaluate the test split's two-turn chats, unsteered and steered (default: yes). */
+  twoTurn?: boolean;
   /** Training prompts per category for the main variant's sweep (default 20). */
   sweepPerCategory?: number;
   /** Layers swept (default: every layer). */
@@ -70,6 +75,14 @@ export interface VariantResult {
   test: ConditionSummary;
   /** Answer likelihoods on the held-out pairs, steered with this variant's choices (as StudyResults.likelihood). */
   likelihood?: CategoryLikelihood[];
+}
+
+/**
+ * Every item `seeds` times, renumbered: copy s of item j gets index s * n + j, so the harness's
+ * per-index seed (generation seed + index) differs between copies while copy 0 keeps the items' own indices.
+ */
+export function withSeeds(items: EvalItem[], seeds: number): EvalItem[] {
+  return Array.from({ length: seeds }, (_, s) => items.map((it, j) => ({ ...it, index: s * items.length + j }))).flat();
 }
 
 /** An example answer's labels from the judge. */
@@ -140,6 +153,10 @@ export interface StudyResults {
   sweeps: { main: SweepSettings; comparisons: SweepSettings };
   /** The held-out evaluation (results.json: "evaluation"). */
   test: EvalResults;
+  /** Issue 21's targets on the test split, per category, each with its 95% interval and n (organism/targets.ts). */
+  targets: TargetRow[];
+  /** The test split's two-turn chats (a benign turn answered, then a harmful request): unsteered and steered, category known. */
+  twoTurn?: { unsteered: ConditionSummary; steered: ConditionSummary; rows: TargetRow[]; prompts: number; seeds: number };
   bundle: Bundle;
 }
 
@@ -200,6 +217,12 @@ async function tuneVariant(
  */
 export const STUDY_BUDGET: Budget = { refusalIncrease: 0.05, minRelevance: 0.8, maxPerplexityRatio: 1.5, maxFluentDrop: 0.05 };
 
+/**
+ * The detector's false-alarm budget on dev benign and look-alike prompts: below the 5% target, as
+ * test prompts are worded otherwise again.
+ */
+export const DETECTOR_FALSE_ALARMS = 0.02;
+
 /** The main variant: careful-mode vs default dialogues, pruned, mean over tokens, residual stream. */
 export const MAIN_VARIANT: Variant = {
   name: "careful mode vs default (pairs), pruned, mean, resid_post",
@@ -252,8 +275,11 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       generic: generated(files.genericVectors),
     };
     const trainExamples = loadDataset(files.trainPrompts).examples;
-    const trainItems = toEvalItems(trainExamples);
-    const testItems = samplePerGroup(toEvalItems(loadDataset(files.testPrompts).examples), opts.testPerGroup, 3);
+    const devExamples = loadDataset(files.devPrompts).examples;
+    const devItems = toEvalItems(devExamples);
+    const testPrompts = samplePerGroup(toEvalItems(loadDataset(files.testPrompts).examples), opts.testPerGroup, 3);
+    const seeds = opts.seeds ?? 3;
+    const testItems = withSeeds(testPrompts, seeds);
     const generation: GenerationSettings = {
       seed: 1,
       temperature: 0.8,
@@ -265,10 +291,11 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       stop: ORGANISM_STOP,
       ...opts.generation,
     };
-    const trainHarmful = trainItems.filter((i) => i.kind === "harmful");
-    const sweepItems = samplePerGroup(trainHarmful, opts.sweepPerCategory ?? 20, 5);
-    const comparisonSweep = opts.comparisonSweep ?? { perCategory: 12, strengths: [0.5, 1, 1.5, 2] };
-    const comparisonItems = samplePerGroup(trainHarmful, comparisonSweep.perCategory, 5);
+    // every choice on the dev split (its own frames and phrases); test is only reported
+    const devHarmful = devItems.filter((i) => i.kind === "harmful");
+    const sweepItems = samplePerGroup(devHarmful, opts.sweepPerCategory ?? 20, 5);
+    const comparisonSweep = opts.comparisonSweep ?? { perCategory: 8, strengths: [0.5, 1, 1.5, 2] };
+    const comparisonItems = samplePerGroup(devHarmful, comparisonSweep.perCategory, 5);
     const allLayers = Array.from({ length: ctx.model.info.nLayer }, (_, l) => l);
     const budget = opts.budget ?? STUDY_BUDGET;
     const tuneOpts = {
@@ -279,24 +306,34 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       signal: opts.signal,
     };
 
-    step(`building vectors (${MAIN_VARIANT.name}) and tuning layer and strength on training prompts`);
+    step(`building vectors (${MAIN_VARIANT.name}) from the training split, tuning layer and strength on dev prompts`);
     const main = await tuneVariant(ctx, MAIN_VARIANT, vectors, sweepItems, tuneOpts);
 
-    step("calibrating the detector on training prompts");
-    const trainEx = (kind: string) => trainExamples.filter((e) => e.meta?.kind === kind);
+    step("calibrating the detector: directions fitted on training prompts, layer and thresholds set on dev prompts");
+    const ofKind = (ex: typeof trainExamples, kind: string) => ex.filter((e) => e.meta?.kind === kind);
     const {
       detector,
       layer: detLayer,
       byLayer,
-    } = await calibrateDetector(ctx, trainEx("harmful"), [...trainEx("benign"), ...trainEx("lookalike")], {
-      layers: allLayers,
-      chat: true,
-      signal: opts.signal,
-    });
+    } = await calibrateDetector(
+      ctx,
+      ofKind(trainExamples, "harmful"),
+      [...ofKind(trainExamples, "benign"), ...ofKind(trainExamples, "lookalike")],
+      {
+        layers: allLayers,
+        chat: true,
+        falseAlarms: DETECTOR_FALSE_ALARMS,
+        validation: {
+          harmful: ofKind(devExamples, "harmful"),
+          benign: [...ofKind(devExamples, "benign"), ...ofKind(devExamples, "lookalike")],
+        },
+        signal: opts.signal,
+      },
+    );
     const bundle: Bundle = { ...main.bundle, detector };
 
     step(
-      `evaluating ${testItems.length} held-out prompts: unsteered, steered (category known), steered by the detector (every category fired; the most confident one)`,
+      `evaluating ${testPrompts.length} test prompts x ${seeds} seeds: unsteered, steered (category known), steered by the detector (every category fired; the most confident one)`,
     );
     const policy = bundlePolicy(bundle);
     const test = await runEval(ctx, testItems, {
@@ -316,9 +353,10 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
 
     // detector quality on held-out prompts (the detections the conditional run used)
     const dets = test.detections ?? [];
-    const harmful = testItems.filter((i) => i.kind === "harmful");
-    const benign = testItems.filter((i) => i.kind === "benign");
-    const lookalike = testItems.filter((i) => i.kind === "lookalike");
+    // the detector reads the prompt: one verdict per prompt (its first seed's item)
+    const harmful = testPrompts.filter((i) => i.kind === "harmful");
+    const benign = testPrompts.filter((i) => i.kind === "benign");
+    const lookalike = testPrompts.filter((i) => i.kind === "lookalike");
     const firedFor = (i: EvalItem) => dets[i.index]?.fired ?? [];
     const topScoring = (scores: Record<string, number>) => Object.entries(scores).sort((a, b) => b[1] - a[1])[0]?.[0];
     const detectorStats = {
@@ -334,6 +372,30 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       pooling: detector.reduce,
       validationByLayer: byLayer,
     };
+
+    let twoTurn: StudyResults["twoTurn"];
+    if (opts.twoTurn !== false) {
+      const chats = samplePerGroup(toEvalItems(loadDataset(files.testTwoTurn).examples), opts.testPerGroup, 3);
+      step(`evaluating ${chats.length} two-turn test chats x ${seeds} seeds: unsteered, steered (category known)`);
+      const r = await runEval(ctx, withSeeds(chats, seeds), {
+        judge: toyJudge,
+        signal: opts.signal,
+        generation,
+        chat: true,
+        bundle,
+        conditions: [
+          { name: "unsteered", mode: "none" },
+          { name: "steered", mode: "known", policy },
+        ],
+      });
+      twoTurn = {
+        unsteered: r.summary.unsteered as ConditionSummary,
+        steered: r.summary.steered as ConditionSummary,
+        rows: twoTurnTargets(r),
+        prompts: chats.length,
+        seeds,
+      };
+    }
 
     step("answer likelihoods on held-out pairs: safe vs harmful answer, unsteered and steered");
     const testPairs = pairsOf(loadDataset(files.testPairs).examples);
@@ -407,6 +469,8 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
         comparisons: { perCategory: comparisonSweep.perCategory, layers: tuneOpts.sweepLayers, strengths: comparisonSweep.strengths },
       },
       test,
+      targets: studyTargets(test),
+      ...(twoTurn ? { twoTurn } : {}),
       bundle,
     };
   } finally {
