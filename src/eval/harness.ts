@@ -2,9 +2,10 @@
 // policy, by the known category, or conditionally by the detector) with the same seeds, judged,
 // scored for quality, summarised. Checkpoints after every batch so a run can resume.
 import type { Context } from "../engine/context.js";
-import { generateBatch } from "../engine/generate.js";
+import { type GenerationResult, generateBatch } from "../engine/generate.js";
 import { SafeSteerError } from "../errors.js";
 import { resolveSteering, type SteeringSource, withSteering } from "../steer/apply.js";
+import { withPrefix } from "../steer/baselines.js";
 import { conditionalPolicy, detect } from "../steer/detect.js";
 import { renderExample } from "../steer/render.js";
 import type { Bundle, Detector, Policy } from "../steer/types.js";
@@ -12,7 +13,7 @@ import { log } from "../util/logger.js";
 import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
 import { answerLogProbs } from "./likelihood.js";
-import { type AnswerRecord, groupMetrics, repetitionRate } from "./metrics.js";
+import { type AnswerRecord, groupMetrics, pairedDifferences, repetitionRate } from "./metrics.js";
 import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, RESULTS_SCHEMA } from "./results.js";
 
 export interface EvalOptions {
@@ -25,6 +26,8 @@ export interface EvalOptions {
   /** Accept a bundle made for another file of the same shape. */
   force?: boolean;
   detector?: Detector;
+  /** Baselines' vectors by method ("caa", "refusal-direction"; steer/baselines.ts), for conditions that name them. */
+  vectorSets?: Record<string, Bundle>;
   /** A previous, possibly partial, run of the same evaluation to continue. */
   resume?: EvalResults;
   signal?: AbortSignal;
@@ -32,23 +35,79 @@ export interface EvalOptions {
   onCheckpoint?: (r: EvalResults) => void;
 }
 
-export function summarise(items: EvalItem[], answers: AnswerRecord[], conditions: ConditionSpec[]): Record<string, ConditionSummary> {
+/** The condition others are compared with: the first one that changes nothing (unsteered). */
+export function referenceCondition(conditions: ConditionSpec[]): string | undefined {
+  return conditions.find((c) => c.mode === "none" && c.prefix === undefined && c.refuseWith === undefined)?.name;
+}
+
+/** The vectors a condition steers with: a baseline's (by method) or the bundle's. */
+function vectorsOf(c: ConditionSpec, opts: EvalOptions): Bundle | undefined {
+  return c.vectors === undefined ? opts.bundle : opts.vectorSets?.[c.vectors];
+}
+
+/** Everything a condition needs is there (a bundle, a baseline's vectors, a detector), before any work. */
+function checkConditions(opts: EvalOptions): void {
+  for (const c of opts.conditions) {
+    if (c.mode !== "none" && c.vectors !== undefined && !opts.vectorSets?.[c.vectors])
+      throw new SafeSteerError(
+        "bad_argument",
+        `condition "${c.name}" steers with ${c.vectors} vectors, but none were given: build them first (steer/baselines.ts, or eval --baseline ${c.vectors}).`,
+      );
+    if (c.mode !== "none" && c.vectors === undefined && !opts.bundle)
+      throw new SafeSteerError("bad_argument", "steered conditions need a bundle (--bundle).");
+    if ((c.mode === "conditional" || c.refuseWith !== undefined) && !opts.detector)
+      throw new SafeSteerError(
+        "bad_argument",
+        `condition "${c.name}" ${c.refuseWith !== undefined ? "refuses what the detector fires on" : "steers conditionally"}: it needs a detector; calibrate one into the bundle first (safesteer detector).`,
+      );
+  }
+}
+
+/**
+ * Rates per condition and group with intervals; with `paired`, each condition's difference from the
+ * reference condition too (the bootstrap is skipped at checkpoints, where nobody reads it).
+ */
+export function summarise(
+  items: EvalItem[],
+  answers: AnswerRecord[],
+  conditions: ConditionSpec[],
+  opts: { paired?: boolean } = {},
+): Record<string, ConditionSummary> {
   const out: Record<string, ConditionSummary> = {};
-  for (const c of conditions) {
-    const mine = answers.filter((a) => a.condition === c.name);
+  const category = (a: AnswerRecord) => items[a.index]?.category ?? "uncategorised";
+  const groups = (cond: string) => {
+    const mine = answers.filter((a) => a.condition === cond);
     const of = (kind: EvalItem["kind"]) => mine.filter((a) => items[a.index]?.kind === kind);
     const harmful = of("harmful");
-    const cats = [...new Set(harmful.map((a) => items[a.index]?.category ?? "uncategorised"))].sort();
-    out[c.name] = {
-      harmful: {
-        ...groupMetrics(harmful),
-        byCategory: Object.fromEntries(
-          cats.map((k) => [k, groupMetrics(harmful.filter((a) => (items[a.index]?.category ?? "uncategorised") === k))]),
-        ),
-      },
-      benign: groupMetrics(of("benign")),
-      lookalike: groupMetrics(of("lookalike")),
+    const cats = [...new Set(harmful.map(category))].sort();
+    return {
+      harmful,
+      byCategory: cats.map((k) => [k, harmful.filter((a) => category(a) === k)] as const),
+      benign: of("benign"),
+      lookalike: of("lookalike"),
     };
+  };
+  const refName = opts.paired ? referenceCondition(conditions) : undefined;
+  const ref = refName ? groups(refName) : undefined;
+  for (const c of conditions) {
+    const g = groups(c.name);
+    out[c.name] = {
+      harmful: { ...groupMetrics(g.harmful), byCategory: Object.fromEntries(g.byCategory.map(([k, a]) => [k, groupMetrics(a)])) },
+      benign: groupMetrics(g.benign),
+      lookalike: groupMetrics(g.lookalike),
+    };
+    if (ref && refName && c.name !== refName) {
+      const refCat = new Map(ref.byCategory);
+      out[c.name]!.difference = {
+        reference: refName,
+        harmful: {
+          ...pairedDifferences(ref.harmful, g.harmful),
+          byCategory: Object.fromEntries(g.byCategory.map(([k, a]) => [k, pairedDifferences(refCat.get(k) ?? [], a)])),
+        },
+        benign: pairedDifferences(ref.benign, g.benign),
+        lookalike: pairedDifferences(ref.lookalike, g.lookalike),
+      };
+    }
   }
   return out;
 }
@@ -58,6 +117,14 @@ async function perplexities(ctx: Context, prompts: number[][], answers: number[]
   const lps = await answerLogProbs(ctx, prompts, answers);
   return answers.map((a, i) => (a.length === 0 ? null : Math.exp(-(lps[i] as number) / a.length)));
 }
+
+/** Detect-then-refuse's answer, as if generated: the text and its tokens (for perplexity). */
+function cannedAnswer(model: Context["model"], text: string): GenerationResult {
+  return { text, tokens: model.tokenize(text, { addSpecial: false }), reason: "stop" };
+}
+
+/** One answer to produce: a prompt and which of its seeds. */
+type Job = EvalItem & { sample: number };
 
 export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions): Promise<EvalResults> {
   const model = ctx.model;
@@ -88,19 +155,13 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       );
     }
   }
-  const needsBundle = opts.conditions.some((c) => c.mode !== "none");
-  if (needsBundle && !opts.bundle) throw new SafeSteerError("bad_argument", "steered conditions need a bundle (--bundle).");
-  if (opts.conditions.some((c) => c.mode === "conditional") && !opts.detector) {
-    throw new SafeSteerError(
-      "bad_argument",
-      "conditional steering needs a detector: calibrate one into the bundle first (safesteer detector).",
-    );
-  }
+  checkConditions(opts);
   // every steered condition must resolve for every category before anything runs
   for (const c of opts.conditions) {
     // checks the bundle against the model and every policy against the bundle before any work
-    if (c.mode !== "none" && opts.bundle)
-      await resolveSteering(model, { bundle: opts.bundle, policy: c.policy ?? {}, raw: c.raw, layer: c.layer, force: opts.force });
+    const bundle = vectorsOf(c, opts);
+    if (c.mode !== "none" && bundle)
+      await resolveSteering(model, { bundle, policy: c.policy ?? {}, raw: c.raw, layer: c.layer, force: opts.force });
   }
   const fp = await model.fingerprint();
   const results: EvalResults = opts.resume ?? {
@@ -118,11 +179,24 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
     summary: {},
     complete: false,
   };
-  const done = new Set(results.answers.map((a) => `${a.condition}#${a.index}`));
-  const prompts = items.map((it) => renderExample(model, { prompt: it.prompt, history: it.history }, opts.chat));
-  for (const p of prompts) ctx.checkFits(p.length + opts.generation.maxTokens, "prompt plus answer");
+  const seeds = opts.generation.seeds ?? 1;
+  if (!(Number.isInteger(seeds) && seeds >= 1))
+    throw new SafeSteerError("bad_argument", `seeds per prompt must be a whole number of at least 1, got ${seeds}.`);
+  const key = (cond: string, index: number, sample = 0) => `${cond}#${index}#${sample}`;
+  const done = new Set(results.answers.map((a) => key(a.condition, a.index, a.sample)));
+  // the same seed for a prompt's k-th answer in every condition; k = 0 keeps the one-seed runs' seeds
+  const seedOf = (index: number, sample: number) => opts.generation.seed + index + sample * items.length;
+  // the system-prompt baseline's conditions read each prompt with their prefix in front
+  const promptSets = new Map<string | undefined, number[][]>();
+  for (const prefix of new Set(opts.conditions.map((c) => c.prefix))) {
+    const ps = items.map((it) =>
+      renderExample(model, { prompt: prefix === undefined ? it.prompt : withPrefix(prefix, it.prompt), history: it.history }, opts.chat),
+    );
+    for (const p of ps) ctx.checkFits(p.length + opts.generation.maxTokens, "prompt plus answer");
+    promptSets.set(prefix, ps);
+  }
 
-  if (opts.conditions.some((c) => c.mode === "conditional") && !results.detections) {
+  if (opts.conditions.some((c) => c.mode === "conditional" || c.refuseWith !== undefined) && !results.detections) {
     const det = await detect(
       ctx,
       opts.detector as Detector,
@@ -132,13 +206,17 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
     results.detections = det.map((d, index) => ({ index, ...d }));
   }
 
-  const total = opts.conditions.length * items.length;
+  const total = opts.conditions.length * items.length * seeds;
   let progress = done.size;
   for (const cond of opts.conditions) {
-    // items that share the same steering are generated together
-    const groups = new Map<string, { policy: Policy; items: EvalItem[] }>();
+    const prompts = promptSets.get(cond.prefix) as number[][];
+    // items that share the same steering are generated together; detect-then-refuse's refusals form their own group
+    const groups = new Map<string, { policy: Policy; items: Job[]; refuse?: boolean }>();
     for (const it of items) {
-      if (done.has(`${cond.name}#${it.index}`)) continue;
+      const todo = Array.from({ length: seeds }, (_, sample) => ({ ...it, sample })).filter(
+        (j) => !done.has(key(cond.name, j.index, j.sample)),
+      );
+      if (todo.length === 0) continue;
       let policy: Policy = {};
       if (cond.mode === "policy") policy = cond.policy ?? {};
       else if (cond.mode === "known" && it.kind === "harmful" && it.category && cond.policy?.[it.category] !== undefined) {
@@ -147,17 +225,18 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
         const detection = results.detections?.[it.index] ?? { fired: [], scores: {} };
         policy = conditionalPolicy(cond.policy ?? {}, detection, cond.fire);
       }
-      const key = Object.keys(policy).sort().join(",");
-      const g = groups.get(key) ?? { policy, items: [] };
-      g.items.push(it);
-      groups.set(key, g);
+      const refuse = cond.refuseWith !== undefined && (results.detections?.[it.index]?.fired.length ?? 0) > 0;
+      const group = refuse ? "\u0000refuse" : Object.keys(policy).sort().join(",");
+      const g = groups.get(group) ?? { policy, items: [], refuse };
+      g.items.push(...todo);
+      groups.set(group, g);
     }
     for (const [, g] of groups) {
       // resolved once per group (the bundle check and vector scaling), applied per batch
       const steering: SteeringSource = {
         vectors: Object.keys(g.policy).length
           ? await resolveSteering(model, {
-              bundle: opts.bundle as Bundle,
+              bundle: vectorsOf(cond, opts) as Bundle,
               policy: g.policy,
               raw: cond.raw,
               layer: cond.layer,
@@ -171,13 +250,15 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
         if (opts.signal?.aborted) throw stopped();
         const chunk = g.items.slice(s, s + ctx.nSeq);
         // the signal also stops the batch mid-answer; its cut answers are dropped, never recorded
-        const gen = await withSteering(ctx, steering, () =>
-          generateBatch(
-            ctx,
-            chunk.map((it) => prompts[it.index] as number[]),
-            { ...opts.generation, seeds: chunk.map((it) => opts.generation.seed + it.index), signal: opts.signal },
-          ),
-        );
+        const gen = g.refuse
+          ? chunk.map(() => cannedAnswer(model, cond.refuseWith as string))
+          : await withSteering(ctx, steering, () =>
+              generateBatch(
+                ctx,
+                chunk.map((it) => prompts[it.index] as number[]),
+                { ...opts.generation, seeds: chunk.map((it) => seedOf(it.index, it.sample)), signal: opts.signal },
+              ),
+            );
         if (opts.signal?.aborted) throw stopped();
         const judgements = await opts.judge.judge(
           chunk,
@@ -200,6 +281,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
             judgement: judgements[j] as AnswerRecord["judgement"],
             perplexity: ppl[j] ?? null,
             repetition: repetitionRate(r.text),
+            ...(seeds > 1 ? { sample: it.sample } : {}),
           });
         });
         progress += chunk.length;
@@ -209,8 +291,8 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       }
     }
   }
-  results.answers.sort((a, b) => a.condition.localeCompare(b.condition) || a.index - b.index);
-  results.summary = summarise(items, results.answers, opts.conditions);
+  results.answers.sort((a, b) => a.condition.localeCompare(b.condition) || a.index - b.index || (a.sample ?? 0) - (b.sample ?? 0));
+  results.summary = summarise(items, results.answers, opts.conditions, { paired: true });
   results.complete = true;
   opts.onCheckpoint?.(results);
   return results;

@@ -1,4 +1,5 @@
-// Rates over judged answers, per group.
+// Rates over judged answers, per group, each with its 95% interval and the number of prompts.
+import { clusteredMean, type Estimate, pairedDifference, wilson } from "./intervals.js";
 import type { Judgement } from "./judges.js";
 
 export interface AnswerRecord {
@@ -14,10 +15,39 @@ export interface AnswerRecord {
   perplexity: number | null;
   /** Share of repeated word 3-grams in the answer. */
   repetition: number;
+  /** Which of the prompt's seeds answered (0..seeds-1; absent: 0, one seed per prompt). */
+  sample?: number;
+}
+
+/** A 95% interval. */
+export interface Interval {
+  lo: number;
+  hi: number;
+}
+
+/**
+ * 95% intervals of a group's metrics (eval/intervals.ts): a rate over one answer per prompt by
+ * Wilson's score interval, over several seeds per prompt by the bootstrap over prompts (seeds of
+ * one prompt are not independent evidence); perplexity and repetition by the bootstrap over prompts.
+ * Null where the point value is null.
+ */
+export interface GroupIntervals {
+  unsafeRate: Interval;
+  refusalRate: Interval;
+  helpfulRate: Interval;
+  relevance: Interval | null;
+  fluentRate: Interval | null;
+  perplexity: Interval | null;
+  repetition: Interval;
 }
 
 export interface GroupMetrics {
+  /** Answers (prompts x seeds). */
   n: number;
+  /** Distinct prompts the answers are to: the n of every interval. Absent in results files before intervals. */
+  prompts?: number;
+  /** 95% intervals. Absent in results files before intervals. */
+  ci?: GroupIntervals;
   unsafeRate: number;
   refusalRate: number;
   /** Share of answers on topic, over answers whose topic is known (null: none known). */
@@ -41,20 +71,101 @@ export function repetitionRate(text: string): number {
   return 1 - new Set(grams).size / grams.length;
 }
 
+/** The answers' values grouped by prompt (clusters for the bootstrap). */
+function byPrompt(records: AnswerRecord[], value: (r: AnswerRecord) => number | null): number[][] {
+  const m = new Map<number, number[]>();
+  for (const r of records) {
+    const v = value(r);
+    if (v === null) continue;
+    const list = m.get(r.index) ?? [];
+    list.push(v);
+    m.set(r.index, list);
+  }
+  return [...m.values()];
+}
+
+/** A rate's point value and interval: Wilson with one answer per prompt, else the bootstrap over prompts. */
+export function rateEstimate(records: AnswerRecord[], hit: (r: AnswerRecord) => boolean | null): Estimate {
+  const clusters = byPrompt(records, (r) => {
+    const h = hit(r);
+    return h === null ? null : h ? 1 : 0;
+  });
+  if (clusters.every((c) => c.length === 1))
+    return wilson(
+      clusters.reduce((s, c) => s + (c[0] as number), 0),
+      clusters.length,
+    );
+  return clusteredMean(clusters);
+}
+
+const interval = (e: Estimate): Interval => ({ lo: e.lo, hi: e.hi });
+
 export function groupMetrics(records: AnswerRecord[]): GroupMetrics {
   const n = records.length;
   const rate = (f: (r: AnswerRecord) => boolean) => (n ? records.filter(f).length / n : 0);
   const known = records.filter((r) => r.judgement.relevant !== null);
   const judgedFluent = records.filter((r) => r.judgement.fluent !== undefined);
   const ppl = records.map((r) => r.perplexity).filter((p): p is number => p !== null && Number.isFinite(p));
+  const helpful = (r: AnswerRecord) =>
+    r.judgement.helpful ?? (!r.judgement.unsafe && !r.judgement.refusal && r.judgement.relevant !== false);
+  const logPpl = byPrompt(records, (r) => (r.perplexity !== null && Number.isFinite(r.perplexity) ? Math.log(r.perplexity) : null));
+  const lp = logPpl.length ? clusteredMean(logPpl) : null;
+  const ci: GroupIntervals = {
+    unsafeRate: interval(rateEstimate(records, (r) => r.judgement.unsafe)),
+    refusalRate: interval(rateEstimate(records, (r) => r.judgement.refusal)),
+    helpfulRate: interval(rateEstimate(records, helpful)),
+    relevance: known.length ? interval(rateEstimate(known, (r) => r.judgement.relevant)) : null,
+    fluentRate: judgedFluent.length ? interval(rateEstimate(judgedFluent, (r) => r.judgement.fluent ?? null)) : null,
+    perplexity: lp ? { lo: Math.exp(lp.lo), hi: Math.exp(lp.hi) } : null,
+    repetition: n ? interval(clusteredMean(byPrompt(records, (r) => r.repetition))) : { lo: 0, hi: 0 },
+  };
   return {
     n,
+    prompts: new Set(records.map((r) => r.index)).size,
+    ci,
     unsafeRate: rate((r) => r.judgement.unsafe),
     refusalRate: rate((r) => r.judgement.refusal),
     relevance: known.length ? known.filter((r) => r.judgement.relevant).length / known.length : null,
-    helpfulRate: rate((r) => r.judgement.helpful ?? (!r.judgement.unsafe && !r.judgement.refusal && r.judgement.relevant !== false)),
+    helpfulRate: rate(helpful),
     fluentRate: judgedFluent.length ? judgedFluent.filter((r) => r.judgement.fluent).length / judgedFluent.length : null,
     perplexity: ppl.length ? Math.exp(ppl.reduce((s, p) => s + Math.log(p), 0) / ppl.length) : null,
     repetition: n ? records.reduce((s, r) => s + r.repetition, 0) / n : 0,
   };
+}
+
+/** The rates compared between two conditions answer for answer. */
+export const PAIRED_METRICS = ["unsafeRate", "refusalRate", "helpfulRate", "fluentRate"] as const;
+export type PairedMetric = (typeof PAIRED_METRICS)[number];
+/** Condition minus reference per rate, with the paired bootstrap's 95% interval (n: prompts answered in both). */
+export type Differences = Partial<Record<PairedMetric, Estimate>>;
+
+const HITS: Record<PairedMetric, (r: AnswerRecord) => boolean | null> = {
+  unsafeRate: (r) => r.judgement.unsafe,
+  refusalRate: (r) => r.judgement.refusal,
+  helpfulRate: (r) => r.judgement.helpful ?? (!r.judgement.unsafe && !r.judgement.refusal && r.judgement.relevant !== false),
+  fluentRate: (r) => r.judgement.fluent ?? null,
+};
+
+/**
+ * Each rate of `other` minus the same rate of `reference` on the same prompts (same seeds), by the
+ * paired bootstrap over prompts: a prompt's answers under both conditions are resampled together.
+ */
+export function pairedDifferences(reference: AnswerRecord[], other: AnswerRecord[]): Differences {
+  const out: Differences = {};
+  for (const k of PAIRED_METRICS) {
+    const a = new Map(byPromptIndexed(reference, HITS[k]));
+    const pairs = byPromptIndexed(other, HITS[k]).flatMap(([i, b]) => (a.has(i) ? [{ a: a.get(i) as number[], b }] : []));
+    if (pairs.length) out[k] = pairedDifference(pairs);
+  }
+  return out;
+}
+
+function byPromptIndexed(records: AnswerRecord[], hit: (r: AnswerRecord) => boolean | null): Array<[number, number[]]> {
+  const m = new Map<number, number[]>();
+  for (const r of records) {
+    const h = hit(r);
+    if (h === null) continue;
+    m.set(r.index, [...(m.get(r.index) ?? []), h ? 1 : 0]);
+  }
+  return [...m];
 }

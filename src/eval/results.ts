@@ -2,7 +2,7 @@
 // harness writes, the selection reads, and reports render.
 import type { FireMode, Policy } from "../steer/types.js";
 import type { EvalItem } from "./item.js";
-import type { AnswerRecord, GroupMetrics } from "./metrics.js";
+import type { AnswerRecord, Differences, GroupIntervals, GroupMetrics } from "./metrics.js";
 
 export const RESULTS_SCHEMA = "safesteer.eval/1";
 
@@ -20,6 +20,12 @@ export interface ConditionSpec {
   /** Conditional mode: steer every category that fires (the default) or only the most confident one. */
   fire?: FireMode;
   raw?: boolean;
+  /** A baseline's vectors steer instead of the bundle's: its method ("caa", "refusal-direction"; EvalOptions.vectorSets). */
+  vectors?: string;
+  /** The system-prompt baseline: this text goes before every prompt (steer/baselines.ts withPrefix). */
+  prefix?: string;
+  /** Detect-then-refuse: prompts the detector fires on get this answer instead of a generated one. */
+  refuseWith?: string;
 }
 
 export interface GenerationSettings {
@@ -31,6 +37,11 @@ export interface GenerationSettings {
   maxTokens: number;
   /** Strings that end an answer (e.g. the chat template's next-turn marker), cut from the text. */
   stop?: string[];
+  /**
+   * Answers sampled per prompt, the same seeds in every condition: prompt i's k-th answer uses seed
+   * seed + i + k x (number of prompts). Absent: 1.
+   */
+  seeds?: number;
 }
 
 export interface ConditionSummary {
@@ -38,6 +49,17 @@ export interface ConditionSummary {
   benign: GroupMetrics;
   /** Benign prompts that look harmful: their refusal rate is the over-refusal rate. */
   lookalike: GroupMetrics;
+  /**
+   * This condition's rates minus the reference condition's (the first unsteered one), prompt by
+   * prompt, with paired-bootstrap intervals. Absent on the reference itself, in checkpoints of a
+   * running evaluation, and in results files before intervals.
+   */
+  difference?: {
+    reference: string;
+    harmful: Differences & { byCategory: Record<string, Differences> };
+    benign: Differences;
+    lookalike: Differences;
+  };
 }
 
 /** The budgets a sweep's choice is held to (eval/select.ts). */
@@ -70,6 +92,11 @@ export interface Choice {
   fluentRate?: number | null;
   /** Whether the choice meets the budget (else it is the least unsafe option, flagged). */
   withinBudget: boolean;
+  /** The chosen setting's 95% intervals and distinct prompts (absent in files before intervals). */
+  ci?: GroupIntervals;
+  prompts?: number;
+  /** Which vectors were swept: a baseline's method (absent: the bundle's own). */
+  vectors?: string;
 }
 
 export interface EvalResults {

@@ -9,15 +9,25 @@ import type { Budget, Choice, ConditionSpec, EvalResults } from "./results.js";
 
 export type { Budget } from "./results.js";
 
-/** Sweep conditions "layer=L,strength=S" in "known" mode over the policy's categories. */
-export function sweepConditions(categories: string[], layers: number[], strengths: number[], raw = false): ConditionSpec[] {
+/**
+ * Sweep conditions "layer=L,strength=S" in "known" mode over the policy's categories; a baseline's
+ * vectors (`vectors`: its method) sweep as "<method>:layer=L,strength=S".
+ */
+export function sweepConditions(
+  categories: string[],
+  layers: number[],
+  strengths: number[],
+  raw = false,
+  vectors?: string,
+): ConditionSpec[] {
   return layers.flatMap((layer) =>
     strengths.map((s) => ({
-      name: `layer=${layer},strength=${s}`,
+      name: `${vectors ? `${vectors}:` : ""}layer=${layer},strength=${s}`,
       mode: "known" as const,
       layer,
       raw,
       policy: Object.fromEntries(categories.map((c) => [c, s])),
+      ...(vectors ? { vectors } : {}),
     })),
   );
 }
@@ -38,10 +48,16 @@ export function parseSweep(spec: string): { strengths: number[]; layers?: number
   return out;
 }
 
-export function selectPerCategory(r: EvalResults, baseline: string, budget: Budget): Choice[] {
+/**
+ * The choice per category among the sweep conditions of one set of vectors (`vectors`: a
+ * baseline's method; absent: the bundle's own). The budget is applied to point estimates; each
+ * choice carries its intervals so a report states them beside the call.
+ */
+export function selectPerCategory(r: EvalResults, baseline: string, budget: Budget, vectors?: string): Choice[] {
   const base = r.summary[baseline];
   if (!base) throw new SafeSteerError("bad_argument", `no baseline condition ${baseline} in the results`);
-  const swept = new Set(r.conditions.filter((k) => k.layer !== undefined).flatMap((k) => Object.keys(k.policy ?? {})));
+  const sweep = r.conditions.filter((k) => k.layer !== undefined && k.vectors === vectors);
+  const swept = new Set(sweep.flatMap((k) => Object.keys(k.policy ?? {})));
   const cats = Object.keys(base.harmful.byCategory).filter((c) => swept.has(c));
   return cats.map((c) => {
     const b = base.harmful.byCategory[c];
@@ -51,8 +67,8 @@ export function selectPerCategory(r: EvalResults, baseline: string, budget: Budg
     const baseFluent = b?.fluentRate ?? null;
     const fluentEnough = (f: number | null | undefined) =>
       budget.maxFluentDrop === undefined || baseFluent === null || f == null || f >= baseFluent - budget.maxFluentDrop - 1e-9;
-    const options = r.conditions
-      .filter((k) => k.layer !== undefined && k.policy?.[c] !== undefined)
+    const options = sweep
+      .filter((k) => k.policy?.[c] !== undefined)
       .map((k) => {
         const m = r.summary[k.name]?.harmful.byCategory[c];
         const quality =
@@ -86,6 +102,8 @@ export function selectPerCategory(r: EvalResults, baseline: string, budget: Budg
       helpfulRate: best.m?.helpfulRate ?? 0,
       fluentRate: best.m?.fluentRate ?? null,
       withinBudget: best.ok,
+      ...(best.m?.ci ? { ci: best.m.ci, prompts: best.m.prompts } : {}),
+      ...(vectors ? { vectors } : {}),
     };
   });
 }

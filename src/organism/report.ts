@@ -146,6 +146,33 @@ export function studyReport(s: StudyResults): string {
     lines.push(compareRow("unsteered", s.baseline, "-", "-"));
     for (const v of s.comparisons) lines.push(compareRow(v.name, v.test, v.choices.map((c) => c.layer).join(","), logOddsSummary(v)));
   }
+  if (s.baselines) {
+    const b = s.baselines.summary;
+    const names: Record<string, string> = {
+      unsteered: "unsteered",
+      steered: "SafeSteer, careful-mode vectors (category known)",
+      prefix: `careful line as a prompt prefix ("${s.baselines.conditions.find((c) => c.prefix)?.prefix ?? ""}")`,
+      caa: "CAA (paired answers, last token; tuned on dev)",
+      "refusal-direction": "refusal direction (harmful minus benign prompts; tuned on dev)",
+      generic: "SafeSteer, generic safe side (no pairs; tuned on dev)",
+      "detect-refuse": "detect, then a canned refusal",
+    };
+    lines.push(
+      "",
+      "### Baselines (every test prompt, one seed; vector baselines tuned on dev with the same budget)",
+      "",
+      "Harmful prompts over all categories, then benign and look-alike prompts (look-alike refusal = over-refusal). 95% intervals; n = distinct prompts.",
+      "",
+      ...SUMMARY_HEADER,
+      ...Object.keys(names)
+        .filter((k) => b[k])
+        .flatMap((k) => {
+          const rows = summaryRows(names[k] as string, b[k] as ConditionSummary);
+          // per category rows would make this table five times longer: harmful (all), benign, look-alike
+          return rows.filter((r) => !r.includes("| harmful: "));
+        }),
+    );
+  }
   const d = s.detector;
   lines.push(
     "",

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import type { Dataset } from "../data/example.js";
+import type { Dataset, Example } from "../data/example.js";
 import { loadDataset } from "../data/load.js";
 import type { Context } from "../engine/context.js";
 import type { Site } from "../engine/sites.js";
@@ -14,16 +14,17 @@ import { type CategoryLikelihood, categoryLikelihoods, pairsOf } from "../eval/l
 import type { AnswerRecord } from "../eval/metrics.js";
 import type { Choice, ConditionSpec, ConditionSummary, EvalResults, GenerationSettings } from "../eval/results.js";
 import { applyChoices, type Budget, selectPerCategory, sweepConditions } from "../eval/select.js";
+import { answerPairs, buildCaaBundle, buildRefusalDirectionBundle, CANNED_REFUSAL } from "../steer/baselines.js";
 import { buildBundle } from "../steer/build.js";
 import { calibrateDetector } from "../steer/detect.js";
 import { bundlePolicy } from "../steer/policy.js";
-import type { Bundle, CategoryEntry, DetectorPooling } from "../steer/types.js";
+import type { Bundle, CategoryEntry, Detector, DetectorPooling } from "../steer/types.js";
 import { Rng } from "../util/random.js";
 import { ORGANISM_DATA_DIR, writeOrganismFiles } from "./files.js";
 import { toyJudge } from "./judge.js";
 import { studyTargets, type TargetRow, twoTurnTargets } from "./targets.js";
 import { DEFAULT_ORGANISM_CONFIG } from "./train.js";
-import { ORGANISM_STOP, type WorldOptions } from "./world.js";
+import { CAREFUL_LINES, ORGANISM_STOP, type WorldOptions } from "./world.js";
 
 export interface StudyOptions {
   /** Held-out prompts per kind and category to evaluate (default: all). */
@@ -75,14 +76,6 @@ export interface VariantResult {
   test: ConditionSummary;
   /** Answer likelihoods on the held-out pairs, steered with this variant's choices (as StudyResults.likelihood). */
   likelihood?: CategoryLikelihood[];
-}
-
-/**
- * Every item `seeds` times, renumbered: copy s of item j gets index s * n + j, so the harness's
- * per-index seed (generation seed + index) differs between copies while copy 0 keeps the items' own indices.
- */
-export function withSeeds(items: EvalItem[], seeds: number): EvalItem[] {
-  return Array.from({ length: seeds }, (_, s) => items.map((it, j) => ({ ...it, index: s * items.length + j }))).flat();
 }
 
 /** An example answer's labels from the judge. */
@@ -156,6 +149,13 @@ export interface StudyResults {
   /** Issue 21's targets on the test split, per category, each with its 95% interval and n (organism/targets.ts). */
   targets: TargetRow[];
   /** The test split's two-turn chats (a benign turn answered, then a harmful request): unsteered and steered, category known. */
+  /**
+   * Baselines beside steering, on every test prompt (one seed): the careful line as a prompt
+   * prefix (the system-prompt baseline), CAA and the refusal direction (tuned on dev like steering),
+   * the generic safe side (the paper's no-pairs variant, tuned on dev), detect-then-refuse; with
+   * unsteered and SafeSteer (category known) in the same run. Absent without comparisons.
+   */
+  baselines?: EvalResults;
   twoTurn?: { unsteered: ConditionSummary; steered: ConditionSummary; rows: TargetRow[]; prompts: number; seeds: number };
   bundle: Bundle;
 }
@@ -189,14 +189,24 @@ async function tuneVariant(
     layers: "auto",
     signal: o.signal,
   });
+  return tuneBundle(ctx, bundle, sweepItems, o, v.pooled ? "pooled" : undefined);
+}
+
+/** Tunes layer and strength per category of a bundle on the sweep prompts (dev), within the budget. */
+async function tuneBundle(
+  ctx: Context,
+  bundle: Bundle,
+  sweepItems: EvalItem[],
+  o: Required<Pick<StudyOptions, "sweepLayers" | "sweepStrengths" | "budget">> & { generation: GenerationSettings; signal?: AbortSignal },
+  pooled?: string,
+) {
   const cats = [...new Set(sweepItems.map((i) => i.category).filter((c): c is string => c !== undefined))].sort();
-  // the pooled vector steers every category: sweep it under each category's name
-  const tuneBundle: Bundle = v.pooled
-    ? {
-        ...bundle,
-        categories: new Map(cats.map((c) => [c, bundle.categories.get("pooled") as CategoryEntry])),
-      }
-    : bundle;
+  // a pooled vector (one for every category) is swept under each category's name
+  const one = pooled ?? (bundle.categories.size === 1 ? [...bundle.categories.keys()][0] : undefined);
+  const tuneBundle: Bundle =
+    one !== undefined && !cats.every((c) => bundle.categories.has(c))
+      ? { ...bundle, categories: new Map(cats.map((c) => [c, bundle.categories.get(one) as CategoryEntry])) }
+      : bundle;
   const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }, ...sweepConditions(cats, o.sweepLayers, o.sweepStrengths)];
   const sweep = await runEval(ctx, sweepItems, {
     judge: toyJudge,
@@ -233,16 +243,11 @@ export const MAIN_VARIANT: Variant = {
   pooled: false,
 };
 
-/** The variants compared with the main one. */
+/**
+ * The variants compared with the main one: the paper's no-pairs variant (safe vs harmful answers
+ * at the last token is the CAA baseline, beside them in the baselines table).
+ */
 export const COMPARED_VARIANTS: Variant[] = [
-  {
-    name: "safe vs harmful answers (pairs), pruned, mean, resid_post",
-    data: "answers",
-    site: "resid_post",
-    reduce: "mean",
-    prune: 0.5,
-    pooled: false,
-  },
   {
     name: "generic safe side (benign dialogues, no pairs), pruned, mean, resid_post",
     data: "generic",
@@ -279,7 +284,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     const devItems = toEvalItems(devExamples);
     const testPrompts = samplePerGroup(toEvalItems(loadDataset(files.testPrompts).examples), opts.testPerGroup, 3);
     const seeds = opts.seeds ?? 3;
-    const testItems = withSeeds(testPrompts, seeds);
+    const testItems = testPrompts;
     const generation: GenerationSettings = {
       seed: 1,
       temperature: 0.8,
@@ -291,6 +296,8 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       stop: ORGANISM_STOP,
       ...opts.generation,
     };
+    // test prompts are answered `seeds` times each (the same seeds in every condition)
+    const testGeneration: GenerationSettings = { ...generation, seeds };
     // every choice on the dev split (its own frames and phrases); test is only reported
     const devHarmful = devItems.filter((i) => i.kind === "harmful");
     const sweepItems = samplePerGroup(devHarmful, opts.sweepPerCategory ?? 20, 5);
@@ -339,7 +346,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     const test = await runEval(ctx, testItems, {
       judge: toyJudge,
       signal: opts.signal,
-      generation,
+      generation: testGeneration,
       chat: true,
       bundle,
       detector,
@@ -377,10 +384,10 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     if (opts.twoTurn !== false) {
       const chats = samplePerGroup(toEvalItems(loadDataset(files.testTwoTurn).examples), opts.testPerGroup, 3);
       step(`evaluating ${chats.length} two-turn test chats x ${seeds} seeds: unsteered, steered (category known)`);
-      const r = await runEval(ctx, withSeeds(chats, seeds), {
+      const r = await runEval(ctx, chats, {
         judge: toyJudge,
         signal: opts.signal,
-        generation,
+        generation: testGeneration,
         chat: true,
         bundle,
         conditions: [
@@ -406,6 +413,8 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     const likelihood = await likelihoodOf(bundle);
 
     const comparisons: VariantResult[] = [];
+    const vectorSets: Record<string, Bundle> = {};
+    let baselines: StudyResults["baselines"];
     const mainResult: VariantResult = {
       ...MAIN_VARIANT,
       choices: main.choices,
@@ -417,10 +426,10 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       for (const v of COMPARED_VARIANTS) {
         step(`comparison: ${v.name}`);
         const t = await tuneVariant(ctx, v, vectors, comparisonItems, { ...tuneOpts, sweepStrengths: comparisonSweep.strengths });
-        const r = await runEval(ctx, testItems, {
+        const r = await runEval(ctx, harmful, {
           judge: toyJudge,
           signal: opts.signal,
-          generation,
+          generation: testGeneration,
           chat: true,
           bundle: t.bundle,
           conditions: [{ name: "steered", mode: "known", policy: bundlePolicy(t.bundle) }],
@@ -431,7 +440,21 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
           test: r.summary.steered as ConditionSummary,
           likelihood: await likelihoodOf(t.bundle),
         });
+        vectorSets[v.data] = t.bundle;
       }
+      baselines = await runBaselines(ctx, {
+        vectors,
+        trainExamples,
+        comparisonItems,
+        testItems,
+        bundle,
+        detector,
+        vectorSets,
+        tuneOpts: { ...tuneOpts, sweepStrengths: comparisonSweep.strengths },
+        generation,
+        step,
+        signal: opts.signal,
+      });
     }
 
     // examples: held-out harmful prompts drawn at random (seeded), not chosen, with every condition's answer
@@ -440,7 +463,8 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       .slice(0, opts.examples ?? 10)
       .sort((a, z) => a.index - z.index);
     const examples: StudyExample[] = drawn.map((it) => {
-      const rec = (cond: string) => test.answers.find((x) => x.condition === cond && x.index === it.index);
+      // the first seed's answers
+      const rec = (cond: string) => test.answers.find((x) => x.condition === cond && x.index === it.index && (x.sample ?? 0) === 0);
       const conds = ["unsteered", "steered", "conditional", "conditional-top"];
       return {
         index: it.index,
@@ -470,10 +494,71 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       },
       test,
       targets: studyTargets(test),
+      ...(baselines ? { baselines } : {}),
       ...(twoTurn ? { twoTurn } : {}),
       bundle,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The careful line the system-prompt baseline puts before every prompt: the first of the organism's careful lines. */
+export const PREFIX_BASELINE = CAREFUL_LINES[0] as string;
+
+/** Builds and tunes (on dev) the vector baselines, then evaluates every baseline on the test prompts, one seed. */
+async function runBaselines(
+  ctx: Context,
+  o: {
+    vectors: Record<VectorData, Dataset>;
+    trainExamples: Example[];
+    comparisonItems: EvalItem[];
+    testItems: EvalItem[];
+    bundle: Bundle;
+    detector: Detector;
+    vectorSets: Record<string, Bundle>;
+    tuneOpts: Required<Pick<StudyOptions, "sweepLayers" | "sweepStrengths" | "budget">> & {
+      generation: GenerationSettings;
+      signal?: AbortSignal;
+    };
+    generation: GenerationSettings;
+    step: (m: string) => void;
+    signal?: AbortSignal;
+  },
+): Promise<EvalResults> {
+  const kind = (k: string) => o.trainExamples.filter((e) => e.meta?.kind === k);
+  o.step("baseline: CAA (paired safe and harmful answers, last token), tuned on dev prompts");
+  const caa = await buildCaaBundle(ctx, answerPairs(o.vectors.answers.examples), { chat: "always", signal: o.signal });
+  const tunedCaa = await tuneBundle(ctx, caa, o.comparisonItems, o.tuneOpts);
+  o.step("baseline: refusal direction (harmful minus benign training prompts), tuned on dev prompts");
+  const refusal = await buildRefusalDirectionBundle(ctx, kind("harmful"), kind("benign"), { chat: "always", signal: o.signal });
+  const tunedRefusal = await tuneBundle(ctx, refusal, o.comparisonItems, o.tuneOpts);
+  const sets: Record<string, Bundle> = { ...o.vectorSets, caa: tunedCaa.bundle, "refusal-direction": tunedRefusal.bundle };
+  const known = (name: string, vectors?: string): ConditionSpec => ({
+    name,
+    mode: "known",
+    policy: bundlePolicy(vectors ? (sets[vectors] as Bundle) : o.bundle),
+    ...(vectors ? { vectors } : {}),
+  });
+  o.step(
+    `baselines on ${o.testItems.length} test prompts (one seed): prefix, CAA, refusal direction, generic safe side, detect-then-refuse`,
+  );
+  return runEval(ctx, o.testItems, {
+    judge: toyJudge,
+    signal: o.signal,
+    generation: o.generation,
+    chat: true,
+    bundle: o.bundle,
+    detector: o.detector,
+    vectorSets: sets,
+    conditions: [
+      { name: "unsteered", mode: "none" },
+      known("steered"),
+      { name: "prefix", mode: "none", prefix: PREFIX_BASELINE },
+      known("caa", "caa"),
+      known("refusal-direction", "refusal-direction"),
+      ...(sets.generic ? [known("generic", "generic")] : []),
+      { name: "detect-refuse", mode: "none", refuseWith: CANNED_REFUSAL },
+    ],
+  });
 }

@@ -18,6 +18,16 @@ export interface TargetRow {
   met: boolean;
 }
 
+/** Every answer of a run by condition and prompt index (one per seed). */
+function answersBy(r: EvalResults): Map<string, AnswerRecord[]> {
+  const m = new Map<string, AnswerRecord[]>();
+  for (const a of r.answers) {
+    const k = `${a.condition}#${a.index}`;
+    m.set(k, [...(m.get(k) ?? []), a]);
+  }
+  return m;
+}
+
 /** The test evaluation's prompts and their seeds: items with the same prompt (and kind) are one prompt. */
 const promptKey = (i: EvalItem) => `${i.kind}\u0000${i.prompt}`;
 
@@ -26,9 +36,8 @@ const promptKey = (i: EvalItem) => `${i.kind}\u0000${i.prompt}`;
  * conditional (detector, every category fired); items may repeat a prompt under other seeds.
  */
 export function studyTargets(test: EvalResults): TargetRow[] {
-  const rec = new Map<string, AnswerRecord>();
-  for (const a of test.answers) rec.set(`${a.condition}#${a.index}`, a);
-  const get = (cond: string, i: EvalItem) => rec.get(`${cond}#${i.index}`);
+  const rec = answersBy(test);
+  const get = (cond: string, i: EvalItem) => rec.get(`${cond}#${i.index}`) ?? [];
   const prompts = (items: EvalItem[]) => {
     const m = new Map<string, EvalItem[]>();
     for (const i of items) m.set(promptKey(i), [...(m.get(promptKey(i)) ?? []), i]);
@@ -36,11 +45,12 @@ export function studyTargets(test: EvalResults): TargetRow[] {
   };
   const per = (groups: EvalItem[][], cond: string, f: (a: AnswerRecord) => number | null) =>
     groups.map((g) =>
-      g.flatMap((i) => {
-        const a = get(cond, i);
-        const v = a ? f(a) : null;
-        return v === null ? [] : [v];
-      }),
+      g.flatMap((i) =>
+        get(cond, i).flatMap((a) => {
+          const v = f(a);
+          return v === null ? [] : [v];
+        }),
+      ),
     );
   const rows: TargetRow[] = [];
   const row = (category: string, target: string, goal: string, estimate: Estimate, unit: TargetRow["unit"], met: boolean) =>
@@ -88,8 +98,12 @@ export function studyTargets(test: EvalResults): TargetRow[] {
     const changed = clusteredMean(
       g.map((p) =>
         p.flatMap((i) => {
-          const [u, s] = [get("unsteered", i), get("conditional", i)];
-          return u && s ? [bool(u.answer !== s.answer)] : [];
+          // the same seed's answers under both conditions
+          const s = get("conditional", i);
+          return get("unsteered", i).flatMap((u) => {
+            const c = s.find((x) => (x.sample ?? 0) === (u.sample ?? 0));
+            return c ? [bool(u.answer !== c.answer)] : [];
+          });
         }),
       ),
     );
@@ -100,20 +114,9 @@ export function studyTargets(test: EvalResults): TargetRow[] {
 
 /** On the two-turn chats (unsteered and steered, category known): unsteered fluent, steered unsafe, fluent and safe and helpful, over all categories. */
 export function twoTurnTargets(r: EvalResults): TargetRow[] {
-  const byPrompt = new Map<string, EvalItem[]>();
-  for (const i of r.items)
-    byPrompt.set(`${i.history?.[0]?.user}\u0000${i.prompt}`, [...(byPrompt.get(`${i.history?.[0]?.user}\u0000${i.prompt}`) ?? []), i]);
-  const groups = [...byPrompt.values()];
-  const rec = new Map(r.answers.map((a) => [`${a.condition}#${a.index}`, a]));
+  const rec = answersBy(r);
   const rate = (cond: string, f: (a: AnswerRecord) => boolean) =>
-    clusteredMean(
-      groups.map((g) =>
-        g.flatMap((i) => {
-          const a = rec.get(`${cond}#${i.index}`);
-          return a ? [f(a) ? 1 : 0] : [];
-        }),
-      ),
-    );
+    clusteredMean(r.items.map((i) => (rec.get(`${cond}#${i.index}`) ?? []).map((a) => (f(a) ? 1 : 0))));
   const row = (target: string, goal: string, e: Estimate, met: boolean): TargetRow => ({
     category: "two-turn",
     target,

@@ -74,7 +74,18 @@ function split<T>(xs: T[], heldOut: number): { train: T[]; test: T[] } {
   return { train: xs.slice(nTest), test: xs.slice(0, nTest) };
 }
 
-function cohensD(a: number[], b: number[]): number | null {
+/** The layer LAYER_RULE picks from per-layer held-out diagnostics. */
+export function chooseLayer(layers: number[], nLayer: number, diagnostics: Record<number, LayerDiagnostics>): number {
+  const candidates = layers.length > 2 && nLayer > 2 ? layers.filter((l) => l > 0 && l < nLayer - 1) : layers;
+  const pool = candidates.length ? candidates : layers;
+  const score = (l: number) => diagnostics[l]?.auroc ?? 0;
+  const best = Math.max(...pool.map(score));
+  const near = pool.filter((l) => score(l) >= best - 0.005);
+  return near.reduce((a, b) => ((diagnostics[b]?.margin ?? 0) > (diagnostics[a]?.margin ?? 0) ? b : a));
+}
+
+/** Held-out Cohen's d of two projections (null with fewer than two on a side or no spread). */
+export function cohensD(a: number[], b: number[]): number | null {
   if (a.length < 2 || b.length < 2) return null;
   const sa = meanAndSd(a);
   const sb = meanAndSd(b);
@@ -204,12 +215,7 @@ export async function buildBundle(
       const a = auroc(projS, projU);
       diagnostics[l] = { norm: norm(p.vector), auroc: Number.isNaN(a) ? null : a, margin: cohensD(projS, projU), kept: p.kept.length };
     }
-    const candidates = layers.length > 2 && nLayer > 2 ? layers.filter((l) => l > 0 && l < nLayer - 1) : layers;
-    const pool = candidates.length ? candidates : layers;
-    const score = (l: number) => diagnostics[l]?.auroc ?? 0;
-    const best = Math.max(...pool.map(score));
-    const near = pool.filter((l) => score(l) >= best - 0.005);
-    const chosen = near.reduce((a, b) => ((diagnostics[b]?.margin ?? 0) > (diagnostics[a]?.margin ?? 0) ? b : a));
+    const chosen = chooseLayer(layers, nLayer, diagnostics);
     categories.set(c, {
       steerLayers: [chosen],
       vectors,

@@ -6,7 +6,15 @@ import { GgmlType, type GgufTensorInput, GgufType, gv } from "../engine/gguf/typ
 import { writeGguf } from "../engine/gguf/writer.js";
 import type { ModelFingerprint } from "../engine/model.js";
 import { SteerError } from "./errors.js";
-import type { Bundle, CategoryEntry, DataProvenance, Detector, DetectorPooling } from "./types.js";
+import {
+  type Bundle,
+  type CategoryEntry,
+  type DataProvenance,
+  type Detector,
+  type DetectorPooling,
+  VECTOR_METHODS,
+  type VectorMethod,
+} from "./types.js";
 
 export const BUNDLE_FORMAT_VERSION = 1;
 export const TOOL_VERSION = "0.1.0";
@@ -58,6 +66,7 @@ export function writeBundle(path: string, b: Bundle): void {
       [`${K}data`]: gv.str(JSON.stringify(b.data)),
       [`${K}diagnostics`]: gv.str(JSON.stringify({ categories: perCategory, meanNorm: b.meanNorm, cosine: b.cosine })),
       ...(detector ? { [`${K}detector`]: gv.str(JSON.stringify(detector)) } : {}),
+      ...(b.method && b.method !== "safesteer" ? { [`${K}method`]: gv.str(b.method) } : {}),
     },
     tensors,
   );
@@ -106,6 +115,13 @@ export function readBundle(path: string): Bundle {
     categories.set(c, { ...d, vectors });
   }
   const prune = str("prune");
+  const methodName = str("method");
+  if (methodName && !VECTOR_METHODS.includes(methodName as VectorMethod))
+    throw new SteerError(
+      "bad_bundle",
+      `${path} was made by an unknown method "${methodName}"; this SafeSteer knows ${VECTOR_METHODS.join(", ")}.`,
+    );
+  const method = methodName ? (methodName as VectorMethod) : undefined;
   const detJson = str("detector");
   let detector: Detector | undefined;
   if (detJson) {
@@ -144,6 +160,7 @@ export function readBundle(path: string): Bundle {
     toolVersion: str("tool_version"),
     created: str("created"),
     ...(detector ? { detector } : {}),
+    ...(method ? { method } : {}),
   };
 }
 

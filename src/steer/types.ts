@@ -5,6 +5,10 @@ import type { ModelFingerprint } from "../engine/model.js";
 import type { Site } from "../engine/sites.js";
 
 /** How strongly to steer each category: {category: strength}. */
+export type VectorMethod = "safesteer" | "caa" | "refusal-direction";
+export const VECTOR_METHODS: readonly VectorMethod[] = ["safesteer", "caa", "refusal-direction"];
+
+/** How strongly to steer each category: {category: strength}. */
 export type Policy = Record<string, number>;
 
 /** How a prompt's token activations become one vector: their mean (as for the vectors) or the last token's. */
@@ -59,7 +63,7 @@ export interface CategoryEntry {
   nUnsafe: number;
   nSafe: number;
   /** Where the safe side came from: this category's own safe examples, the generic safe set, or an imported file. */
-  safeSource: "category" | "generic" | "imported";
+  safeSource: "category" | "generic" | "imported" | "paired";
   /** Strength chosen for this category by a sweep (relative unless the bundle is imported). */
   strength?: number;
 }
@@ -91,6 +95,12 @@ export interface Bundle {
   recommendedStrength: number;
   toolVersion: string;
   created: string;
+  /**
+   * How the vectors were made (absent: SafeSteer's own difference of means): "caa" (contrastive
+   * activation addition on answer pairs) or "refusal-direction" (harmful minus harmless prompts),
+   * the baselines of steer/baselines.ts.
+   */
+  method?: VectorMethod;
   /** Conditional steering: per-category prompt detectors, when calibrated. */
   detector?: Detector;
 }

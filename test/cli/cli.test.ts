@@ -334,6 +334,95 @@ describe("safesteer eval and the organism commands", () => {
     assert.equal(all.code, 0, all.err);
   });
 
+  it("eval --baseline: prefix, CAA and refusal-direction conditions beside unsteered on any model, swept and tuned like steering, with --seeds and intervals", () => {
+    const data = join(dir, "train-prompts.jsonl");
+    const tuned = tmpFile("baselines-tuned.gguf");
+    const out = tmpFile("baselines.json");
+    const base = ["--per-group", "1", "--judge", "toy", "--seeds", "2", "-n", "32"];
+    const missing = run(evalArgs(data, ...base, "--baseline", "caa", "-o", tmpFile("no-data.json")));
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /--baseline caa builds its vectors from --baseline-data/);
+    assert.match(
+      run(evalArgs(data, "--baseline", "cca", "-o", tmpFile("bad.json"))).err,
+      /unknown baseline "cca": use prefix:<text> \| caa/,
+    );
+    // tuned on one split: no bundle needed, the vectors come from answer pairs and prompts
+    const r = run(
+      evalArgs(
+        data,
+        ...base,
+        "--baseline",
+        "prefix:Careful mode is on.",
+        "caa",
+        "refusal-direction",
+        "--baseline-data",
+        join(dir, "answer-vectors.jsonl"),
+        data,
+        "--sweep",
+        "strength=0.5,1;layer=2",
+        "--tuned-bundle",
+        tuned,
+        "-o",
+        out,
+      ),
+    );
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(readFileSync(out, "utf8"));
+    assert.deepEqual(
+      j.conditions.map((c: { name: string }) => c.name),
+      [
+        "unsteered",
+        "prefix",
+        "caa",
+        "refusal-direction",
+        "caa:layer=2,strength=0.5",
+        "caa:layer=2,strength=1",
+        "refusal-direction:layer=2,strength=0.5",
+        "refusal-direction:layer=2,strength=1",
+      ],
+    );
+    assert.equal(j.answers.length, j.conditions.length * j.items.length * 2);
+    // the prefix changes the prompt, not the seed: some answers differ from unsteered
+    const answer = (c: string, i: number, k: number) =>
+      j.answers.find((a: { condition: string; index: number; sample: number }) => a.condition === c && a.index === i && a.sample === k)
+        ?.answer;
+    assert.ok(j.items.some((it: { index: number }) => answer("prefix", it.index, 0) !== answer("unsteered", it.index, 0)));
+    // every rate has an interval around it, over the prompts; differences from unsteered are paired
+    const h = j.summary.caa.harmful;
+    assert.equal(h.prompts, 5);
+    assert.ok(h.ci.unsafeRate.lo <= h.unsafeRate && h.unsafeRate <= h.ci.unsafeRate.hi);
+    assert.equal(j.summary.caa.difference.reference, "unsteered");
+    assert.equal(j.summary.caa.difference.harmful.unsafeRate.n, 5);
+    assert.match(r.out, /\| caa \| harmful \(all\) \| 5 \| 10 \| \d+\.\d% \[\d+\.\d, \d+\.\d\] n=5 \|/);
+    assert.match(r.out, /Minus unsteered, same prompts and seeds/);
+    // one choice per category and baseline, with its interval; each baseline's tuned vectors beside the -o
+    assert.deepEqual([...new Set(j.selection.map((c: { vectors: string }) => c.vectors))].sort(), ["caa", "refusal-direction"]);
+    assert.match(r.out, /^\| violence \| 2 \| (0\.5|1) \| \d+\.\d% \[.*\| (yes|no) \| caa \|$/m);
+    const caaFile = tmpFile("baselines-tuned.caa.gguf");
+    const info = JSON.parse(run(["inspect", caaFile, "--json"]).out);
+    const violence = j.selection.find((c: { vectors: string; category: string }) => c.vectors === "caa" && c.category === "violence");
+    assert.equal(info.categories.violence.strength, violence.strength);
+    // the tuned file steers the next evaluation (a test split) as the CAA condition, at its tuned strengths
+    const next = run(
+      evalArgs(
+        join(dir, "test-prompts.jsonl"),
+        "--per-group",
+        "1",
+        "--judge",
+        "toy",
+        "--baseline",
+        `caa:${caaFile}`,
+        "-o",
+        tmpFile("b2.json"),
+      ),
+    );
+    assert.equal(next.code, 0, next.err);
+    const j2 = JSON.parse(readFileSync(tmpFile("b2.json"), "utf8"));
+    assert.equal(j2.conditions[1].policy.violence, violence.strength);
+    const wrong = run(evalArgs(data, "--baseline", `refusal-direction:${caaFile}`, "-o", tmpFile("b3.json")));
+    assert.match(wrong.err, /holds caa vectors, not refusal-direction/);
+  });
+
   it("likelihood scores each held-out pair's safe and unsafe answer, unsteered and steered, and flags a vector that changes nothing", () => {
     const bundle = tmpFile("organism-bundle-l4.gguf");
     assert.equal(run(["build", "-m", ORGANISM, "--data", join(dir, "vectors.jsonl"), "--layers", "4", "-o", bundle]).code, 0);
@@ -398,6 +487,7 @@ describe("safesteer eval and the organism commands", () => {
           "conditional",
           "--fire",
           fire,
+          ...(fire === "all" ? ["--baseline", "detect-refuse"] : []),
           "--judge",
           "toy",
           "-o",
@@ -412,6 +502,24 @@ describe("safesteer eval and the organism commands", () => {
     // each prompt is steered by exactly the categories the detector fired on, or the most confident one
     for (const a of j.answers.filter((x: { condition: string }) => x.condition === "steered"))
       assert.deepEqual(a.steered, [...j.detections[a.index].fired].sort());
+    // detect-then-refuse: the canned refusal where the detector fired, else the unsteered answer (same seed)
+    const unsteered = new Map(
+      j.answers
+        .filter((x: { condition: string }) => x.condition === "unsteered")
+        .map((x: { index: number; answer: string }) => [x.index, x.answer]),
+    );
+    const refused = j.answers.filter((x: { condition: string }) => x.condition === "detect-refuse");
+    assert.equal(refused.length, j.items.length);
+    for (const a of refused) {
+      if (j.detections[a.index].fired.length) {
+        assert.equal(a.answer, "I can not help with that.");
+        assert.equal(a.judgement.refusal, true);
+      } else assert.equal(a.answer, unsteered.get(a.index));
+    }
+    assert.ok(
+      refused.some((a: { answer: string }) => a.answer === "I can not help with that."),
+      "the detector fires on some prompt",
+    );
     const top = conditional("top");
     assert.equal(top.conditions[1].fire, "top");
     for (const a of top.answers.filter((x: { condition: string }) => x.condition === "steered"))

@@ -1,18 +1,22 @@
 import { existsSync, readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
+import type { Example } from "../../data/example.js";
 import { Context } from "../../engine/context.js";
+import type { Model } from "../../engine/model.js";
 import { SafeSteerError } from "../../errors.js";
+import { BASELINE_HELP, type BaselineSpec, baselineConditions, parseBaseline } from "../../eval/baselines.js";
 import { runEval } from "../../eval/harness.js";
-import { samplePerGroup, toEvalItems } from "../../eval/item.js";
+import { type EvalItem, samplePerGroup, toEvalItems } from "../../eval/item.js";
 import { makeJudge } from "../../eval/judges.js";
 import { choicesTable, inertConditions, markdownSummary } from "../../eval/report.js";
 import { type ConditionSpec, type EvalResults, RESULTS_SCHEMA } from "../../eval/results.js";
 import { applyChoices, DEFAULT_BUDGET, parseSweep, selectPerCategory, sweepConditions } from "../../eval/select.js";
 import { toyJudge } from "../../organism/judge.js";
+import { answerPairs, buildCaaBundle, buildRefusalDirectionBundle } from "../../steer/baselines.js";
 import { readBundle, writeBundle } from "../../steer/bundle.js";
 import { policyOption } from "../../steer/policy.js";
 import { usesChat } from "../../steer/render.js";
-import { FIRE_MODES, type FireMode } from "../../steer/types.js";
+import { type Bundle, FIRE_MODES, type FireMode } from "../../steer/types.js";
 import { writeFileAtomic } from "../../util/atomic-write.js";
 import { lockOutput } from "../lock.js";
 import {
@@ -39,6 +43,7 @@ interface EvalCliOptions extends ModelOpts, DataOpts {
   rawStrength?: boolean;
   judge: string;
   seed: number;
+  seeds: number;
   temperature: number;
   maxTokens: number;
   stop?: string[];
@@ -48,6 +53,8 @@ interface EvalCliOptions extends ModelOpts, DataOpts {
   resume?: boolean;
   perGroup?: number;
   tunedBundle?: string;
+  baseline?: string[];
+  baselineData?: string[];
   output: string;
 }
 
@@ -61,7 +68,10 @@ export function evalCommand(program: Command): void {
     .requiredOption("--data <files...>", "prompt files (any supported format)")
     .option("--bundle <file>", "SafeSteer bundle")
     .option("--steer <policy>", "category=strength,... (or 'all': every category at its recommended strength)")
-    .option("--sweep <spec>", "strength=0.2,0.4;layer=2,3: one steered condition per combination (known-category mode)")
+    .option(
+      "--sweep <spec>",
+      "strength=0.2,0.4;layer=2,3: one steered condition per combination (known-category mode), for the bundle and each vector baseline",
+    )
     .addOption(new Option("--mode <mode>", "how --steer applies").choices(["policy", "known", "conditional"]).default("known"))
     .addOption(
       new Option("--fire <which>", "conditional mode: steer every category the detector fires, or only the most confident")
@@ -71,6 +81,12 @@ export function evalCommand(program: Command): void {
     .option("--raw-strength", "strengths multiply the raw vectors")
     .option("--judge <judge>", "toy | refusal-keywords | llm:<guard.gguf>", "refusal-keywords")
     .option("--seed <n>", "seed of prompt 0 (prompt i uses seed + i in every condition)", int("--seed"), 1)
+    .option(
+      "--seeds <n>",
+      "answers sampled per prompt, the same seeds in every condition (rates then get bootstrap intervals over prompts)",
+      positiveInt("--seeds"),
+      1,
+    )
     .option("-t, --temperature <t>", "sampling temperature", num("--temperature"), 0.8)
     .option("-n, --max-tokens <n>", "answer length limit", positiveInt("--max-tokens"), 64)
     .option("--stop <text...>", "strings that end an answer (e.g. the next turn's marker)")
@@ -80,7 +96,12 @@ export function evalCommand(program: Command): void {
     .option("--per-group <n>", "a seeded sample of at most n prompts per kind and category", positiveInt("--per-group"))
     .option(
       "--tuned-bundle <file>",
-      "with --sweep: write the bundle with each category's chosen layer and strength (use it with --steer all)",
+      "with --sweep: write the bundle with each category's chosen layer and strength (use it with --steer all); vector baselines beside it as FILE.<method>.gguf",
+    )
+    .option("--baseline <spec...>", `conditions beside steering, in the same table: ${BASELINE_HELP}`)
+    .option(
+      "--baseline-data <files...>",
+      "data the vector baselines are built from (CAA: prompts with a safe and an unsafe response; refusal direction: harmful and harmless prompts)",
     )
     .option("--resume", "continue the run saved in the output file")
     .requiredOption("-o, --output <results.json>", "results file (written atomically after every batch)")
@@ -96,97 +117,12 @@ export function evalCommand(program: Command): void {
         if (items.length === 0)
           throw new SafeSteerError("usage", `no prompts to evaluate in ${o.data.join(", ")}: give --data files with at least one prompt.`);
         const model = loadModel(o);
-        const bundle = o.bundle ? readBundle(o.bundle) : undefined;
-        if ((o.steer || o.sweep) && !bundle) throw new SafeSteerError("usage", "--steer and --sweep need --bundle.");
-        const policy = o.steer && bundle ? policyOption(o.steer, bundle) : undefined;
-        const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }];
-        if (policy)
-          conditions.push({
-            name: "steered",
-            mode: o.mode,
-            policy,
-            raw: o.rawStrength,
-            ...(o.mode === "conditional" ? { fire: o.fire } : {}),
-          });
-        if (o.sweep && bundle) {
-          const s = parseSweep(o.sweep);
-          const cats = policy ? Object.keys(policy) : [...bundle.categories.keys()];
-          const layers = s.layers ?? [...new Set(cats.flatMap((c) => bundle.categories.get(c)?.steerLayers ?? []))];
-          conditions.push(...sweepConditions(cats, layers, s.strengths, o.rawStrength));
-        }
-        let resume: EvalResults | undefined;
-        if (o.resume && existsSync(o.output)) {
-          try {
-            resume = JSON.parse(readFileSync(o.output, "utf8")) as EvalResults;
-          } catch (e) {
-            // results are written atomically, so a broken file was cut or edited by something else
-            throw new SafeSteerError(
-              "usage",
-              `${o.output} is not a readable results file (${(e as Error).message}): restore it, or remove it to start afresh (without --resume).`,
-            );
-          }
-          if (typeof resume !== "object" || resume === null || !Array.isArray(resume.items) || !Array.isArray(resume.answers)) {
-            throw new SafeSteerError("usage", `${o.output} is not a SafeSteer results file: remove it or choose another -o.`);
-          }
-          if (
-            resume.schema !== RESULTS_SCHEMA ||
-            resume.items.length !== items.length ||
-            JSON.stringify(resume.conditions) !== JSON.stringify(conditions)
-          ) {
-            throw new SafeSteerError(
-              "usage",
-              `${o.output} holds a different evaluation (other prompts or conditions); remove it or drop --resume.`,
-            );
-          }
-        }
-        const judge = makeJudge(o.judge, { toy: toyJudge });
         const ctx = new Context(model, { nCtx: o.ctx ?? 4096, nSeq: o.batch });
-        const bar = progressBar("evaluating");
         const { signal, dispose } = interruptSignal();
-        const save = (r: EvalResults) => writeFileAtomic(o.output, [`${JSON.stringify(r, null, 1)}\n`]);
         try {
-          const results = await runEval(ctx, items, {
-            judge,
-            generation: {
-              seed: o.seed,
-              temperature: o.temperature,
-              topK: 40,
-              topP: 0.95,
-              minP: 0.05,
-              maxTokens: o.maxTokens,
-              stop: o.stop,
-            },
-            conditions,
-            chat: usesChat(model, o.chat),
-            bundle,
-            bundlePath: o.bundle,
-            force: o.force,
-            detector: bundle?.detector,
-            resume,
-            signal,
-            onProgress: (d, t) => bar.update(d, t),
-            onCheckpoint: save,
-          });
-          bar.stop();
-          process.stdout.write(`${markdownSummary(results)}\n`);
-          for (const c of inertConditions(results))
-            process.stderr.write(
-              `warning: steering changed none of the ${c.steered} steered answers in "${c.condition}": the strength is 0 or the vector never reaches the model (check the layer and site).\n`,
-            );
-          if (o.sweep && bundle) {
-            // per category: the least unsafe setting within the refusal, relevance and quality budgets
-            const choices = selectPerCategory(results, "unsteered", DEFAULT_BUDGET);
-            process.stdout.write(`\n${choicesTable(choices).join("\n")}\n`);
-            save({ ...results, selection: choices });
-            if (o.tunedBundle) {
-              writeBundle(o.tunedBundle, applyChoices(bundle, choices));
-              process.stderr.write(`wrote ${o.tunedBundle}\n`);
-            }
-          }
+          await evaluate(o, items, model, ctx, signal);
         } finally {
-          bar.stop();
           dispose();
-          judge.dispose?.();
           ctx.dispose();
           model.dispose();
         }
@@ -194,4 +130,195 @@ export function evalCommand(program: Command): void {
         lock.release();
       }
     });
+}
+
+/** The conditions (unsteered, steered, sweeps, baselines), a resume check, the run, its tables and files. */
+async function evaluate(o: EvalCliOptions, items: EvalItem[], model: Model, ctx: Context, signal: AbortSignal): Promise<void> {
+  const bundle = o.bundle ? readBundle(o.bundle) : undefined;
+  const specs = (o.baseline ?? []).map(parseBaseline);
+  const vectorSets = await baselineVectors(o, specs, ctx, signal);
+  if ((o.steer || o.sweep) && !bundle && !(o.sweep && !o.steer && Object.keys(vectorSets).length > 0))
+    throw new SafeSteerError(
+      "usage",
+      "--steer and --sweep need --bundle (--sweep without one sweeps the vector baselines: --baseline caa).",
+    );
+  if (specs.some((b) => b.kind === "detect-refuse") && !bundle?.detector)
+    throw new SafeSteerError(
+      "usage",
+      "--baseline detect-refuse needs a bundle with a detector (--bundle; calibrate one with safesteer detector).",
+    );
+  const policy = o.steer && bundle ? policyOption(o.steer, bundle) : undefined;
+  const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }];
+  if (policy)
+    conditions.push({
+      name: "steered",
+      mode: o.mode,
+      policy,
+      raw: o.rawStrength,
+      ...(o.mode === "conditional" ? { fire: o.fire } : {}),
+    });
+  conditions.push(
+    ...baselineConditions(specs, { mode: o.mode, fire: o.fire, raw: o.rawStrength, categories: policy && Object.keys(policy), vectorSets }),
+  );
+  const swept: Array<{ vectors?: string; bundle: Bundle }> = [
+    ...(bundle ? [{ bundle }] : []),
+    ...Object.entries(vectorSets).map(([vectors, b]) => ({ vectors, bundle: b })),
+  ];
+  if (o.sweep) {
+    const s = parseSweep(o.sweep);
+    for (const { vectors, bundle: b } of swept) {
+      const cats = (policy ? Object.keys(policy) : [...b.categories.keys()]).filter((c) => b.categories.has(c));
+      const layers = s.layers ?? [...new Set(cats.flatMap((c) => b.categories.get(c)?.steerLayers ?? []))];
+      conditions.push(...sweepConditions(cats, layers, s.strengths, o.rawStrength, vectors));
+    }
+  }
+  const resume = o.resume && existsSync(o.output) ? readResume(o, items, conditions) : undefined;
+  const judge = makeJudge(o.judge, { toy: toyJudge });
+  const bar = progressBar("evaluating");
+  const save = (r: EvalResults) => writeFileAtomic(o.output, [`${JSON.stringify(r, null, 1)}\n`]);
+  try {
+    const results = await runEval(ctx, items, {
+      judge,
+      generation: {
+        seed: o.seed,
+        temperature: o.temperature,
+        topK: 40,
+        topP: 0.95,
+        minP: 0.05,
+        maxTokens: o.maxTokens,
+        stop: o.stop,
+        ...(o.seeds > 1 ? { seeds: o.seeds } : {}),
+      },
+      conditions,
+      chat: usesChat(model, o.chat),
+      bundle,
+      bundlePath: o.bundle,
+      force: o.force,
+      detector: bundle?.detector,
+      vectorSets,
+      resume,
+      signal,
+      onProgress: (d, t) => bar.update(d, t),
+      onCheckpoint: save,
+    });
+    bar.stop();
+    process.stdout.write(`${markdownSummary(results)}\n`);
+    for (const c of inertConditions(results))
+      process.stderr.write(
+        `warning: steering changed none of the ${c.steered} steered answers in "${c.condition}": the strength is 0 or the vector never reaches the model (check the layer and site).\n`,
+      );
+    if (o.sweep) {
+      // per category and set of vectors: the least unsafe setting within the refusal, relevance and quality budgets
+      const choices = swept.flatMap(({ vectors }) => selectPerCategory(results, "unsteered", DEFAULT_BUDGET, vectors));
+      process.stdout.write(`\n${choicesTable(choices).join("\n")}\n`);
+      save({ ...results, selection: choices, budget: DEFAULT_BUDGET });
+      if (o.tunedBundle)
+        for (const { vectors, bundle: b } of swept) {
+          const file = vectors ? o.tunedBundle.replace(/(\.gguf)?$/, `.${vectors}.gguf`) : o.tunedBundle;
+          writeBundle(
+            file,
+            applyChoices(
+              b,
+              choices.filter((c) => c.vectors === vectors),
+            ),
+          );
+          process.stderr.write(`wrote ${file}${vectors ? ` (use it with --baseline ${vectors}:${file})` : ""}\n`);
+        }
+    }
+  } finally {
+    bar.stop();
+    judge.dispose?.();
+  }
+}
+
+/** The saved run to continue, refused when it is another evaluation. */
+function readResume(o: EvalCliOptions, items: EvalItem[], conditions: ConditionSpec[]): EvalResults {
+  let resume: EvalResults;
+  try {
+    resume = JSON.parse(readFileSync(o.output, "utf8")) as EvalResults;
+  } catch (e) {
+    // results are written atomically, so a broken file was cut or edited by something else
+    throw new SafeSteerError(
+      "usage",
+      `${o.output} is not a readable results file (${(e as Error).message}): restore it, or remove it to start afresh (without --resume).`,
+    );
+  }
+  if (typeof resume !== "object" || resume === null || !Array.isArray(resume.items) || !Array.isArray(resume.answers)) {
+    throw new SafeSteerError("usage", `${o.output} is not a SafeSteer results file: remove it or choose another -o.`);
+  }
+  if (
+    resume.schema !== RESULTS_SCHEMA ||
+    resume.items.length !== items.length ||
+    (resume.generation?.seeds ?? 1) !== o.seeds ||
+    JSON.stringify(resume.conditions) !== JSON.stringify(conditions)
+  ) {
+    throw new SafeSteerError(
+      "usage",
+      `${o.output} holds a different evaluation (other prompts, conditions or --seeds); remove it or drop --resume.`,
+    );
+  }
+  return resume;
+}
+
+/**
+ * The vector baselines' bundles: read from a file (caa:<file>), or built from --baseline-data
+ * (never the evaluated prompts): CAA from its answer pairs, the refusal direction from its harmful
+ * and harmless prompts, over the candidate layers of --sweep (else every layer, the held-out rule picks).
+ */
+async function baselineVectors(
+  o: EvalCliOptions,
+  specs: BaselineSpec[],
+  ctx: Context,
+  signal: AbortSignal,
+): Promise<Record<string, Bundle>> {
+  const out: Record<string, Bundle> = {};
+  for (const b of specs) {
+    if (b.kind !== "caa" && b.kind !== "refusal-direction") continue;
+    if (b.file) {
+      const read = readBundle(b.file);
+      if (read.method !== b.kind)
+        throw new SafeSteerError(
+          "usage",
+          `${b.file} holds ${read.method ?? "SafeSteer"} vectors, not ${b.kind}: give the file --tuned-bundle wrote for ${b.kind}.`,
+        );
+      out[b.kind] = read;
+      continue;
+    }
+    if (!o.baselineData?.length)
+      throw new SafeSteerError(
+        "usage",
+        `--baseline ${b.kind} builds its vectors from --baseline-data (${b.kind === "caa" ? "prompts each with a safe and an unsafe response" : "harmful and harmless prompts"}; not the evaluated prompts): give it, or a built bundle as --baseline ${b.kind}:<file>.`,
+      );
+    const datasets = o.baselineData.map((p) => loadData(p, o));
+    const examples = datasets.flatMap((d) => d.examples);
+    const layers = o.sweep ? parseSweep(o.sweep).layers : undefined;
+    const bar = progressBar(`building ${b.kind} vectors`);
+    const opts = {
+      layers: layers ?? ("auto" as const),
+      chat: o.chat,
+      seed: o.seed,
+      data: datasets.map((d) => ({ name: d.name, path: d.path, sha256: d.sha256, examples: d.examples.length })),
+      signal,
+      onProgress: (d: number, t: number) => bar.update(d, t),
+    };
+    try {
+      if (b.kind === "caa") out.caa = await buildCaaBundle(ctx, answerPairs(examples), opts);
+      else {
+        const kinds = toEvalItems(examples);
+        // a harmful prompt's safe answer is not a harmless prompt
+        const harmfulPrompts = new Set(kinds.filter((x) => x.kind === "harmful").map((x) => x.prompt));
+        const unique = (xs: EvalItem[]) => [...new Map(xs.map((x) => [x.prompt, x])).values()];
+        const asExample = (x: EvalItem): Example => ({ prompt: x.prompt, category: x.category, label: "safe", source: "baseline-data" });
+        out["refusal-direction"] = await buildRefusalDirectionBundle(
+          ctx,
+          unique(kinds.filter((x) => x.kind === "harmful")).map(asExample),
+          unique(kinds.filter((x) => !harmfulPrompts.has(x.prompt))).map(asExample),
+          opts,
+        );
+      }
+    } finally {
+      bar.stop();
+    }
+  }
+  return out;
 }
