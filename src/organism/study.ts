@@ -33,14 +33,14 @@ export interface StudyOptions {
   seeds?: number;
   /** Evaluate the test split's two-turn chats, unsteered and steered (default: yes). */
   twoTurn?: boolean;
-  /** Training prompts per category for the main variant's sweep (default 20). */
+  /** Dev prompts per category for the main variant's sweep (default 16). */
   sweepPerCategory?: number;
   /** Layers swept (default: every layer). */
   sweepLayers?: number[];
-  /** Relative strengths of the main variant's sweep (default 0.5, 1, 1.25, 1.5, 1.75, 2). */
+  /** Relative strengths of the main variant's sweep (default 0.5, 1, 1.5, 2). */
   sweepStrengths?: number[];
   /**
-   * The compared variants' sweep, coarser to keep the demo short (default: 12 training prompts per
+   * The compared variants' sweep, coarser to keep the demo short (default: 8 dev prompts per
    * category, strengths 0.5, 1, 1.5, 2; every layer swept).
    */
   comparisonSweep?: { perCategory: number; strengths: number[] };
@@ -300,14 +300,14 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     const testGeneration: GenerationSettings = { ...generation, seeds };
     // every choice on the dev split (its own frames and phrases); test is only reported
     const devHarmful = devItems.filter((i) => i.kind === "harmful");
-    const sweepItems = samplePerGroup(devHarmful, opts.sweepPerCategory ?? 20, 5);
+    const sweepItems = samplePerGroup(devHarmful, opts.sweepPerCategory ?? 16, 5);
     const comparisonSweep = opts.comparisonSweep ?? { perCategory: 8, strengths: [0.5, 1, 1.5, 2] };
     const comparisonItems = samplePerGroup(devHarmful, comparisonSweep.perCategory, 5);
     const allLayers = Array.from({ length: ctx.model.info.nLayer }, (_, l) => l);
     const budget = opts.budget ?? STUDY_BUDGET;
     const tuneOpts = {
       sweepLayers: opts.sweepLayers ?? allLayers,
-      sweepStrengths: opts.sweepStrengths ?? [0.5, 1, 1.25, 1.5, 1.75, 2],
+      sweepStrengths: opts.sweepStrengths ?? [0.5, 1, 1.5, 2],
       budget,
       generation,
       signal: opts.signal,
@@ -489,7 +489,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       budget,
       sweep: main.sweep,
       sweeps: {
-        main: { perCategory: opts.sweepPerCategory ?? 20, layers: tuneOpts.sweepLayers, strengths: tuneOpts.sweepStrengths },
+        main: { perCategory: opts.sweepPerCategory ?? 16, layers: tuneOpts.sweepLayers, strengths: tuneOpts.sweepStrengths },
         comparisons: { perCategory: comparisonSweep.perCategory, layers: tuneOpts.sweepLayers, strengths: comparisonSweep.strengths },
       },
       test,
