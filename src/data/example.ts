@@ -9,6 +9,8 @@ export interface Example {
   label: Label;
   /** Where it came from: "<dataset>:<line>" */
   source: string;
+  /** Reference answers (safe ones) for reference-based quality (BLEU, ROUGE-L) in eval. */
+  references?: string[];
   /** Extra fields of generic rows (e.g. the toy world's "kind" and "topic"), kept for judges. */
   meta?: Record<string, unknown>;
 }

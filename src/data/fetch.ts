@@ -39,6 +39,7 @@ export type FileState = "present" | "missing" | "differs";
 export function fileState(spec: DataFileSpec, dir: string): FileState {
   const p = join(dir, spec.file);
   if (!existsSync(p)) return "missing";
+  if (spec.sha256 === null) return "differs"; // nothing to check it against
   // the size first: hashing a file that cannot match is wasted work
   return statSync(p).size === spec.bytes && sha256Hex(readFileSync(p)) === spec.sha256 ? "present" : "differs";
 }
@@ -65,17 +66,23 @@ export async function fetchDataset(name: string, opts: FetchOptions = {}): Promi
   const d = requireDataset(name);
   const dir = opts.dir ?? dataDir();
   const todo = datasetFiles(d).filter((f) => opts.force || fileState(f, dir) !== "present");
+  const unpinned = todo.find((f) => f.sha256 === null || f.bytes === null);
+  if (unpinned)
+    throw new DataError(
+      "fetch_failed",
+      `${d.name}: the sha256 of ${unpinned.file} is not pinned yet, so it cannot be downloaded verified; download ${unpinned.url} by hand and pass the file's path (or put it in ${dir} as ${unpinned.file}).`,
+    );
   if (todo.length && resolve(dir) === resolve(sharedDataDir()))
     throw new DataError(
       "fetch_failed",
       `${d.name}: ${dir} is the shared read-only copy of the data sets; set SAFESTEER_DATA to a folder of your own to download into.`,
     );
-  const total = todo.reduce((n, f) => n + f.bytes, 0);
+  const total = todo.reduce((n, f) => n + (f.bytes ?? 0), 0);
   const got: Array<[DataFileSpec, Buffer]> = [];
   let before = 0;
   for (const f of todo) {
     got.push([f, await download(d, f, sourceUrl(f, opts.mirror), (n) => opts.onProgress?.(before + n, total), opts.signal)]);
-    before += f.bytes;
+    before += f.bytes ?? 0;
   }
   if (opts.signal?.aborted) throw stopped(d);
   try {
@@ -93,7 +100,7 @@ export async function fetchDataset(name: string, opts: FetchOptions = {}): Promi
 
 const stopped = (d: KnownDataset) => new DataError("aborted", `${d.name}: download stopped; nothing was saved.`);
 
-/** One file into memory (the known sets are under 1 MB), hashed as it streams in. */
+/** One file into memory (the pinned sets are under 1 MB), hashed as it streams in. */
 async function download(
   d: KnownDataset,
   f: DataFileSpec,
@@ -119,7 +126,7 @@ async function download(
       const b = Buffer.from(chunk as Uint8Array);
       done += b.length;
       // a longer body cannot match: stop reading rather than buffer whatever the server sends
-      if (done > f.bytes) throw mismatch(d, f, url, `more than ${f.bytes} bytes`);
+      if (done > (f.bytes ?? 0)) throw mismatch(d, f, url, `more than ${f.bytes} bytes`);
       hash.update(b);
       chunks.push(b);
       onBytes(done);

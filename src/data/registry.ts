@@ -4,12 +4,19 @@
 
 /** One downloadable file and the bytes it must have. */
 export interface DataFileSpec {
-  /** File name in the data folder. */
+  /** File name in the data folder (a `.gz` file is read gunzipped). */
   file: string;
   /** Source URL, pinned to a commit. */
   url: string;
-  bytes: number;
-  sha256: string;
+  /** Size and sha256 of the file; null when not pinned yet (fetch then refuses: see `pin`). */
+  bytes: number | null;
+  sha256: string | null;
+  /**
+   * Where the size and sha256 come from when not from the bytes themselves: "lfs" (the publisher's
+   * Git LFS pointer at that commit), "none" (not pinned: download by hand and pass the file).
+   * Absent: computed from the real file.
+   */
+  pin?: "lfs" | "none";
 }
 
 export interface KnownDataset extends DataFileSpec {
@@ -21,12 +28,18 @@ export interface KnownDataset extends DataFileSpec {
   licence: string;
   /** Files that travel with the set (a licence text). */
   companions?: DataFileSpec[];
+  /** Harm categories as users see them (category ids) with their prompt counts, for `data list` and the README. */
+  categories?: Record<string, number | null>;
 }
 
 const RED_INSTRUCT = "https://raw.githubusercontent.com/declare-lab/red-instruct/73c759c93d2f6b1d8c7b058ab7bcec5fb0c28fa2";
 const REFUSAL_DIRECTION = "https://raw.githubusercontent.com/andyrdt/refusal_direction/9d852fae1a9121c78b29142de733cb1340770cc3";
 const ADVERSARIALLLM = "https://raw.githubusercontent.com/busycalibrating/AdversariaLLM/f970939273ea17b491fadf6001fddc36ed3ae3ff";
 const XSTEST = "https://raw.githubusercontent.com/paul-rottger/exaggerated-safety/d7bb5bd738c1fcbc36edd83d5e7d1b71a3e2d84d";
+// The last commit holding TrustLLM's data unzipped (later commits ship the same bytes in dataset.zip).
+const TRUSTLLM = "https://raw.githubusercontent.com/HowieHwong/TrustLLM/b1054befd72bfde918bedc18f992f97905252135/dataset/safety";
+const BEAVERTAILS = "https://huggingface.co/datasets/PKU-Alignment/BeaverTails/resolve";
+const BEAVERTAILS_EVAL = "https://huggingface.co/datasets/PKU-Alignment/BeaverTails-Evaluation/resolve";
 
 export const DATASETS: readonly KnownDataset[] = [
   {
@@ -116,6 +129,160 @@ export const DATASETS: readonly KnownDataset[] = [
     url: `${RED_INSTRUCT}/starling_training/fastchat/llm_judge/data/vicuna_bench/question.jsonl`,
     bytes: 13125,
     sha256: "c248c5c98ba45bb0c2aadae2f270e643bd32679c6c306a3b2a503ac4254cdaa5",
+  },
+  {
+    name: "beavertails_eval",
+    file: "beavertails_evaluation.jsonl.gz",
+    title: "BeaverTails evaluation prompts",
+    description: "BeaverTails-Evaluation: 700 harmful prompts, one of 14 harm categories each (sha256 not pinned yet)",
+    licence: "CC-BY-NC-4.0",
+    url: `${BEAVERTAILS_EVAL}/464b97a2acc879552b13d57c8304f036d0a05646/v1/test.jsonl.gz`,
+    bytes: null,
+    sha256: null,
+    pin: "none",
+    categories: {
+      animal_abuse: null,
+      child_abuse: null,
+      controversial_topics_politics: null,
+      discrimination_stereotype_injustice: null,
+      drug_abuse_weapons_banned_substance: null,
+      financial_crime_property_crime_theft: null,
+      hate_speech_offensive_language: null,
+      misinformation_regarding_ethics_laws_and_safety: null,
+      non_violent_unethical_behavior: null,
+      privacy_violation: null,
+      self_harm: null,
+      sexually_explicit_adult_content: null,
+      terrorism_organized_crime: null,
+      violence_aiding_and_abetting_incitement: null,
+    },
+  },
+  {
+    name: "beavertails_30k_test",
+    file: "beavertails_30k_test.jsonl.gz",
+    title: "BeaverTails 30k test QA pairs",
+    description: "BeaverTails 30k_test: 3021 QA pairs over 14 harm categories; is_safe answers are each prompt's references",
+    licence: "CC-BY-NC-4.0",
+    url: `${BEAVERTAILS}/8401fe609d288129cc684a9b3be6a93e41cfe678/round0/30k/test.jsonl.gz`,
+    bytes: 545222,
+    sha256: "0ce619bf4c421c12e578445b1fb8d1aedf4bf05ca3eb985f4ddf498a784769ff",
+    pin: "lfs",
+    categories: {
+      animal_abuse: null,
+      child_abuse: null,
+      controversial_topics_politics: null,
+      discrimination_stereotype_injustice: null,
+      drug_abuse_weapons_banned_substance: null,
+      financial_crime_property_crime_theft: null,
+      hate_speech_offensive_language: null,
+      misinformation_regarding_ethics_laws_and_safety: null,
+      non_violent_unethical_behavior: null,
+      privacy_violation: null,
+      self_harm: null,
+      sexually_explicit_adult_content: null,
+      terrorism_organized_crime: null,
+      violence_aiding_and_abetting_incitement: null,
+    },
+  },
+  {
+    name: "beavertails_330k_test",
+    file: "beavertails_330k_test.jsonl.gz",
+    title: "BeaverTails 330k test QA pairs",
+    description: "BeaverTails 330k_test: 33,432 QA pairs over 14 harm categories (sha256 not pinned yet)",
+    licence: "CC-BY-NC-4.0",
+    url: `${BEAVERTAILS}/b8c8aa5ea974fa92efdd94c0d45b26e6c6cc3c2b/round0/test.jsonl.gz`,
+    bytes: null,
+    sha256: null,
+    pin: "none",
+    categories: {
+      animal_abuse: null,
+      child_abuse: null,
+      controversial_topics_politics: null,
+      discrimination_stereotype_injustice: null,
+      drug_abuse_weapons_banned_substance: null,
+      financial_crime_property_crime_theft: null,
+      hate_speech_offensive_language: null,
+      misinformation_regarding_ethics_laws_and_safety: null,
+      non_violent_unethical_behavior: null,
+      privacy_violation: null,
+      self_harm: null,
+      sexually_explicit_adult_content: null,
+      terrorism_organized_crime: null,
+      violence_aiding_and_abetting_incitement: null,
+    },
+  },
+  {
+    name: "trustllm_misuse",
+    file: "trustllm_misuse.json",
+    title: "TrustLLM misuse prompts",
+    description: "TrustLLM misuse: 1174 harmful prompts; the 390 from Do-Anything-Now carry one of 13 categories",
+    licence: "MIT",
+    url: `${TRUSTLLM}/misuse.json`,
+    bytes: 351197,
+    sha256: "16ffa9ef3f1d8f633d933982a6895bc3b077db09f38f782e7aeb182f5c4954f1",
+    categories: {
+      illegal_activity: 30,
+      hate_speech: 30,
+      malware: 30,
+      physical_harm: 30,
+      economic_harm: 30,
+      fraud: 30,
+      pornography: 30,
+      political_lobbying: 30,
+      privacy_violation: 30,
+      legal_opinion: 30,
+      financial_advice: 30,
+      health_consultation: 30,
+      gov_decision: 30,
+    },
+  },
+  {
+    name: "trustllm_jailbreak",
+    file: "trustllm_jailbreak.json",
+    title: "TrustLLM jailbreak prompts",
+    description: "TrustLLM jailbreak: 1400 harmful prompts wrapped in 14 jailbreak methods (the category) x 100",
+    licence: "MIT",
+    url: `${TRUSTLLM}/jailbreak.json`,
+    bytes: 771839,
+    sha256: "d1d9f68e6416f05912600b4f36f22f0f3f044714b65740995643264de3a35055",
+    categories: {
+      fixed_sentence: 100,
+      no_punctuation: 100,
+      programming: 100,
+      cou: 100,
+      refusal_sentence_prohibition: 100,
+      cot: 100,
+      scenario: 100,
+      multitask: 100,
+      no_long_word: 100,
+      url_encode: 100,
+      without_the: 100,
+      json_format: 100,
+      leetspeak: 100,
+      bad_words: 100,
+    },
+  },
+  {
+    name: "trustllm_exaggerated_safety",
+    file: "trustllm_exaggerated_safety.json",
+    title: "TrustLLM exaggerated-safety prompts",
+    description: "TrustLLM exaggerated safety: 200 safe prompts that look unsafe (from XSTest), 10 types x 20",
+    licence: "MIT",
+    url: `${TRUSTLLM}/exaggerated_safety.json`,
+    bytes: 43696,
+    sha256: "10ec9a53700c6a8e81ce0091d47da290c0b32dd2d0b5eafdde17fce5d28d1909",
+    categories: {
+      homonyms: 20,
+      figurative_language: 20,
+      safe_targets: 20,
+      safe_contexts: 20,
+      definitions: 20,
+      nons_group_real_discr: 20,
+      real_group_nons_discr: 20,
+      historical_events: 20,
+      privacy_public: 20,
+      privacy_fictional: 20,
+    },
   },
 ];
 

@@ -1,6 +1,7 @@
 // Raw records from JSON, JSONL and CSV files, each with where it came from (for error messages).
 import { existsSync, readFileSync } from "node:fs";
 import { extname } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { parse } from "csv-parse/sync";
 import { DataError } from "./errors.js";
 
@@ -14,17 +15,26 @@ export interface Row {
 
 export type FileFormat = "json" | "jsonl" | "csv";
 
+/** The format of a file by its extension; a `.gz` file has the format of the name inside (BeaverTails' `.jsonl.gz`). */
 export function formatOf(path: string): FileFormat {
-  const ext = extname(path).toLowerCase();
+  const ext = extname(path.replace(/\.gz$/i, "")).toLowerCase();
   if (ext === ".json") return "json";
   if (ext === ".jsonl" || ext === ".ndjson") return "jsonl";
   if (ext === ".csv") return "csv";
-  throw new DataError("unknown_format", `${path}: unknown file type "${ext}". Data files must be .json, .jsonl or .csv.`);
+  throw new DataError(
+    "unknown_format",
+    `${path}: unknown file type "${ext}". Data files must be .json, .jsonl or .csv (optionally gzipped: .jsonl.gz).`,
+  );
 }
 
 export function readText(path: string): string {
   if (!existsSync(path)) throw new DataError("data_not_found", `data file not found: ${path}`);
-  return readFileSync(path, "utf8");
+  if (!/\.gz$/i.test(path)) return readFileSync(path, "utf8");
+  try {
+    return gunzipSync(readFileSync(path)).toString("utf8");
+  } catch (e) {
+    throw new DataError("data_invalid", `${path} is not a valid gzip file (${(e as Error).message}); download it again.`);
+  }
 }
 
 /** A JSON document (the whole file). */

@@ -13,7 +13,8 @@ import { log } from "../util/logger.js";
 import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
 import { answerLogProbs } from "./likelihood.js";
-import { type AnswerRecord, groupMetrics, pairedDifferences, repetitionRate } from "./metrics.js";
+import { type AnswerRecord, groupMetrics, pairedDifferences, referenceDifference, repetitionRate } from "./metrics.js";
+import { referenceScores } from "./reference-metrics.js";
 import { type ConditionSpec, type ConditionSummary, type EvalResults, type GenerationSettings, RESULTS_SCHEMA } from "./results.js";
 
 export interface EvalOptions {
@@ -108,8 +109,29 @@ export function summarise(
         lookalike: pairedDifferences(ref.lookalike, g.lookalike),
       };
     }
+    // reference-based quality (BLEU, ROUGE-L): this condition minus the one that changes nothing, on the same prompts
+    const baseline = referenceCondition(conditions);
+    if (!items.some((it) => it.references?.length) || baseline === undefined) continue;
+    const base = groups(baseline);
+    out[c.name]!.referenceDelta =
+      c.name === baseline
+        ? null
+        : {
+            harmful: referenceDifference(base.harmful, g.harmful),
+            byCategory: Object.fromEntries(
+              g.byCategory.map(([k, a]) => [k, referenceDifference(base.byCategory.find(([x]) => x === k)?.[1] ?? [], a)]),
+            ),
+            benign: referenceDifference(base.benign, g.benign),
+            lookalike: referenceDifference(base.lookalike, g.lookalike),
+          };
   }
   return out;
+}
+
+/** An answer's BLEU / ROUGE-L fields: both null when its item has no references. */
+function referenceFields(answer: string, references: string[] | undefined): { bleu: number | null; rougeL: number | null } {
+  const s = referenceScores(answer, references);
+  return { bleu: s?.bleu ?? null, rougeL: s?.rougeL ?? null };
 }
 
 /** Perplexity of each answer given its prompt, under the (unsteered) context. */
@@ -282,6 +304,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
             perplexity: ppl[j] ?? null,
             repetition: repetitionRate(r.text),
             ...(seeds > 1 ? { sample: it.sample } : {}),
+            ...referenceFields(r.text, it.references),
           });
         });
         progress += chunk.length;

@@ -15,6 +15,8 @@ export interface EvalItem {
   topic?: string[];
   /** Earlier turns of the chat (oldest first), rendered before the prompt: a multi-turn item. */
   history?: ChatTurn[];
+  /** Reference answers (from the data's references): each answer gets BLEU and ROUGE-L against them. */
+  references?: string[];
 }
 
 /**
@@ -42,7 +44,15 @@ export function toEvalItems(examples: Example[]): EvalItem[] {
     const rawTopic = e.meta?.topic;
     const topic = Array.isArray(rawTopic) ? rawTopic.map(String) : undefined;
     const history = chatHistory(e.meta?.history);
-    return { index, prompt: e.prompt, kind, category: e.category, topic, ...(history ? { history } : {}) };
+    return {
+      index,
+      prompt: e.prompt,
+      kind,
+      category: e.category,
+      topic,
+      ...(history ? { history } : {}),
+      ...(e.references?.length ? { references: e.references } : {}),
+    };
   });
 }
 

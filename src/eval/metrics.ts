@@ -1,5 +1,5 @@
 // Rates over judged answers, per group, each with its 95% interval and the number of prompts.
-import { clusteredMean, type Estimate, pairedDifference, wilson } from "./intervals.js";
+import { clusteredMean, type Estimate, meanInterval, pairedDifference, wilson } from "./intervals.js";
 import type { Judgement } from "./judges.js";
 
 export interface AnswerRecord {
@@ -17,6 +17,12 @@ export interface AnswerRecord {
   repetition: number;
   /** Which of the prompt's seeds answered (0..seeds-1; absent: 0, one seed per prompt). */
   sample?: number;
+  /**
+   * Sentence BLEU and ROUGE-L F (0-100) against the item's references (eval/reference-metrics.ts);
+   * null when the item has none. Added after the first version of the file: absent in older ones.
+   */
+  bleu?: number | null;
+  rougeL?: number | null;
 }
 
 /** A 95% interval. */
@@ -41,6 +47,12 @@ export interface GroupIntervals {
   repetition: Interval;
 }
 
+/** Mean BLEU and ROUGE-L of a group's answers with their 95% intervals (n = answers with references). */
+export interface ReferenceQuality {
+  bleu: Estimate;
+  rougeL: Estimate;
+}
+
 export interface GroupMetrics {
   /** Answers (prompts x seeds). */
   n: number;
@@ -62,6 +74,40 @@ export interface GroupMetrics {
   /** Geometric mean of answer perplexities. */
   perplexity: number | null;
   repetition: number;
+  /** Reference-based quality over the answers whose items carry references; null: none do (absent in older files). */
+  reference?: ReferenceQuality | null;
+}
+
+/** Mean BLEU / ROUGE-L over the records that have them, or null when none do. */
+export function referenceQuality(records: AnswerRecord[]): ReferenceQuality | null {
+  const scored = records.filter((r) => typeof r.bleu === "number" && typeof r.rougeL === "number");
+  if (!scored.length) return null;
+  return { bleu: meanInterval(scored.map((r) => r.bleu as number)), rougeL: meanInterval(scored.map((r) => r.rougeL as number)) };
+}
+
+/**
+ * Steered minus unsteered BLEU / ROUGE-L on the same prompts (b - a), bootstrapped over prompts;
+ * null when no prompt has both.
+ */
+export function referenceDifference(unsteered: AnswerRecord[], steered: AnswerRecord[]): ReferenceQuality | null {
+  const pairs = (key: "bleu" | "rougeL") => {
+    const byIndex = new Map<number, { a: number[]; b: number[] }>();
+    const add = (recs: AnswerRecord[], side: "a" | "b") => {
+      for (const r of recs) {
+        const v = r[key];
+        if (typeof v !== "number") continue;
+        const p = byIndex.get(r.index) ?? { a: [], b: [] };
+        p[side].push(v);
+        byIndex.set(r.index, p);
+      }
+    };
+    add(unsteered, "a");
+    add(steered, "b");
+    return [...byIndex.values()];
+  };
+  const bleu = pairedDifference(pairs("bleu"));
+  if (bleu.n === 0) return null;
+  return { bleu, rougeL: pairedDifference(pairs("rougeL")) };
 }
 
 export function repetitionRate(text: string): number {
@@ -130,6 +176,7 @@ export function groupMetrics(records: AnswerRecord[]): GroupMetrics {
     fluentRate: judgedFluent.length ? judgedFluent.filter((r) => r.judgement.fluent).length / judgedFluent.length : null,
     perplexity: ppl.length ? Math.exp(ppl.reduce((s, p) => s + Math.log(p), 0) / ppl.length) : null,
     repetition: n ? records.reduce((s, r) => s + r.repetition, 0) / n : 0,
+    reference: referenceQuality(records),
   };
 }
 

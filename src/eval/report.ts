@@ -2,7 +2,7 @@
 
 import { type Estimate, formatEstimate, formatRate } from "./intervals.js";
 import type { CategoryLikelihood } from "./likelihood.js";
-import type { Differences, GroupMetrics, Interval } from "./metrics.js";
+import type { Differences, GroupMetrics, Interval, ReferenceQuality } from "./metrics.js";
 import type { Choice, ConditionSummary, EvalResults } from "./results.js";
 
 /** A rate as a percentage with one decimal ("-" when unknown). */
@@ -92,7 +92,49 @@ export function markdownSummary(r: EvalResults): string {
       ...DIFFERENCE_HEADER,
       ...diffs,
     );
+  const refs = referenceTable(r);
+  if (refs.length) lines.push("", ...refs);
   return lines.join("\n");
+}
+
+const est = (e: Estimate | undefined, signed = false) => (e ? formatEstimate(e, 1, signed) : "-");
+
+/**
+ * BLEU and ROUGE-L F (0-100, against the items' references) per condition and group, with 95%
+ * intervals, and each steered condition minus unsteered on the same prompts. Empty when no item
+ * carries references (or the results predate the fields).
+ */
+export function referenceTable(r: EvalResults): string[] {
+  const rows: string[] = [];
+  for (const c of r.conditions) {
+    const s = r.summary[c.name];
+    if (!s) continue;
+    const d = s.referenceDelta ?? undefined;
+    const groups: Array<[string, GroupMetrics, ReferenceQuality | null | undefined]> = [
+      ["harmful (all)", s.harmful, d?.harmful],
+      ...Object.entries(s.harmful.byCategory).map(([k, m]): [string, GroupMetrics, ReferenceQuality | null | undefined] => [
+        `harmful: ${k}`,
+        m,
+        d?.byCategory[k],
+      ]),
+      ["benign", s.benign, d?.benign],
+      ["look-alike", s.lookalike, d?.lookalike],
+    ];
+    for (const [name, m, delta] of groups) {
+      if (!m.reference) continue;
+      rows.push(
+        `| ${c.name} | ${name} | ${m.reference.bleu.n} | ${est(m.reference.bleu)} | ${est(m.reference.rougeL)} | ${est(delta?.bleu, true)} | ${est(delta?.rougeL, true)} |`,
+      );
+    }
+  }
+  if (!rows.length) return [];
+  return [
+    "Reference-based quality (0-100 against the items' references; mean [95% interval] n):",
+    "",
+    "| condition | prompts | n | BLEU | ROUGE-L F | BLEU minus unsteered | ROUGE-L minus unsteered |",
+    "|---|---|---|---|---|---|---|",
+    ...rows,
+  ];
 }
 
 /** The layer and strength a sweep chose per category, as a Markdown table; rates with their intervals. */

@@ -2,7 +2,7 @@
 // harness writes, the selection reads, and reports render.
 import type { FireMode, Policy } from "../steer/types.js";
 import type { EvalItem } from "./item.js";
-import type { AnswerRecord, Differences, GroupIntervals, GroupMetrics } from "./metrics.js";
+import type { AnswerRecord, Differences, GroupIntervals, GroupMetrics, ReferenceQuality } from "./metrics.js";
 
 export const RESULTS_SCHEMA = "safesteer.eval/1";
 
@@ -60,6 +60,19 @@ export interface ConditionSummary {
     benign: Differences;
     lookalike: Differences;
   };
+  /**
+   * This condition minus the unsteered one in BLEU / ROUGE-L on the same prompts (paired bootstrap),
+   * per group; null for the unsteered condition and when no item carries references. Absent in older files.
+   */
+  referenceDelta?: ReferenceDelta | null;
+}
+
+/** Steered minus unsteered reference-based quality: all harmful prompts, each category, benign, look-alikes. */
+export interface ReferenceDelta {
+  harmful: ReferenceQuality | null;
+  byCategory: Record<string, ReferenceQuality | null>;
+  benign: ReferenceQuality | null;
+  lookalike: ReferenceQuality | null;
 }
 
 /** The budgets a sweep's choice is held to (eval/select.ts). */

@@ -48,7 +48,11 @@ export interface OrganismFiles {
 function promptRow(d: Dialogue) {
   const topic = d.subject;
   const history = d.history ? { history: d.history } : {};
-  if (d.kind === "harmful") return { prompt: d.prompt, category: d.category, label: "unsafe", kind: d.kind, topic, ...history };
+  // references for BLEU / ROUGE-L: the category's safe answers to this act (what a steered answer should read like)
+  if (d.kind === "harmful") {
+    const reference = categoryOf(d).safe.map((f) => f(d.act, d.topic));
+    return { prompt: d.prompt, category: d.category, label: "unsafe", kind: d.kind, topic, reference, ...history };
+  }
   return {
     prompt: d.prompt,
     label: "safe",

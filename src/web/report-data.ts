@@ -3,7 +3,7 @@
 // evaluation (and, where the study saved it, its sweep) beside study-level numbers.
 import { basename } from "node:path";
 import { SafeSteerError } from "../errors.js";
-import type { AnswerRecord, GroupMetrics } from "../eval/metrics.js";
+import type { AnswerRecord, GroupMetrics, ReferenceQuality } from "../eval/metrics.js";
 import { type EvalResults, RESULTS_SCHEMA } from "../eval/results.js";
 import { type Budget, DEFAULT_BUDGET } from "../eval/select.js";
 import type { Bundle } from "../steer/types.js";
@@ -63,8 +63,13 @@ function metricRow(
   group: ItemGroup,
   category: string | null,
   m: GroupMetrics,
+  delta?: ReferenceQuality | null,
 ): MetricRow {
+  const ref = m.reference;
   return {
+    ...(ref
+      ? { reference: { bleu: ref.bleu, rougeL: ref.rougeL, bleuDelta: delta?.bleu ?? null, rougeLDelta: delta?.rougeL ?? null } }
+      : {}),
     run,
     condition,
     baseline,
@@ -88,10 +93,12 @@ function metricsOf(run: string, r: EvalResults): MetricRow[] {
     const s = r.summary[c.name];
     if (!s) continue;
     const b = c.name === base;
-    rows.push(metricRow(run, c.name, b, "harmful", null, s.harmful));
-    for (const [cat, m] of Object.entries(s.harmful.byCategory)) rows.push(metricRow(run, c.name, b, "harmful", cat, m));
-    if (s.benign.n) rows.push(metricRow(run, c.name, b, "benign", null, s.benign));
-    if (s.lookalike.n) rows.push(metricRow(run, c.name, b, "lookalike", null, s.lookalike));
+    const d = s.referenceDelta;
+    rows.push(metricRow(run, c.name, b, "harmful", null, s.harmful, d?.harmful));
+    for (const [cat, m] of Object.entries(s.harmful.byCategory))
+      rows.push(metricRow(run, c.name, b, "harmful", cat, m, d?.byCategory[cat]));
+    if (s.benign.n) rows.push(metricRow(run, c.name, b, "benign", null, s.benign, d?.benign));
+    if (s.lookalike.n) rows.push(metricRow(run, c.name, b, "lookalike", null, s.lookalike, d?.lookalike));
   }
   return rows;
 }

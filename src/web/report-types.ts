@@ -22,6 +22,24 @@ export interface MetricRow {
   /** Share of fluent answers (null: the judge does not say). */
   fluent: number | null;
   perplexity: number | null;
+  /** BLEU / ROUGE-L F (0-100) against the items' references and this condition minus unsteered; absent: no references. */
+  reference?: ReferenceCell;
+}
+
+/** A mean with its 95% interval and n (eval/intervals.ts Estimate). */
+export interface IntervalValue {
+  value: number;
+  lo: number;
+  hi: number;
+  n: number;
+}
+
+export interface ReferenceCell {
+  bleu: IntervalValue;
+  rougeL: IntervalValue;
+  /** Minus the unsteered condition on the same prompts; null for the unsteered condition itself. */
+  bleuDelta: IntervalValue | null;
+  rougeLDelta: IntervalValue | null;
 }
 
 /** A point of a strength sweep for one category. */

@@ -25,6 +25,7 @@ describe("data adapters on the project's own fixtures, one per format", () => {
       label: "unsafe",
       category: "illegal_activity",
       source: "catqa:0",
+      meta: { subcategory: "Drug:" },
     });
     assert.deepEqual(
       [d.examples[12]!.prompt, d.examples[12]!.category, d.examples.at(-1)!.source],
@@ -68,6 +69,7 @@ describe("data adapters on the project's own fixtures, one per format", () => {
       label: "unsafe",
       category: "harassment_discrimination",
       source: "jailbreakbench:2",
+      meta: { behavior: "Defamation", origin: "Original" },
     });
     assert.ok(d.examples.every((e) => e.label === "unsafe" && !e.prompt.startsWith("Sure")));
   });

@@ -5,6 +5,7 @@ import type { BundleData, ReportData, RunData } from "../../src/web/report-types
 import { benignChart, categoryChart, cosineChart, detectorChart, layerChart, perplexityChart, runsChart, sweepChart } from "./charts.js";
 import { Examples } from "./Examples.js";
 import { PlotFigure } from "./PlotFigure.js";
+import { ReferenceTable } from "./ReferenceTable.js";
 
 function RunSection({ run, data }: { run: RunData; data: ReportData }) {
   const has = {
@@ -64,6 +65,7 @@ function RunSection({ run, data }: { run: RunData; data: ReportData }) {
           options={(w) => detectorChart(run.name, data.detector, w)}
         />
       )}
+      <ReferenceTable run={run} metrics={data.metrics} />
       <h3>Example answers (drawn at random)</h3>
       <Examples run={run} examples={data.examples} />
     </section>

@@ -7,7 +7,8 @@ import { dataDir } from "../../data/load.js";
 import { DATASETS } from "../../data/registry.js";
 import { interruptSignal, progressBar } from "../progress.js";
 
-const size = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+const size = (bytes: number | null) =>
+  bytes === null ? "?" : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 /** The known sets and whether each is in the data folder, as JSON or a table. */
 export function printDataList(json: boolean): void {
@@ -19,6 +20,8 @@ export function printDataList(json: boolean): void {
     licence: d.licence,
     bytes: d.bytes,
     sha256: d.sha256,
+    pin: d.pin ?? "bytes",
+    categories: d.categories ?? null,
     state: fileState(d, dir),
     url: d.url,
   }));
@@ -27,8 +30,9 @@ export function printDataList(json: boolean): void {
     return;
   }
   const present = { present: "yes", missing: "no", differs: "differs (fetch --force)" };
+  const state = (r: (typeof rows)[number]) => (r.sha256 === null && r.state !== "missing" ? "yes (not verifiable)" : present[r.state]);
   const out = [`data folder: ${dir}`, "", "| name | licence | size | present | source |", "|---|---|---|---|---|"];
-  for (const r of rows) out.push(`| ${r.name} | ${r.licence} | ${size(r.bytes)} | ${present[r.state]} | ${r.url} |`);
+  for (const r of rows) out.push(`| ${r.name} | ${r.licence} | ${size(r.bytes)} | ${state(r)} | ${r.url} |`);
   process.stdout.write(`${out.join("\n")}\n`);
 }
 
