@@ -78,6 +78,9 @@ export interface VariantResult {
   likelihood?: CategoryLikelihood[];
 }
 
+/** Items numbered 0..n-1 in order, as the harness wants them after a filter. */
+const renumbered = (items: EvalItem[]) => items.map((it, index) => ({ ...it, index }));
+
 /** An example answer's labels from the judge. */
 export interface ExampleLabels {
   unsafe: boolean;
@@ -426,7 +429,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       for (const v of COMPARED_VARIANTS) {
         step(`comparison: ${v.name}`);
         const t = await tuneVariant(ctx, v, vectors, comparisonItems, { ...tuneOpts, sweepStrengths: comparisonSweep.strengths });
-        const r = await runEval(ctx, harmful, {
+        const r = await runEval(ctx, renumbered(harmful), {
           judge: toyJudge,
           signal: opts.signal,
           generation: testGeneration,
