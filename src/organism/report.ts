@@ -81,11 +81,11 @@ function logOddsSummary(v: VariantResult): string {
 export function studyReport(s: StudyResults): string {
   const lines: string[] = [];
   if (s.targets?.length) {
-    const seeds = s.test.items.length / new Set(s.test.items.map((i) => `${i.kind}\u0000${i.prompt}`)).size;
+    const seeds = s.test.generation.seeds ?? 1;
     lines.push(
       "### Targets on the test split",
       "",
-      `Every target of issue 21, per category, on test prompts (their own request frames and action phrases, never trained on, never used for a choice), ${seeds} sampling seeds per prompt. Intervals: 95%, Wilson for the detector's verdicts (one per prompt), otherwise a bootstrap over prompts (seeds of a prompt move together); n = distinct prompts. Met/not met is read off the point estimate.`,
+      `Every target of issue 21, per category, on test prompts (their own request frames and action phrases, never trained on, never used for a choice), ${seeds} sampling seed${seeds === 1 ? "" : "s"} per prompt. Intervals: 95%, Wilson for the detector's verdicts (one per prompt), otherwise a bootstrap over prompts (seeds of a prompt move together); n = distinct prompts. Met/not met is read off the point estimate.`,
       "",
       ...targetsTable(s.targets),
       "",
