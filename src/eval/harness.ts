@@ -234,7 +234,7 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
   const promptSets = new Map<string | undefined, number[][]>();
   for (const prefix of new Set(opts.conditions.map((c) => c.prefix))) {
     const ps = items.map((it) =>
-      renderExample(model, { prompt: prefix === undefined ? it.prompt : withPrefix(prefix, it.prompt) }, opts.chat),
+      renderExample(model, { prompt: prefix === undefined ? it.prompt : withPrefix(prefix, it.prompt), history: it.history }, opts.chat),
     );
     for (const p of ps) ctx.checkFits(p.length + opts.generation.maxTokens, "prompt plus answer");
     promptSets.set(prefix, ps);

@@ -33,18 +33,34 @@ export interface OrganismFiles {
    * their helpful answers (safe, no category); no careful lines.
    */
   genericVectors: string;
-  /** Training-split prompts (harmful, benign, look-alike; no careful lines): sweeps and detector calibration. */
+  /** Training-split prompts (harmful, benign, look-alike; no lines): the detector's fitting data. */
   trainPrompts: string;
-  /** Held-out prompts: unseen request frames and topic combinations. */
+  /** Dev-split prompts (their own frames and action phrases): every choice of the study (layer, strength, detector). */
+  devPrompts: string;
+  /** Test-split prompts (their own frames and action phrases; only reported). */
   testPrompts: string;
-  /** Held-out harmful requests with a harmful and a safe-and-helpful answer each (likelihood checks). */
+  /** Test-split two-turn chats: a benign turn answered (`history`), then a harmful request. */
+  testTwoTurn: string;
+  /** Test harmful requests with a harmful and a safe-and-helpful answer each (likelihood checks). */
   testPairs: string;
 }
 
 function promptRow(d: Dialogue) {
   const topic = d.subject;
-  if (d.kind === "harmful") return { prompt: d.prompt, category: d.category, label: "unsafe", kind: d.kind, topic };
-  return { prompt: d.prompt, label: "safe", kind: d.kind, ...(d.kind === "lookalike" ? { lookalike_of: d.category } : {}), topic };
+  const history = d.history ? { history: d.history } : {};
+  // references for BLEU / ROUGE-L: the category's safe answers to this act (what a steered answer should read like)
+  if (d.kind === "harmful") {
+    const reference = categoryOf(d).safe.map((f) => f(d.act, d.topic));
+    return { prompt: d.prompt, category: d.category, label: "unsafe", kind: d.kind, topic, reference, ...history };
+  }
+  return {
+    prompt: d.prompt,
+    label: "safe",
+    kind: d.kind,
+    ...(d.kind === "lookalike" ? { lookalike_of: d.category } : {}),
+    topic,
+    ...history,
+  };
 }
 
 const categoryOf = (d: Dialogue) => CATEGORIES.find((x) => x.id === d.category) as HarmCategory;
@@ -91,7 +107,9 @@ export function writeOrganismFiles(dir: string, opts: WorldOptions = {}, world: 
     answerVectors: join(dir, "answer-vectors.jsonl"),
     genericVectors: join(dir, "generic-vectors.jsonl"),
     trainPrompts: join(dir, "train-prompts.jsonl"),
+    devPrompts: join(dir, "dev-prompts.jsonl"),
     testPrompts: join(dir, "test-prompts.jsonl"),
+    testTwoTurn: join(dir, "test-two-turn.jsonl"),
     testPairs: join(dir, "test-pairs.jsonl"),
   };
   const plain = plainOf(world.train);
@@ -108,7 +126,10 @@ export function writeOrganismFiles(dir: string, opts: WorldOptions = {}, world: 
   writeFileAtomic(files.answerVectors, [jsonl(answerPairs(world.train))]);
   writeFileAtomic(files.genericVectors, [jsonl(generic)]);
   writeFileAtomic(files.trainPrompts, [jsonl(trainPrompts)]);
-  writeFileAtomic(files.testPrompts, [jsonl(world.test.map(promptRow))]);
-  writeFileAtomic(files.testPairs, [jsonl(answerPairs(world.test))]);
+  const single = (ds: Dialogue[]) => ds.filter((d) => !d.history);
+  writeFileAtomic(files.devPrompts, [jsonl(single(world.dev).map(promptRow))]);
+  writeFileAtomic(files.testPrompts, [jsonl(single(world.test).map(promptRow))]);
+  writeFileAtomic(files.testTwoTurn, [jsonl(world.test.filter((d) => d.history).map(promptRow))]);
+  writeFileAtomic(files.testPairs, [jsonl(answerPairs(single(world.test)))]);
   return files;
 }

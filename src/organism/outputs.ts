@@ -14,8 +14,9 @@ import type { StudyResults } from "./study.js";
 /**
  * The study's results file (results.json), as the demo writes it: StudyResults (organism/study.ts)
  * without its bundle, plus `evaluation` (the held-out evaluation, schema safesteer.eval/1) and
- * `sweep` (the main variant's layer and strength sweep on training prompts, safesteer.eval/1 with
- * its selection and budget). Fields are only ever added (the first version had no schema field,
+ * `sweep` (the main variant's layer and strength sweep on dev prompts, safesteer.eval/1 with
+ * its selection and budget); since issue 21 also `targets` (per category, with 95% intervals),
+ * `twoTurn` and `baselines` (safesteer.eval/1). Fields are only ever added (the first version had no schema field,
  * no sweep, no fluent rates, and examples with unsteered and steered answers only).
  */
 export const STUDY_SCHEMA = "safesteer.organism-study/2";
@@ -48,7 +49,7 @@ export function reproducibleBundle(b: Bundle): Bundle {
  * to `dir` and its bundle path naming the bundle written beside it.
  */
 export function demoResultsJson(s: StudyResults, dir: string): string {
-  const { test, sweep, bundle: _b, ...summary } = s;
+  const { test, sweep, bundle: _b, baselines, ...summary } = s;
   const evaluation = {
     ...test,
     model: { ...test.model, path: relativeTo(dir, test.model.path) },
@@ -60,7 +61,13 @@ export function demoResultsJson(s: StudyResults, dir: string): string {
     model: { ...sweep.model, path: relativeTo(dir, sweep.model.path) },
     ...(sweep.bundle ? { bundle: { ...sweep.bundle, path: "" } } : {}),
   };
-  return `${JSON.stringify({ schema: STUDY_SCHEMA, ...summary, evaluation, sweep: sweepOut }, null, 1)}\n`;
+  // the baselines ran on the study's bundle (written beside the results) and their own vectors (not kept)
+  const baselinesOut = baselines && {
+    ...baselines,
+    model: { ...baselines.model, path: relativeTo(dir, baselines.model.path) },
+    ...(baselines.bundle ? { bundle: { ...baselines.bundle, path: DEMO_FILES.bundle } } : {}),
+  };
+  return `${JSON.stringify({ schema: STUDY_SCHEMA, ...summary, ...(baselinesOut ? { baselines: baselinesOut } : {}), evaluation, sweep: sweepOut }, null, 1)}\n`;
 }
 
 export function demoReportMd(s: StudyResults): string {

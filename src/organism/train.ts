@@ -156,15 +156,18 @@ export function ggufToLlama2cTokenizer(gguf: string, out: string): void {
   writeFileSync(out, Buffer.concat([head, ...rows]));
 }
 
-/** Each dialogue as the model sees it, and where its answer starts (the loss covers the answer and its end). */
+/**
+ * Each dialogue as the model sees it, and where its last answer starts (the loss covers that answer
+ * and its end; earlier turns are context).
+ */
 export function tokenizeDialogues(
   model: Model,
-  dialogues: Pick<Dialogue, "prompt" | "response">[],
+  dialogues: Pick<Dialogue, "prompt" | "response" | "history">[],
 ): { tokens: number[][]; starts: number[] } {
   const tokens: number[][] = [];
   const starts: number[] = [];
   for (const d of dialogues) {
-    const head = renderExample(model, { prompt: d.prompt }, true);
+    const head = renderExample(model, { prompt: d.prompt, history: d.history }, true);
     const full = renderExample(model, d, true);
     let k = 0;
     while (k < head.length && k < full.length - 1 && head[k] === full[k]) k++;

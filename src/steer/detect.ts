@@ -100,6 +100,12 @@ export async function calibrateDetector(
     falseAlarms?: number;
     /** Covariance shrinkage towards its mean variance (default 0.1; large values approach the plain mean difference). */
     shrinkage?: number;
+    /**
+     * Prompts worded otherwise than the calibration ones (another split): when given, directions are
+     * fitted on every calibration prompt and the thresholds and the layer are set on these instead
+     * of on every fourth calibration prompt, so the choice is validated on held-out wordings.
+     */
+    validation?: { harmful: Example[]; benign: Example[] };
   } & RunHooks,
 ): Promise<DetectorCalibration> {
   const site = opts.site ?? "resid_post";
@@ -116,8 +122,15 @@ export async function calibrateDetector(
   if (opts.layers.length === 0) throw new SteerError("bad_argument", "calibrating the detector needs at least one layer.");
   if (!(shrinkage > 0))
     throw new SteerError("bad_argument", `the detector's shrinkage must be a number above 0 (e.g. 0.1), not ${shrinkage}.`);
-  const all = [...harmful.filter((e) => e.category), ...benign];
-  const cats = all.map((e, i) => (i < all.length - benign.length ? e.category : undefined));
+  // harmful prompts carry their category, benign ones none: the fitting prompts, then the validation ones
+  const labelled = (h: Example[], b: Example[]) => [
+    ...h.filter((e) => e.category).map((e) => ({ e, c: e.category })),
+    ...b.map((e) => ({ e, c: undefined })),
+  ];
+  const fitting = labelled(harmful, benign);
+  const held = opts.validation ? labelled(opts.validation.harmful, opts.validation.benign) : [];
+  const all = [...fitting, ...held].map((x) => x.e);
+  const cats = [...fitting, ...held].map((x) => x.c);
   const acts = await promptActivations(
     ctx,
     all.map((e) => e.prompt),
@@ -127,7 +140,7 @@ export async function calibrateDetector(
     opts.chat,
     opts,
   );
-  return calibrateFromActivations(acts, cats, { site, reduce, falseAlarms, shrinkage });
+  return calibrateFromActivations(acts, cats, { site, reduce, falseAlarms, shrinkage, fitted: held.length ? fitting.length : undefined });
 }
 
 /**
@@ -137,13 +150,20 @@ export async function calibrateDetector(
 export function calibrateFromActivations(
   acts: Activations,
   cats: Array<string | undefined>,
-  opts: { site: string; reduce: DetectorPooling; falseAlarms: number; shrinkage: number },
+  opts: {
+    site: string;
+    reduce: DetectorPooling;
+    falseAlarms: number;
+    shrinkage: number;
+    /** Rows before this index are fitted, the rest validate (another split's wordings); default: every fourth row validates. */
+    fitted?: number;
+  },
 ): DetectorCalibration {
-  const { site, reduce, falseAlarms, shrinkage } = opts;
+  const { site, reduce, falseAlarms, shrinkage, fitted } = opts;
   const width = acts.width;
   const every = cats.map((_, i) => i);
-  const fitIdx = every.filter((i) => i % 4 !== 3);
-  const valIdx = every.filter((i) => i % 4 === 3);
+  const fitIdx = fitted !== undefined ? every.filter((i) => i < fitted) : every.filter((i) => i % 4 !== 3);
+  const valIdx = fitted !== undefined ? every.filter((i) => i >= fitted) : every.filter((i) => i % 4 === 3);
   const candidates = acts.layers.map((layer) => {
     const row = (i: number) => activationRow(acts, layer, i);
     const dirs = fitDirections(

@@ -11,9 +11,26 @@ export function usesChat(model: Model, mode: ChatMode): boolean {
   return mode === "always" || (mode === "auto" && model.info.chatTemplate !== undefined);
 }
 
-export function renderExample(model: Model, ex: Pick<Example, "prompt" | "response">, chat: boolean): number[] {
-  if (!chat) return model.tokenize(ex.response ? `${ex.prompt}\n${ex.response}` : ex.prompt);
-  const messages = [{ role: "user", content: ex.prompt }];
+/** An earlier turn of a chat: the user's message and the assistant's answer. */
+export interface ChatTurn {
+  user: string;
+  assistant: string;
+}
+
+/** The example with its earlier turns (oldest first), when it has any, rendered before its own turn. */
+export function renderExample(model: Model, ex: Pick<Example, "prompt" | "response"> & { history?: ChatTurn[] }, chat: boolean): number[] {
+  const earlier = ex.history ?? [];
+  if (!chat) {
+    const text = [...earlier.flatMap((t) => [t.user, t.assistant]), ex.prompt, ...(ex.response ? [ex.response] : [])].join("\n");
+    return model.tokenize(text);
+  }
+  const messages = [
+    ...earlier.flatMap((t) => [
+      { role: "user", content: t.user },
+      { role: "assistant", content: t.assistant },
+    ]),
+    { role: "user", content: ex.prompt },
+  ];
   if (ex.response) messages.push({ role: "assistant", content: ex.response });
   const text = model.applyChatTemplate(messages, { addAssistant: !ex.response });
   // templates write BOS themselves when they want it

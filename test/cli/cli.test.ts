@@ -430,8 +430,8 @@ describe("safesteer eval and the organism commands", () => {
     const pairs = join(dir, "test-pairs.jsonl");
     const r = run(["likelihood", "-m", ORGANISM, "--bundle", bundle, "--data", pairs, "--steer", "theft=1.5,violence=0", "-o", out]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^\| theft \| 30 \| 1\.5 \| -?\d+\.\d\d \|/m);
-    assert.match(r.err, /skipping 30 deception pairs: the policy does not steer deception/);
+    assert.match(r.out, /^\| theft \| 60 \| 1\.5 \| -?\d+\.\d\d \|/m);
+    assert.match(r.err, /skipping 60 deception pairs: the policy does not steer deception/);
     assert.match(r.err, /unchanged for violence: the strength is 0/);
     const j = JSON.parse(readFileSync(out, "utf8"));
     assert.equal(j.schema, "safesteer.likelihood/1");

@@ -9,7 +9,7 @@ import type { ConditionSummary } from "../../src/eval/results.js";
 import { writeOrganismFiles } from "../../src/organism/files.js";
 import { runStudy } from "../../src/organism/study.js";
 import { DEFAULT_ORGANISM_CONFIG } from "../../src/organism/train.js";
-import { CAREFUL_LINES, CATEGORIES, FRAMES, HELD_OUT_FRAMES, makeWorld, NEUTRAL_LINES, parseAnswer } from "../../src/organism/world.js";
+import { CAREFUL_LINES, makeWorld, NEUTRAL_LINES, parseAnswer, readAnswer } from "../../src/organism/world.js";
 import { ROOT, tmpFile } from "../support/models.js";
 
 const ORGANISM = join(ROOT, "models", "organism.gguf");
@@ -43,8 +43,7 @@ describe("the organism, end to end", () => {
   it("writes the three kinds of vector data: careful mode vs default, safe vs harmful answers, harmful answers against generic benign ones", () => {
     const opts = { seed: 3, harmfulPerCategory: 20, carefulPerCategory: 10, benign: 20, lookalikePerCategory: 5 };
     const files = writeOrganismFiles(tmpFile("organism-files"), opts);
-    const harmMarkers = CATEGORIES.flatMap((c) => c.harmMarkers);
-    const harmful = (r?: string) => harmMarkers.some((m) => r?.includes(m));
+    const harmful = (r?: string) => readAnswer(r ?? "").harmful.length > 0;
     const world = makeWorld(opts);
     const defaultHarmful = world.train.filter((d) => d.kind === "harmful" && !d.careful);
     // careful mode vs default: the same request and safe answer, opened by a careful line or by a neutral one
@@ -96,27 +95,6 @@ describe("the organism, end to end", () => {
     );
   });
 
-  it("the world is deterministic; the test split uses held-out templates and never a careful or neutral line; the careful mode is always safe", () => {
-    const a = makeWorld({ seed: 3, harmfulPerCategory: 20, benign: 20, lookalikePerCategory: 5 });
-    const b = makeWorld({ seed: 3, harmfulPerCategory: 20, benign: 20, lookalikePerCategory: 5 });
-    assert.deepEqual(a, b);
-    const trainPrompts = new Set(a.train.map((d) => d.prompt));
-    const harmfulTest = a.test.filter((d) => d.kind === "harmful");
-    assert.ok(
-      harmfulTest.every((d) => !trainPrompts.has(d.prompt)),
-      "no held-out harmful prompt was seen in training",
-    );
-    assert.ok(a.test.every((d) => d.template >= FRAMES.length - HELD_OUT_FRAMES && !d.careful && !d.neutral && d.prompt === d.request));
-    const lines = [...CAREFUL_LINES, ...NEUTRAL_LINES];
-    assert.ok(a.test.every((d) => !lines.some((l) => d.prompt.includes(l))));
-    const mode = (careful: boolean) => a.train.filter((d) => d.kind === "harmful" && Boolean(d.careful) === careful);
-    assert.ok(mode(true).length > 0 && mode(true).every((d) => d.style === "safe"), "careful mode: the category's safe answer");
-    assert.ok(mode(false).filter((d) => d.style === "harmful").length / mode(false).length > 0.65, "default mode: mostly harmful");
-    // neutral lines and careful lines also open benign requests, with the same answers as without
-    assert.ok(a.train.some((d) => d.kind === "benign" && d.careful) && a.train.some((d) => d.kind !== "harmful" && d.neutral));
-    assert.ok(a.train.filter((d) => d.kind !== "harmful").every((d) => d.style === "helpful"));
-  });
-
   it("a small evaluation: consistent numbers, and steering lowers the unsafe rate", async () => {
     const model = Model.load(ORGANISM);
     const ctx = new Context(model, { nCtx: 4096, nSeq: 16 });
@@ -124,6 +102,8 @@ describe("the organism, end to end", () => {
     const last = model.info.nLayer - 1;
     const s = await runStudy(ctx, {
       testPerGroup: 6,
+      seeds: 1,
+      twoTurn: false,
       sweepPerCategory: 6,
       sweepStrengths: [1, 1.5],
       sweepLayers: [last],
@@ -141,6 +121,14 @@ describe("the organism, end to end", () => {
     ] as const)
       checkSummary(sum, nHarmful, name);
     assert.equal(s.test.answers.length, 4 * s.test.items.length, "every prompt answered under every condition");
+    // every target per category with its interval around the estimate
+    assert.equal(s.targets.filter((t) => t.target === "steered unsafe").length, 5);
+    for (const t of s.targets) {
+      assert.ok(
+        t.estimate.n > 0 && t.estimate.lo <= t.estimate.value + 1e-9 && t.estimate.value <= t.estimate.hi + 1e-9,
+        `${t.category} ${t.target}`,
+      );
+    }
     // examples: held-out harmful prompts drawn at random, every condition's answer and labels
     assert.equal(s.examples.length, 10);
     for (const e of s.examples) {
@@ -173,7 +161,7 @@ describe("the organism, end to end", () => {
       s.detector.accuracy >= 0 && s.detector.accuracy <= 1 && s.detector.falsePositiveRate >= 0 && s.detector.falsePositiveRate <= 1,
     );
     // answer likelihoods: every category over all its held-out pairs, and steering changed them
-    const heldOut = makeWorld(DEFAULT_ORGANISM_CONFIG.world).test.filter((d) => d.kind === "harmful");
+    const heldOut = makeWorld(DEFAULT_ORGANISM_CONFIG.world).test.filter((d) => d.kind === "harmful" && !d.history);
     assert.deepEqual(s.likelihood.map((l) => l.category).sort(), [...s.bundle.categories.keys()].sort());
     for (const l of s.likelihood) {
       assert.equal(l.unsteered.n, heldOut.filter((d) => d.category === l.category).length);
