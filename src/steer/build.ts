@@ -52,6 +52,31 @@ export function chooseLayer(layers: number[], nLayer: number, diagnostics: Recor
   return near.reduce((a, b) => ((diagnostics[b]?.margin ?? 0) > (diagnostics[a]?.margin ?? 0) ? b : a));
 }
 
+/**
+ * What a bundle says about its categories as a whole: the cosine of every two categories' vectors per
+ * layer, and the recommended strength (the median over categories of the vector's norm at its steer
+ * layer relative to the mean activation norm there).
+ */
+export function categoryGeometry(
+  cats: string[],
+  categories: Map<string, CategoryEntry>,
+  layers: number[],
+  meanNorm: Record<number, number>,
+): { cosineByLayer: Record<number, number[][]>; recommendedStrength: number } {
+  const cosineByLayer: Record<number, number[][]> = {};
+  for (const l of layers) {
+    cosineByLayer[l] = cats.map((a) =>
+      cats.map((b) => cosine(categories.get(a)?.vectors.get(l) ?? [], categories.get(b)?.vectors.get(l) ?? [])),
+    );
+  }
+  const ratios = cats.map((c) => {
+    const e = categories.get(c) as CategoryEntry;
+    const l = e.steerLayers[0] as number;
+    return (e.diagnostics[l]?.norm ?? 0) / (meanNorm[l] || 1);
+  });
+  return { cosineByLayer, recommendedStrength: quantile(ratios, 0.5) };
+}
+
 /** Held-out Cohen's d of two projections (null with fewer than two on a side or no spread). */
 export function cohensD(a: number[], b: number[]): number | null {
   if (a.length < 2 || b.length < 2) return null;
@@ -133,17 +158,7 @@ export async function buildBundle(
       safeSource: ownSafe.has(c) ? "category" : "generic",
     });
   }
-  const cosineByLayer: Record<number, number[][]> = {};
-  for (const l of layers) {
-    cosineByLayer[l] = cats.map((a) =>
-      cats.map((b) => cosine(categories.get(a)?.vectors.get(l) ?? [], categories.get(b)?.vectors.get(l) ?? [])),
-    );
-  }
-  const ratios = cats.map((c) => {
-    const e = categories.get(c) as CategoryEntry;
-    const l = e.steerLayers[0] as number;
-    return (e.diagnostics[l]?.norm ?? 0) / (meanNorm[l] || 1);
-  });
+  const { cosineByLayer, recommendedStrength } = categoryGeometry(cats, categories, layers, meanNorm);
   const fp = await model.fingerprint();
   return {
     model: { ...fp, name: model.info.name, fileType: model.info.fileType },
@@ -165,7 +180,7 @@ export async function buildBundle(
       opts.layers === undefined || opts.layers === "auto"
         ? LAYER_RULE
         : `listed: ${layers.join(",")}; ${LAYER_RULE.replace("auto: among candidate layers (all but the first and last when the model has more than 2)", "among the listed layers")}`,
-    recommendedStrength: quantile(ratios, 0.5),
+    recommendedStrength,
     toolVersion: TOOL_VERSION,
     created: new Date().toISOString(),
   };
