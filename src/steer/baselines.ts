@@ -14,7 +14,7 @@ import type { Site } from "../engine/sites.js";
 import { Rng } from "../util/random.js";
 import { categoryGeometry, chooseLayer, cohensD, LAYER_RULE } from "./build.js";
 import { TOOL_VERSION } from "./bundle.js";
-import { type Activations, activationRow, collectActivations } from "./collect.js";
+import { type Activations, activationRow, collectActivations, layersToRead } from "./collect.js";
 import { SteerError } from "./errors.js";
 import { auroc, dot, meanOf, norm } from "./math.js";
 import { type ChatMode, renderExample, usesChat } from "./render.js";
@@ -77,11 +77,7 @@ function heldOutSplit<T>(xs: T[], heldOut: number, rng: Rng): { train: T[]; test
 }
 
 function candidateLayers(ctx: Context, layers: BaselineOptions["layers"]): number[] {
-  const out =
-    layers === undefined || layers === "auto"
-      ? Array.from({ length: ctx.model.info.nLayer }, (_, i) => i)
-      : [...new Set(layers)].sort((a, b) => a - b);
-  for (const l of out) ctx.checkLayer(l);
+  const out = layersToRead(ctx, layers);
   if (out.length === 0) throw new SteerError("bad_argument", "a baseline needs at least one candidate layer.");
   return out;
 }
