@@ -3,7 +3,10 @@
 import type { Command } from "commander";
 import type { Dataset, Example } from "../data/example.js";
 import { dataFile } from "../data/load.js";
-import { type DataOpts, int, loadData, num, positiveInt } from "./options.js";
+import { Context } from "../engine/context.js";
+import type { Model } from "../engine/model.js";
+import { type DataOpts, int, loadData, loadModel, type ModelOpts, num, positiveInt } from "./options.js";
+import { interruptSignal, type Progress, progressBar } from "./progress.js";
 
 export interface ExampleCliOptions extends DataOpts {
   data: string[];
@@ -48,4 +51,37 @@ export const lacksOwnSafe = (examples: Example[], wanted: string[]) =>
 /** The generic safe set: --safe when given, else harmless_alpaca.json when `needed`, else none. */
 export function genericSafeSet(o: ExampleCliOptions, needed: boolean): Dataset | undefined {
   return o.safe || needed ? loadData(o.safe ?? dataFile("harmless_alpaca.json"), o) : undefined;
+}
+
+/** The sample options as the library takes them (buildBundle, findNeurons). */
+export function sampleOptions(o: ExampleCliOptions) {
+  return {
+    categories: o.categories?.split(",").map((s) => s.trim()),
+    maxPerCategory: o.maxPerCategory,
+    maxSafe: o.maxSafe,
+    heldOut: o.heldOut,
+    seed: o.seed,
+  };
+}
+
+/**
+ * Loads the model, runs `work` on a context of --batch sequences with a progress bar and Ctrl-C
+ * wired to an AbortSignal, and frees all of it after, whatever happens.
+ */
+export async function withCollection(
+  o: ExampleCliOptions & ModelOpts,
+  work: (model: Model, ctx: Context, signal: AbortSignal, bar: Progress) => Promise<void>,
+): Promise<void> {
+  const model = loadModel(o);
+  const ctx = new Context(model, { nCtx: o.ctx ?? 1024, nSeq: o.batch, nBatch: 512 });
+  const bar = progressBar("collecting activations");
+  const { signal, dispose } = interruptSignal();
+  try {
+    await work(model, ctx, signal, bar);
+  } finally {
+    bar.stop();
+    dispose();
+    ctx.dispose();
+    model.dispose();
+  }
 }

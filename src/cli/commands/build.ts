@@ -1,6 +1,5 @@
 import { type Command, Option } from "commander";
 import type { Dataset } from "../../data/example.js";
-import { Context } from "../../engine/context.js";
 import { KNOWN_SITES } from "../../engine/sites.js";
 import { buildBundle } from "../../steer/build.js";
 import { writeBundle } from "../../steer/bundle.js";
@@ -8,12 +7,13 @@ import {
   type ExampleCliOptions,
   genericSafeSet,
   lacksOwnSafe,
+  sampleOptions,
   wantedCategories,
+  withCollection,
   withExampleFiles,
   withSampleOptions,
 } from "../example-options.js";
-import { checkOutputPath, loadData, loadModel, type ModelOpts, parseLayers, withDataOptions, withModelOptions } from "../options.js";
-import { interruptSignal, progressBar } from "../progress.js";
+import { checkOutputPath, loadData, type ModelOpts, parseLayers, withDataOptions, withModelOptions } from "../options.js";
 import { printInspect } from "./inspect.js";
 
 interface BuildCliOptions extends ModelOpts, ExampleCliOptions {
@@ -42,21 +42,13 @@ export function buildCommand(program: Command): void {
       // the generic safe set only when --safe names one or a category has no safe examples of its own
       const examples = datasets.flatMap((d) => d.examples);
       const safe = genericSafeSet(o, lacksOwnSafe(examples, wantedCategories(examples, o.categories)));
-      const model = loadModel(o);
-      const ctx = new Context(model, { nCtx: o.ctx ?? 1024, nSeq: o.batch, nBatch: 512 });
-      const bar = progressBar("collecting activations");
-      const { signal, dispose } = interruptSignal();
-      try {
+      await withCollection(o, async (model, ctx, signal, bar) => {
         const bundle = await buildBundle(ctx, datasets, safe, {
+          ...sampleOptions(o),
           site: o.site,
           layers: o.layers === "auto" ? "auto" : parseLayers(o.layers, model.info.nLayer),
           reduce: o.reduce,
           prune: o.prune === "off" ? "off" : Number(o.prune),
-          categories: o.categories?.split(",").map((s) => s.trim()),
-          maxPerCategory: o.maxPerCategory,
-          maxSafe: o.maxSafe,
-          heldOut: o.heldOut,
-          seed: o.seed,
           chat: o.chat,
           signal,
           onProgress: (d, t, tok) => bar.update(d, t, tok),
@@ -65,11 +57,6 @@ export function buildCommand(program: Command): void {
         writeBundle(o.output, bundle);
         process.stderr.write(`wrote ${o.output}\n`);
         printInspect(bundle, false);
-      } finally {
-        bar.stop();
-        dispose();
-        ctx.dispose();
-        model.dispose();
-      }
+      });
     });
 }

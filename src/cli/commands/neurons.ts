@@ -1,6 +1,5 @@
 import { type Command, Option } from "commander";
 import type { Dataset } from "../../data/example.js";
-import { Context } from "../../engine/context.js";
 import { writeNeurons } from "../../steer/neuron-file.js";
 import type { NeuronSet } from "../../steer/neuron-types.js";
 import { findNeurons } from "../../steer/neurons.js";
@@ -8,22 +7,13 @@ import {
   type ExampleCliOptions,
   genericSafeSet,
   lacksOwnSafe,
+  sampleOptions,
   wantedCategories,
+  withCollection,
   withExampleFiles,
   withSampleOptions,
 } from "../example-options.js";
-import {
-  checkOutputPath,
-  int,
-  loadData,
-  loadModel,
-  type ModelOpts,
-  parseLayers,
-  positiveInt,
-  withDataOptions,
-  withModelOptions,
-} from "../options.js";
-import { interruptSignal, progressBar } from "../progress.js";
+import { checkOutputPath, int, loadData, type ModelOpts, parseLayers, positiveInt, withDataOptions, withModelOptions } from "../options.js";
 
 interface NeuronsCliOptions extends ModelOpts, ExampleCliOptions {
   layers: string;
@@ -87,20 +77,12 @@ export function neuronsCommand(program: Command): void {
       // the generic safe set only when a category has no safe examples of its own and the data has no uncategorised safe ones
       const hasGeneric = examples.some((e) => e.label === "safe" && !e.category);
       const safe = genericSafeSet(o, !hasGeneric && lacksOwnSafe(examples, wantedCategories(examples, o.categories)));
-      const model = loadModel(o);
-      const ctx = new Context(model, { nCtx: o.ctx ?? 1024, nSeq: o.batch, nBatch: 512 });
-      const bar = progressBar("collecting activations");
-      const { signal, dispose } = interruptSignal();
-      try {
+      await withCollection(o, async (model, ctx, signal, bar) => {
         const set = await findNeurons(ctx, datasets, safe, {
+          ...sampleOptions(o),
           layers: o.layers === "auto" ? "auto" : parseLayers(o.layers, model.info.nLayer),
           top: o.top,
           reduce: o.reduce,
-          categories: o.categories?.split(",").map((s) => s.trim()),
-          maxPerCategory: o.maxPerCategory,
-          maxSafe: o.maxSafe,
-          heldOut: o.heldOut,
-          seed: o.seed,
           chat: o.chat,
           lensTokens: o.lens,
           signal,
@@ -110,11 +92,6 @@ export function neuronsCommand(program: Command): void {
         writeNeurons(o.output, set);
         process.stderr.write(`wrote ${o.output}\n`);
         process.stdout.write(`${neuronSummary(set)}\n`);
-      } finally {
-        bar.stop();
-        dispose();
-        ctx.dispose();
-        model.dispose();
-      }
+      });
     });
 }
