@@ -41,6 +41,26 @@ const TRUSTLLM = "https://raw.githubusercontent.com/HowieHwong/TrustLLM/b1054bef
 const BEAVERTAILS = "https://huggingface.co/datasets/PKU-Alignment/BeaverTails/resolve";
 const BEAVERTAILS_EVAL = "https://huggingface.co/datasets/PKU-Alignment/BeaverTails-Evaluation/resolve";
 
+// The 14 harm categories every BeaverTails release shares (prompt counts not pinned: null).
+const BEAVERTAILS_CATEGORY_IDS = [
+  "animal_abuse",
+  "child_abuse",
+  "controversial_topics_politics",
+  "discrimination_stereotype_injustice",
+  "drug_abuse_weapons_banned_substance",
+  "financial_crime_property_crime_theft",
+  "hate_speech_offensive_language",
+  "misinformation_regarding_ethics_laws_and_safety",
+  "non_violent_unethical_behavior",
+  "privacy_violation",
+  "self_harm",
+  "sexually_explicit_adult_content",
+  "terrorism_organized_crime",
+  "violence_aiding_and_abetting_incitement",
+];
+/** A fresh object per data set, so no two entries share one. */
+const beavertailsCategories = (): Record<string, null> => Object.fromEntries(BEAVERTAILS_CATEGORY_IDS.map((c) => [c, null]));
+
 export const DATASETS: readonly KnownDataset[] = [
   {
     name: "catqa",
@@ -140,22 +160,7 @@ export const DATASETS: readonly KnownDataset[] = [
     bytes: null,
     sha256: null,
     pin: "none",
-    categories: {
-      animal_abuse: null,
-      child_abuse: null,
-      controversial_topics_politics: null,
-      discrimination_stereotype_injustice: null,
-      drug_abuse_weapons_banned_substance: null,
-      financial_crime_property_crime_theft: null,
-      hate_speech_offensive_language: null,
-      misinformation_regarding_ethics_laws_and_safety: null,
-      non_violent_unethical_behavior: null,
-      privacy_violation: null,
-      self_harm: null,
-      sexually_explicit_adult_content: null,
-      terrorism_organized_crime: null,
-      violence_aiding_and_abetting_incitement: null,
-    },
+    categories: beavertailsCategories(),
   },
   {
     name: "beavertails_30k_test",
@@ -167,22 +172,7 @@ export const DATASETS: readonly KnownDataset[] = [
     bytes: 545222,
     sha256: "0ce619bf4c421c12e578445b1fb8d1aedf4bf05ca3eb985f4ddf498a784769ff",
     pin: "lfs",
-    categories: {
-      animal_abuse: null,
-      child_abuse: null,
-      controversial_topics_politics: null,
-      discrimination_stereotype_injustice: null,
-      drug_abuse_weapons_banned_substance: null,
-      financial_crime_property_crime_theft: null,
-      hate_speech_offensive_language: null,
-      misinformation_regarding_ethics_laws_and_safety: null,
-      non_violent_unethical_behavior: null,
-      privacy_violation: null,
-      self_harm: null,
-      sexually_explicit_adult_content: null,
-      terrorism_organized_crime: null,
-      violence_aiding_and_abetting_incitement: null,
-    },
+    categories: beavertailsCategories(),
   },
   {
     name: "beavertails_330k_test",
@@ -194,22 +184,7 @@ export const DATASETS: readonly KnownDataset[] = [
     bytes: null,
     sha256: null,
     pin: "none",
-    categories: {
-      animal_abuse: null,
-      child_abuse: null,
-      controversial_topics_politics: null,
-      discrimination_stereotype_injustice: null,
-      drug_abuse_weapons_banned_substance: null,
-      financial_crime_property_crime_theft: null,
-      hate_speech_offensive_language: null,
-      misinformation_regarding_ethics_laws_and_safety: null,
-      non_violent_unethical_behavior: null,
-      privacy_violation: null,
-      self_harm: null,
-      sexually_explicit_adult_content: null,
-      terrorism_organized_crime: null,
-      violence_aiding_and_abetting_incitement: null,
-    },
+    categories: beavertailsCategories(),
   },
   {
     name: "trustllm_misuse",

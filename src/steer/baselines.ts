@@ -12,11 +12,11 @@ import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import type { Site } from "../engine/sites.js";
 import { Rng } from "../util/random.js";
-import { chooseLayer, cohensD, LAYER_RULE } from "./build.js";
+import { categoryGeometry, chooseLayer, cohensD, LAYER_RULE } from "./build.js";
 import { TOOL_VERSION } from "./bundle.js";
-import { type Activations, activationRow, collectActivations } from "./collect.js";
+import { type Activations, activationRow, collectActivations, layersToRead } from "./collect.js";
 import { SteerError } from "./errors.js";
-import { auroc, cosine, dot, meanOf, norm, quantile } from "./math.js";
+import { auroc, dot, meanOf, norm } from "./math.js";
 import { type ChatMode, renderExample, usesChat } from "./render.js";
 import type { Bundle, CategoryEntry, DataProvenance, LayerDiagnostics } from "./types.js";
 
@@ -77,11 +77,7 @@ function heldOutSplit<T>(xs: T[], heldOut: number, rng: Rng): { train: T[]; test
 }
 
 function candidateLayers(ctx: Context, layers: BaselineOptions["layers"]): number[] {
-  const out =
-    layers === undefined || layers === "auto"
-      ? Array.from({ length: ctx.model.info.nLayer }, (_, i) => i)
-      : [...new Set(layers)].sort((a, b) => a - b);
-  for (const l of out) ctx.checkLayer(l);
+  const out = layersToRead(ctx, layers);
   if (out.length === 0) throw new SteerError("bad_argument", "a baseline needs at least one candidate layer.");
   return out;
 }
@@ -121,17 +117,7 @@ async function assemble(
     for (let i = 0; i < acts.n; i++) s += norm(activationRow(acts, l, i));
     meanNorm[l] = s / Math.max(1, acts.n);
   }
-  const cats = [...categories.keys()];
-  const cosineByLayer: Record<number, number[][]> = {};
-  for (const l of layers)
-    cosineByLayer[l] = cats.map((a) =>
-      cats.map((b) => cosine(categories.get(a)?.vectors.get(l) ?? [], categories.get(b)?.vectors.get(l) ?? [])),
-    );
-  const ratios = cats.map((c) => {
-    const e = categories.get(c) as CategoryEntry;
-    const l = e.steerLayers[0] as number;
-    return (e.diagnostics[l]?.norm ?? 0) / (meanNorm[l] || 1);
-  });
+  const { cosineByLayer, recommendedStrength } = categoryGeometry([...categories.keys()], categories, layers, meanNorm);
   const fp = await ctx.model.fingerprint();
   return {
     model: { ...fp, name: ctx.model.info.name, fileType: ctx.model.info.fileType },
@@ -145,7 +131,7 @@ async function assemble(
     cosine: cosineByLayer,
     data: opts.data ?? [],
     layerRule: `${method}: ${LAYER_RULE.replace("safe vs the category's unsafe", method === "caa" ? "safe vs unsafe answers of held-out pairs" : "harmful vs harmless held-out prompts")}`,
-    recommendedStrength: quantile(ratios, 0.5),
+    recommendedStrength,
     toolVersion: TOOL_VERSION,
     created: new Date().toISOString(),
     method,

@@ -7,34 +7,21 @@ import type { Context } from "../engine/context.js";
 import type { Site } from "../engine/sites.js";
 import { Rng } from "../util/random.js";
 import { TOOL_VERSION } from "./bundle.js";
-import { type Activations, activationRow, collectActivations } from "./collect.js";
+import { type Activations, activationRow, collectActivations, layersToRead } from "./collect.js";
 import { SteerError } from "./errors.js";
-import { groupExamples } from "./examples.js";
+import { type ExampleReadOptions, groupExamples } from "./examples.js";
 import { auroc, cosine, dot, meanAndSd, meanOf, norm, prunedDifference, quantile } from "./math.js";
-import { type ChatMode, renderExample, usesChat } from "./render.js";
+import { renderExample, usesChat } from "./render.js";
 import type { Bundle, CategoryEntry, LayerDiagnostics } from "./types.js";
 
-export interface BuildOptions {
+export interface BuildOptions extends ExampleReadOptions {
   site?: Site;
   /** "auto": every layer is a candidate and each category gets its best one. A list: candidates. */
   layers?: "auto" | number[];
-  reduce?: "mean" | "last";
   /** Kept fraction for pruning (0.5: at or above the median), or "off". */
   prune?: number | "off";
-  /** Only these categories (ids). */
-  categories?: string[];
-  /** At most this many unsafe examples per category (a seeded sample). */
-  maxPerCategory?: number;
-  /** At most this many generic safe examples (a seeded sample; default 256). */
-  maxSafe?: number;
   /** Share of each group held out to measure separability (default 0.2). */
   heldOut?: number;
-  seed?: number;
-  chat?: ChatMode;
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number, tokens: number) => void;
-  /** Warnings about the data (too few examples); default: printed on stderr. */
-  onWarning?: (msg: string) => void;
 }
 
 export { FEW_EXAMPLES, fewExampleWarnings } from "./examples.js";
@@ -50,6 +37,31 @@ export function chooseLayer(layers: number[], nLayer: number, diagnostics: Recor
   const best = Math.max(...pool.map(score));
   const near = pool.filter((l) => score(l) >= best - 0.005);
   return near.reduce((a, b) => ((diagnostics[b]?.margin ?? 0) > (diagnostics[a]?.margin ?? 0) ? b : a));
+}
+
+/**
+ * What a bundle says about its categories as a whole: the cosine of every two categories' vectors per
+ * layer, and the recommended strength (the median over categories of the vector's norm at its steer
+ * layer relative to the mean activation norm there).
+ */
+export function categoryGeometry(
+  cats: string[],
+  categories: Map<string, CategoryEntry>,
+  layers: number[],
+  meanNorm: Record<number, number>,
+): { cosineByLayer: Record<number, number[][]>; recommendedStrength: number } {
+  const cosineByLayer: Record<number, number[][]> = {};
+  for (const l of layers) {
+    cosineByLayer[l] = cats.map((a) =>
+      cats.map((b) => cosine(categories.get(a)?.vectors.get(l) ?? [], categories.get(b)?.vectors.get(l) ?? [])),
+    );
+  }
+  const ratios = cats.map((c) => {
+    const e = categories.get(c) as CategoryEntry;
+    const l = e.steerLayers[0] as number;
+    return (e.diagnostics[l]?.norm ?? 0) / (meanNorm[l] || 1);
+  });
+  return { cosineByLayer, recommendedStrength: quantile(ratios, 0.5) };
 }
 
 /** Held-out Cohen's d of two projections (null with fewer than two on a side or no spread). */
@@ -80,11 +92,7 @@ export async function buildBundle(
   if (!(heldOut >= 0 && heldOut < 1)) throw new SteerError("bad_argument", `held-out share must be in [0, 1), got ${heldOut}.`);
 
   const { cats, all, index, ownSafe } = groupExamples(datasets, safeSet, { ...opts, heldOut }, rng);
-  const layers =
-    opts.layers === undefined || opts.layers === "auto"
-      ? Array.from({ length: nLayer }, (_, i) => i)
-      : [...new Set(opts.layers)].sort((a, b) => a - b);
-  for (const l of layers) ctx.checkLayer(l);
+  const layers = layersToRead(ctx, opts.layers);
   const texts = all.map((e) => renderExample(model, e, chat));
   for (const [i, t] of texts.entries()) {
     if (t.length > ctx.nCtx)
@@ -133,17 +141,7 @@ export async function buildBundle(
       safeSource: ownSafe.has(c) ? "category" : "generic",
     });
   }
-  const cosineByLayer: Record<number, number[][]> = {};
-  for (const l of layers) {
-    cosineByLayer[l] = cats.map((a) =>
-      cats.map((b) => cosine(categories.get(a)?.vectors.get(l) ?? [], categories.get(b)?.vectors.get(l) ?? [])),
-    );
-  }
-  const ratios = cats.map((c) => {
-    const e = categories.get(c) as CategoryEntry;
-    const l = e.steerLayers[0] as number;
-    return (e.diagnostics[l]?.norm ?? 0) / (meanNorm[l] || 1);
-  });
+  const { cosineByLayer, recommendedStrength } = categoryGeometry(cats, categories, layers, meanNorm);
   const fp = await model.fingerprint();
   return {
     model: { ...fp, name: model.info.name, fileType: model.info.fileType },
@@ -165,7 +163,7 @@ export async function buildBundle(
       opts.layers === undefined || opts.layers === "auto"
         ? LAYER_RULE
         : `listed: ${layers.join(",")}; ${LAYER_RULE.replace("auto: among candidate layers (all but the first and last when the model has more than 2)", "among the listed layers")}`,
-    recommendedStrength: quantile(ratios, 0.5),
+    recommendedStrength,
     toolVersion: TOOL_VERSION,
     created: new Date().toISOString(),
   };

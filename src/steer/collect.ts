@@ -15,6 +15,16 @@ export interface CollectOptions {
   onProgress?: (done: number, total: number, tokens: number) => void;
 }
 
+/** The layers to read: "auto" (or none given) is every layer; a list is deduplicated and sorted, each checked. */
+export function layersToRead(ctx: Context, layers: "auto" | number[] | undefined): number[] {
+  const out =
+    layers === undefined || layers === "auto"
+      ? Array.from({ length: ctx.model.info.nLayer }, (_, i) => i)
+      : [...new Set(layers)].sort((a, b) => a - b);
+  for (const l of out) ctx.checkLayer(l);
+  return out;
+}
+
 /** Reduced activations of n texts: per layer one n x width matrix, rows in input order. */
 export interface Activations {
   site: Site;

@@ -4,6 +4,7 @@ import type { Dataset, Example } from "../data/example.js";
 import { log } from "../util/logger.js";
 import type { Rng } from "../util/random.js";
 import { SteerError } from "./errors.js";
+import type { ChatMode } from "./render.js";
 
 /** Fewer examples than this on either side of a category: its vector and held-out numbers are noisy. */
 export const FEW_EXAMPLES = 10;
@@ -48,7 +49,20 @@ export interface GroupOptions {
   maxSafe?: number;
   /** Share of each group held out. */
   heldOut: number;
+  /** Warnings about the data (too few examples); default: printed on stderr. */
   onWarning?: (msg: string) => void;
+}
+
+/** What building a bundle and finding neurons share: which examples, and how they are read. */
+export interface ExampleReadOptions extends Omit<GroupOptions, "heldOut"> {
+  layers?: "auto" | number[];
+  reduce?: "mean" | "last";
+  /** Share of each group held out (default 0.2). */
+  heldOut?: number;
+  seed?: number;
+  chat?: ChatMode;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, tokens: number) => void;
 }
 
 /** Row indices (into `all`) of a group's train and held-out parts. */

@@ -8,32 +8,24 @@ import { readTensor } from "../engine/gguf/reader.js";
 import type { Model } from "../engine/model.js";
 import { Rng } from "../util/random.js";
 import { TOOL_VERSION } from "./bundle.js";
-import { type Activations, collectActivations } from "./collect.js";
+import { type Activations, collectActivations, layersToRead } from "./collect.js";
 import { SteerError } from "./errors.js";
-import { type GroupedExamples, type GroupIndex, groupExamples, safeKeyOf } from "./examples.js";
+import { type ExampleReadOptions, type GroupedExamples, type GroupIndex, groupExamples, safeKeyOf } from "./examples.js";
 import { auroc, dot, meanAndSd, norm } from "./math.js";
 import { NEURONS_SCHEMA, type NeuronCategory, type NeuronSet, type NeuronUnit } from "./neuron-types.js";
-import { type ChatMode, renderExample, usesChat } from "./render.js";
+import { renderExample, usesChat } from "./render.js";
 
-export interface NeuronOptions {
+export interface NeuronOptions extends ExampleReadOptions {
   /** "auto" (default): every layer. A list: only these. */
   layers?: "auto" | number[];
   /** Units kept per category (default 16). */
   top?: number;
-  reduce?: "mean" | "last";
-  categories?: string[];
-  maxPerCategory?: number;
-  maxSafe?: number;
   /** Share of each group held out for the scores (default 0.2). */
   heldOut?: number;
-  seed?: number;
-  chat?: ChatMode;
   /** Tokens listed per unit by the logit lens (default 8; 0: none). */
   lensTokens?: number;
-  signal?: AbortSignal;
   /** Texts read so far, of all passes (mlp_post, then resid_post for the explained share). */
   onProgress?: (done: number, total: number, tokens: number) => void;
-  onWarning?: (msg: string) => void;
 }
 
 export const NEURON_RULE =
@@ -266,7 +258,7 @@ export async function findNeurons(
   opts: NeuronOptions = {},
 ): Promise<NeuronSet> {
   const model = ctx.model;
-  const { nLayer, nFf } = model.info;
+  const { nFf } = model.info;
   const top = opts.top ?? 16;
   const heldOut = opts.heldOut ?? 0.2;
   const seed = opts.seed ?? 1;
@@ -276,11 +268,7 @@ export async function findNeurons(
     throw new SteerError("bad_argument", `held-out share must be in (0, 1): the scores are held-out ones; got ${heldOut}.`);
   ctx.siteWidth("mlp_post"); // the file must say n_ff
   const g = groupExamples(datasets, safeSet, { ...opts, heldOut }, new Rng(seed));
-  const layers =
-    opts.layers === undefined || opts.layers === "auto"
-      ? Array.from({ length: nLayer }, (_, i) => i)
-      : [...new Set(opts.layers)].sort((a, b) => a - b);
-  for (const l of layers) ctx.checkLayer(l);
+  const layers = layersToRead(ctx, opts.layers);
   const chat = usesChat(model, opts.chat ?? "auto");
   const texts = g.all.map((e) => renderExample(model, e, chat));
   for (const [i, t] of texts.entries()) ctx.checkFits(t.length, `example ${g.all[i]?.source ?? i}`);

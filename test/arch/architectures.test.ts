@@ -4,7 +4,6 @@
 // and the family's real chat template renders into the family's own special tokens. Each claim is a
 // measured number; the numbers are printed.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,6 +16,7 @@ import { type ChatMessage, Model } from "../../src/engine/model.js";
 import { KNOWN_SITES, type KnownSite } from "../../src/engine/sites.js";
 import { renderExample } from "../../src/steer/render.js";
 import { Rng } from "../../src/util/random.js";
+import { cliFromSource as cli } from "../support/cli.js";
 import { ROOT, tmpFile } from "../support/models.js";
 import { maxAbsDiff } from "../support/reference-llama.js";
 import { steeringSwitch } from "../support/steering.js";
@@ -362,21 +362,6 @@ describe("the writer", () => {
 });
 
 describe("the CLI", () => {
-  const main = join(ROOT, "src", "cli", "main.ts");
-  const cli = (args: string[]) =>
-    spawnSync(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "--input-type=module",
-        "-e",
-        `const { main } = await import(${JSON.stringify(main)}); process.exitCode = await main(["node", "safesteer", ...process.argv.slice(1)]);`,
-        ...args,
-      ],
-      { encoding: "utf8", cwd: ROOT },
-    );
-
   it("convert random --arch writes the family with its template; info measures every site", () => {
     const out = tmpFile("cli-qwen3.gguf");
     const w = cli(["convert", "random", "--arch", "qwen3", "--layers", "3", "--chat-template", join(TEMPLATES, "qwen3.jinja"), "-o", out]);

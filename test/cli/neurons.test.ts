@@ -1,28 +1,12 @@
 // `safesteer neurons` and --neurons/--suppress through the CLI, on the planted-unit model: the file it
 // writes ranks the planted unit first; generate suppresses through it; bad input is one line, exit 2.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { Model } from "../../src/engine/model.js";
-import { ROOT, tmpFile } from "../support/models.js";
+import { cliFromSource as cli } from "../support/cli.js";
+import { tmpFile } from "../support/models.js";
 import { PLANTED_LAYER, PLANTED_UNIT, plantedData, writePlantedModel, Z_TEXT } from "../support/planted-neuron.js";
-
-const main = join(ROOT, "src", "cli", "main.ts");
-const cli = (args: string[]) =>
-  spawnSync(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      `const { main } = await import(${JSON.stringify(main)}); process.exitCode = await main(["node", "safesteer", ...process.argv.slice(1)]);`,
-      ...args,
-    ],
-    { encoding: "utf8", cwd: ROOT },
-  );
 
 describe("safesteer neurons (CLI)", () => {
   const model = tmpFile("cli-planted.gguf");

@@ -81,6 +81,15 @@ const withInterval = <T extends { lo: number | null; hi: number | null }>(data: 
 const tipOf = (d: { metric: string; value: number; lo: number | null; hi: number | null; prompts: number | null; condition: string }) =>
   `${d.condition}: ${d.metric} ${(100 * d.value).toFixed(1)}%${d.lo !== null && d.hi !== null ? ` [${(100 * d.lo).toFixed(1)}, ${(100 * d.hi).toFixed(1)}]` : ""}${d.prompts !== null ? ` n=${d.prompts}` : ""}`;
 
+/** Upright bars of rates faceted by fx and fy, a bar per `x` (coloured by it), with their 95% intervals. */
+function rateBars(data: ReturnType<typeof long>, fx: string, fy: string, x: string) {
+  return [
+    Plot.barY(data, { fx, fy, x, y: "value", fill: x, title: tipOf }),
+    Plot.ruleX(withInterval(data), { fx, fy, x, y1: "lo", y2: "hi", stroke: "#000", strokeWidth: 1.5, className: "interval" }),
+    Plot.ruleY([0]),
+  ];
+}
+
 const colorFor = (run: RunData) => ({ domain: run.conditions, range: conditionColors(run.conditions, run.baseline), legend: true });
 
 /**
@@ -132,20 +141,7 @@ export function benignChart(run: RunData, rows: MetricRow[], width: number): Plo
     fx: { label: null },
     fy: { label: null },
     marginRight: labelWidth(["lookalike"]),
-    marks: [
-      Plot.barY(data, { fx: "metric", fy: "group", x: "condition", y: "value", fill: "condition", title: tipOf }),
-      Plot.ruleX(withInterval(data), {
-        fx: "metric",
-        fy: "group",
-        x: "condition",
-        y1: "lo",
-        y2: "hi",
-        stroke: "#000",
-        strokeWidth: 1.5,
-        className: "interval",
-      }),
-      Plot.ruleY([0]),
-    ],
+    marks: rateBars(data, "metric", "group", "condition"),
   };
 }
 
@@ -212,20 +208,7 @@ export function runsChart(runs: RunData[], rows: MetricRow[], width: number): Pl
     y: { ...pct, label: null },
     fx: { label: null, domain: runs.map((r) => r.name) },
     fy: { label: null, domain: metrics },
-    marks: [
-      Plot.barY(data, { fx: "run", fy: "metric", x: "steered", y: "value", fill: "steered", title: tipOf }),
-      Plot.ruleX(withInterval(data), {
-        fx: "run",
-        fy: "metric",
-        x: "steered",
-        y1: "lo",
-        y2: "hi",
-        stroke: "#000",
-        strokeWidth: 1.5,
-        className: "interval",
-      }),
-      Plot.ruleY([0]),
-    ],
+    marks: rateBars(data, "run", "metric", "steered"),
   };
 }
 

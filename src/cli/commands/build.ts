@@ -1,57 +1,39 @@
 import { type Command, Option } from "commander";
 import type { Dataset } from "../../data/example.js";
-import { dataFile } from "../../data/load.js";
-import { Context } from "../../engine/context.js";
 import { KNOWN_SITES } from "../../engine/sites.js";
 import { buildBundle } from "../../steer/build.js";
 import { writeBundle } from "../../steer/bundle.js";
 import {
-  checkOutputPath,
-  type DataOpts,
-  int,
-  loadData,
-  loadModel,
-  type ModelOpts,
-  num,
-  parseLayers,
-  positiveInt,
-  withDataOptions,
-  withModelOptions,
-} from "../options.js";
-import { interruptSignal, progressBar } from "../progress.js";
+  type ExampleCliOptions,
+  genericSafeSet,
+  lacksOwnSafe,
+  sampleOptions,
+  wantedCategories,
+  withCollection,
+  withExampleFiles,
+  withSampleOptions,
+} from "../example-options.js";
+import { checkOutputPath, loadData, type ModelOpts, parseLayers, withDataOptions, withModelOptions } from "../options.js";
 import { printInspect } from "./inspect.js";
 
-interface BuildCliOptions extends ModelOpts, DataOpts {
-  data: string[];
-  safe?: string;
-  categories?: string;
+interface BuildCliOptions extends ModelOpts, ExampleCliOptions {
   site: string;
   layers: string;
   reduce: "mean" | "last";
   prune: string;
-  maxPerCategory?: number;
-  maxSafe: number;
-  heldOut: number;
-  seed: number;
-  batch: number;
   chat: "auto" | "always" | "never";
   output: string;
 }
 
 export function buildCommand(program: Command): void {
-  withDataOptions(withModelOptions(program.command("build").description("build per-category steering vectors into a bundle"), true))
-    .requiredOption("--data <files...>", "labelled prompt files (JSON, JSONL, CSV; known data sets are detected)")
-    .option("--safe <file>", "generic safe set (default: harmless_alpaca.json from the data folder)")
-    .option("--categories <list>", "only these category ids, comma-separated")
+  const cmd = withExampleFiles(
+    withDataOptions(withModelOptions(program.command("build").description("build per-category steering vectors into a bundle"), true)),
+  )
     .option("--site <site>", KNOWN_SITES.join(" | "), "resid_post")
     .option("--layers <list>", "auto | all | 3 | 0,2,4 | 1-3 (auto: best held-out separability per category)", "auto")
     .addOption(new Option("--reduce <how>", "token reduction").choices(["mean", "last"]).default("mean"))
-    .option("--prune <fraction|off>", "kept fraction of unsafe examples by difference norm (0.5: at or above the median)", "0.5")
-    .option("--max-per-category <n>", "at most n unsafe examples per category", positiveInt("--max-per-category"))
-    .option("--max-safe <n>", "at most n generic safe examples", positiveInt("--max-safe"), 256)
-    .option("--held-out <share>", "share held out for separability", num("--held-out"), 0.2)
-    .option("--seed <n>", "sampling seed", int("--seed"), 1)
-    .option("--batch <n>", "texts decoded side by side", positiveInt("--batch"), 8)
+    .option("--prune <fraction|off>", "kept fraction of unsafe examples by difference norm (0.5: at or above the median)", "0.5");
+  withSampleOptions(cmd, "for separability")
     .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
     .requiredOption("-o, --output <bundle>", "bundle file to write")
     .action(async (o: BuildCliOptions) => {
@@ -59,26 +41,14 @@ export function buildCommand(program: Command): void {
       const datasets: Dataset[] = o.data.map((p) => loadData(p, o));
       // the generic safe set only when --safe names one or a category has no safe examples of its own
       const examples = datasets.flatMap((d) => d.examples);
-      const wanted = o.categories
-        ? o.categories.split(",").map((c) => c.trim())
-        : [...new Set(examples.filter((e) => e.label === "unsafe" && e.category).map((e) => e.category as string))];
-      const needGeneric = wanted.some((c) => !examples.some((e) => e.label === "safe" && e.category === c));
-      const safe = o.safe || needGeneric ? loadData(o.safe ?? dataFile("harmless_alpaca.json"), o) : undefined;
-      const model = loadModel(o);
-      const ctx = new Context(model, { nCtx: o.ctx ?? 1024, nSeq: o.batch, nBatch: 512 });
-      const bar = progressBar("collecting activations");
-      const { signal, dispose } = interruptSignal();
-      try {
+      const safe = genericSafeSet(o, lacksOwnSafe(examples, wantedCategories(examples, o.categories)));
+      await withCollection(o, async (model, ctx, signal, bar) => {
         const bundle = await buildBundle(ctx, datasets, safe, {
+          ...sampleOptions(o),
           site: o.site,
           layers: o.layers === "auto" ? "auto" : parseLayers(o.layers, model.info.nLayer),
           reduce: o.reduce,
           prune: o.prune === "off" ? "off" : Number(o.prune),
-          categories: o.categories?.split(",").map((s) => s.trim()),
-          maxPerCategory: o.maxPerCategory,
-          maxSafe: o.maxSafe,
-          heldOut: o.heldOut,
-          seed: o.seed,
           chat: o.chat,
           signal,
           onProgress: (d, t, tok) => bar.update(d, t, tok),
@@ -87,11 +57,6 @@ export function buildCommand(program: Command): void {
         writeBundle(o.output, bundle);
         process.stderr.write(`wrote ${o.output}\n`);
         printInspect(bundle, false);
-      } finally {
-        bar.stop();
-        dispose();
-        ctx.dispose();
-        model.dispose();
-      }
+      });
     });
 }

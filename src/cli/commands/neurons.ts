@@ -1,37 +1,24 @@
 import { type Command, Option } from "commander";
 import type { Dataset } from "../../data/example.js";
-import { dataFile } from "../../data/load.js";
-import { Context } from "../../engine/context.js";
 import { writeNeurons } from "../../steer/neuron-file.js";
 import type { NeuronSet } from "../../steer/neuron-types.js";
 import { findNeurons } from "../../steer/neurons.js";
 import {
-  checkOutputPath,
-  type DataOpts,
-  int,
-  loadData,
-  loadModel,
-  type ModelOpts,
-  num,
-  parseLayers,
-  positiveInt,
-  withDataOptions,
-  withModelOptions,
-} from "../options.js";
-import { interruptSignal, progressBar } from "../progress.js";
+  type ExampleCliOptions,
+  genericSafeSet,
+  lacksOwnSafe,
+  sampleOptions,
+  wantedCategories,
+  withCollection,
+  withExampleFiles,
+  withSampleOptions,
+} from "../example-options.js";
+import { checkOutputPath, int, loadData, type ModelOpts, parseLayers, positiveInt, withDataOptions, withModelOptions } from "../options.js";
 
-interface NeuronsCliOptions extends ModelOpts, DataOpts {
-  data: string[];
-  safe?: string;
-  categories?: string;
+interface NeuronsCliOptions extends ModelOpts, ExampleCliOptions {
   layers: string;
   top: number;
   reduce: "mean" | "last";
-  maxPerCategory?: number;
-  maxSafe: number;
-  heldOut: number;
-  seed: number;
-  batch: number;
   lens: number;
   chat: "auto" | "always" | "never";
   output: string;
@@ -71,20 +58,15 @@ export function neuronSummary(set: NeuronSet, show = 5): string {
 }
 
 export function neuronsCommand(program: Command): void {
-  withDataOptions(
-    withModelOptions(program.command("neurons").description("find the MLP units (mlp_post) that carry each harm category"), true),
+  const cmd = withExampleFiles(
+    withDataOptions(
+      withModelOptions(program.command("neurons").description("find the MLP units (mlp_post) that carry each harm category"), true),
+    ),
   )
-    .requiredOption("--data <files...>", "labelled prompt files (JSON, JSONL, CSV; known data sets are detected)")
-    .option("--safe <file>", "generic safe set (default: harmless_alpaca.json from the data folder)")
-    .option("--categories <list>", "only these category ids, comma-separated")
     .option("--layers <list>", "auto | all | 3 | 0,2,4 | 1-3 (auto: every layer)", "auto")
     .option("--top <k>", "units kept per category", positiveInt("--top"), 16)
-    .addOption(new Option("--reduce <how>", "token reduction").choices(["mean", "last"]).default("mean"))
-    .option("--max-per-category <n>", "at most n unsafe examples per category", positiveInt("--max-per-category"))
-    .option("--max-safe <n>", "at most n generic safe examples", positiveInt("--max-safe"), 256)
-    .option("--held-out <share>", "share held out for the scores", num("--held-out"), 0.2)
-    .option("--seed <n>", "sampling seed", int("--seed"), 1)
-    .option("--batch <n>", "texts decoded side by side", positiveInt("--batch"), 8)
+    .addOption(new Option("--reduce <how>", "token reduction").choices(["mean", "last"]).default("mean"));
+  withSampleOptions(cmd, "for the scores")
     .option("--lens <n>", "tokens listed per unit by the logit lens (0: none)", int("--lens"), 8)
     .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
     .requiredOption("-o, --output <file>", "neuron file to write (JSON)")
@@ -92,27 +74,15 @@ export function neuronsCommand(program: Command): void {
       checkOutputPath(o.output); // before minutes of collection, not after
       const datasets: Dataset[] = o.data.map((p) => loadData(p, o));
       const examples = datasets.flatMap((d) => d.examples);
-      const wanted = o.categories
-        ? o.categories.split(",").map((c) => c.trim())
-        : [...new Set(examples.filter((e) => e.label === "unsafe" && e.category).map((e) => e.category as string))];
       // the generic safe set only when a category has no safe examples of its own and the data has no uncategorised safe ones
       const hasGeneric = examples.some((e) => e.label === "safe" && !e.category);
-      const needGeneric = !hasGeneric && wanted.some((c) => !examples.some((e) => e.label === "safe" && e.category === c));
-      const safe = o.safe || needGeneric ? loadData(o.safe ?? dataFile("harmless_alpaca.json"), o) : undefined;
-      const model = loadModel(o);
-      const ctx = new Context(model, { nCtx: o.ctx ?? 1024, nSeq: o.batch, nBatch: 512 });
-      const bar = progressBar("collecting activations");
-      const { signal, dispose } = interruptSignal();
-      try {
+      const safe = genericSafeSet(o, !hasGeneric && lacksOwnSafe(examples, wantedCategories(examples, o.categories)));
+      await withCollection(o, async (model, ctx, signal, bar) => {
         const set = await findNeurons(ctx, datasets, safe, {
+          ...sampleOptions(o),
           layers: o.layers === "auto" ? "auto" : parseLayers(o.layers, model.info.nLayer),
           top: o.top,
           reduce: o.reduce,
-          categories: o.categories?.split(",").map((s) => s.trim()),
-          maxPerCategory: o.maxPerCategory,
-          maxSafe: o.maxSafe,
-          heldOut: o.heldOut,
-          seed: o.seed,
           chat: o.chat,
           lensTokens: o.lens,
           signal,
@@ -122,11 +92,6 @@ export function neuronsCommand(program: Command): void {
         writeNeurons(o.output, set);
         process.stderr.write(`wrote ${o.output}\n`);
         process.stdout.write(`${neuronSummary(set)}\n`);
-      } finally {
-        bar.stop();
-        dispose();
-        ctx.dispose();
-        model.dispose();
-      }
+      });
     });
 }
