@@ -10,7 +10,7 @@ import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeRandomLlamaGguf } from "../src/convert/random-model.js";
-import { findUserBuild, PEER_TOOLS } from "../src/engine/runtime.js";
+import { findUserBuild, PEER_TOOLS } from "../src/engine-build/index.js";
 import { ensureBuilt } from "./startup.bench.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));

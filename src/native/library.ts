@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { EngineError } from "../engine/errors.js";
-import { type BuildRecord, findUserBuild } from "./build.js";
+import { type BuildRecord, findUserBuild } from "./build-lookup.js";
 
 type Koffi = typeof import("koffi");
 const require = createRequire(import.meta.url);

@@ -2,7 +2,7 @@
 // and plain typed arrays, never koffi or pointers.
 import { EngineError } from "../engine/errors.js";
 import { checkAbi } from "./abi.js";
-import type { BuildRecord } from "./build.js";
+import type { BuildRecord } from "./build-lookup.js";
 import { type BuildOrigin, ctypes, type EngineChoice, initBackends, koffi, loadNative, type Native } from "./library.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -16,10 +16,12 @@ import {
   cmakeArgs,
   discoverSource,
   EngineBuildError,
+  findBuildTool,
   findExecutable,
   findUserBuild,
+  LLAMA_TOOLS,
   readSourceVersion,
-} from "../../src/native/build.js";
+} from "../../src/engine-build/index.js";
 import { findLibraryDir } from "../../src/native/library.js";
 import { ROOT, STORIES_GGUF, tmpFile } from "../support/models.js";
 
@@ -96,6 +98,14 @@ describe("engine build: the cache key", () => {
     assert.ok(cmakeArgs("cuda", { ninja: false, nvcc: "/x/nvcc" }).includes("-DGGML_CUDA=ON"));
     assert.ok(cmakeArgs("cuda", { ninja: false, nvcc: "/x/nvcc" }).includes("-DCMAKE_CUDA_COMPILER=/x/nvcc"));
     assert.ok(cmakeArgs("cpu", { ninja: false, defines: ["CMAKE_CUDA_ARCHITECTURES=90"] }).includes("-DCMAKE_CUDA_ARCHITECTURES=90"));
+  });
+
+  it("the RPC backend and llama-server only when asked", () => {
+    const plain = cmakeArgs("cpu", { ninja: true });
+    assert.ok(plain.includes("-DGGML_RPC=OFF") && plain.includes("-DLLAMA_BUILD_SERVER=OFF"));
+    const all = cmakeArgs("cpu", { ninja: true, rpc: true, server: true });
+    assert.ok(all.includes("-DGGML_RPC=ON") && all.includes("-DLLAMA_BUILD_SERVER=ON"));
+    assert.ok(!all.includes("-DGGML_RPC=OFF") && !all.includes("-DLLAMA_BUILD_SERVER=OFF"), "each set once");
   });
 });
 
@@ -203,7 +213,7 @@ describe("engine build: without cmake", () => {
 
 describe("engine build: which build the engine loads", () => {
   /** A finished "user build" in a cache folder: node-llama-cpp's prebuilt libraries copied into it. */
-  function fakeUserBuild(cacheDir: string): string {
+  function fakeUserBuild(cacheDir: string, tools: string[] = []): string {
     const key = buildKey({ gpu: "cpu" });
     const folder = join(buildsRoot(cacheDir), key);
     cpSync(findLibraryDir("cpu"), join(folder, "bin"), { recursive: true });
@@ -215,7 +225,7 @@ describe("engine build: which build the engine loads", () => {
       openmp: false,
       compiler: "test copy of the prebuilt libraries",
       source: { kind: "tree", dir: "/nowhere", from: "/nowhere", commit: "80fb11a" },
-      tools: [],
+      tools,
       builtAt: "2026-12-01T00:00:00.000Z",
     };
     writeFileSync(join(folder, "build.json"), JSON.stringify(record));
@@ -281,5 +291,41 @@ const m = Model.load(${JSON.stringify(STORIES_GGUF)}); process.stdout.write(JSON
     const record = join(buildsRoot(half), buildKey({ gpu: "cpu" }), "build.json");
     writeFileSync(record, "{ not json");
     assert.equal(findUserBuild("cpu", half), undefined);
+  });
+
+  it("engine info names the build the engine loads and llama.cpp's programs in it, without loading a model", () => {
+    const withTools = tmpFile("cache-tools");
+    const bin = fakeUserBuild(withTools, ["llama-server"]);
+    // a program the record lists is found; one it does not list (or that is gone) is not
+    writeFileSync(join(bin, "llama-server"), "#!/bin/sh\n", { mode: 0o755 });
+    writeFileSync(join(bin, "llama-bench"), "#!/bin/sh\n", { mode: 0o755 });
+    assert.equal(findBuildTool("llama-server", "cpu", withTools), join(bin, "llama-server"));
+    assert.equal(findBuildTool("llama-bench", "cpu", withTools), undefined, "not in the record: not a finished tool");
+    assert.equal(findBuildTool("llama-server", "cpu", tmpFile("cache-no-tools")), undefined);
+    const run = (cache: string) =>
+      spawnSync(process.execPath, [join(ROOT, "bin", "safesteer.js"), "engine", "info", "--json"], {
+        encoding: "utf8",
+        env: { ...process.env, SAFESTEER_CACHE: cache },
+      });
+    const r = run(withTools);
+    assert.equal(r.status, 0, r.stderr);
+    const info = JSON.parse(r.stdout);
+    assert.equal(info.build.libDir, bin);
+    assert.equal(info.rpc, false, "an old record without rpc: no RPC backend");
+    assert.deepEqual(
+      info.tools.map((t: { name: string }) => t.name),
+      LLAMA_TOOLS.map((t) => t.name),
+    );
+    assert.equal(info.tools.find((t: { name: string }) => t.name === "llama-server").path, join(bin, "llama-server"));
+    assert.equal(info.tools.find((t: { name: string }) => t.name === "ggml-rpc-server").path, null);
+    const none = run(tmpFile("cache-no-build"));
+    assert.equal(none.status, 0, none.stderr);
+    assert.equal(JSON.parse(none.stdout).build, null);
+    const text = spawnSync(process.execPath, [join(ROOT, "bin", "safesteer.js"), "engine", "info"], {
+      encoding: "utf8",
+      env: { ...process.env, SAFESTEER_CACHE: tmpFile("cache-no-build") },
+    });
+    assert.match(text.stdout, /no build of yours on this machine/);
+    assert.match(text.stdout, /llama-server\s+not built/);
   });
 });
