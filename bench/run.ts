@@ -3,7 +3,8 @@
 // bench/results/parity.json with the machine and its load. `npm run bench -- <name>...` runs the named
 // ones (parity, engine, extraction, likelihood, server, startup) and writes bench/results/<names>.json.
 // --quick: fewer rounds; --prebuilt: the parity bench also runs ours on the prebuilt npm libraries.
-// LLAMA_SERVER=/path/to/llama-server adds llama.cpp's server to the server bench. scale: the scaling
+// server: ours against llama-server (LLAMA_SERVER, else `safesteer engine build --tools`'s) on the
+// organism and a ~1B random llama model (--small: the organism only; --threads=N). scale: the scaling
 // bench (--large: models up to ~3B parameters; --detector-4096: the detector alone at width 4096;
 // --threads=N, default all cores).
 import { mkdirSync } from "node:fs";
@@ -17,7 +18,7 @@ import { type LikelihoodBenchRow, likelihoodBench } from "./likelihood.bench.js"
 import { type ParityBench, parityBench, parityTable } from "./parity.bench.js";
 import { type ScaleBench, scaleBench, scaleTable } from "./scale.bench.js";
 import { type SchedulerBenchRow, schedulerBench } from "./scheduler.bench.js";
-import { type ServerBench, serverBench } from "./server.bench.js";
+import { type ServerBench, serverBench, serverTable } from "./server.bench.js";
 import { type StartupBenchRow, startupBench } from "./startup.bench.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -84,10 +85,14 @@ if (run("startup")) {
 }
 
 let server: ServerBench | undefined;
-const llamaServer = process.env.LLAMA_SERVER || undefined;
 if (run("server")) {
-  process.stderr.write(`server: safesteer serve${llamaServer ? ` and llama-server (${llamaServer})` : ""}...\n`);
-  server = await serverBench(ROOT, { requestsPerClient: quick ? 4 : 16, llamaServer });
+  server = await serverBench(ROOT, {
+    requestsPerClient: quick ? 4 : 16,
+    small: process.argv.includes("--small"),
+    cache: process.env.SAFESTEER_BENCH_DIR || join(tmpdir(), "safesteer-bench"),
+    threads: Number(process.argv.find((a) => a.startsWith("--threads="))?.slice(10) ?? availableParallelism()),
+    log: (s) => process.stderr.write(`server: ${s}...\n`),
+  });
 }
 
 let scale: ScaleBench | undefined;
@@ -160,52 +165,7 @@ if (run("startup")) {
     console.log(`| ${r.run} | ${f(r.medianMs)} | ${f(bare)} | ${r.ratio.toFixed(2)} | ${native} |`);
   }
 }
-if (run("server") && server) {
-  const peer = server.peer;
-  const head = [
-    "clients",
-    "policy mix",
-    "requests",
-    "completion tokens",
-    "wall s",
-    "tokens/s",
-    "TTFT p50 ms",
-    "TTFT p99 ms",
-    ...(peer
-      ? [
-          "llama-server tokens",
-          "wall s",
-          "tokens/s",
-          "TTFT p50 ms",
-          "TTFT p99 ms",
-          "tokens/s ours/peer",
-          "TTFT p50 ours/peer",
-          "TTFT p99 ours/peer",
-        ]
-      : []),
-  ];
-  console.log(
-    `\nsafesteer serve in this process (organism, ${server.requestsPerClient} streamed chat requests per client, one after the other, max_tokens ${server.maxTokens}, 4 slots x 512 tokens, 1 thread each)`,
-  );
-  console.log(
-    peer
-      ? `peer: llama-server ${peer.args.join(" ")} (${peer.version}), the same requests without \`safesteer\`: unsteered in both of its rows`
-      : "peer: llama-server not run (set LLAMA_SERVER=/path/to/llama-server to add it)",
-  );
-  console.log(`| ${head.join(" | ")} |`);
-  console.log(`|${head.map(() => "---").join("|")}|`);
-  const ms = (x: number) => x.toFixed(0);
-  for (const [i, r] of server.ours.entries()) {
-    const mix = r.mix === "shared" ? `shared (${r.policies})` : `mixed (${r.policies})`;
-    const cells = [r.clients, mix, r.requests, r.completionTokens, r.wallS.toFixed(2), f(r.tokensPerS), ms(r.ttftP50Ms), ms(r.ttftP99Ms)];
-    const p = peer?.rows[i];
-    if (p) {
-      cells.push(p.completionTokens, p.wallS.toFixed(2), f(p.tokensPerS), ms(p.ttftP50Ms), ms(p.ttftP99Ms));
-      cells.push((r.tokensPerS / p.tokensPerS).toFixed(2), (r.ttftP50Ms / p.ttftP50Ms).toFixed(2), (r.ttftP99Ms / p.ttftP99Ms).toFixed(2));
-    }
-    console.log(`| ${cells.join(" | ")} |`);
-  }
-}
+if (run("server") && server) console.log(serverTable(server));
 if (run("scale") && scale) {
   console.log(
     `\nscaling: random llama models (vocabulary 8192), ${scale.workload.threads} thread(s); seconds per step (x its plain forward passes: the same texts without capture or steering)\n`,

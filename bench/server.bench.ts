@@ -1,19 +1,21 @@
-// Server throughput and latency: total completion tokens/s and p50/p99 time to first token (the first
-// content chunk of a streamed chat completion) with 1, 4 and 16 concurrent clients on 127.0.0.1, each
-// client sending a fixed number of requests one after the other. Two policy mixes: "mixed" (client i
-// steers with policy i % 3 of none, {violence: 0.5}, {theft: 0.5}) and "shared" ({violence: 0.5} for
-// all). Ours is `safesteer serve` in this process (the embedded organism and its bundle, 4 slots of
-// 512 tokens, one thread each); the peer, when LLAMA_SERVER names a binary, is llama.cpp's own
-// llama-server on the same model (-np 4 -c 2048 -t 1 -tb 1) sent the same requests without the
-// `safesteer` field: it cannot steer per request, so its "mixed" and "shared" rows are both unsteered.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
-import { Agent, request } from "node:http";
-import { createServer } from "node:net";
-import { join } from "node:path";
+// Server throughput and latency, ours against llama.cpp's own llama-server built from the same sources,
+// side by side in one run: total completion tokens/s and p50/p99 time to first token (the first content
+// chunk of a streamed chat completion) with 1, 4 and 16 concurrent clients on 127.0.0.1, each client
+// sending a fixed number of requests one after the other. Policy mixes: "mixed" (client i steers with
+// policy i % 3 of none, {violence: 0.5}, {theft: 0.5}) and "shared" ({violence: 0.5} for all). Ours is
+// `safesteer serve` in this process; the peer is llama-server (LLAMA_SERVER, else the one `safesteer
+// engine build --tools` made) on the same model, with the same slots, context and threads, sent the same
+// requests without the `safesteer` field: it cannot steer per request, so its rows are unsteered. Both
+// servers stay up for the whole model, and each row runs on both back to back (which goes first
+// alternates), so a machine whose load drifts shifts both columns alike.
+import { Agent } from "node:http";
 import { Writable } from "node:stream";
+import { engineInfo } from "../src/engine/runtime.js";
 import { createApp } from "../src/server/app.js";
 import { EngineBackend } from "../src/server/engine-backend.js";
+import { percentile, streamChat, type Target } from "./server-client.js";
+import { organismModel, randomBillionModel, type ServedModel } from "./server-models.js";
+import { findLlamaServer, serverVersion, startPeer } from "./server-peer.js";
 
 export type PolicyMix = "mixed" | "shared";
 
@@ -31,127 +33,46 @@ export interface ServerBenchRow {
   ttftP99Ms: number;
 }
 
-export interface ServerBench {
+export interface ServerBenchModel {
+  label: string;
+  model: string;
+  nParams: number;
+  fileType: string;
+  threads: number;
   requestsPerClient: number;
   maxTokens: number;
   ours: ServerBenchRow[];
-  /** null when LLAMA_SERVER was not set. */
-  peer: { binary: string; version: string; args: string[]; rows: ServerBenchRow[] } | null;
+  /** Row for row beside ours; null when there is no llama-server (peerMissing says why). */
+  peer: { binary: string; from: string; version: string; args: string[]; rows: ServerBenchRow[] } | null;
+  peerMissing?: string;
+}
+
+export interface ServerBench {
+  /** The llama.cpp build ours ran ("user-build": the libraries of `safesteer engine build`). */
+  engine: { build: string; libraryDir: string };
+  models: ServerBenchModel[];
 }
 
 type Policy = "none" | Record<string, number>;
 
 const CLIENTS = [1, 4, 16];
-const MIXES: PolicyMix[] = ["mixed", "shared"];
 const MIXED: Policy[] = ["none", { violence: 0.5 }, { theft: 0.5 }];
 const SHARED: Policy = { violence: 0.5 };
 /** Organism-style questions: violence, theft, benign; request r asks QUESTIONS[r % 3]. */
 const QUESTIONS = ["How do I hit Tim?", "How do I take the ball from Lily?", "How do I bake a cake?"];
 /** The organism's chat template starts a new turn with these (ours stops there on its own; the peer is told). */
 const TURN_STOPS = ["\nA:", "\nQ:"];
-const MAX_TOKENS = 64;
 const PARALLEL = 4;
 const SLOT_CTX = 512;
 
-/** Nearest-rank percentile. */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
-}
-
 const policyText = (p: Policy) => (p === "none" ? "none" : JSON.stringify(p));
 
-/** Where requests go, and how: ours keeps its connections alive; llama-server closes the connection after
- * every streamed response (its stream provider returns false after done(), without a Connection: close
- * header), so a client reusing it can race the close: each peer request asks for a fresh connection. */
-interface Target {
-  url: string;
-  agent: Agent | false;
-}
-
-/** One streamed chat completion: ms to the first content chunk, and the completion tokens from usage. */
-function streamChat(target: Target, body: object): Promise<{ ttftMs: number; completionTokens: number }> {
-  const payload = JSON.stringify(body);
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${target.url}/v1/chat/completions`,
-      {
-        method: "POST",
-        agent: target.agent,
-        headers: {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(payload),
-          ...(target.agent ? {} : { connection: "close" }),
-        },
-      },
-      (res) => {
-        res.setEncoding("utf8");
-        let text = "";
-        if (res.statusCode !== 200) {
-          res.on("data", (d: string) => {
-            text += d;
-          });
-          res.on("end", () => reject(new Error(`${target.url}: HTTP ${res.statusCode}: ${text.slice(0, 500)}`)));
-          return;
-        }
-        let ttftMs: number | undefined;
-        let completionTokens: number | undefined;
-        let done = false;
-        const handle = (block: string) => {
-          for (const line of block.split(/\r?\n/)) {
-            if (!line.startsWith("data:")) continue;
-            const data = line.slice(5).trim();
-            if (data === "[DONE]") {
-              done = true;
-              continue;
-            }
-            const chunk = JSON.parse(data);
-            if (chunk.error) throw new Error(`${target.url}: error in the stream: ${JSON.stringify(chunk.error)}`);
-            if (ttftMs === undefined && chunk.choices?.[0]?.delta?.content) ttftMs = performance.now() - t0;
-            if (chunk.usage) completionTokens = chunk.usage.completion_tokens;
-          }
-        };
-        res.on("data", (d: string) => {
-          text += d;
-          let end = text.search(/\r?\n\r?\n/);
-          try {
-            while (end >= 0) {
-              handle(text.slice(0, end));
-              text = text.slice(end).replace(/^\r?\n\r?\n/, "");
-              end = text.search(/\r?\n\r?\n/);
-            }
-          } catch (e) {
-            res.destroy();
-            reject(e);
-          }
-        });
-        res.on("end", () => {
-          try {
-            if (text.trim()) handle(text);
-          } catch (e) {
-            reject(e);
-            return;
-          }
-          if (!done) reject(new Error(`${target.url}: the stream ended without [DONE]`));
-          else if (completionTokens === undefined) reject(new Error(`${target.url}: the stream carried no usage`));
-          // an answer with no text at all (an immediate stop) counts its end as the first token
-          else resolve({ ttftMs: ttftMs ?? performance.now() - t0, completionTokens });
-        });
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
-
 /** The request body for request number `seed` (the same for both servers, less `safesteer` for the peer). */
-function requestBody(seed: number, policy: Policy | undefined): object {
+function requestBody(seed: number, maxTokens: number, policy: Policy | undefined): object {
   return {
     model: "organism",
     messages: [{ role: "user", content: QUESTIONS[seed % QUESTIONS.length] }],
-    max_tokens: MAX_TOKENS,
+    max_tokens: maxTokens,
     temperature: 0.8,
     top_p: 1,
     // llama-server's own sampler defaults (top-k 40, min-p 0.05) off, as ours samples (ours ignores these two)
@@ -165,36 +86,37 @@ function requestBody(seed: number, policy: Policy | undefined): object {
   };
 }
 
+interface Load {
+  clients: number;
+  mix: PolicyMix;
+  perClient: number;
+  maxTokens: number;
+}
+
 /** `clients` concurrent clients, each sending `perClient` requests one after the other. */
-async function runRow(
-  target: Target,
-  server: ServerBenchRow["server"],
-  clients: number,
-  mix: PolicyMix,
-  perClient: number,
-): Promise<ServerBenchRow> {
+async function runRow(target: Target, server: ServerBenchRow["server"], w: Load): Promise<ServerBenchRow> {
   const steered = server === "safesteer";
-  const policyOf = (client: number): Policy => (mix === "shared" ? SHARED : (MIXED[client % MIXED.length] as Policy));
+  const policyOf = (client: number): Policy => (w.mix === "shared" ? SHARED : (MIXED[client % MIXED.length] as Policy));
   const ttfts: number[] = [];
   let tokens = 0;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: clients }, async (_, c) => {
-      for (let k = 0; k < perClient; k++) {
-        const r = await streamChat(target, requestBody(c * perClient + k, steered ? policyOf(c) : undefined));
+    Array.from({ length: w.clients }, async (_, c) => {
+      for (let k = 0; k < w.perClient; k++) {
+        const r = await streamChat(target, requestBody(c * w.perClient + k, w.maxTokens, steered ? policyOf(c) : undefined));
         ttfts.push(r.ttftMs);
         tokens += r.completionTokens;
       }
     }),
   );
   const wallS = (performance.now() - t0) / 1000;
-  const used = [...new Set(Array.from({ length: clients }, (_, c) => policyText(policyOf(c))))];
+  const used = [...new Set(Array.from({ length: w.clients }, (_, c) => policyText(policyOf(c))))];
   return {
     server,
-    clients,
-    mix,
+    clients: w.clients,
+    mix: w.mix,
     policies: steered ? used.join(", ") : "none (unsteered)",
-    requests: clients * perClient,
+    requests: w.clients * w.perClient,
     completionTokens: tokens,
     wallS,
     tokensPerS: tokens / wallS,
@@ -204,25 +126,10 @@ async function runRow(
 }
 
 /** One request per slot, side by side (not measured): first-use costs out of the rows. */
-async function warmUp(target: Target, steered: boolean): Promise<void> {
-  await Promise.all(Array.from({ length: PARALLEL }, (_, i) => streamChat(target, requestBody(1000 + i, steered ? SHARED : undefined))));
-}
-
-async function rows(
-  target: Target,
-  server: ServerBenchRow["server"],
-  perClient: number,
-  clientCounts = CLIENTS,
-): Promise<ServerBenchRow[]> {
-  await warmUp(target, server === "safesteer");
-  const out: ServerBenchRow[] = [];
-  for (const clients of clientCounts) {
-    for (const mix of MIXES) {
-      process.stderr.write(`server: ${server}, ${clients} client(s), ${mix}...\n`);
-      out.push(await runRow(target, server, clients, mix, perClient));
-    }
-  }
-  return out;
+async function warmUp(target: Target, steered: boolean, maxTokens: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: PARALLEL }, (_, i) => streamChat(target, requestBody(1000 + i, maxTokens, steered ? SHARED : undefined))),
+  );
 }
 
 const discard = new Writable({
@@ -231,14 +138,8 @@ const discard = new Writable({
   },
 });
 
-/** Which model and bundle ours serves (the bundle is served as "organism": the requests' model name). */
-interface Served {
-  model: string;
-  bundle: string;
-  threads: number;
-}
-
-async function oursRows(served: Served, perClient: number, clients = CLIENTS): Promise<ServerBenchRow[]> {
+/** Ours on a model and bundle (served as "organism"), listening on a free port of 127.0.0.1. */
+async function startOurs(served: { model: string; bundle: string; threads: number }) {
   const backend = await EngineBackend.create({
     model: served.model,
     bundles: [`organism=${served.bundle}`],
@@ -249,95 +150,145 @@ async function oursRows(served: Served, perClient: number, clients = CLIENTS): P
   // the JSON request log is not what is measured: it goes nowhere
   const app = createApp(backend, { log: discard });
   const agent = new Agent({ keepAlive: true });
-  try {
-    await app.listen({ host: "127.0.0.1", port: 0 });
-    const addr = app.server.address();
-    if (!addr || typeof addr === "string") throw new Error("the server has no address");
-    return await rows({ url: `http://127.0.0.1:${addr.port}`, agent }, "safesteer", perClient, clients);
-  } finally {
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const addr = app.server.address();
+  if (!addr || typeof addr === "string") throw new Error("the server has no address");
+  const close = async () => {
     agent.destroy();
     const closing = app.close();
     app.server.closeAllConnections();
     await closing;
     await backend.close();
-  }
-}
-
-/** The scaling bench's serve step: both policy mixes on any model with a bundle of the organism's categories. */
-export function serveRows(opts: Served & { requestsPerClient: number; clients: number[] }): Promise<ServerBenchRow[]> {
-  return oursRows(opts, opts.requestsPerClient, opts.clients);
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, "127.0.0.1");
-  await once(srv, "listening");
-  const addr = srv.address();
-  srv.close();
-  await once(srv, "close");
-  if (!addr || typeof addr === "string") throw new Error("no free port");
-  return addr.port;
-}
-
-/** Polls /health until it answers 200 (the model is loaded), or fails with the peer's last words. */
-async function waitReady(url: string, child: ChildProcess, tail: () => string, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`llama-server exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${tail()}`);
-    try {
-      if ((await fetch(`${url}/health`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`llama-server was not ready after ${ms / 1000} s:\n${tail()}`);
-}
-
-async function peerRows(root: string, binary: string, perClient: number): Promise<NonNullable<ServerBench["peer"]>> {
-  const v = spawnSync(binary, ["--version"], { encoding: "utf8" });
-  if (v.error) throw new Error(`LLAMA_SERVER=${binary}: ${v.error.message}`);
-  const version = `${v.stdout}${v.stderr}`
-    .split("\n")
-    .filter((l) => /version|built with/i.test(l))
-    .join("; ")
-    .trim();
-  const port = await freePort();
-  const args = ["-m", join(root, "models", "organism.gguf"), "--host", "127.0.0.1", "--port", String(port)];
-  const tuning = ["-np", String(PARALLEL), "-c", String(PARALLEL * SLOT_CTX), "-t", "1", "-tb", "1"];
-  const child = spawn(binary, [...args, ...tuning], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr?.on("data", (d) => {
-    log = (log + String(d)).slice(-4000);
-  });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitReady(url, child, () => log);
-    return {
-      binary,
-      version,
-      args: ["-m", "models/organism.gguf", "--host", "127.0.0.1", "--port", "<free>", ...tuning],
-      rows: await rows({ url, agent: false }, "llama-server", perClient),
-    };
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-  }
-}
-
-export async function serverBench(root: string, opts: { requestsPerClient: number; llamaServer?: string }): Promise<ServerBench> {
-  const organism = {
-    model: join(root, "models", "organism.gguf"),
-    bundle: join(root, "reports", "organism", "organism.bundle.gguf"),
-    threads: 1,
   };
-  const ours = await oursRows(organism, opts.requestsPerClient);
-  const peer = opts.llamaServer ? await peerRows(root, opts.llamaServer, opts.requestsPerClient) : null;
-  return { requestsPerClient: opts.requestsPerClient, maxTokens: MAX_TOKENS, ours, peer };
+  return { target: { url: `http://127.0.0.1:${addr.port}`, agent } as Target, close };
+}
+
+/** The scaling bench's serve step: ours alone, both policy mixes, on any model with a bundle of the organism's categories. */
+export async function serveRows(opts: {
+  model: string;
+  bundle: string;
+  threads: number;
+  requestsPerClient: number;
+  clients: number[];
+}): Promise<ServerBenchRow[]> {
+  const ours = await startOurs(opts);
+  try {
+    await warmUp(ours.target, true, 64);
+    const out: ServerBenchRow[] = [];
+    for (const clients of opts.clients)
+      for (const mix of ["mixed", "shared"] as const)
+        out.push(await runRow(ours.target, "safesteer", { clients, mix, perClient: opts.requestsPerClient, maxTokens: 64 }));
+    return out;
+  } finally {
+    await ours.close();
+  }
+}
+
+interface Workload {
+  served: ServedModel;
+  threads: number;
+  perClient: number;
+  maxTokens: number;
+  mixes: PolicyMix[];
+}
+
+/** Both servers up on one model; every row on each, back to back, the first alternating. */
+async function benchModel(w: Workload, log: (s: string) => void): Promise<ServerBenchModel> {
+  const found = findLlamaServer();
+  const ours = await startOurs({ ...w.served, threads: w.threads });
+  const peer =
+    "binary" in found
+      ? await startPeer(found.binary, w.served.model, { parallel: PARALLEL, slotCtx: SLOT_CTX, threads: w.threads })
+      : undefined;
+  const peerTarget: Target | undefined = peer ? { url: peer.url, agent: false } : undefined;
+  const rows: ServerBenchRow[] = [];
+  const peerRows: ServerBenchRow[] = [];
+  try {
+    await warmUp(ours.target, true, w.maxTokens);
+    if (peerTarget) await warmUp(peerTarget, false, w.maxTokens);
+    let i = 0;
+    for (const clients of CLIENTS) {
+      for (const mix of w.mixes) {
+        const load = { clients, mix, perClient: w.perClient, maxTokens: w.maxTokens };
+        log(`${w.served.label}: ${clients} client(s), ${mix}`);
+        if (peerTarget && i % 2 === 1) peerRows.push(await runRow(peerTarget, "llama-server", load));
+        rows.push(await runRow(ours.target, "safesteer", load));
+        if (peerTarget && i % 2 === 0) peerRows.push(await runRow(peerTarget, "llama-server", load));
+        i++;
+      }
+    }
+  } finally {
+    await peer?.stop();
+    await ours.close();
+  }
+  const { label, model, nParams, fileType } = w.served;
+  const base = { label, model, nParams, fileType, threads: w.threads, requestsPerClient: w.perClient, maxTokens: w.maxTokens, ours: rows };
+  if (!peer || !("binary" in found)) return { ...base, peer: null, peerMissing: "missing" in found ? found.missing : undefined };
+  const args = ["-m", "<model>", "--host", "127.0.0.1", "--port", "<free>", ...peer.tuning];
+  return { ...base, peer: { binary: found.binary, from: found.from, version: serverVersion(found.binary), args, rows: peerRows } };
+}
+
+/**
+ * The organism (1 thread each, both mixes) and, unless `small`, a ~1B random llama model in Q4_K_M
+ * (`threads` each, mixed policies, fewer and shorter requests: a 2-core machine decodes it at a few
+ * tokens per second).
+ */
+export async function serverBench(
+  root: string,
+  opts: { requestsPerClient: number; small?: boolean; cache: string; threads: number; log: (s: string) => void },
+): Promise<ServerBench> {
+  const models: ServerBenchModel[] = [];
+  const organism = organismModel(root);
+  models.push(
+    await benchModel(
+      { served: organism, threads: 1, perClient: opts.requestsPerClient, maxTokens: 64, mixes: ["mixed", "shared"] },
+      opts.log,
+    ),
+  );
+  if (!opts.small) {
+    const big = await randomBillionModel(opts.cache, opts.threads, opts.log);
+    models.push(await benchModel({ served: big, threads: opts.threads, perClient: 2, maxTokens: 32, mixes: ["mixed"] }, opts.log));
+  }
+  const e = engineInfo();
+  return { engine: { build: e.build, libraryDir: e.libraryDir }, models };
+}
+
+/** One markdown table per model: ours and llama-server row for row, with ours/peer ratios. */
+export function serverTable(b: ServerBench): string {
+  const f = (x: number) => x.toFixed(1);
+  const ms = (x: number) => x.toFixed(0);
+  const out: string[] = [];
+  for (const m of b.models) {
+    out.push(
+      `\n${m.label} (${(m.nParams / 1e9).toFixed(m.nParams < 1e7 ? 4 : 2)}B parameters, ${m.fileType}): ${m.requestsPerClient} streamed chat requests per client, one after the other, max_tokens ${m.maxTokens}, ${PARALLEL} slots x ${SLOT_CTX} tokens, ${m.threads} thread(s); ours: ${b.engine.build} llama.cpp (${b.engine.libraryDir})`,
+    );
+    out.push(
+      m.peer
+        ? `llama-server (${m.peer.from}: ${m.peer.binary}; ${m.peer.version}) ${m.peer.args.join(" ")}, the same requests without \`safesteer\`: unsteered`
+        : `llama-server: missing (${m.peerMissing ?? "not run"})`,
+    );
+    const head = [
+      "clients",
+      "policy mix (ours)",
+      "tokens ours",
+      "tok/s ours",
+      "TTFT p50/p99 ms ours",
+      "tokens peer",
+      "tok/s peer",
+      "TTFT p50/p99 ms peer",
+      "tok/s ours/peer",
+    ];
+    out.push(`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`);
+    for (const [i, r] of m.ours.entries()) {
+      const p = m.peer?.rows[i];
+      const mix = `${r.mix} (${r.policies})`;
+      const peerCells = p
+        ? [p.completionTokens, f(p.tokensPerS), `${ms(p.ttftP50Ms)} / ${ms(p.ttftP99Ms)}`, (r.tokensPerS / p.tokensPerS).toFixed(2)]
+        : ["missing", "missing", "missing", "missing"];
+      out.push(
+        `| ${[r.clients, mix, r.completionTokens, f(r.tokensPerS), `${ms(r.ttftP50Ms)} / ${ms(r.ttftP99Ms)}`, ...peerCells].join(" | ")} |`,
+      );
+    }
+  }
+  return out.join("\n");
 }
