@@ -7,6 +7,7 @@ import type { Dataset } from "../data/example.js";
 import { loadDataset } from "../data/load.js";
 import type { GpuChoice } from "../engine/model.js";
 import { Model } from "../engine/model.js";
+import { connectRpcServers } from "../engine/rpc.js";
 import { SafeSteerError } from "../errors.js";
 import { DEFAULT_MODEL } from "../models.js";
 import { setVerbosity } from "../util/logger.js";
@@ -151,7 +152,20 @@ export function withEngineOptions(cmd: Command): Command {
         "SAFESTEER_LLAMA_LIB",
       ),
     )
-    .option("-v, --verbose", "show llama.cpp's log");
+    .option("-v, --verbose", "show llama.cpp's log")
+    .option(
+      "--rpc <servers>",
+      "split the model across llama.cpp rpc-servers, host:port,... (a build with `safesteer engine build --rpc`; default --gpu-layers: all)",
+    )
+    .hook("preAction", rpcBeforeAction);
+}
+
+/** --rpc: the servers are checked and registered before the command loads its model, which then offloads to them. */
+async function rpcBeforeAction(_cmd: Command, action: Command): Promise<void> {
+  const o = action.opts<ModelOpts & { rpc?: string }>();
+  if (!o.rpc) return;
+  await connectRpcServers(o.rpc, { gpu: o.gpu, libDir: o.llamaLib });
+  if (o.gpuLayers === undefined) action.setOptionValue("gpuLayers", 999);
 }
 
 export function withModelOptions(cmd: Command, required: boolean): Command {
