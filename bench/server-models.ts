@@ -72,7 +72,7 @@ export async function randomBillionModel(cache: string, threads: number, log: (s
       writeRandomLlamaGguf(f16, { ...BIG, type: "f16", seed: 1 });
     }
     log("quantizing it to Q4_K_M (once)");
-    quantizeModel(f16, q, { type: "Q4_K_M" });
+    await quantizeModel(f16, q, { type: "Q4_K_M" });
   }
   const bundle = `${stem}-q4_k_m.bundle.gguf`;
   if (!existsSync(bundle)) {
