@@ -105,7 +105,7 @@ export function completionHandler<B extends CommonBody>(wire: Wire<B>, deps: Com
       metrics.decision(result.decision);
       metrics.promptTokens.inc(result.promptTokens);
       const answering: Answering = {
-        wire: wire as Wire<never>,
+        wire,
         req,
         reply,
         rec,
