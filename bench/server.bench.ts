@@ -11,8 +11,7 @@
 import { Agent } from "node:http";
 import { Writable } from "node:stream";
 import { engineInfo } from "../src/engine/runtime.js";
-import { createApp } from "../src/server/app.js";
-import { EngineBackend } from "../src/server/engine-backend.js";
+import { serve } from "../src/server/run.js";
 import { percentile, streamChat, type Target } from "./server-client.js";
 import { organismModel, randomBillionModel, type ServedModel } from "./server-models.js";
 import { findLlamaServer, serverVersion, startPeer } from "./server-peer.js";
@@ -140,27 +139,26 @@ const discard = new Writable({
 
 /** Ours on a model and bundle (served as "organism"), listening on a free port of 127.0.0.1. */
 async function startOurs(served: { model: string; bundle: string; threads: number }) {
-  const backend = await EngineBackend.create({
+  const running = await serve({
     model: served.model,
     bundles: [`organism=${served.bundle}`],
     parallel: PARALLEL,
     nCtx: SLOT_CTX,
     threads: served.threads,
+    host: "127.0.0.1",
+    port: 0,
+    // the JSON request log is not what is measured: it goes nowhere
+    log: discard,
+    ui: false,
+    // 16 clients on 4 slots: 12 wait, none may be turned away
+    maxQueue: 64,
   });
-  // the JSON request log is not what is measured: it goes nowhere
-  const app = createApp(backend, { log: discard });
   const agent = new Agent({ keepAlive: true });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  const addr = app.server.address();
-  if (!addr || typeof addr === "string") throw new Error("the server has no address");
   const close = async () => {
     agent.destroy();
-    const closing = app.close();
-    app.server.closeAllConnections();
-    await closing;
-    await backend.close();
+    await running.close();
   };
-  return { target: { url: `http://127.0.0.1:${addr.port}`, agent } as Target, close };
+  return { target: { url: running.url, agent } as Target, close };
 }
 
 /** The scaling bench's serve step: ours alone, both policy mixes, on any model with a bundle of the organism's categories. */
