@@ -111,13 +111,12 @@ describe("per-sequence steering in one batch (organism)", () => {
       let text = "";
       let done: Extract<ContinuationEvent, { type: "done" }> | undefined;
       for await (const e of sched.run({
-        seq: i,
         prompt: prompts[i] as number[],
         options: { ...opts, seed: 10 + i },
         steering: steering[i] as SteeringVector[],
       })) {
         if (e.type === "token") text += e.text;
-        else done = e;
+        else if (e.type === "done") done = e;
       }
       assert.equal(text, done?.text, "the streamed text is the final text");
       return text;
@@ -132,7 +131,6 @@ describe("per-sequence steering in one batch (organism)", () => {
       const ac = new AbortController();
       let n = 0;
       for await (const e of sched.run({
-        seq: 1,
         prompt: prompts[1] as number[],
         options: { ...opts, maxTokens: 200, seed: 1 },
         steering: [],
@@ -166,7 +164,6 @@ describe("per-sequence steering in one batch (organism)", () => {
     const collect = async (i: number) => {
       let text = "";
       for await (const e of sched.run({
-        seq: i,
         prompt: prompts[i] as number[],
         options: { ...opts, seed: 20 + i },
         steering: steeringOf(),
