@@ -280,7 +280,11 @@ function renderPrompts(ctx: Context, items: EvalItem[], opts: EvalOptions): Map<
   const promptSets = new Map<string | undefined, number[][]>();
   for (const prefix of new Set(opts.conditions.map((c) => c.prefix))) {
     const ps = items.map((it) =>
-      renderExample(ctx.model, { prompt: prefix === undefined ? it.prompt : withPrefix(prefix, it.prompt), history: it.history }, opts.chat),
+      renderExample(
+        ctx.model,
+        { prompt: prefix === undefined ? it.prompt : withPrefix(prefix, it.prompt), history: it.history },
+        opts.chat,
+      ),
     );
     for (const p of ps) ctx.checkFits(p.length + opts.generation.maxTokens, "prompt plus answer");
     promptSets.set(prefix, ps);
@@ -315,7 +319,8 @@ function groupJobs(run: Run, cond: ConditionSpec, plan: PlannedSteering, done: S
 /** A group's answers in batches of the context's sequences: generated (steered for the batch) or refused, judged, scored, checkpointed. */
 async function answerGroup(run: Run, cond: ConditionSpec, prompts: number[][], g: JobGroup): Promise<void> {
   const { ctx, opts, results } = run;
-  const stopped = () => new SafeSteerError("aborted", `evaluation stopped; ${results.answers.length} answers are saved, continue with --resume.`);
+  const stopped = () =>
+    new SafeSteerError("aborted", `evaluation stopped; ${results.answers.length} answers are saved, continue with --resume.`);
   const seedOf = (index: number, sample: number) => opts.generation.seed + index + sample * run.items.length;
   for (let s = 0; s < g.jobs.length; s += ctx.nSeq) {
     if (opts.signal?.aborted) throw stopped();

@@ -27,5 +27,5 @@ export { SteerError, type SteerErrorCode } from "./errors.js";
 export { readNeurons } from "./neuron-file.js";
 export { checkNeuronModel, type Suppression, type SuppressMode } from "./neuron-steer.js";
 export type { NeuronSet } from "./neuron-types.js";
-export { bundlePolicy, parsePolicy, policyOption } from "./policy.js";
+export { bundlePolicy, parsePolicy, policyOption, policySpec } from "./policy.js";
 export type { Bundle, Detection, Detector, FireMode, Policy, SteeringDecision, SteeringMode } from "./types.js";

@@ -4,8 +4,8 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { SafeSteerError } from "../../errors.js";
 import { isLoopbackAddress, LOOPBACK_HOSTS } from "../../server/guards.js";
-import { parsePolicy } from "../../steer/policy.js";
-import { FIRE_MODES, type FireMode, type Policy } from "../../steer/types.js";
+import { policySpec } from "../../steer/policy.js";
+import { FIRE_MODES, type FireMode } from "../../steer/types.js";
 import { setVerbosity } from "../../util/logger.js";
 import { parseSuppress } from "../neuron-options.js";
 import { checkOutputPath, type ModelOpts, nonNegativeInt, num, positiveInt, readChatTemplate, withModelOptions } from "../options.js";
@@ -41,11 +41,6 @@ function port(v: string): number {
   return n;
 }
 
-/** --steer: category=strength pairs, "all" (the bundle's tuned strengths) or "none". */
-function steerOption(spec: string): Policy | "all" | "none" {
-  return spec === "all" || spec === "none" ? spec : parsePolicy(spec);
-}
-
 export function serveCommand(program: Command): void {
   withModelOptions(
     program.command("serve").description("serve the model over HTTP with OpenAI's API, steered per request (the body's `safesteer` field)"),
@@ -77,7 +72,7 @@ export function serveCommand(program: Command): void {
     .option("--force", "accept bundles made for another file of the same shape")
     .option("--no-ui", "do not serve the playground at /")
     .action(async (o: ServeCliOptions) => {
-      const policy = steerOption(o.steer);
+      const policy = policySpec(o.steer);
       const bundles = o.bundle ?? [];
       if (policy !== "none" && bundles.length === 0)
         throw new SafeSteerError("usage", "--steer needs a bundle: add --bundle b.gguf (or name=path).");
