@@ -37,6 +37,8 @@ export { type Judge, type Judgement, llmJudge, makeJudge, refusalKeywordJudge } 
 export { type CategoryLikelihood, categoryLikelihoods, pairsOf } from "./eval/likelihood.js";
 export type { ConditionSpec, EvalResults, GenerationSettings } from "./eval/results.js";
 export { DEFAULT_MODEL, STORIES_MODEL } from "./models.js";
+// --- the OpenAI-compatible server (what `safesteer serve` runs; its modules load when it starts) ------
+export { type RunningServer, type ServeOptions, serve } from "./server/run.js";
 // --- steering ----------------------------------------------------------------------------------------
 export { type NeuronSuppression, type Steering, type SteeringSource, steer, withSteering } from "./steer/apply.js";
 export { type BuildOptions, buildBundle } from "./steer/build.js";
