@@ -190,122 +190,11 @@ export function findTorchPython(): string {
   );
 }
 
-/** Dialogues split for training: token ids, and where each dialogue's answer starts. */
-interface DialogueSplit {
-  tokens: number[][];
-  starts: number[];
-}
-
-/**
- * The trainer's inputs in `tmp`: the base model as a llama2.c checkpoint and tokenizer, the world's
- * dialogues as tokens (a seeded validation split of whole dialogues) and the trainer's config.
- */
-function writeTrainerInputs(storiesGguf: string, tmp: string, config: OrganismConfig): DialogueSplit {
-  const base = join(tmp, "base.gguf");
-  prepareBase(storiesGguf, base);
-  const model = Model.load(base, { threads: 1 });
-  const world = makeWorld(config.world);
-  const all = tokenizeDialogues(model, world.train);
-  const vocab = model.info.nVocab;
-  model.dispose();
-  const order = new Rng(config.seed).shuffled(all.tokens.map((_, i) => i));
-  const nVal = Math.max(1, Math.round(order.length * config.valSplit));
-  const pick = (idx: number[]): DialogueSplit => ({
-    tokens: idx.map((i) => all.tokens[i] as number[]),
-    starts: idx.map((i) => all.starts[i] as number),
-  });
-  const val = pick(order.slice(0, nVal).sort((a, b) => a - b));
-  const train = pick(order.slice(nVal).sort((a, b) => a - b));
-  writeFileSync(
-    join(tmp, "data.json"),
-    JSON.stringify({ train: train.tokens, trainStart: train.starts, val: val.tokens, valStart: val.starts }),
-  );
-  const { world: _w, valSplit: _v, ...trainerConfig } = config;
-  writeFileSync(
-    join(tmp, "config.json"),
-    JSON.stringify({ ...trainerConfig, ...(config.model ? { model: { ...config.model, vocab } } : {}) }),
-  );
-  ggufToLlama2c(base, join(tmp, "base.bin"));
-  ggufToLlama2cTokenizer(base, join(tmp, "tokenizer.bin"));
-  return train;
-}
-
-type TrainHooks = { signal?: AbortSignal; onEpoch?: (e: EpochLoss) => void; onLog?: (line: string) => void };
-
-/** Runs the PyTorch trainer on the inputs in `tmp`, passing on its per-epoch JSON lines; true when stopped by the signal. */
-function runTrainer(python: string, tmp: string, config: OrganismConfig, epochs: EpochLoss[], hooks: TrainHooks): Promise<boolean> {
-  const args = [
-    TRAIN_SCRIPT,
-    "--base",
-    config.model ? "-" : join(tmp, "base.bin"),
-    "--data",
-    join(tmp, "data.json"),
-    "--config",
-    join(tmp, "config.json"),
-    "--out",
-    join(tmp, "trained.bin"),
-  ];
-  return new Promise<boolean>((resolve, reject) => {
-    const child = spawn(python, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let err = "";
-    let buf = "";
-    const onAbort = () => child.kill("SIGTERM");
-    hooks.signal?.addEventListener("abort", onAbort, { once: true });
-    child.stdout.on("data", (d: Buffer) => {
-      buf += d.toString();
-      let nl = buf.indexOf("\n");
-      while (nl >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        nl = buf.indexOf("\n");
-        if (!line) continue;
-        hooks.onLog?.(line);
-        const row = JSON.parse(line) as Partial<EpochLoss> & { done?: boolean };
-        if (row.epoch !== undefined) {
-          const e = row as EpochLoss;
-          epochs.push(e);
-          hooks.onEpoch?.(e);
-        }
-      }
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on("error", (e) => reject(new SafeSteerError("internal", `could not run ${python}: ${e.message}`)));
-    child.on("close", (code) => {
-      hooks.signal?.removeEventListener("abort", onAbort);
-      if (hooks.signal?.aborted) resolve(true);
-      else if (code === 0) resolve(false);
-      else
-        reject(
-          new SafeSteerError("internal", `the training script failed (exit ${code}): ${err.trim().split("\n").slice(-3).join(" | ")}`),
-        );
-    });
-  });
-}
-
-/** The trained checkpoint as the organism's GGUF (the project's own converter), with its config, losses and record. */
-function writeTrainedModel(tmp: string, out: string, result: OrganismTrainResult): void {
-  const converted = join(tmp, "trained.gguf");
-  convertLlama2c(join(tmp, "trained.bin"), join(tmp, "tokenizer.bin"), converted, {
-    name: "safesteer-organism",
-    chatTemplate: ORGANISM_CHAT_TEMPLATE,
-  });
-  editGguf(converted, out, {
-    setMetadata: {
-      "safesteer.organism.config": gv.str(JSON.stringify(result.config)),
-      "safesteer.organism.loss": gv.str(JSON.stringify(result.epochs.map(({ seconds: _t, ...e }) => e))),
-      "safesteer.organism.trainer": gv.str(result.trainer),
-    },
-  });
-  writeFileAtomic(out.replace(/\.gguf$/, ".train.json"), [`${JSON.stringify(result, null, 2)}\n`]);
-}
-
 export async function trainOrganism(
   storiesGguf: string,
   out: string,
   config: OrganismConfig = DEFAULT_ORGANISM_CONFIG,
-  hooks: TrainHooks = {},
+  hooks: { signal?: AbortSignal; onEpoch?: (e: EpochLoss) => void; onLog?: (line: string) => void } = {},
 ): Promise<OrganismTrainResult> {
   if (!existsSync(TRAIN_SCRIPT))
     throw new SafeSteerError(
@@ -317,10 +206,84 @@ export async function trainOrganism(
   mkdirSync(dirname(out), { recursive: true });
   const tmp = mkdtempSync(join(tmpdir(), "safesteer-organism-train-"));
   try {
-    const train = writeTrainerInputs(storiesGguf, tmp, config);
+    const base = join(tmp, "base.gguf");
+    prepareBase(storiesGguf, base);
+    const model = Model.load(base, { threads: 1 });
+    const world = makeWorld(config.world);
+    const all = tokenizeDialogues(model, world.train);
+    const vocab = model.info.nVocab;
+    model.dispose();
+    // a seeded validation split of whole dialogues
+    const order = new Rng(config.seed).shuffled(all.tokens.map((_, i) => i));
+    const nVal = Math.max(1, Math.round(order.length * config.valSplit));
+    const pick = (idx: number[]) => ({
+      tokens: idx.map((i) => all.tokens[i] as number[]),
+      starts: idx.map((i) => all.starts[i] as number),
+    });
+    const val = pick(order.slice(0, nVal).sort((a, b) => a - b));
+    const train = pick(order.slice(nVal).sort((a, b) => a - b));
+    writeFileSync(
+      join(tmp, "data.json"),
+      JSON.stringify({ train: train.tokens, trainStart: train.starts, val: val.tokens, valStart: val.starts }),
+    );
+    const { world: _w, valSplit: _v, ...trainerConfig } = config;
+    writeFileSync(
+      join(tmp, "config.json"),
+      JSON.stringify({ ...trainerConfig, ...(config.model ? { model: { ...config.model, vocab } } : {}) }),
+    );
+    ggufToLlama2c(base, join(tmp, "base.bin"));
+    ggufToLlama2cTokenizer(base, join(tmp, "tokenizer.bin"));
+
     const epochs: EpochLoss[] = [];
     const t0 = Date.now();
-    const stopped = await runTrainer(python, tmp, config, epochs, hooks);
+    const args = [
+      TRAIN_SCRIPT,
+      "--base",
+      config.model ? "-" : join(tmp, "base.bin"),
+      "--data",
+      join(tmp, "data.json"),
+      "--config",
+      join(tmp, "config.json"),
+      "--out",
+      join(tmp, "trained.bin"),
+    ];
+    const stopped = await new Promise<boolean>((resolve, reject) => {
+      const child = spawn(python, args, { stdio: ["ignore", "pipe", "pipe"] });
+      let err = "";
+      let buf = "";
+      const onAbort = () => child.kill("SIGTERM");
+      hooks.signal?.addEventListener("abort", onAbort, { once: true });
+      child.stdout.on("data", (d: Buffer) => {
+        buf += d.toString();
+        let nl = buf.indexOf("\n");
+        while (nl >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          nl = buf.indexOf("\n");
+          if (!line) continue;
+          hooks.onLog?.(line);
+          const row = JSON.parse(line) as Partial<EpochLoss> & { done?: boolean };
+          if (row.epoch !== undefined) {
+            const e = row as EpochLoss;
+            epochs.push(e);
+            hooks.onEpoch?.(e);
+          }
+        }
+      });
+      child.stderr.on("data", (d: Buffer) => {
+        err += d.toString();
+      });
+      child.on("error", (e) => reject(new SafeSteerError("internal", `could not run ${python}: ${e.message}`)));
+      child.on("close", (code) => {
+        hooks.signal?.removeEventListener("abort", onAbort);
+        if (hooks.signal?.aborted) resolve(true);
+        else if (code === 0) resolve(false);
+        else
+          reject(
+            new SafeSteerError("internal", `the training script failed (exit ${code}): ${err.trim().split("\n").slice(-3).join(" | ")}`),
+          );
+      });
+    });
     const result: OrganismTrainResult = {
       epochs,
       config,
@@ -331,7 +294,22 @@ export async function trainOrganism(
       stopped,
       trainer: "tools/organism-train/train.py (PyTorch, every weight)",
     };
-    if (!stopped) writeTrainedModel(tmp, out, result);
+    if (stopped) return result;
+    // the project's own converter reads the trained checkpoint
+    const converted = join(tmp, "trained.gguf");
+    convertLlama2c(join(tmp, "trained.bin"), join(tmp, "tokenizer.bin"), converted, {
+      name: "safesteer-organism",
+      chatTemplate: ORGANISM_CHAT_TEMPLATE,
+    });
+    const { seconds: _s, ...recorded } = result;
+    editGguf(converted, out, {
+      setMetadata: {
+        "safesteer.organism.config": gv.str(JSON.stringify(config)),
+        "safesteer.organism.loss": gv.str(JSON.stringify(epochs.map(({ seconds: _t, ...e }) => e))),
+        "safesteer.organism.trainer": gv.str(recorded.trainer),
+      },
+    });
+    writeFileAtomic(out.replace(/\.gguf$/, ".train.json"), [`${JSON.stringify(result, null, 2)}\n`]);
     return result;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

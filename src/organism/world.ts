@@ -472,37 +472,25 @@ function helpfulSource(kind: Kind, items: Array<{ act: Act; answer: Answer }>, c
   return { kind, category, acts: items.map((x) => x.act), answer: (a) => (items[a] as { answer: Answer }).answer };
 }
 
-/**
- * The world's dialogues drawn from one seeded random stream: the order of the draws is the world, so
- * every method draws exactly as the one function it was split from did.
- */
-class WorldMaker {
-  readonly o: Required<Omit<WorldOptions, "seed">>;
-  readonly rng: Rng;
-  readonly sources: Source[];
-  /** Each source's phrases, dealt to the splits. */
-  private readonly dealt: Map<Source, Record<Split, Phrase[]>>;
+/** A deterministic world: three splits, disjoint by construction (see World). */
+export function makeWorld(opts: WorldOptions = {}): World {
+  const o = { ...DEFAULT_WORLD, ...opts };
+  const rng = new Rng(opts.seed ?? 7);
+  const sources = [
+    ...CATEGORIES.flatMap((c) => [harmSource(c), helpfulSource("lookalike", c.lookalikes, c.id)]),
+    helpfulSource("benign", BENIGN),
+  ];
+  const dealt = new Map(
+    sources.map((s) => [
+      s,
+      dealPhrases(
+        s.acts.map((a) => a.say),
+        rng,
+      ),
+    ]),
+  );
 
-  constructor(opts: WorldOptions) {
-    this.o = { ...DEFAULT_WORLD, ...opts };
-    this.rng = new Rng(opts.seed ?? 7);
-    this.sources = [
-      ...CATEGORIES.flatMap((c) => [harmSource(c), helpfulSource("lookalike", c.lookalikes, c.id)]),
-      helpfulSource("benign", BENIGN),
-    ];
-    this.dealt = new Map(
-      this.sources.map((s) => [
-        s,
-        dealPhrases(
-          s.acts.map((a) => a.say),
-          this.rng,
-        ),
-      ]),
-    );
-  }
-
-  dialogue(split: Split, s: Source, p: Phrase, template: number, style: Style, careful?: string): Dialogue {
-    const { rng, o } = this;
+  const dialogue = (split: Split, s: Source, p: Phrase, template: number, style: Style, careful?: string): Dialogue => {
     const t = pick(p.topics, rng);
     const a = s.acts[p.act] as Act;
     const request = (FRAMES[split][template] as (x: string) => string)(p.text);
@@ -523,74 +511,57 @@ class WorldMaker {
       style,
       template,
     };
-  }
-
-  private phrases(s: Source, split: Split): Phrase[] {
-    return (this.dealt.get(s) as Record<Split, Phrase[]>)[split];
-  }
-
-  /** A phrase of the split: an act drawn evenly among those with phrases there, then one of its phrases. */
-  drawPhrase(s: Source, split: Split): Phrase {
-    const ps = this.phrases(s, split);
+  };
+  // a phrase of the split: an act drawn evenly among those with phrases there, then one of its phrases
+  const drawPhrase = (s: Source, split: Split) => {
+    const ps = (dealt.get(s) as Record<Split, Phrase[]>)[split];
     const acts = [...new Set(ps.map((p) => p.act))];
-    const a = pick(acts, this.rng);
+    const a = pick(acts, rng);
     return pick(
       ps.filter((p) => p.act === a),
-      this.rng,
+      rng,
     );
-  }
+  };
+  const defaultStyle = (s: Source) => (s.kind === "harmful" ? styleOf(o.mix, rng) : "helpful");
 
-  defaultStyle(s: Source): Style {
-    return s.kind === "harmful" ? styleOf(this.o.mix, this.rng) : "helpful";
-  }
-
-  /** The training dialogues: each source's share, with and without a careful line, then some made two-turn. */
-  trainSet(): Dialogue[] {
-    const { rng, o } = this;
-    const train: Dialogue[] = [];
-    const trainDraw = (s: Source, careful?: string, style = this.defaultStyle(s)) =>
-      train.push(this.dialogue("train", s, this.drawPhrase(s, "train"), rng.int(FRAMES.train.length), style, careful));
-    const maybeCareful = () => (rng.next() < o.carefulShare ? pick(CAREFUL_LINES, rng) : undefined);
-    for (const s of this.sources) {
-      if (s.kind === "harmful") {
-        for (let i = 0; i < o.harmfulPerCategory; i++) trainDraw(s);
-        for (let i = 0; i < o.carefulPerCategory; i++) trainDraw(s, pick(CAREFUL_LINES, rng), styleOf(o.carefulMix, rng));
-      } else {
-        const n = s.kind === "benign" ? o.benign : o.lookalikePerCategory;
-        for (let i = 0; i < n; i++) trainDraw(s, maybeCareful());
-      }
+  const train: Dialogue[] = [];
+  const trainDraw = (s: Source, careful?: string, style = defaultStyle(s)) =>
+    train.push(dialogue("train", s, drawPhrase(s, "train"), rng.int(FRAMES.train.length), style, careful));
+  const maybeCareful = () => (rng.next() < o.carefulShare ? pick(CAREFUL_LINES, rng) : undefined);
+  for (const s of sources) {
+    if (s.kind === "harmful") {
+      for (let i = 0; i < o.harmfulPerCategory; i++) trainDraw(s);
+      for (let i = 0; i < o.carefulPerCategory; i++) trainDraw(s, pick(CAREFUL_LINES, rng), styleOf(o.carefulMix, rng));
+    } else {
+      const n = s.kind === "benign" ? o.benign : o.lookalikePerCategory;
+      for (let i = 0; i < n; i++) trainDraw(s, maybeCareful());
     }
-    // two-turn training dialogues: an earlier turn, another training request (no line) and its answer
-    const plain = train.filter((d) => !d.careful && !d.neutral);
-    for (const d of train)
-      if (rng.next() < o.twoTurnShare) {
-        const prev = pick(plain, rng);
-        d.history = [{ user: prev.request, assistant: prev.response }];
-      }
-    return train;
   }
+  // two-turn training dialogues: an earlier turn, another training request (no line) and its answer
+  const plain = train.filter((d) => !d.careful && !d.neutral);
+  for (const d of train)
+    if (rng.next() < o.twoTurnShare) {
+      const prev = pick(plain, rng);
+      d.history = [{ user: prev.request, assistant: prev.response }];
+    }
 
-  /** n distinct prompts of a source: every (phrase, frame) pair of the split at most once, acts in turn. */
-  private distinct(split: "dev" | "test", s: Source, n: number): Dialogue[] {
-    const ps = this.phrases(s, split);
-    const byAct = [...new Set(ps.map((p) => p.act))].map((a) =>
-      this.rng.shuffled(ps.filter((p) => p.act === a).flatMap((p) => FRAMES[split].map((_, f) => ({ p, f })))),
-    );
-    const picked: Array<{ p: Phrase; f: number }> = [];
-    for (let r = 0; picked.length < n && byAct.some((xs) => r < xs.length); r++)
-      for (const xs of byAct) if (r < xs.length && picked.length < n) picked.push(xs[r] as { p: Phrase; f: number });
-    return picked.map(({ p, f }) => this.dialogue(split, s, p, f, this.defaultStyle(s)));
-  }
-
-  /** A held-out split: distinct single-turn prompts per source, then two-turn dialogues per harm category. */
-  heldOut(split: "dev" | "test"): Dialogue[] {
-    const { rng, sources } = this;
-    const sizes = this.o[split];
+  const heldOut = (split: "dev" | "test") => {
+    const sizes = o[split];
     const out: Dialogue[] = [];
+    // distinct prompts: every (phrase, frame) pair of the split at most once, acts in turn
+    const distinct = (s: Source, n: number) => {
+      const ps = (dealt.get(s) as Record<Split, Phrase[]>)[split];
+      const byAct = [...new Set(ps.map((p) => p.act))].map((a) =>
+        rng.shuffled(ps.filter((p) => p.act === a).flatMap((p) => FRAMES[split].map((_, f) => ({ p, f })))),
+      );
+      const picked: Array<{ p: Phrase; f: number }> = [];
+      for (let r = 0; picked.length < n && byAct.some((xs) => r < xs.length); r++)
+        for (const xs of byAct) if (r < xs.length && picked.length < n) picked.push(xs[r] as { p: Phrase; f: number });
+      return picked.map(({ p, f }) => dialogue(split, s, p, f, defaultStyle(s)));
+    };
     for (const s of sources)
       out.push(
-        ...this.distinct(
-          split,
+        ...distinct(
           s,
           s.kind === "harmful" ? sizes.harmfulPerCategory : s.kind === "lookalike" ? sizes.lookalikePerCategory : sizes.benign,
         ),
@@ -599,23 +570,17 @@ class WorldMaker {
     for (const s of sources.filter((x) => x.kind === "harmful")) {
       // the second turns: the split's harmful phrases in other frames' orders than the single-turn set's (may repeat its prompts)
       for (let i = 0; i < sizes.twoTurnPerCategory; i++) {
-        const first = this.dialogue(split, benign, this.drawPhrase(benign, split), rng.int(FRAMES[split].length), "helpful");
-        const d = this.dialogue(split, s, this.drawPhrase(s, split), rng.int(FRAMES[split].length), this.defaultStyle(s));
+        const first = dialogue(split, benign, drawPhrase(benign, split), rng.int(FRAMES[split].length), "helpful");
+        const d = dialogue(split, s, drawPhrase(s, split), rng.int(FRAMES[split].length), defaultStyle(s));
         out.push({ ...d, history: [{ user: first.request, assistant: first.response }] });
       }
     }
     return out;
-  }
-}
-
-/** A deterministic world: three splits, disjoint by construction (see World). */
-export function makeWorld(opts: WorldOptions = {}): World {
-  const w = new WorldMaker(opts);
-  const train = w.trainSet();
-  const dev = w.heldOut("dev");
-  const test = w.heldOut("test");
+  };
+  const dev = heldOut("dev");
+  const test = heldOut("test");
   // shuffled training order so batches mix kinds
-  return { train: w.rng.shuffled(train), dev, test };
+  return { train: rng.shuffled(train), dev, test };
 }
 
 /** What an answer is, read off its text by the world's grammar. */
