@@ -134,9 +134,9 @@ export function openEngine(opts: NativeEngineOptions = {}): NativeEngine {
   return engine;
 }
 
-/** The function table of the process's llama.cpp (loading the default build first if none is). */
-export function engineNative(): Native {
-  return openEngine().native;
+/** The function table of the process's llama.cpp (loading the build `choice` names, else the default, first if none is). */
+export function engineNative(choice: EngineChoice = {}): Native {
+  return openEngine(choice).native;
 }
 
 /** Which llama.cpp build this process runs (loading the default build first if none is). */
