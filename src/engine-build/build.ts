@@ -12,12 +12,11 @@ import {
   buildKey,
   buildsRoot,
   hostCpuId,
-  LLAMA_CPP_TAG,
-  LLAMA_CPP_VERSION,
   LLAMA_LIB,
   readBuildRecord,
   type UserBuild,
 } from "../native/build-lookup.js";
+import { LLAMA_CPP_TAG, LLAMA_CPP_VERSION } from "../native/versions.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { cacheValue, cmakeArgs, dropStaleTree } from "./cmake.js";
 import { EngineBuildError } from "./errors.js";

@@ -7,12 +7,10 @@ export {
   buildKey,
   buildsRoot,
   findUserBuild,
-  LLAMA_CPP_TAG,
-  NODE_LLAMA_CPP_PACKAGE,
-  NODE_LLAMA_CPP_PACKAGE_VERSION,
   type SourceInfo,
   type UserBuild,
 } from "../native/build-lookup.js";
+export { LLAMA_CPP_TAG, NODE_LLAMA_CPP_PACKAGE, NODE_LLAMA_CPP_VERSION } from "../native/versions.js";
 export { buildEngine, type EngineBuildOptions, type EngineBuildResult } from "./build.js";
 export { cmakeArgs } from "./cmake.js";
 export { EngineBuildError, type EngineBuildErrorCode } from "./errors.js";

@@ -6,14 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { SafeSteerError } from "../errors.js";
-import {
-  buildsRoot,
-  LLAMA_CPP_TAG,
-  LLAMA_CPP_VERSION,
-  NODE_LLAMA_CPP_PACKAGE,
-  NODE_LLAMA_CPP_PACKAGE_VERSION,
-  type SourceInfo,
-} from "../native/build-lookup.js";
+import { buildsRoot, type SourceInfo } from "../native/build-lookup.js";
+import { LLAMA_CPP_TAG, LLAMA_CPP_VERSION, NODE_LLAMA_CPP_PACKAGE, NODE_LLAMA_CPP_VERSION } from "../native/versions.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { EngineBuildError } from "./errors.js";
 import { findExecutable, requireTool, runSync } from "./toolchain.js";
@@ -42,7 +36,7 @@ function checkTree(dir: string, from: string): void {
   if (v !== LLAMA_CPP_VERSION) {
     throw new EngineBuildError(
       "source_invalid",
-      `${from} holds llama.cpp ${v ?? "of an unknown version"}, but SafeSteer binds llama.cpp ${LLAMA_CPP_TAG}: pass the sources of ${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_PACKAGE_VERSION} (or omit --source to download them).`,
+      `${from} holds llama.cpp ${v ?? "of an unknown version"}, but SafeSteer binds llama.cpp ${LLAMA_CPP_TAG}: pass the sources of ${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_VERSION} (or omit --source to download them).`,
     );
   }
 }
@@ -199,12 +193,12 @@ function downloadPackage(cacheDir: string | undefined, env: NodeJS.ProcessEnv, l
   const npm = requireTool(
     process.platform === "win32" ? "npm.cmd" : "npm",
     env,
-    `it downloads the llama.cpp sources (the npm package ${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_PACKAGE_VERSION})`,
+    `it downloads the llama.cpp sources (the npm package ${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_VERSION})`,
     "Install npm, or pass --source with a llama.cpp source folder or that package's tarball.",
   );
   const tmp = mkdtempSync(join(tmpdir(), "safesteer-npm-pack-"));
   try {
-    const spec = `${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_PACKAGE_VERSION}`;
+    const spec = `${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_VERSION}`;
     log(`downloading ${spec} (about 35 MB) with npm pack`);
     try {
       runSync(npm, ["pack", spec, "--pack-destination", tmp, "--silent"], { env });
@@ -231,13 +225,13 @@ export function discoverSource(opts: SourceOptions = {}): SourceInfo {
   const env = opts.env ?? process.env;
   const log = opts.log ?? (() => {});
   if (opts.source) return fromPath(opts.source, opts.cacheDir, env, log);
-  const cached = join(buildsRoot(opts.cacheDir), "src", `${NODE_LLAMA_CPP_PACKAGE}-${NODE_LLAMA_CPP_PACKAGE_VERSION}`);
+  const cached = join(buildsRoot(opts.cacheDir), "src", `${NODE_LLAMA_CPP_PACKAGE}-${NODE_LLAMA_CPP_VERSION}`);
   const before = unpackedBefore(cached, log);
   if (before) return before;
   if (opts.download === false) {
     throw new EngineBuildError(
       "source_missing",
-      `no llama.cpp sources: pass --source with a llama.cpp ${LLAMA_CPP_TAG} folder or the tarball of ${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_PACKAGE_VERSION} (npm pack ${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_PACKAGE_VERSION}).`,
+      `no llama.cpp sources: pass --source with a llama.cpp ${LLAMA_CPP_TAG} folder or the tarball of ${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_VERSION} (npm pack ${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_VERSION}).`,
     );
   }
   return downloadPackage(opts.cacheDir, env, log);

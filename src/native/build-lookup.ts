@@ -6,12 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { userCacheDir } from "../util/cache-dir.js";
-
-/** The llama.cpp release SafeSteer's bindings are written for, and the npm package whose sources it builds. */
-export const LLAMA_CPP_TAG = "v0.4.0";
-export const LLAMA_CPP_VERSION = "0.4.0";
-export const NODE_LLAMA_CPP_PACKAGE = "node-llama-cpp";
-export const NODE_LLAMA_CPP_PACKAGE_VERSION = "3.21.1";
+import { LLAMA_CPP_TAG, LLAMA_CPP_VERSION } from "./versions.js";
 
 export type BuildGpu = "cpu" | "cuda" | "vulkan" | "metal";
 export const BUILD_GPUS: readonly BuildGpu[] = ["cpu", "cuda", "vulkan", "metal"];

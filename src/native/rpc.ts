@@ -5,8 +5,8 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { EngineError } from "../engine/errors.js";
-import { type EngineChoice, koffi, loadNative } from "./library.js";
-import { engineNative } from "./llama.js";
+import { type EngineChoice, koffi } from "./library.js";
+import { openEngine } from "./llama.js";
 
 let fns:
   | {
@@ -23,8 +23,9 @@ const registered = new Map<string, string[]>();
 /** The RPC backend's functions in the build the engine loads (loading it), or a clear error when it has none. */
 export function requireRpcBackend(choice: EngineChoice = {}) {
   if (fns) return fns;
-  const n = engineNative(choice);
-  const { dir } = loadNative();
+  const engine = openEngine(choice);
+  const n = engine.native;
+  const { dir } = engine.library;
   const reg = n.ggml_backend_reg_by_name("RPC");
   const addServer = reg ? n.ggml_backend_reg_get_proc_address(reg, "ggml_backend_rpc_add_server") : null;
   if (!addServer) {
@@ -63,7 +64,7 @@ export function addRpcServer(endpoint: string, choice: EngineChoice = {}): strin
   const reg = koffi.call(f.addServer, f.AddServer, endpoint);
   if (!reg) throw new EngineError("backend_load_failed", `the rpc-server at ${endpoint} offers no devices.`);
   f.register(reg);
-  const n = engineNative();
+  const n = openEngine().native;
   const names = Array.from({ length: Number(f.devCount(reg)) }, (_, i) => n.ggml_backend_dev_name(f.devGet(reg, i)));
   registered.set(endpoint, names);
   return names;

@@ -11,7 +11,7 @@ import {
   LLAMA_CPP_TAG,
   listUserBuilds,
   NODE_LLAMA_CPP_PACKAGE,
-  NODE_LLAMA_CPP_PACKAGE_VERSION,
+  NODE_LLAMA_CPP_VERSION,
 } from "../../engine-build/index.js";
 import { positiveInt } from "../options.js";
 import { progressBar } from "../progress.js";
@@ -95,7 +95,7 @@ export function engineCommand(program: Command): void {
   engine
     .command("build")
     .description(
-      `compile llama.cpp ${LLAMA_CPP_TAG} (the sources in ${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_PACKAGE_VERSION}) with cmake for this CPU (and GPU); the engine then loads it instead of the prebuilt package`,
+      `compile llama.cpp ${LLAMA_CPP_TAG} (the sources in ${NODE_LLAMA_CPP_PACKAGE}@${NODE_LLAMA_CPP_VERSION}) with cmake for this CPU (and GPU); the engine then loads it instead of the prebuilt package`,
     )
     .addOption(new Option("--gpu <backend>", "backend to build").choices([...BUILD_GPUS]).default("cpu"))
     .option("-j, --jobs <n>", "parallel compile jobs (default: all cores)", positiveInt("--jobs"))

@@ -5,8 +5,8 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { SafeSteerError } from "../../errors.js";
 import { isLoopbackAddress } from "../../server/guards.js";
 import { type RunningServer, type ServeOptions, serve } from "../../server/run.js";
-import { parsePolicy } from "../../steer/policy.js";
-import { FIRE_MODES, type FireMode, type Policy } from "../../steer/types.js";
+import { policySpec } from "../../steer/policy.js";
+import { FIRE_MODES, type FireMode } from "../../steer/types.js";
 import { setVerbosity } from "../../util/logger.js";
 import { parseSuppress } from "../neuron-options.js";
 import { checkOutputPath, type ModelOpts, nonNegativeInt, num, positiveInt, readChatTemplate, withModelOptions } from "../options.js";
@@ -40,11 +40,6 @@ function port(v: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError(`--port must be a port number from 0 to 65535, got "${v}".`);
   return n;
-}
-
-/** --steer: category=strength pairs, "all" (the bundle's tuned strengths) or "none". */
-function steerOption(spec: string): Policy | "all" | "none" {
-  return spec === "all" || spec === "none" ? spec : parsePolicy(spec);
 }
 
 export function serveCommand(program: Command): void {
@@ -82,7 +77,7 @@ export function serveCommand(program: Command): void {
 
 /** The flags, checked, as serve()'s options. */
 function serveOptions(o: ServeCliOptions): ServeOptions {
-  const policy = steerOption(o.steer);
+  const policy = policySpec(o.steer);
   const bundles = o.bundle ?? [];
   if (policy !== "none" && bundles.length === 0)
     throw new SafeSteerError("usage", "--steer needs a bundle: add --bundle b.gguf (or name=path).");
