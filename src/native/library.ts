@@ -396,7 +396,7 @@ function autoBackend(): Backend {
 
 /** The library folder a choice names: its own, else SAFESTEER_LLAMA_LIB (undefined: an npm package or a user build). */
 function libDirOf(choice: EngineChoice): string | undefined {
-  return choice.libDir ?? (process.env.SAFESTEER_LLAMA_LIB || undefined);
+  return choice.libDir || process.env.SAFESTEER_LLAMA_LIB || undefined;
 }
 
 /**

@@ -121,7 +121,7 @@ describe("--rpc across two rpc-server processes on 127.0.0.1", {
     const plain = both(gen);
     assert.ok(plain.local.trim().length > 0);
     assert.equal(plain.split, plain.local);
-    const steered = both([...gen, "--bundle", BUNDLE, "--steer", "violence=0.8"]);
+    const steered = both([...gen, "--bundle", BUNDLE, "--steer", "violence=1.5"]);
     assert.equal(steered.split, steered.local);
     assert.notEqual(steered.local, plain.local, "the steering changed the answer");
   });
