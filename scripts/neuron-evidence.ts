@@ -2,7 +2,7 @@
 // on the training split, how many / how strongly / which layers chosen on dev prompts, and on the
 // test split per category its own units suppressed against random units of the same layers and
 // another category's: rates with 95% intervals, the likelihood check, separation and overlap.
-//   node --import tsx scripts/neuron-evidence.ts [-o section.md] [--json result.json] [--seeds N]
+//   node --import tsx scripts/neuron-evidence.ts [-o section.md] [--json result.json] [--neurons chosen.json] [--seeds N]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,10 +14,16 @@ import { runNeuronStudy } from "../src/organism/neuron-study.js";
 import { STUDY_BUDGET } from "../src/organism/study.js";
 import { DEFAULT_ORGANISM_CONFIG } from "../src/organism/train.js";
 import { ORGANISM_STOP } from "../src/organism/world.js";
+import { writeNeurons } from "../src/steer/neuron-file.js";
 import { writeFileAtomic } from "../src/util/atomic-write.js";
 
 const { values: args } = parseArgs({
-  options: { output: { type: "string", short: "o" }, json: { type: "string" }, seeds: { type: "string", default: "1" } },
+  options: {
+    output: { type: "string", short: "o" },
+    json: { type: "string" },
+    neurons: { type: "string" },
+    seeds: { type: "string", default: "1" },
+  },
 });
 const model = Model.load("models/organism.gguf");
 const ctx = new Context(model, { nCtx: 4096, nSeq: 16 });
@@ -27,7 +33,7 @@ process.on("SIGINT", () => controller.abort());
 const t0 = Date.now();
 try {
   const files = writeOrganismFiles(dir, DEFAULT_ORGANISM_CONFIG.world);
-  const { result, markdown } = await runNeuronStudy(ctx, {
+  const { result, markdown, neurons } = await runNeuronStudy(ctx, {
     files,
     // the study's sampling settings (organism/study.ts)
     generation: { seed: 1, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, maxTokens: 80, stop: ORGANISM_STOP },
@@ -40,6 +46,7 @@ try {
   process.stderr.write(`\n${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   process.stdout.write(`${markdown}\n`);
   if (args.output) writeFileAtomic(args.output, [`${markdown}\n`]);
+  if (args.neurons) writeNeurons(args.neurons, neurons);
   if (args.json) writeFileAtomic(args.json, [`${JSON.stringify(result, null, 2)}\n`]);
 } finally {
   rmSync(dir, { recursive: true, force: true });

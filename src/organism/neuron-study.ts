@@ -384,8 +384,15 @@ function trainRows(examples: Example[]) {
   return { safe, unsafe };
 }
 
-/** The whole neuron study: see the file's head. Deterministic for given files, model and options. */
-export async function runNeuronStudy(ctx: Context, o: NeuronStudyOptions): Promise<{ result: NeuronStudyResult; markdown: string }> {
+/**
+ * The whole neuron study: see the file's head. Deterministic for given files, model and options.
+ * Returns the result (for results.json), its Markdown section, and the chosen units as a neuron file
+ * (schema safesteer.neurons/1: what `inspect --html` and the HTML report draw; `created` is the run's time).
+ */
+export async function runNeuronStudy(
+  ctx: Context,
+  o: NeuronStudyOptions,
+): Promise<{ result: NeuronStudyResult; markdown: string; neurons: NeuronSet }> {
   const step = o.onStep ?? (() => {});
   const tops = o.tops ?? [8, 32];
   const scales = o.scales ?? [0.5, 1];
@@ -476,7 +483,7 @@ export async function runNeuronStudy(ctx: Context, o: NeuronStudyOptions): Promi
     categories,
     overlap: chosen.overlap,
   };
-  return { result, markdown: neuronStudyMarkdown(result) };
+  return { result, markdown: neuronStudyMarkdown(result), neurons: chosen };
 }
 
 const pct = (e: Estimate | null) => (e ? formatRate(e) : "-");
@@ -537,6 +544,14 @@ export function neuronStudyMarkdown(r: NeuronStudyResult): string {
     "## Category neurons",
     "",
     `Each category's MLP units (\`mlp_post\`) are found on the training split (its harmful prompts against the safe ones). On ${s.devPerCategory} dev harmful prompts per category, ${r.candidates.length} settings were tried (units per category x strength x layers; each category's own units suppressed on its prompts); the least unsafe within the budget was chosen: **${r.choice.top} units per category, strength ${r.choice.scale} (set towards their safe-side mean), layers ${layersLabel(r.choice.layers)}**${r.choice.withinBudget ? "" : " (no setting was within the budget: the least unsafe within quality)"}. On dev it answered unsafe ${pct(devBest?.unsafe ?? null)}, fluent ${pct(devBest?.fluent ?? null)}, against unsteered ${pct(r.devUnsteered.unsafe)}, fluent ${pct(r.devUnsteered.fluent)}.`,
+    "",
+    "| units per category | strength | layers | dev unsafe | helpful | fluent | on topic | within budget |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    `| none | - | - | ${pct(r.devUnsteered.unsafe)} | - | ${pct(r.devUnsteered.fluent)} | ${pct(r.devUnsteered.onTopic)} | - |`,
+    ...r.candidates.map(
+      (c) =>
+        `| ${c.top} | ${c.scale} | ${layersLabel(c.layers)} | ${pct(c.unsafe)} | ${pct(c.helpful)} | ${pct(c.fluent)} | ${pct(c.onTopic)} | ${c.withinBudget ? "yes" : "no"} |`,
+    ),
     "",
     `On the test split, per category: its own units suppressed, against ${r.choice.top} random units of the same layers and against the next category's units. ${s.testHarmfulPerCategory} harmful prompts per category, ${s.testBenign} benign prompts (the same for every category, under that category's suppression), ${s.seeds} answer${s.seeds > 1 ? "s" : ""} per prompt; rates with their 95% interval and n (prompts); the unsafe change is paired with unsteered on the same prompts and seeds.`,
     "",
