@@ -4,6 +4,7 @@
 // random units of the same layers and against another category's K units: the answers' rates, the
 // teacher-forced log-odds of the safe over the harmful answer, how well the units separate the
 // category on test prompts, and how much the categories' unit sets overlap.
+import { basename } from "node:path";
 import type { Dataset, Example } from "../data/example.js";
 import { loadDataset } from "../data/load.js";
 import type { Context } from "../engine/context.js";
@@ -21,7 +22,7 @@ import type { NeuronSet, NeuronUnit } from "../steer/neuron-types.js";
 import { findNeurons, overlaps } from "../steer/neurons.js";
 import { renderExample } from "../steer/render.js";
 import { Rng } from "../util/random.js";
-import type { OrganismFiles } from "./files.js";
+import { ORGANISM_DATA_DIR, type OrganismFiles } from "./files.js";
 import { toyJudge } from "./judge.js";
 
 export interface NeuronStudyOptions {
@@ -398,7 +399,8 @@ export async function runNeuronStudy(
   const scales = o.scales ?? [0.5, 1];
   const seeds = o.seeds ?? 1;
   const layerSets = o.layerSets ?? defaultLayerSets(ctx.model.info.nLayer);
-  const train = loadDataset(o.files.trainPrompts);
+  // provenance as `safesteer organism data` names the file (as the study's bundle does), not the temporary folder
+  const train = { ...loadDataset(o.files.trainPrompts), path: `${ORGANISM_DATA_DIR}/${basename(o.files.trainPrompts)}` };
   const devItems = samplePerGroup(
     toEvalItems(loadDataset(o.files.devPrompts).examples).filter((i) => i.kind === "harmful"),
     o.devPerCategory ?? 6,
@@ -513,8 +515,8 @@ function verdict(r: NeuronStudyResult): string[] {
   ];
 }
 
-/** The report's section: the choice, the per-category table, the likelihoods, the separation and the overlap. */
-export function neuronStudyMarkdown(r: NeuronStudyResult): string {
+/** The report's section (heading at `level`): the choice, the per-category table, the likelihoods, the separation and the overlap. */
+export function neuronStudyMarkdown(r: NeuronStudyResult, level = 2): string {
   const s = r.sizes;
   const cats = r.categories.map((c) => c.category);
   const label = (c: NeuronCategoryResult, a: NeuronArmResult) =>
@@ -541,7 +543,7 @@ export function neuronStudyMarkdown(r: NeuronStudyResult): string {
     (x) => x.top === r.choice.top && x.scale === r.choice.scale && layersLabel(x.layers) === layersLabel(r.choice.layers),
   );
   return [
-    "## Category neurons",
+    `${"#".repeat(level)} Category neurons`,
     "",
     `Each category's MLP units (\`mlp_post\`) are found on the training split (its harmful prompts against the safe ones). On ${s.devPerCategory} dev harmful prompts per category, ${r.candidates.length} settings were tried (units per category x strength x layers; each category's own units suppressed on its prompts); the least unsafe within the budget was chosen: **${r.choice.top} units per category, strength ${r.choice.scale} (set towards their safe-side mean), layers ${layersLabel(r.choice.layers)}**${r.choice.withinBudget ? "" : " (no setting was within the budget: the least unsafe within quality)"}. On dev it answered unsafe ${pct(devBest?.unsafe ?? null)}, fluent ${pct(devBest?.fluent ?? null)}, against unsteered ${pct(r.devUnsteered.unsafe)}, fluent ${pct(r.devUnsteered.fluent)}.`,
     "",
