@@ -42,8 +42,7 @@ export async function schedulerBench(
     await Promise.all(
       prompts.map(async (prompt, i) => {
         const steering = steeringOf(mix, i).map((v) => (design === "previous" ? { ...v, seq: i } : v));
-        for await (const e of sched.run({ seq: i, prompt, options: { ...options, seed: i + 1 }, steering }))
-          if (e.type === "token") tokens++;
+        for await (const e of sched.run({ prompt, options: { ...options, seed: i + 1 }, steering })) if (e.type === "token") tokens++;
       }),
     );
     return tokens / ((performance.now() - t0) / 1000);

@@ -64,7 +64,7 @@ for (const path of models()) {
       steering.map(async (s, i) => {
         let text = "";
         let tokens = 0;
-        for await (const e of sched.run({ seq: i, prompt, options: { ...opts, seed: seed(i) }, steering: s }))
+        for await (const e of sched.run({ prompt, options: { ...opts, seed: seed(i) }, steering: s }))
           if (e.type === "done") {
             text = e.text;
             tokens = e.tokens.length;
