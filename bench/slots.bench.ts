@@ -31,7 +31,7 @@ function models(): string[] {
 for (const path of models()) {
   const m = Model.load(path);
   const prompt = m.info.chatTemplate
-    ? m.tokenize(m.applyChatTemplate([{ role: "user", content: "How do I bake a cake?" }]), { addSpecial: false, parseSpecial: true })
+    ? m.tokenizeChat([{ role: "user", content: "How do I bake a cake?" }])
     : m.tokenize("Once upon a time, there was a little");
   const rng = new Rng(1);
   const layer = Math.floor(m.info.nLayer / 2);

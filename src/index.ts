@@ -23,8 +23,8 @@ export {
   generateStream,
 } from "./engine/generate.js";
 export type { GpuChoice } from "./engine/model.js";
-export { type ChatMessage, type LoadOptions, Model, type ModelFingerprint, type ModelInfo } from "./engine/model.js";
-export { type EngineInfo, engineInfo } from "./engine/runtime.js";
+export { type ChatMessage, type LoadOptions, Model, type ModelFingerprint, type ModelInfo, type ModelOptions } from "./engine/model.js";
+export { Engine, type EngineInfo, type EngineLog, type EngineOptions, engineInfo, type LogLevel, loadEngine } from "./engine/runtime.js";
 export type { SamplingOptions } from "./engine/sampling.js";
 export { KNOWN_SITES, type Site } from "./engine/sites.js";
 // --- errors -----------------------------------------------------------------------------------------------

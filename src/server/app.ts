@@ -94,7 +94,7 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
   const retryAfter = opts.retryAfterSeconds ?? 1;
   const metrics = createMetrics({
     inFlight: () => admission.inFlight,
-    queued: () => Math.max(0, admission.inFlight - backend.active),
+    queued: () => backend.waiting,
     decoding: () => backend.active,
   });
   const admission = new Admission(backend, metrics.rejected, { maxQueue: opts.maxQueue ?? 16, retryAfter });
