@@ -203,6 +203,14 @@ function randomUnits(set: NeuronSet, train: Activations, rows: { safe: number[];
   return out;
 }
 
+/** The chosen set plus, per category c, "random:c": its random units (safe-side means from the training prompts). */
+async function withRandomUnits(ctx: Context, chosen: NeuronSet, train: Example[], signal?: AbortSignal): Promise<NeuronSet> {
+  const acts = await activationsOf(ctx, train, chosen.layers, signal);
+  const random = randomUnits(chosen, acts, trainRows(train), 11);
+  const extra = Object.entries(chosen.categories).map(([c, e]) => [`random:${c}`, { ...e, units: random[c] ?? [] }]);
+  return { ...chosen, categories: { ...chosen.categories, ...Object.fromEntries(extra) } };
+}
+
 /** Mean oriented AUROC of units between the category's harmful and the benign test prompts; n = units. */
 function separation(units: NeuronUnit[], test: Activations, harmful: number[], benign: number[]): Estimate | null {
   const scores = units
@@ -438,18 +446,7 @@ export async function runNeuronStudy(
   const chosen = restrict(found.get(layersLabel(layers)) as NeuronSet, top);
 
   step(`suppressing own vs random vs another category's ${top} units on the test split`);
-  const rows = trainRows(train.examples);
-  const trainActs = await activationsOf(ctx, train.examples, chosen.layers, o.signal);
-  const random = randomUnits(chosen, trainActs, rows, 11);
-  const neurons: NeuronSet = {
-    ...chosen,
-    categories: {
-      ...chosen.categories,
-      ...Object.fromEntries(
-        cats.map((c) => [`random:${c}`, { ...(chosen.categories[c] as NeuronSet["categories"][string]), units: random[c] ?? [] }]),
-      ),
-    },
-  };
+  const neurons = await withRandomUnits(ctx, chosen, train.examples, o.signal);
   // separation on every test harmful and benign prompt (one forward pass each, no sampling)
   const sepItems = testAll.filter((i) => i.kind !== "lookalike");
   const testActs = await activationsOf(ctx, sepItems, chosen.layers, o.signal);
