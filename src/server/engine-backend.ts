@@ -211,25 +211,21 @@ export class EngineBackend implements Backend {
       tooLong(job.messages.reduce((n, m) => n + Buffer.byteLength(m.content, "utf8"), 0));
       if (!this.model.info.chatTemplate) {
         const text = job.messages.map((m) => m.content).join("\n");
-        return { tokens: await this.tokenize(text, maxTokens, field), userText: lastUser(job.messages), chat: false };
+        return { tokens: await this.fit(this.model.tokenizeAsync(text), maxTokens, field), userText: lastUser(job.messages), chat: false };
       }
-      const text = this.model.applyChatTemplate(job.messages);
-      const tokens = await this.tokenize(text, maxTokens, field, { addSpecial: false, parseSpecial: true });
-      return { tokens, userText: lastUser(job.messages), chat: true };
+      // the one chat tokenizing (Model.tokenizeChat): exactly one BOS whether or not the template writes it
+      const messages = job.messages;
+      const tokens = await this.fit(this.model.tokenizeChatAsync(messages), maxTokens, field);
+      return { tokens, userText: lastUser(messages), chat: true };
     }
     const prompt = job.prompt ?? "";
     tooLong(Buffer.byteLength(prompt, "utf8"));
-    return { tokens: await this.tokenize(prompt, maxTokens, field), userText: prompt, chat: false };
+    return { tokens: await this.fit(this.model.tokenizeAsync(prompt), maxTokens, field), userText: prompt, chat: false };
   }
 
-  /** Tokenizes off the JS thread and checks the prompt and answer fit in a slot. */
-  private async tokenize(
-    text: string,
-    maxTokens: number,
-    field: string,
-    opts?: { addSpecial?: boolean; parseSpecial?: boolean },
-  ): Promise<number[]> {
-    const tokens = await this.model.tokenizeAsync(text, opts);
+  /** Checks the prompt (tokenized off the JS thread) and the answer fit in a slot. */
+  private async fit(tokenizing: Promise<number[]>, maxTokens: number, field: string): Promise<number[]> {
+    const tokens = await tokenizing;
     if (tokens.length === 0) throw new RequestError("empty_prompt", "the prompt is empty: give some text.", field);
     if (tokens.length + maxTokens > this.slotCtx) {
       throw new RequestError(
