@@ -30,6 +30,10 @@ export interface ServerBenchRow {
   tokensPerS: number;
   ttftP50Ms: number;
   ttftP99Ms: number;
+  /** Requests that failed (their tokens not counted), and the first error: llama-server's chat parser
+   * sometimes rejects the organism's output ("does not match the expected peg-native format"). */
+  failed: number;
+  firstError?: string;
 }
 
 export interface ServerBenchModel {
@@ -98,13 +102,20 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
   const policyOf = (client: number): Policy => (w.mix === "shared" ? SHARED : (MIXED[client % MIXED.length] as Policy));
   const ttfts: number[] = [];
   let tokens = 0;
+  let failed = 0;
+  let firstError: string | undefined;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: w.clients }, async (_, c) => {
       for (let k = 0; k < w.perClient; k++) {
-        const r = await streamChat(target, requestBody(c * w.perClient + k, w.maxTokens, steered ? policyOf(c) : undefined));
-        ttfts.push(r.ttftMs);
-        tokens += r.completionTokens;
+        try {
+          const r = await streamChat(target, requestBody(c * w.perClient + k, w.maxTokens, steered ? policyOf(c) : undefined));
+          ttfts.push(r.ttftMs);
+          tokens += r.completionTokens;
+        } catch (e) {
+          failed++;
+          firstError ??= (e as Error).message;
+        }
       }
     }),
   );
@@ -121,6 +132,8 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
     tokensPerS: tokens / wallS,
     ttftP50Ms: percentile(ttfts, 50),
     ttftP99Ms: percentile(ttfts, 99),
+    failed,
+    ...(firstError ? { firstError } : {}),
   };
 }
 
@@ -281,10 +294,15 @@ export function serverTable(b: ServerBench): string {
       const p = m.peer?.rows[i];
       const mix = `${r.mix} (${r.policies})`;
       const peerCells = p
-        ? [p.completionTokens, f(p.tokensPerS), `${ms(p.ttftP50Ms)} / ${ms(p.ttftP99Ms)}`, (r.tokensPerS / p.tokensPerS).toFixed(2)]
+        ? [
+            `${p.completionTokens}${p.failed ? ` (${p.failed} failed)` : ""}`,
+            f(p.tokensPerS),
+            `${ms(p.ttftP50Ms)} / ${ms(p.ttftP99Ms)}`,
+            (r.tokensPerS / p.tokensPerS).toFixed(2),
+          ]
         : ["missing", "missing", "missing", "missing"];
       out.push(
-        `| ${[r.clients, mix, r.completionTokens, f(r.tokensPerS), `${ms(r.ttftP50Ms)} / ${ms(r.ttftP99Ms)}`, ...peerCells].join(" | ")} |`,
+        `| ${[r.clients, mix, `${r.completionTokens}${r.failed ? ` (${r.failed} failed)` : ""}`, f(r.tokensPerS), `${ms(r.ttftP50Ms)} / ${ms(r.ttftP99Ms)}`, ...peerCells].join(" | ")} |`,
       );
     }
   }
