@@ -137,9 +137,10 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
   };
 }
 
-/** One request per slot, side by side (not measured): first-use costs out of the rows. */
+/** One request per slot, side by side (not measured): first-use costs out of the rows. A failed one is
+ * the rows' business (they count failures), not the warm-up's. */
 async function warmUp(target: Target, steered: boolean, maxTokens: number): Promise<void> {
-  await Promise.all(
+  await Promise.allSettled(
     Array.from({ length: PARALLEL }, (_, i) => streamChat(target, requestBody(1000 + i, maxTokens, steered ? SHARED : undefined))),
   );
 }
