@@ -207,6 +207,12 @@ function detectorSection(s: StudyResults): string[] {
     "",
     `Test harmful prompts: category named correctly ${r(d.accuracy, d.nHarmful)}, any category fired ${r(d.detectionRate, d.nHarmful)}, highest-scoring category right (fired or not) ${r(d.topScoreAccuracy, d.nHarmful)}. False alarms: test benign prompts ${r(d.falsePositiveRate, d.nBenign)}, look-alikes ${r(d.lookalikeFalsePositiveRate, d.nLookalike)} (95% intervals, n = prompts).`,
     "",
+    ...(d.candidates?.length
+      ? [
+          `Pooling and shrinkage (each set on half of dev's request frames, scored on the other half, both ways; the one within the 5% false-alarm target naming most, else the fewest false alarms): ${d.candidates.map((c) => `${c.pooling}, shrinkage ${c.shrinkage}: named ${pct(c.named)}, false alarms ${pct(c.falseAlarms)}${c.chosen ? " (chosen)" : ""}`).join("; ")}.`,
+          "",
+        ]
+      : []),
     `Layer choice (on dev prompts, worded otherwise than the fitted ones: harmful prompts named at the false-alarm budget, mean margin in benign standard deviations): ${d.validationByLayer.map((v) => `layer ${v.layer} ${pct(v.score)} (${v.margin.toFixed(1)})`).join(", ")}.`,
   ];
 }

@@ -16,10 +16,11 @@ import type { Choice, ConditionSpec, ConditionSummary, EvalResults, GenerationSe
 import { applyChoices, type Budget, selectPerCategory, sweepConditions } from "../eval/select.js";
 import { answerPairs, buildCaaBundle, buildRefusalDirectionBundle, CANNED_REFUSAL } from "../steer/baselines.js";
 import { buildBundle } from "../steer/build.js";
-import { calibrateDetector, type DetectorCalibration } from "../steer/detect.js";
+import type { DetectorCalibration } from "../steer/detect.js";
 import { bundlePolicy } from "../steer/policy.js";
 import type { Bundle, CategoryEntry, Detector, DetectorPooling } from "../steer/types.js";
 import { Rng } from "../util/random.js";
+import { chooseDetector, type DetectorCandidate } from "./detector-choice.js";
 import { ORGANISM_DATA_DIR, writeOrganismFiles } from "./files.js";
 import { toyJudge } from "./judge.js";
 import { studyTargets, type TargetRow, twoTurnTargets } from "./targets.js";
@@ -126,8 +127,10 @@ export interface StudyResults {
     nLookalike: number;
     layer: number;
     pooling: DetectorPooling;
-    /** Share of held-out training harmful prompts named at the false-alarm budget, per candidate layer. */
+    /** Share of dev harmful prompts named at the false-alarm budget, per candidate layer. */
     validationByLayer: Array<{ layer: number; score: number; margin: number }>;
+    /** Pooling and shrinkage candidates, each set on half of dev's frames and scored on the other half (absent in older files). */
+    candidates?: DetectorCandidate[];
   };
   /**
    * Per category, on held-out harmful requests with both answers: how likely the safe and the
@@ -341,27 +344,28 @@ function prepareStudy(ctx: Context, dir: string, opts: StudyOptions): StudySetup
 
 const ofKind = (ex: Example[], kind: string) => ex.filter((e) => e.meta?.kind === kind);
 
-/** The detector: directions fitted on the training split, layer and thresholds set on dev prompts (held-out wordings). */
+/**
+ * The detector: directions fitted on the training split; pooling and shrinkage chosen by two-fold
+ * validation over dev's request frames, then layer and thresholds set on every dev prompt.
+ */
 function calibrateStudyDetector(ctx: Context, s: StudySetup, signal?: AbortSignal) {
-  return calibrateDetector(
+  return chooseDetector(
     ctx,
-    ofKind(s.trainExamples, "harmful"),
-    [...ofKind(s.trainExamples, "benign"), ...ofKind(s.trainExamples, "lookalike")],
     {
-      layers: Array.from({ length: ctx.model.info.nLayer }, (_, l) => l),
-      chat: true,
-      falseAlarms: DETECTOR_FALSE_ALARMS,
-      validation: {
-        harmful: ofKind(s.devExamples, "harmful"),
-        benign: [...ofKind(s.devExamples, "benign"), ...ofKind(s.devExamples, "lookalike")],
-      },
-      signal,
+      harmful: ofKind(s.trainExamples, "harmful"),
+      benign: [...ofKind(s.trainExamples, "benign"), ...ofKind(s.trainExamples, "lookalike")],
     },
+    { harmful: ofKind(s.devExamples, "harmful"), benign: [...ofKind(s.devExamples, "benign"), ...ofKind(s.devExamples, "lookalike")] },
+    { layers: Array.from({ length: ctx.model.info.nLayer }, (_, l) => l), falseAlarms: DETECTOR_FALSE_ALARMS, signal },
   );
 }
 
 /** The detector's verdicts on the test prompts (one per prompt: the detector reads the prompt, not the seed). */
-function detectorStats(test: EvalResults, testItems: EvalItem[], cal: DetectorCalibration): StudyResults["detector"] {
+function detectorStats(
+  test: EvalResults,
+  testItems: EvalItem[],
+  cal: DetectorCalibration & { candidates: DetectorCandidate[] },
+): StudyResults["detector"] {
   const dets = test.detections ?? [];
   const harmful = testItems.filter((i) => i.kind === "harmful");
   const benign = testItems.filter((i) => i.kind === "benign");
@@ -381,6 +385,7 @@ function detectorStats(test: EvalResults, testItems: EvalItem[], cal: DetectorCa
     layer: cal.layer,
     pooling: cal.detector.reduce,
     validationByLayer: cal.byLayer,
+    candidates: cal.candidates,
   };
 }
 
