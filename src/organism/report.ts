@@ -177,17 +177,18 @@ function comparisonSections(s: StudyResults): string[] {
     };
     lines.push(
       "",
-      "### Baselines (every test prompt, one seed; vector baselines tuned on dev with the same budget)",
+      "### Baselines (every test prompt, one seed; vector baselines tuned on dev with the same budget; unsteered and SafeSteer from the test run)",
       "",
       "Harmful prompts over all categories, then benign and look-alike prompts (look-alike refusal = over-refusal). 95% intervals; n = distinct prompts.",
       "",
       ...SUMMARY_HEADER,
       ...Object.keys(names)
-        .filter((k) => b[k] || k === "steered")
+        .filter((k) => b[k] || k === "steered" || k === "unsteered")
         .flatMap((k) => {
-          // SafeSteer is not answered again in the baselines run: its row is the test run's (every seed)
-          const sum = k === "steered" && !b[k] ? s.main.test : (b[k] as ConditionSummary);
-          const label = k === "steered" && !b[k] ? `${names[k]}, test run, ${s.test.generation.seeds ?? 1} seeds` : (names[k] as string);
+          // unsteered and SafeSteer are not answered again in the baselines run: their rows are the test run's (every seed)
+          const fromTest = !b[k] ? (k === "steered" ? s.main.test : s.baseline) : undefined;
+          const sum = fromTest ?? (b[k] as ConditionSummary);
+          const label = fromTest ? `${names[k]}, test run, ${s.test.generation.seeds ?? 1} seeds` : (names[k] as string);
           const rows = summaryRows(label, sum);
           // per category rows would make this table five times longer: harmful (all), benign, look-alike
           return rows.filter((r) => !r.includes("| harmful: "));

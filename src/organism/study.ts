@@ -282,7 +282,7 @@ interface StudySetup {
 }
 
 /** The compared variants' and vector baselines' sweep on dev (coarser than the main one: the demo's time goes there). */
-export const COMPARISON_SWEEP = { perCategory: 8, strengths: [0.5, 1, 2] };
+export const COMPARISON_SWEEP = { perCategory: 8, strengths: [0.5, 1.5] };
 
 /** Writes the world's files into `dir` and sets up the splits, generation settings and sweeps. */
 function prepareStudy(ctx: Context, dir: string, opts: StudyOptions): StudySetup {
@@ -600,8 +600,7 @@ async function runBaselines(
     detector: o.detector,
     vectorSets: sets,
     conditions: [
-      // SafeSteer itself is in the test run (every seed): not answered again here
-      { name: "unsteered", mode: "none" },
+      // unsteered and SafeSteer are in the test run (every seed): not answered again here
       { name: "prefix", mode: "none", prefix: PREFIX_BASELINE },
       known("caa", "caa"),
       known("refusal-direction", "refusal-direction"),
