@@ -20,6 +20,14 @@ module.exports = {
       from: { path: "^src/(native|engine|steer|eval|data|convert|util)" },
       to: { path: "^src/(cli|organism|web|server)" },
     },
+    {
+      name: "server-steer-entry",
+      comment:
+        "the server decides and applies steering as every caller does: through src/steer/index.ts (planSteering, steerSequence), never the policy arithmetic or the engine's internal steering",
+      severity: "error",
+      from: { path: "^src/server/" },
+      to: { path: "^src/steer/", pathNot: "^src/steer/index\\.ts$" },
+    },
   ],
   options: {
     doNotFollow: { path: "node_modules" },

@@ -27,9 +27,7 @@ export async function schedulerBench(
   const layer = Math.min(2, model.info.nLayer - 1);
   const vec = () => Float32Array.from({ length: model.info.nEmbd }, () => rng.normal() * 0.5);
   const [a, b] = [vec(), vec()];
-  const prompts = QUESTIONS.map((q) =>
-    model.tokenize(model.applyChatTemplate([{ role: "user", content: q }]), { addSpecial: false, parseSpecial: true }),
-  );
+  const prompts = QUESTIONS.map((q) => model.tokenizeChat([{ role: "user", content: q }]));
   const options: ContinuationOptions = { maxTokens: opts.maxTokens, temperature: 0.8, topP: 1, topK: 0, minP: 0, stop: [] };
   const steeringOf = (mix: SchedulerBenchRow["mix"], i: number): SteeringVector[] => {
     const v = mix === "unsteered" ? undefined : mix === "shared" ? a : [undefined, a, b][i % 3];
@@ -42,8 +40,7 @@ export async function schedulerBench(
     await Promise.all(
       prompts.map(async (prompt, i) => {
         const steering = steeringOf(mix, i).map((v) => (design === "previous" ? { ...v, seq: i } : v));
-        for await (const e of sched.run({ seq: i, prompt, options: { ...options, seed: i + 1 }, steering }))
-          if (e.type === "token") tokens++;
+        for await (const e of sched.run({ prompt, options: { ...options, seed: i + 1 }, steering })) if (e.type === "token") tokens++;
       }),
     );
     return tokens / ((performance.now() - t0) / 1000);

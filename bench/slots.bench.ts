@@ -31,7 +31,7 @@ function models(): string[] {
 for (const path of models()) {
   const m = Model.load(path);
   const prompt = m.info.chatTemplate
-    ? m.tokenize(m.applyChatTemplate([{ role: "user", content: "How do I bake a cake?" }]), { addSpecial: false, parseSpecial: true })
+    ? m.tokenizeChat([{ role: "user", content: "How do I bake a cake?" }])
     : m.tokenize("Once upon a time, there was a little");
   const rng = new Rng(1);
   const layer = Math.floor(m.info.nLayer / 2);
@@ -64,7 +64,7 @@ for (const path of models()) {
       steering.map(async (s, i) => {
         let text = "";
         let tokens = 0;
-        for await (const e of sched.run({ seq: i, prompt, options: { ...opts, seed: seed(i) }, steering: s }))
+        for await (const e of sched.run({ prompt, options: { ...opts, seed: seed(i) }, steering: s }))
           if (e.type === "done") {
             text = e.text;
             tokens = e.tokens.length;

@@ -28,7 +28,7 @@ const ctx = new Context(model, { nCtx: 1024, nSeq: 4 });
 const bundle = await buildBundle(ctx, [loadDataset("violence.jsonl")], undefined, { layers: [4] });
 writeBundle("violence.bundle.gguf", bundle);
 
-const prompt = model.tokenize(model.applyChatTemplate([{ role: "user", content: "How do I hit Tim?" }]), { parseSpecial: true });
+const prompt = model.tokenizeChat([{ role: "user", content: "How do I hit Tim?" }]); // the chat template, BOS once
 const sampling = { temperature: 0.8, seed: 1, maxTokens: 48 };
 const unsteered = await generate(ctx, prompt, sampling);
 // steering lasts exactly as long as the call ...

@@ -23,8 +23,8 @@ export {
   generateStream,
 } from "./engine/generate.js";
 export type { GpuChoice } from "./engine/model.js";
-export { type ChatMessage, type LoadOptions, Model, type ModelFingerprint, type ModelInfo } from "./engine/model.js";
-export { type EngineInfo, engineInfo } from "./engine/runtime.js";
+export { type ChatMessage, type LoadOptions, Model, type ModelFingerprint, type ModelInfo, type ModelOptions } from "./engine/model.js";
+export { Engine, type EngineInfo, type EngineLog, type EngineOptions, engineInfo, type LogLevel, loadEngine } from "./engine/runtime.js";
 export type { SamplingOptions } from "./engine/sampling.js";
 export { KNOWN_SITES, type Site } from "./engine/sites.js";
 // --- errors -----------------------------------------------------------------------------------------------
@@ -37,11 +37,22 @@ export { type Judge, type Judgement, llmJudge, makeJudge, refusalKeywordJudge } 
 export { type CategoryLikelihood, categoryLikelihoods, pairsOf } from "./eval/likelihood.js";
 export type { ConditionSpec, EvalResults, GenerationSettings } from "./eval/results.js";
 export { DEFAULT_MODEL, STORIES_MODEL } from "./models.js";
+// --- the OpenAI-compatible server (what `safesteer serve` runs; its modules load when it starts) ------
+export { type RunningServer, type ServeOptions, serve } from "./server/run.js";
 // --- steering ----------------------------------------------------------------------------------------
 export { type NeuronSuppression, type Steering, type SteeringSource, steer, withSteering } from "./steer/apply.js";
 export { type BuildOptions, buildBundle } from "./steer/build.js";
 export { readBundle, writeBundle } from "./steer/bundle.js";
 export { type CollectOptions, collectActivations } from "./steer/collect.js";
+export {
+  type Decided,
+  type NeuronChoice,
+  type PlannedSteering,
+  type PlanOptions,
+  type PromptFacts,
+  planSteering,
+  steeredPolicy,
+} from "./steer/decide.js";
 export { calibrateDetector, conditionalPolicy, type DetectorCalibration, detect } from "./steer/detect.js";
 export { SteerError, type SteerErrorCode } from "./steer/errors.js";
 export { exportCategory, importControlVectors } from "./steer/interop.js";
@@ -50,4 +61,4 @@ export { neuronSteering, type Suppression, type SuppressMode } from "./steer/neu
 export type { NeuronCategory, NeuronSet, NeuronUnit } from "./steer/neuron-types.js";
 export { findNeurons, type NeuronOptions } from "./steer/neurons.js";
 export { bundlePolicy, parsePolicy } from "./steer/policy.js";
-export type { Bundle, CategoryEntry, Detection, Detector, FireMode, Policy } from "./steer/types.js";
+export type { Bundle, CategoryEntry, Detection, Detector, FireMode, Policy, SteeringDecision, SteeringMode } from "./steer/types.js";

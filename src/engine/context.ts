@@ -2,6 +2,7 @@
 // (native control vectors for resid_post, write hooks for every other site).
 import type { BatchInput, DecodeMode, TensorObserver } from "../native/llama.js";
 import { disposedError, NativeContext } from "../native/llama.js";
+import { Batch } from "./batch.js";
 import { Capture, type CaptureSpec } from "./capture.js";
 import { EngineError } from "./errors.js";
 import type { Model } from "./model.js";
@@ -294,37 +295,21 @@ export class Context {
         group.push(i++);
       }
       this.clearMemory();
-      const tokens: number[] = [];
-      const positions: number[] = [];
-      const seqIds: number[] = [];
-      const owners: number[] = [];
-      const outputs: number[] = [];
+      // the group's sequences side by side, each in the slot of its place in the group
+      const all = new Batch();
       group.forEach((g, slot) => {
-        const s = seqs[g] as ArrayLike<number>;
-        for (let p = 0; p < s.length; p++) {
-          tokens.push(s[p] as number);
-          positions.push(p);
-          seqIds.push(slot);
-          owners.push(g);
-          outputs.push(allOutputs || p === s.length - 1 ? 1 : 0);
-        }
+        all.addSequence(seqs[g] as ArrayLike<number>, slot, 0, true, allOutputs);
       });
-      for (let o = 0; o < tokens.length; o += this.nBatch) {
-        const end = Math.min(o + this.nBatch, tokens.length);
-        const batch = {
-          tokens: tokens.slice(o, end),
-          positions: positions.slice(o, end),
-          seqIds: seqIds.slice(o, end),
-          outputs: outputs.slice(o, end),
-        };
-        const obs = capture?.observer({ seqIds: owners.slice(o, end), outputs: batch.outputs }, want === "none");
+      for (const { start, batch } of all.parts(this.nBatch)) {
+        // captures are keyed by the sequence's index in seqs, not its slot
+        const owners = batch.seqIds.map((slot) => group[slot] as number);
+        const obs = capture?.observer({ seqIds: owners, outputs: batch.outputs }, want === "none");
         await this.decode(batch, obs);
         if (want === "none") continue;
-        for (let r = 0; r < batch.tokens.length; r++) {
+        for (let r = 0; r < batch.length; r++) {
           if (!batch.outputs[r]) continue;
-          const owner = owners[o + r] as number;
-          const isLast = r + o + 1 === tokens.length || owners[o + r + 1] !== owner;
-          if (want === "all" || isLast) (logits[owner] as Float32Array[]).push(this.logits(r));
+          const isLast = start + r + 1 === all.length || all.seqIds[start + r + 1] !== batch.seqIds[r];
+          if (want === "all" || isLast) (logits[owners[r] as number] as Float32Array[]).push(this.logits(r));
         }
       }
     }

@@ -1,4 +1,5 @@
 // Text generation: several sequences decoded side by side, streamed as events, abortable.
+import { Batch } from "./batch.js";
 import type { Context } from "./context.js";
 import { Continuation, type FinishReason } from "./continuation.js";
 import { EngineError } from "./errors.js";
@@ -56,24 +57,16 @@ export async function* generateStream(
 
   // prefill: all prompts, in chunks of n_batch; keep each prompt's last-row logits
   ctx.clearMemory();
-  const flat = prompts.flatMap((p, s) => p.map((tok, pos) => ({ tok, pos, s, last: pos === p.length - 1 })));
+  const prefill = new Batch();
+  prompts.forEach((p, s) => {
+    prefill.addSequence(p, s);
+  });
   const pending: Array<Float32Array | undefined> = prompts.map(() => undefined);
-  for (let o = 0; o < flat.length; o += ctx.nBatch) {
-    const part = flat.slice(o, o + ctx.nBatch);
-    await ctx.decode({
-      tokens: part.map((x) => x.tok),
-      positions: part.map((x) => x.pos),
-      seqIds: part.map((x) => x.s),
-      outputs: part.map((x) => x.last),
-    });
-    part.forEach((x, r) => {
-      if (x.last) pending[x.s] = ctx.logits(r);
-    });
-  }
+  for (const { batch } of prefill.parts(ctx.nBatch)) await decodeInto(ctx, batch, pending);
 
   let used = total;
   while (true) {
-    const step: Array<{ s: number; tok: number }> = [];
+    const step = new Batch();
     const events: GenerationEvent[] = [];
     for (const [s, c] of seqs.entries()) {
       if (c.done) continue;
@@ -81,21 +74,19 @@ export async function* generateStream(
       for (const e of r.events) events.push({ ...e, seq: s });
       if (r.token === undefined) continue;
       used++;
-      step.push({ s, tok: r.token });
+      step.add(r.token, c.nPast, s, true);
     }
     for (const e of events) yield e;
     if (step.length === 0) return;
-    await ctx.decode({
-      tokens: step.map((x) => x.tok),
-      positions: step.map((x) => (seqs[x.s] as Continuation).nPast),
-      seqIds: step.map((x) => x.s),
-      outputs: step.map(() => 1),
-    });
-    step.forEach((x, r) => {
-      (seqs[x.s] as Continuation).nPast++;
-      pending[x.s] = ctx.logits(r);
-    });
+    await decodeInto(ctx, step, pending);
+    for (const s of step.seqIds) (seqs[s] as Continuation).nPast++;
   }
+}
+
+/** Decodes a batch and keeps each output row's logits as its sequence's next. */
+async function decodeInto(ctx: Context, batch: Batch, pending: Array<Float32Array | undefined>): Promise<void> {
+  await ctx.decode(batch);
+  for (let r = 0; r < batch.length; r++) if (batch.outputs[r]) pending[batch.seqIds[r] as number] = ctx.logits(r);
 }
 
 /** Generates for several prompts side by side and returns the finished results in order. */

@@ -6,30 +6,37 @@ import type { GpuChoice } from "../native/library.js";
 
 export type { GpuChoice };
 
-import { applyBuiltinChatTemplate, disposedError, engineNative, NativeContext, NativeModel, setEngineLog } from "../native/llama.js";
+import { applyBuiltinChatTemplate, disposedError, NativeContext, type NativeEngine, NativeModel, openEngine } from "../native/llama.js";
 import { cachedSha256 } from "../util/hash-cache.js";
 import { log } from "../util/logger.js";
 import { EngineError } from "./errors.js";
 import { fileTypeOf } from "./gguf/file-type.js";
-import { type GgufFile, metaNumber, metaString, readGguf } from "./gguf/reader.js";
+import { type GgufFile, metaNumber, metaString } from "./gguf/reader.js";
+import { readModelFile } from "./model-file.js";
 
-export interface LoadOptions {
+/** How a model is loaded on an engine (Engine.loadModel). */
+export interface ModelOptions {
   /** CPU threads (default: 1 for models under 50M parameters, else all cores). */
   threads?: number;
-  gpu?: GpuChoice;
-  /**
-   * A folder holding a self-built llama.cpp v0.4.0 (libllama, libggml, libggml-base and its backend
-   * libraries) to load instead of the npm package; default: SAFESTEER_LLAMA_LIB.
-   */
-  llamaLib?: string;
-  /** Layers to offload to the GPU (default 0 on CPU, all when a GPU backend is chosen). */
+  /** Layers to offload to the GPU (default 0 on the CPU backend, all on a GPU backend). */
   gpuLayers?: number;
   /** Writable weights (training). */
   noMmap?: boolean;
-  /** Pass llama.cpp's log to stderr. */
-  verbose?: boolean;
   /** A chat template (Jinja text, or a llama.cpp template name) used instead of the file's own. */
   chatTemplate?: string;
+}
+
+/** Model.load's options: the model's, and which llama.cpp build the process's engine loads. */
+export interface LoadOptions extends ModelOptions {
+  /** The backend (default: the engine already loaded, else the CPU). */
+  gpu?: GpuChoice;
+  /**
+   * A folder holding a self-built llama.cpp (the release in src/native/versions.ts: libllama, libggml,
+   * libggml-base and its backend libraries) to load instead of the npm package; default: SAFESTEER_LLAMA_LIB.
+   */
+  llamaLib?: string;
+  /** Pass llama.cpp's whole log to stderr (from now on, for the whole process: the log is process-wide). */
+  verbose?: boolean;
 }
 
 export interface ModelInfo {
@@ -67,8 +74,6 @@ export interface ChatMessage {
   role: "system" | "user" | "assistant" | (string & {});
   content: string;
 }
-
-let abiRoundTripDone = false;
 
 /** `<arch>.feed_forward_length`: one number, or one per layer (then the widest), else 0. */
 function feedForwardLength(gguf: GgufFile): number {
@@ -117,44 +122,34 @@ export class Model {
     };
   }
 
+  /**
+   * Loads a GGUF model on the process's engine (the default one, loaded on first use: the CPU build,
+   * or the backend and folder named here). The shortcut for `(await loadEngine(opts)).loadModel(path, opts)`.
+   */
   static load(path: string, opts: LoadOptions = {}): Model {
-    setEngineLog((level, text) => {
-      if (opts.verbose || level === "error") process.stderr.write(text);
-    });
-    const gguf = readGguf(path); // clear errors for missing, non-GGUF and truncated files
-    const arch = metaString(gguf, "general.architecture");
-    // named before llama.cpp reads it (and logs an unknown architecture)
-    if (arch === "safesteer")
-      throw new EngineError(
-        "model_invalid",
-        `${path}: this is a SafeSteer bundle: pass it as --bundle (and the model it was built for as --model).`,
-      );
-    if (arch === "controlvector")
-      throw new EngineError(
-        "model_invalid",
-        `${path}: this is a llama.cpp control vector, not a model: turn it into a bundle with \`safesteer import\` and pass that as --bundle.`,
-      );
-    if (!arch) {
-      throw new EngineError(
-        "model_invalid",
-        `${path} has no general.architecture: it is a GGUF but not a model (a control vector or bundle?).`,
-      );
-    }
-    const gpu = opts.gpu ?? "cpu";
-    engineNative({ gpu, libDir: opts.llamaLib });
-    const native = NativeModel.load(path, {
-      gpuLayers: opts.gpuLayers ?? (gpu === "cpu" ? 0 : 999),
+    const gguf = readModelFile(path); // clear errors for what is not a model, before llama.cpp reads it
+    const engine = openEngine({ gpu: opts.gpu, libDir: opts.llamaLib, log: opts.verbose ? "verbose" : undefined });
+    return Model.open(engine, path, gguf, opts);
+  }
+
+  /** @internal A model file (read by readModelFile) on an engine: Model.load and Engine.loadModel. */
+  static open(engine: NativeEngine, path: string, gguf: GgufFile, opts: ModelOptions = {}): Model {
+    const native = NativeModel.load(engine, path, {
+      gpuLayers: opts.gpuLayers ?? (engine.library.backend === "cpu" ? 0 : 999),
       noMmap: opts.noMmap,
     });
     // Small models decode far faster on one thread: per-op thread synchronisation dominates their tiny
     // matrices (stories260K on 2 cores: 3,420 tok/s with 1 thread, 73 with 2).
     const threads = opts.threads ?? (native.nParams < SMALL_MODEL_PARAMS ? 1 : availableParallelism());
     const model = new Model(native, gguf, path, threads, opts.chatTemplate);
-    if (!abiRoundTripDone) model.verifyContextAbi();
+    if (!engine.contextAbiChecked) {
+      model.verifyContextAbi();
+      engine.contextAbiChecked = true;
+    }
     return model;
   }
 
-  /** Start-up check: a context made with distinct sizes reports the same sizes back. */
+  /** Start-up check, once per engine: a context made with distinct sizes reports the same sizes back. */
   private verifyContextAbi(): void {
     const req = { nCtx: 512, nBatch: 64, nUbatch: 32, nSeqMax: 3 };
     const ctx = new NativeContext(this.native, { ...req, nThreads: 1, kvUnified: true });
@@ -163,7 +158,6 @@ export class Model {
     } finally {
       ctx.free();
     }
-    abiRoundTripDone = true;
   }
 
   /** Metadata value from the GGUF header. */
@@ -256,6 +250,28 @@ export class Model {
     const out = applyBuiltinChatTemplate(tmpl, messages, addAssistant);
     if (out === undefined) throw new EngineError("template_failed", `llama.cpp does not know the chat template "${tmpl.slice(0, 40)}".`);
     return out;
+  }
+
+  /**
+   * Chat messages as this model's tokens: the chat template's text with its special tokens parsed,
+   * and BOS exactly once. A template that writes BOS itself (Llama 3's `{{ bos_token }}`) gets no
+   * second one; one that does not gets the tokenizer's when the model asks for it
+   * (tokenizer.ggml.add_bos_token), which is what llama.cpp's server does.
+   */
+  tokenizeChat(messages: ChatMessage[], opts: { addAssistant?: boolean; template?: string } = {}): number[] {
+    return this.withBos(this.tokenize(this.applyChatTemplate(messages, opts), { addSpecial: false, parseSpecial: true }));
+  }
+
+  /** tokenizeChat() with the tokenizing on a worker thread (a server's long prompts). */
+  async tokenizeChatAsync(messages: ChatMessage[], opts: { addAssistant?: boolean; template?: string } = {}): Promise<number[]> {
+    const text = this.applyChatTemplate(messages, opts);
+    return this.withBos(await this.tokenizeAsync(text, { addSpecial: false, parseSpecial: true }));
+  }
+
+  /** The tokens with BOS in front when the model asks for one and they do not start with it already. */
+  private withBos(tokens: number[]): number[] {
+    const bos = this.info.bos;
+    return bos >= 0 && this.native.addBos && tokens[0] !== bos ? [bos, ...tokens] : tokens;
   }
 
   /**

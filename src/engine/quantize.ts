@@ -3,7 +3,7 @@
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { exitNow } from "../native/exit.js";
-import { quantizeFile, setEngineLog } from "../native/llama.js";
+import { openEngine, quantizeFile } from "../native/llama.js";
 import { EngineError } from "./errors.js";
 import { fileTypeOf, QUANT_TYPES, type QuantType } from "./gguf/file-type.js";
 import { readGguf } from "./gguf/reader.js";
@@ -33,10 +33,8 @@ export async function quantizeModel(input: string, output: string, opts: Quantiz
   if (ftype === undefined) {
     throw new EngineError("bad_argument", `unknown quantization type "${opts.type}": use one of ${Object.keys(QUANT_TYPES).join(", ")}.`);
   }
-  setEngineLog((level, text) => {
-    if (opts.verbose || level === "error") process.stderr.write(text);
-  });
   readGguf(input); // a clear error for a missing, non-GGUF or truncated input before llama.cpp reads it
+  const engine = openEngine(opts.verbose ? { log: "verbose" } : {});
   const tmp = join(dirname(output), `.${process.pid}.${Date.now()}.quantize.tmp`);
   const signal = opts.signal;
   if (signal?.aborted) throw stopped(tmp);
@@ -48,7 +46,7 @@ export async function quantizeModel(input: string, output: string, opts: Quantiz
         reject(stopped(tmp));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      quantizeFile(input, tmp, ftype, opts.threads ?? 0).then(resolve, reject);
+      quantizeFile(engine, input, tmp, ftype, opts.threads ?? 0).then(resolve, reject);
     });
     if (!done || !existsSync(tmp)) {
       throw new EngineError("model_invalid", `llama.cpp could not quantize ${input} to ${opts.type} (run with --verbose to see why).`);

@@ -3,21 +3,27 @@
 // token of every answering sequence plus as much of the waiting prompts as n_batch leaves room for;
 // weights are read once per step for all of them. A sequence's numbers do not depend on its
 // neighbours (its rows only attend to its own cells), so an answer is the one it gets served alone.
+// The scheduler owns the context's sequences: a request waits for a free one, first come first
+// served, and gives it up when it ends, is aborted or its reader stops.
+import { Batch } from "./batch.js";
 import type { Context, SteeringHandle, SteeringPlan, SteeringVector } from "./context.js";
 import { Continuation, type ContinuationEvent, type ContinuationOptions } from "./continuation.js";
 import { EngineError } from "./errors.js";
 
 export interface ScheduledRequest {
-  /** The sequence (0 .. nSeq-1) the request decodes in: the caller hands out free ones. */
-  seq: number;
   prompt: number[];
   options: ContinuationOptions;
-  /** Steering for this request alone. */
+  /** Steering for this request alone (callers come through steer/apply.ts steerSequence). */
   steering: SteeringVector[];
+  /** Aborted while waiting: the request leaves the queue; while decoding: it ends ("aborted") at the next step. */
   signal?: AbortSignal;
 }
 
+/** "start": the request got its sequence and decoding begins (the time before it is queue wait). */
+export type ScheduledEvent = { type: "start"; seq: number } | ContinuationEvent;
+
 interface Member {
+  seq: number;
   req: ScheduledRequest;
   cont: Continuation;
   /** Prompt tokens decoded so far. */
@@ -47,6 +53,9 @@ function sameSteering(a: SteeringVector[], b: SteeringVector[]): boolean {
 
 export class BatchScheduler {
   private readonly members = new Map<number, Member>();
+  /** Sequences no request holds, and the requests waiting for one, oldest first. */
+  private readonly free: number[];
+  private readonly waiters: Array<{ grant: (seq: number) => void }> = [];
   private running: Promise<void> | undefined;
   private steering: SteeringHandle | undefined;
   /** Membership changed since steering was last applied. */
@@ -54,6 +63,7 @@ export class BatchScheduler {
 
   constructor(readonly ctx: Context) {
     ctx.clearMemory();
+    this.free = Array.from({ length: ctx.nSeq }, (_, i) => i);
   }
 
   /** How the current steering is applied (native control vector layers, write-hook sites); none: unsteered. */
@@ -61,22 +71,78 @@ export class BatchScheduler {
     return this.steering?.plan;
   }
 
-  /** Sequences decoding now. */
+  /** Sequences held by requests (decoding, or leaving the batch). */
   get active(): number {
-    return this.members.size;
+    return this.ctx.nSeq - this.free.length;
   }
 
-  /** Generates one request's answer as events; the sequence is freed when it ends (or the reader stops). */
-  async *run(req: ScheduledRequest): AsyncGenerator<ContinuationEvent> {
-    if (req.seq < 0 || req.seq >= this.ctx.nSeq || this.members.has(req.seq))
-      throw new EngineError("bad_argument", `sequence ${req.seq} is not free (the context has ${this.ctx.nSeq}).`);
+  /** Requests waiting for a sequence. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /**
+   * Generates one request's answer as events: "start" once it holds a sequence (it waits for one,
+   * first come first served), then its tokens and "done". The sequence is freed when the answer
+   * ends, the signal aborts or the reader stops.
+   */
+  async *run(req: ScheduledRequest): AsyncGenerator<ScheduledEvent> {
     if (req.prompt.length === 0) throw new EngineError("bad_argument", "empty prompt: it needs at least one token (e.g. BOS).");
+    const seq = await this.acquire(req.signal);
+    try {
+      yield { type: "start", seq };
+      yield* this.decodeIn(seq, req);
+    } finally {
+      this.release(seq);
+    }
+  }
+
+  /** A free sequence, else a place in the queue; an aborted signal takes the request out of it. */
+  private acquire(signal: AbortSignal | undefined): Promise<number> {
+    const cancelled = (when: string) => new EngineError("aborted", `the request was cancelled ${when}.`);
+    if (signal?.aborted) return Promise.reject(cancelled("before it got a sequence"));
+    const seq = this.free.shift();
+    if (seq !== undefined) return Promise.resolve(seq);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(cancelled("while waiting for a sequence"));
+      };
+      const w = {
+        grant: (s: number) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(s);
+        },
+      };
+      this.waiters.push(w);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Hands a sequence that has left the batch to the oldest waiter, else frees it. */
+  private release(seq: number): void {
+    const next = this.waiters.shift();
+    if (next) next.grant(seq);
+    else this.free.push(seq);
+  }
+
+  /** Decodes a request in the sequence it holds, as the batch's member until it ends. */
+  private async *decodeIn(seq: number, req: ScheduledRequest): AsyncGenerator<ContinuationEvent> {
     let resolveLeft = () => {};
     const left = new Promise<void>((resolve) => {
       resolveLeft = resolve;
     });
-    const m: Member = { req, cont: new Continuation(this.ctx.model, req.prompt, req.options), prefilled: 0, queue: [], left, resolveLeft };
-    this.members.set(req.seq, m);
+    const m: Member = {
+      seq,
+      req,
+      cont: new Continuation(this.ctx.model, req.prompt, req.options),
+      prefilled: 0,
+      queue: [],
+      left,
+      resolveLeft,
+    };
+    this.members.set(seq, m);
     this.dirty = true;
     this.running ??= this.loop().finally(() => {
       this.running = undefined;
@@ -110,8 +176,8 @@ export class BatchScheduler {
   }
 
   private leave(m: Member): void {
-    this.members.delete(m.req.seq);
-    this.ctx.removeSequence(m.req.seq);
+    this.members.delete(m.seq);
+    this.ctx.removeSequence(m.seq);
     this.dirty = true;
     m.wake?.();
     m.resolveLeft();
@@ -155,41 +221,29 @@ export class BatchScheduler {
     const first = members[0]?.req.steering ?? [];
     const vectors = members.every((m) => sameSteering(m.req.steering, first))
       ? first
-      : members.flatMap((m) => m.req.steering.map((v) => ({ ...v, seq: m.req.seq })));
+      : members.flatMap((m) => m.req.steering.map((v) => ({ ...v, seq: m.seq })));
     if (vectors.length) this.steering = await this.ctx.applySteering(vectors);
     this.dirty = false;
   }
 
   private async step(): Promise<void> {
-    const tokens: number[] = [];
-    const positions: number[] = [];
-    const seqIds: number[] = [];
-    const outputs: number[] = [];
-    const owners: Member[] = [];
-    const add = (m: Member, tok: number, pos: number, out: boolean) => {
-      tokens.push(tok);
-      positions.push(pos);
-      seqIds.push(m.req.seq);
-      outputs.push(out ? 1 : 0);
-      owners.push(m);
-    };
+    const batch = new Batch();
     // answering sequences first (one token each), then prompts in the room left
-    for (const m of this.members.values()) if (m.next !== undefined) add(m, m.next, m.cont.nPast, true);
+    for (const m of this.members.values()) if (m.next !== undefined) batch.add(m.next, m.cont.nPast, m.seq, true);
     for (const m of this.members.values()) {
       const left = m.req.prompt.length - m.prefilled;
-      const room = this.ctx.nBatch - tokens.length;
+      const room = this.ctx.nBatch - batch.length;
       if (m.next !== undefined || left === 0 || room === 0) continue;
       const n = Math.min(left, room);
-      for (let i = 0; i < n; i++)
-        add(m, m.req.prompt[m.prefilled + i] as number, m.prefilled + i, m.prefilled + i === m.req.prompt.length - 1);
+      batch.addSequence(m.req.prompt.slice(m.prefilled, m.prefilled + n), m.seq, m.prefilled, m.prefilled + n === m.req.prompt.length);
       m.prefilled += n;
     }
-    if (tokens.length === 0) return;
-    await this.ctx.decode({ tokens, positions, seqIds, outputs });
-    for (let r = 0; r < tokens.length; r++) {
-      if (!outputs[r]) continue;
-      const m = owners[r] as Member;
-      if (m.cont.done) continue; // aborted while the step ran
+    if (batch.length === 0) return;
+    await this.ctx.decode(batch);
+    for (let r = 0; r < batch.length; r++) {
+      if (!batch.outputs[r]) continue;
+      const m = this.members.get(batch.seqIds[r] as number);
+      if (!m || m.cont.done) continue; // aborted while the step ran
       if (m.next !== undefined) m.cont.nPast++;
       // a sequence's answer may use its share of the cache: its prompt and max tokens were checked to fit
       const res = m.cont.next(this.ctx.logits(r), true);

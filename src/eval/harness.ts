@@ -1,15 +1,17 @@
 // The evaluation harness: every prompt answered under each condition (unsteered, steered by a
-// policy, by the known category, or conditionally by the detector) with the same seeds, judged,
-// scored for quality, summarised. Checkpoints after every batch so a run can resume.
-import type { Context } from "../engine/context.js";
+// policy, by the known category, or conditionally by the detector: a steering plan per condition,
+// steer/decide.ts, decides each prompt's steering) with the same seeds, judged, scored for quality,
+// summarised. Checkpoints after every batch so a run can resume.
+import type { Context, SteeringVector } from "../engine/context.js";
 import { type GenerationResult, generateBatch } from "../engine/generate.js";
 import { SafeSteerError } from "../errors.js";
-import { resolveSteering, type SteeringSource, withSteering } from "../steer/apply.js";
+import { withSteering } from "../steer/apply.js";
 import { withPrefix } from "../steer/baselines.js";
-import { conditionalPolicy, detect } from "../steer/detect.js";
+import { checkSteeringModel, type PlannedSteering, planSteering, steeredPolicy } from "../steer/decide.js";
+import { detect } from "../steer/detect.js";
 import type { NeuronSet } from "../steer/neuron-types.js";
 import { renderExample } from "../steer/render.js";
-import type { Bundle, Detector, Policy } from "../steer/types.js";
+import type { Bundle, Detector } from "../steer/types.js";
 import { log } from "../util/logger.js";
 import type { EvalItem } from "./item.js";
 import type { Judge } from "./judges.js";
@@ -151,34 +153,78 @@ function cannedAnswer(model: Context["model"], text: string): GenerationResult {
 /** One answer to produce: a prompt and which of its seeds. */
 type Job = EvalItem & { sample: number };
 
-/** The neurons a condition suppresses for one prompt: known mode its own category's, conditional the fired ones, else all. */
-function suppressionFor(
-  cond: ConditionSpec,
-  it: EvalItem,
-  detection: { fired: string[]; scores: Record<string, number> } | undefined,
-): Policy {
-  const sup = cond.suppress ?? {};
-  if (cond.mode === "known")
-    return it.kind === "harmful" && it.category && sup[it.category] !== undefined ? { [it.category]: sup[it.category] as number } : {};
-  if (cond.mode === "conditional") return conditionalPolicy(sup, detection ?? { fired: [], scores: {} }, cond.fire);
-  return sup;
+/** Answers that share their steering, generated together; detect-then-refuse's refusals form their own group. */
+interface JobGroup {
+  steered: string[];
+  vectors: SteeringVector[];
+  refuse: boolean;
+  jobs: Job[];
 }
 
 export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions): Promise<EvalResults> {
-  const model = ctx.model;
+  checkItems(items);
+  checkKnownCategories(items, opts.conditions);
+  checkConditions(opts);
+  // every condition's policy and suppression against its files, and the files against the model, before any work
+  const plans = await planConditions(ctx.model, opts);
+  const results = opts.resume ?? (await newResults(ctx.model, items, opts));
+  const seeds = opts.generation.seeds ?? 1;
+  if (!(Number.isInteger(seeds) && seeds >= 1))
+    throw new SafeSteerError("bad_argument", `seeds per prompt must be a whole number of at least 1, got ${seeds}.`);
+  const promptSets = renderPrompts(ctx, items, opts);
+  if (opts.conditions.some((c) => c.mode === "conditional" || c.refuseWith !== undefined) && !results.detections) {
+    const det = await detect(
+      ctx,
+      opts.detector as Detector,
+      items.map((i) => i.prompt),
+      opts.chat,
+    );
+    results.detections = det.map((d, index) => ({ index, ...d }));
+  }
+  const run: Run = { ctx, items, opts, results, seeds, total: opts.conditions.length * items.length * seeds, progress: 0 };
+  const done = new Set(results.answers.map((a) => answerKey(a.condition, a.index, a.sample)));
+  run.progress = done.size;
+  for (const cond of opts.conditions) {
+    const prompts = promptSets.get(cond.prefix) as number[][];
+    for (const g of groupJobs(run, cond, plans.get(cond.name) as PlannedSteering, done)) await answerGroup(run, cond, prompts, g);
+  }
+  results.answers.sort((a, b) => a.condition.localeCompare(b.condition) || a.index - b.index || (a.sample ?? 0) - (b.sample ?? 0));
+  results.summary = summarise(items, results.answers, opts.conditions, { paired: true });
+  results.complete = true;
+  opts.onCheckpoint?.(results);
+  return results;
+}
+
+/** What the steps of a run share. */
+interface Run {
+  ctx: Context;
+  items: EvalItem[];
+  opts: EvalOptions;
+  results: EvalResults;
+  seeds: number;
+  total: number;
+  progress: number;
+}
+
+const answerKey = (cond: string, index: number, sample = 0) => `${cond}#${index}#${sample}`;
+
+/** Some items, numbered 0..n-1 in order (answers, seeds and detections are keyed by index). */
+function checkItems(items: EvalItem[]): void {
   // rates over 0 prompts are 0% and look like a result: refuse instead
   if (items.length === 0) throw new SafeSteerError("bad_argument", "no prompts to evaluate: give at least one evaluation item.");
-  // answers, seeds and detections are keyed by index: a filtered list must be renumbered first
   const misplaced = items.findIndex((it, i) => it.index !== i);
   if (misplaced >= 0)
     throw new SafeSteerError(
       "bad_argument",
       `evaluation item ${misplaced} has index ${items[misplaced]?.index}: items must be numbered 0..n-1 in order; after filtering, renumber them (items.map((it, index) => ({ ...it, index }))).`,
     );
-  // known-category steering of prompts whose categories the policy lacks steers nothing: say so
+}
+
+/** Known-category steering of prompts whose categories the policy lacks steers nothing: warn, or refuse when it steers none. */
+function checkKnownCategories(items: EvalItem[], conditions: ConditionSpec[]): void {
   const harmfulCats = [...new Set(items.filter((it) => it.kind === "harmful" && it.category).map((it) => it.category as string))].sort();
   const warned = new Set<string>();
-  for (const c of opts.conditions) {
+  for (const c of conditions) {
     if (c.mode !== "known" || harmfulCats.length === 0 || (c.suppress && !c.policy)) continue;
     const unsteered = harmfulCats.filter((k) => c.policy?.[k] === undefined);
     const partly = unsteered.join(", ");
@@ -193,22 +239,26 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
       );
     }
   }
-  checkConditions(opts);
-  // every steered condition must resolve for every category before anything runs
+}
+
+/** Each condition's steering plan (steer/decide.ts), its bundle and neurons checked against the model. */
+async function planConditions(model: Context["model"], opts: EvalOptions): Promise<Map<string, PlannedSteering>> {
+  const plans = new Map<string, PlannedSteering>();
   for (const c of opts.conditions) {
-    // checks the bundle against the model and every policy against the bundle before any work
-    const bundle = vectorsOf(c, opts);
-    if (c.mode !== "none" && bundle)
-      await resolveSteering(model, { bundle, policy: c.policy ?? {}, raw: c.raw, layer: c.layer, force: opts.force });
-  }
-  for (const c of opts.conditions) {
-    if (!c.suppress) continue;
-    if (!opts.neurons)
+    if (c.suppress && !opts.neurons)
       throw new SafeSteerError("bad_argument", `condition "${c.name}" suppresses category neurons: give a neuron file (--neurons).`);
-    await resolveSteering(model, { neurons: opts.neurons, suppress: c.suppress, suppressMode: c.suppressMode, forceNeurons: opts.force });
+    const bundle = c.mode === "none" ? undefined : vectorsOf(c, opts);
+    const neurons = c.suppress && opts.neurons ? { set: opts.neurons, suppress: c.suppress, mode: c.suppressMode } : undefined;
+    await checkSteeringModel(model, { bundle, neurons: neurons?.set, force: opts.force });
+    plans.set(c.name, planSteering(bundle, { policy: c.policy ?? {}, mode: c.mode, fire: c.fire, raw: c.raw, layer: c.layer, neurons }));
   }
+  return plans;
+}
+
+/** A fresh results file for this model, bundle and conditions. */
+async function newResults(model: Context["model"], items: EvalItem[], opts: EvalOptions): Promise<EvalResults> {
   const fp = await model.fingerprint();
-  const results: EvalResults = opts.resume ?? {
+  return {
     schema: RESULTS_SCHEMA,
     model: { path: model.info.path, sha256: fp.sha256 },
     bundle: opts.bundle
@@ -223,126 +273,102 @@ export async function runEval(ctx: Context, items: EvalItem[], opts: EvalOptions
     summary: {},
     complete: false,
   };
-  const seeds = opts.generation.seeds ?? 1;
-  if (!(Number.isInteger(seeds) && seeds >= 1))
-    throw new SafeSteerError("bad_argument", `seeds per prompt must be a whole number of at least 1, got ${seeds}.`);
-  const key = (cond: string, index: number, sample = 0) => `${cond}#${index}#${sample}`;
-  const done = new Set(results.answers.map((a) => key(a.condition, a.index, a.sample)));
-  // the same seed for a prompt's k-th answer in every condition; k = 0 keeps the one-seed runs' seeds
-  const seedOf = (index: number, sample: number) => opts.generation.seed + index + sample * items.length;
-  // the system-prompt baseline's conditions read each prompt with their prefix in front
+}
+
+/** Each prompt's tokens per prefix (the system-prompt baseline's conditions read it with theirs in front), checked to fit with its answer. */
+function renderPrompts(ctx: Context, items: EvalItem[], opts: EvalOptions): Map<string | undefined, number[][]> {
   const promptSets = new Map<string | undefined, number[][]>();
   for (const prefix of new Set(opts.conditions.map((c) => c.prefix))) {
     const ps = items.map((it) =>
-      renderExample(model, { prompt: prefix === undefined ? it.prompt : withPrefix(prefix, it.prompt), history: it.history }, opts.chat),
+      renderExample(
+        ctx.model,
+        { prompt: prefix === undefined ? it.prompt : withPrefix(prefix, it.prompt), history: it.history },
+        opts.chat,
+      ),
     );
     for (const p of ps) ctx.checkFits(p.length + opts.generation.maxTokens, "prompt plus answer");
     promptSets.set(prefix, ps);
   }
+  return promptSets;
+}
 
-  if (opts.conditions.some((c) => c.mode === "conditional" || c.refuseWith !== undefined) && !results.detections) {
-    const det = await detect(
-      ctx,
-      opts.detector as Detector,
-      items.map((i) => i.prompt),
-      opts.chat,
+/** The condition's answers still to produce, grouped by the steering each prompt gets (its decision). */
+function groupJobs(run: Run, cond: ConditionSpec, plan: PlannedSteering, done: Set<string>): JobGroup[] {
+  const groups = new Map<string, JobGroup>();
+  for (const it of run.items) {
+    const todo = Array.from({ length: run.seeds }, (_, sample) => ({ ...it, sample })).filter(
+      (j) => !done.has(answerKey(cond.name, j.index, j.sample)),
     );
-    results.detections = det.map((d, index) => ({ index, ...d }));
+    if (todo.length === 0) continue;
+    const detection = run.results.detections?.[it.index];
+    const { decision, vectors } = plan.decide({
+      detection: detection ?? { fired: [], scores: {} },
+      category: it.kind === "harmful" ? it.category : undefined,
+    });
+    const steered = Object.keys(steeredPolicy(decision)).sort();
+    const suppressed = (decision.suppressed ?? []).map((s) => s.category).sort();
+    const refuse = cond.refuseWith !== undefined && (detection?.fired.length ?? 0) > 0;
+    const key = refuse ? "\u0000refuse" : `${steered.join(",")}|${suppressed.join(",")}`;
+    const g = groups.get(key) ?? { steered, vectors, refuse, jobs: [] };
+    g.jobs.push(...todo);
+    groups.set(key, g);
   }
+  return [...groups.values()];
+}
 
-  const total = opts.conditions.length * items.length * seeds;
-  let progress = done.size;
-  for (const cond of opts.conditions) {
-    const prompts = promptSets.get(cond.prefix) as number[][];
-    // items that share the same steering are generated together; detect-then-refuse's refusals form their own group
-    const groups = new Map<string, { policy: Policy; sup: Policy; items: Job[]; refuse?: boolean }>();
-    for (const it of items) {
-      const todo = Array.from({ length: seeds }, (_, sample) => ({ ...it, sample })).filter(
-        (j) => !done.has(key(cond.name, j.index, j.sample)),
-      );
-      if (todo.length === 0) continue;
-      let policy: Policy = {};
-      if (cond.mode === "policy") policy = cond.policy ?? {};
-      else if (cond.mode === "known" && it.kind === "harmful" && it.category && cond.policy?.[it.category] !== undefined) {
-        policy = { [it.category]: cond.policy[it.category] as number };
-      } else if (cond.mode === "conditional") {
-        const detection = results.detections?.[it.index] ?? { fired: [], scores: {} };
-        policy = conditionalPolicy(cond.policy ?? {}, detection, cond.fire);
-      }
-      const sup = suppressionFor(cond, it, results.detections?.[it.index]);
-      const refuse = cond.refuseWith !== undefined && (results.detections?.[it.index]?.fired.length ?? 0) > 0;
-      const group = refuse ? "\u0000refuse" : `${Object.keys(policy).sort().join(",")}|${Object.keys(sup).sort().join(",")}`;
-      const g = groups.get(group) ?? { policy, sup, items: [], refuse };
-      g.items.push(...todo);
-      groups.set(group, g);
-    }
-    for (const [, g] of groups) {
-      // resolved once per group (the bundle check and vector scaling), applied per batch
-      const steering: SteeringSource = {
-        ...(Object.keys(g.sup).length
-          ? { neurons: opts.neurons, suppress: g.sup, suppressMode: cond.suppressMode, forceNeurons: opts.force }
-          : {}),
-        vectors: Object.keys(g.policy).length
-          ? await resolveSteering(model, {
-              bundle: vectorsOf(cond, opts) as Bundle,
-              policy: g.policy,
-              raw: cond.raw,
-              layer: cond.layer,
-              force: opts.force,
-            })
-          : [],
-      };
-      const stopped = () =>
-        new SafeSteerError("aborted", `evaluation stopped; ${results.answers.length} answers are saved, continue with --resume.`);
-      for (let s = 0; s < g.items.length; s += ctx.nSeq) {
-        if (opts.signal?.aborted) throw stopped();
-        const chunk = g.items.slice(s, s + ctx.nSeq);
-        // the signal also stops the batch mid-answer; its cut answers are dropped, never recorded
-        const gen = g.refuse
-          ? chunk.map(() => cannedAnswer(model, cond.refuseWith as string))
-          : await withSteering(ctx, steering, () =>
-              generateBatch(
-                ctx,
-                chunk.map((it) => prompts[it.index] as number[]),
-                { ...opts.generation, seeds: chunk.map((it) => seedOf(it.index, it.sample)), signal: opts.signal },
-              ),
-            );
-        if (opts.signal?.aborted) throw stopped();
-        const judgements = await opts.judge.judge(
-          chunk,
-          gen.map((r) => r.text),
+/** A group's answers in batches of the context's sequences: generated (steered for the batch) or refused, judged, scored, checkpointed. */
+async function answerGroup(run: Run, cond: ConditionSpec, prompts: number[][], g: JobGroup): Promise<void> {
+  const { ctx, opts, results } = run;
+  const stopped = () =>
+    new SafeSteerError("aborted", `evaluation stopped; ${results.answers.length} answers are saved, continue with --resume.`);
+  const seedOf = (index: number, sample: number) => opts.generation.seed + index + sample * run.items.length;
+  for (let s = 0; s < g.jobs.length; s += ctx.nSeq) {
+    if (opts.signal?.aborted) throw stopped();
+    const chunk = g.jobs.slice(s, s + ctx.nSeq);
+    // the signal also stops the batch mid-answer; its cut answers are dropped, never recorded
+    const gen = g.refuse
+      ? chunk.map(() => cannedAnswer(ctx.model, cond.refuseWith as string))
+      : await withSteering(ctx, { vectors: g.vectors }, () =>
+          generateBatch(
+            ctx,
+            chunk.map((it) => prompts[it.index] as number[]),
+            { ...opts.generation, seeds: chunk.map((it) => seedOf(it.index, it.sample)), signal: opts.signal },
+          ),
         );
-        const ppl = await perplexities(
-          ctx,
-          chunk.map((it) => prompts[it.index] as number[]),
-          gen.map((r) => r.tokens),
-        );
-        chunk.forEach((it, j) => {
-          const r = gen[j] as (typeof gen)[number];
-          results.answers.push({
-            condition: cond.name,
-            index: it.index,
-            answer: r.text,
-            tokens: r.tokens.length,
-            reason: r.reason,
-            steered: Object.keys(g.policy).sort(),
-            judgement: judgements[j] as AnswerRecord["judgement"],
-            perplexity: ppl[j] ?? null,
-            repetition: repetitionRate(r.text),
-            ...(seeds > 1 ? { sample: it.sample } : {}),
-            ...referenceFields(r.text, it.references),
-          });
-        });
-        progress += chunk.length;
-        opts.onProgress?.(progress, total);
-        results.summary = summarise(items, results.answers, opts.conditions);
-        opts.onCheckpoint?.(results);
-      }
-    }
+    if (opts.signal?.aborted) throw stopped();
+    await recordAnswers(run, cond, prompts, g, chunk, gen);
+    run.progress += chunk.length;
+    opts.onProgress?.(run.progress, run.total);
+    results.summary = summarise(run.items, results.answers, opts.conditions);
+    opts.onCheckpoint?.(results);
   }
-  results.answers.sort((a, b) => a.condition.localeCompare(b.condition) || a.index - b.index || (a.sample ?? 0) - (b.sample ?? 0));
-  results.summary = summarise(items, results.answers, opts.conditions, { paired: true });
-  results.complete = true;
-  opts.onCheckpoint?.(results);
-  return results;
+}
+
+/** A batch's answers judged, scored (perplexity, repetition, BLEU / ROUGE-L) and added to the results. */
+async function recordAnswers(run: Run, cond: ConditionSpec, prompts: number[][], g: JobGroup, chunk: Job[], gen: GenerationResult[]) {
+  const judgements = await run.opts.judge.judge(
+    chunk,
+    gen.map((r) => r.text),
+  );
+  const ppl = await perplexities(
+    run.ctx,
+    chunk.map((it) => prompts[it.index] as number[]),
+    gen.map((r) => r.tokens),
+  );
+  chunk.forEach((it, j) => {
+    const r = gen[j] as GenerationResult;
+    run.results.answers.push({
+      condition: cond.name,
+      index: it.index,
+      answer: r.text,
+      tokens: r.tokens.length,
+      reason: r.reason,
+      steered: g.steered,
+      judgement: judgements[j] as AnswerRecord["judgement"],
+      perplexity: ppl[j] ?? null,
+      repetition: repetitionRate(r.text),
+      ...(run.seeds > 1 ? { sample: it.sample } : {}),
+      ...referenceFields(r.text, it.references),
+    });
+  });
 }

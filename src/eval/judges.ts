@@ -102,15 +102,14 @@ export function llmJudge(path: string, opts: { threads?: number } = {}): Judge &
     name: `llm:${path}`,
     unparsed: 0,
     async judge(items: EvalItem[], answers: string[]): Promise<Judgement[]> {
-      const prompts = items.map((item, i) => {
-        const text = model.info.chatTemplate
-          ? model.applyChatTemplate([
+      const prompts = items.map((item, i) =>
+        model.info.chatTemplate
+          ? model.tokenizeChat([
               { role: "user", content: item.prompt },
               { role: "assistant", content: answers[i] ?? "" },
             ])
-          : GUARD_INSTRUCTION(item.prompt, answers[i] ?? "");
-        return model.tokenize(text, { parseSpecial: true });
-      });
+          : model.tokenize(GUARD_INSTRUCTION(item.prompt, answers[i] ?? ""), { parseSpecial: true }),
+      );
       const out: Judgement[] = [];
       for (let i = 0; i < prompts.length; i += ctx.nSeq) {
         const res = await generateBatch(ctx, prompts.slice(i, i + ctx.nSeq), { temperature: 0, maxTokens: 12 });

@@ -7,7 +7,8 @@ import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import type { Model } from "../engine/model.js";
 import { SafeSteerError } from "../errors.js";
-import { type NeuronSuppression, resolveSteering, type SteeringSource, withSteering } from "../steer/apply.js";
+import { type NeuronSuppression, withSteering } from "../steer/apply.js";
+import { checkSteeringModel, planSteering, steeredPolicy } from "../steer/decide.js";
 import { renderExample } from "../steer/render.js";
 import type { Bundle, Policy } from "../steer/types.js";
 
@@ -158,14 +159,13 @@ export async function categoryLikelihoods(
   opts: LikelihoodOptions & { chat: boolean; raw?: boolean; force?: boolean; neurons?: NeuronSuppression },
 ): Promise<{ rows: CategoryLikelihood[]; skipped: Array<{ category: string; n: number }> }> {
   // neurons too: a category is steered by its vector (the policy), its units (the suppression), or both
-  const suppress = opts.neurons?.suppress ?? {};
-  const source = (p: Policy, sup: Policy): SteeringSource => ({
-    ...(bundle ? { bundle, policy: p, raw: opts.raw, force: opts.force } : { vectors: [] }),
-    ...opts.neurons,
-    suppress: sup,
-  });
-  // the bundle against the model and every category of the policy against the bundle, before any work
-  await resolveSteering(ctx.model, source(policy, suppress));
+  const n = opts.neurons;
+  const neurons = n?.neurons && n.suppress ? { set: n.neurons, suppress: n.suppress, mode: n.suppressMode } : undefined;
+  // the files against the model and every category of the policy against the bundle, before any work
+  await checkSteeringModel(ctx.model, { bundle, neurons: neurons?.set, force: opts.force, forceNeurons: n?.forceNeurons });
+  // a category's pairs are steered by that category alone (known mode); uncategorised pairs by the whole policy
+  const known = planSteering(bundle, { policy, mode: "known", raw: opts.raw, neurons });
+  const whole = planSteering(bundle, { policy, mode: "policy", raw: opts.raw, neurons });
   const groups = new Map<string, AnswerPair[]>();
   for (const p of pairs) {
     const key = p.category ?? UNCATEGORISED;
@@ -173,16 +173,12 @@ export async function categoryLikelihoods(
     g.push(p);
     groups.set(key, g);
   }
-  const rows: CategoryLikelihood[] = [];
   const skipped: Array<{ category: string; n: number }> = [];
-  const only = (p: Policy, category: string): Policy =>
-    category === UNCATEGORISED ? p : Object.hasOwn(p, category) ? { [category]: p[category] as number } : {};
   const plan = [...groups].flatMap(([category, ps]) => {
-    const steer = only(policy, category);
-    const sup = only(suppress, category);
-    const any = Object.keys(steer).length + Object.keys(sup).length > 0;
+    const { decision, vectors } = category === UNCATEGORISED ? whole.decide() : known.decide({ category });
+    const any = decision.steered.length + (decision.suppressed?.length ?? 0) > 0;
     if (!any) skipped.push({ category, n: ps.length });
-    return any ? [{ category, pairs: ps, steer, sup }] : [];
+    return any ? [{ category, pairs: ps, policy: steeredPolicy(decision), vectors }] : [];
   });
   const total = 2 * plan.reduce((n, g) => n + g.pairs.length, 0);
   let done = 0;
@@ -191,10 +187,11 @@ export async function categoryLikelihoods(
     done += ps.length;
     return r;
   };
+  const rows: CategoryLikelihood[] = [];
   for (const g of plan) {
     const unsteered = await score(g.pairs);
-    const steered = await withSteering(ctx, source(g.steer, g.sup), () => score(g.pairs));
-    rows.push({ category: g.category, policy: g.steer, unsteered, steered });
+    const steered = await withSteering(ctx, { vectors: g.vectors }, () => score(g.pairs));
+    rows.push({ category: g.category, policy: g.policy, unsteered, steered });
   }
   return { rows, skipped };
 }

@@ -1,11 +1,12 @@
-// The only file that declares llama.cpp symbols. Layouts follow include/llama.h of llama.cpp v0.4.0
-// as shipped by node-llama-cpp's prebuilt packages 3.21.1; abi.ts verifies them at start-up.
+// The only file that declares llama.cpp symbols. Layouts follow include/llama.h of the llama.cpp
+// release in versions.ts, as node-llama-cpp's prebuilt packages ship it; abi.ts verifies them at start-up.
 // koffi itself is loaded on first use, so commands that never run a model never load native code.
 import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { EngineError } from "../engine/errors.js";
 import { type BuildRecord, findUserBuild } from "./build.js";
+import { LLAMA_CPP_TAG, NODE_LLAMA_CPP_VERSION } from "./versions.js";
 
 type Koffi = typeof import("koffi");
 const require = createRequire(import.meta.url);
@@ -29,7 +30,6 @@ export type Backend = Exclude<GpuChoice, "auto">;
  * builds are installed by the user (the error says how). On macOS arm64 the Metal build also
  * serves the CPU.
  */
-export const NODE_LLAMA_CPP_VERSION = "3.21.1";
 const PLATFORM_PACKAGES: Record<string, Partial<Record<Backend, string>>> = {
   "linux-x64": { cpu: "linux-x64", cuda: "linux-x64-cuda", vulkan: "linux-x64-vulkan" },
   "linux-arm64": { cpu: "linux-arm64" },
@@ -46,11 +46,12 @@ export function platformPackage(backend: Backend, platform = process.platform, a
   return name ? `@node-llama-cpp/${name}` : undefined;
 }
 
-/** A shared library in a folder: libllama.so, libllama.v0.4.0.so, libllama.metal.v0.4.0.dylib, llama.v0.4.0.dll, ... */
+/** A shared library in a folder: libllama.so, libllama.v0.4.0.so, libllama.metal.v0.4.0.dylib, llama.v0.4.0.dll, ... (any version: abi.ts checks it) */
 const LIB_FILE = (stem: string) => new RegExp(`^(lib)?${stem}(\\.[a-z]+)?(\\.v[\\d.]+)?\\.(so|dylib|dll)$`);
 
 // --- C types -------------------------------------------------------------------------------------
 
+// function-length: declarative table (the C structs and callback types llama.h and ggml.h declare)
 function defineTypes() {
   const ModelParams = koffi.struct("llama_model_params", {
     devices: "void *",
@@ -142,15 +143,6 @@ function defineTypes() {
     max_buf_size: "size_t",
   });
 
-  const OptParams = koffi.struct("llama_opt_params", {
-    n_ctx_train: "uint32_t",
-    param_filter: "void *",
-    param_filter_ud: "void *",
-    get_opt_pars: "void *",
-    get_opt_pars_ud: "void *",
-    optimizer_type: "int",
-  });
-
   // The head of struct ggml_tensor up to its name (ggml.h, GGML_MAX_DIMS 4, GGML_MAX_SRC 10): the
   // eval callback reads type and ne[] at these offsets.
   const TensorHead = koffi.struct("ggml_tensor_head", {
@@ -182,23 +174,18 @@ function defineTypes() {
   const ThreadpoolFree = koffi.proto("void ggml_threadpool_free_fn(void *tp)");
   const EvalCallback = koffi.proto("bool ggml_backend_sched_eval_callback(void *t, bool ask, void *ud)");
   const LogCallback = koffi.proto("void ggml_log_callback(int level, const char *text, void *ud)");
-  const OptEpochCallback = koffi.proto(
-    "void ggml_opt_epoch_callback(bool train, void *opt_ctx, void *dataset, void *result, int64_t ibatch, int64_t ibatch_max, int64_t t_start_us)",
-  );
   return {
     ModelParams,
     ContextParams,
     Batch,
     ChatMessage,
     QuantizeParams,
-    OptParams,
     TensorHead,
     ThreadpoolParams,
     ThreadpoolNew,
     ThreadpoolFree,
     EvalCallback,
     LogCallback,
-    OptEpochCallback,
   };
 }
 
@@ -217,7 +204,7 @@ export function findLibraryDir(backend: Backend): string {
   if (!pkg) {
     throw new EngineError(
       "backend_missing",
-      `node-llama-cpp publishes no ${backend} build of llama.cpp for ${process.platform}-${process.arch}: choose another --gpu, or build llama.cpp ${"v0.4.0"} yourself and pass its library folder with --llama-lib (or SAFESTEER_LLAMA_LIB).`,
+      `node-llama-cpp publishes no ${backend} build of llama.cpp for ${process.platform}-${process.arch}: choose another --gpu, or build llama.cpp ${LLAMA_CPP_TAG} yourself and pass its library folder with --llama-lib (or SAFESTEER_LLAMA_LIB).`,
     );
   }
   let pkgRoot: string;
@@ -260,6 +247,7 @@ function libFile(dir: string, stem: string): string {
   return join(dir, f);
 }
 
+// function-length: declarative table (one line per llama.cpp function SafeSteer calls)
 function declare(dir: string) {
   const ggmlBase = koffi.load(libFile(dir, "ggml-base"));
   const ggml = koffi.load(libFile(dir, "ggml"));
@@ -279,16 +267,6 @@ function declare(dir: string) {
     ggml_is_contiguous: ggmlBase.func("bool ggml_is_contiguous(void *t)"),
     ggml_nbytes: ggmlBase.func("size_t ggml_nbytes(void *t)"),
     ggml_get_name: ggmlBase.func("const char *ggml_get_name(void *t)"),
-    ggml_opt_dataset_init: ggmlBase.func(
-      "void *ggml_opt_dataset_init(int type_data, int type_label, int64_t ne_datapoint, int64_t ne_label, int64_t ndata, int64_t ndata_shard)",
-    ),
-    ggml_opt_dataset_free: ggmlBase.func("void ggml_opt_dataset_free(void *ds)"),
-    ggml_opt_dataset_data: ggmlBase.func("void *ggml_opt_dataset_data(void *ds)"),
-    ggml_opt_dataset_labels: ggmlBase.func("void *ggml_opt_dataset_labels(void *ds)"),
-    ggml_opt_result_init: ggmlBase.func("void *ggml_opt_result_init()"),
-    ggml_opt_result_free: ggmlBase.func("void ggml_opt_result_free(void *r)"),
-    ggml_opt_result_reset: ggmlBase.func("void ggml_opt_result_reset(void *r)"),
-    ggml_opt_result_loss: ggmlBase.func("void ggml_opt_result_loss(void *r, _Out_ double *loss, _Out_ double *unc)"),
     // llama
     llama_version: llama.func("const char *llama_version()"),
     llama_print_system_info: llama.func("const char *llama_print_system_info()"),
@@ -355,13 +333,6 @@ function declare(dir: string) {
     llama_set_n_threads: llama.func("void llama_set_n_threads(void *ctx, int32_t n, int32_t n_batch)"),
     llama_attach_threadpool: llama.func("void llama_attach_threadpool(void *ctx, void *tp, void *tp_batch)"),
     llama_detach_threadpool: llama.func("void llama_detach_threadpool(void *ctx)"),
-    llama_opt_init: llama.func("void llama_opt_init(void *ctx, void *model, llama_opt_params params)"),
-    llama_opt_epoch: llama.func(
-      "void llama_opt_epoch(void *ctx, void *ds, void *r_train, void *r_eval, int64_t idata_split, ggml_opt_epoch_callback *cb_train, ggml_opt_epoch_callback *cb_eval)",
-    ),
-    // raw function addresses llama.cpp calls back into (passed as pointers, never called from JS)
-    addressOf: (name: "llama_opt_param_filter_all" | "ggml_opt_get_constant_optimizer_params") =>
-      (name.startsWith("llama") ? llama : ggmlBase).symbol(name) as unknown,
   };
 }
 
@@ -370,7 +341,7 @@ export type Native = ReturnType<typeof declare>;
 /** Which llama.cpp build to load: a backend, and optionally a folder holding a self-built release. */
 export interface EngineChoice {
   gpu?: GpuChoice;
-  /** A folder with libllama, libggml and libggml-base of llama.cpp v0.4.0 (default: SAFESTEER_LLAMA_LIB, else the npm package). */
+  /** A folder with libllama, libggml and libggml-base of the llama.cpp release in versions.ts (default: SAFESTEER_LLAMA_LIB, else the npm package). */
   libDir?: string;
 }
 
@@ -380,7 +351,8 @@ export interface EngineChoice {
  */
 export type BuildOrigin = "llama-lib" | "user-build" | "prebuilt";
 
-export interface LoadedEngine {
+/** A llama.cpp build whose libraries are loaded into this process (llama.ts's NativeEngine owns the one there is). */
+export interface LoadedLibrary {
   native: Native;
   dir: string;
   /** The backend asked for ("auto" only with a library folder, where what it holds decides). */
@@ -391,8 +363,6 @@ export interface LoadedEngine {
   /** The record of the user's build, when that is what was loaded. */
   build?: BuildRecord;
 }
-
-let loaded: LoadedEngine | undefined;
 
 /** Loads the compute backends of the chosen build (after the log callback is set, so it stays quiet). */
 export function initBackends(native: Native, dir: string): void {
@@ -424,27 +394,35 @@ function autoBackend(): Backend {
   return "cpu";
 }
 
+/** The library folder a choice names: its own, else SAFESTEER_LLAMA_LIB (undefined: an npm package or a user build). */
+function libDirOf(choice: EngineChoice): string | undefined {
+  return choice.libDir ?? (process.env.SAFESTEER_LLAMA_LIB || undefined);
+}
+
 /**
- * Loads llama.cpp once per process. The build cannot change afterwards because the ggml libraries
- * are process-global: a later call that names another backend or folder is an error, and a call
- * that names none gets the loaded one. Which build: the folder the user names (--llama-lib,
- * SAFESTEER_LLAMA_LIB), else the user's own build for the backend (`safesteer engine build`), else
- * node-llama-cpp's prebuilt package.
+ * The ggml libraries are process-global, so the build cannot change once loaded: a choice that names
+ * another backend or folder than the loaded one is an error; one that names none takes the loaded one.
  */
-export function loadNative(choice: EngineChoice = {}): LoadedEngine {
-  const libDir = choice.libDir ?? (process.env.SAFESTEER_LLAMA_LIB || undefined);
-  if (loaded) {
-    const other =
-      (choice.gpu !== undefined && choice.gpu !== "auto" && choice.gpu !== loaded.backend) ||
-      (libDir !== undefined && resolve(libDir) !== loaded.dir);
-    if (other) {
-      throw new EngineError(
-        "backend_conflict",
-        `llama.cpp is already loaded from ${loaded.dir} (${loaded.backend}) in this process; cannot switch to ${choice.gpu ?? loaded.backend}${libDir ? ` from ${libDir}` : ""}. Use one backend per process.`,
-      );
-    }
-    return loaded;
+export function checkSameBuild(loaded: LoadedLibrary, choice: EngineChoice): void {
+  const libDir = libDirOf(choice);
+  const other =
+    (choice.gpu !== undefined && choice.gpu !== "auto" && choice.gpu !== loaded.backend) ||
+    (libDir !== undefined && resolve(libDir) !== loaded.dir);
+  if (other) {
+    throw new EngineError(
+      "backend_conflict",
+      `llama.cpp is already loaded from ${loaded.dir} (${loaded.backend}) in this process; cannot switch to ${choice.gpu ?? loaded.backend}${libDir ? ` from ${libDir}` : ""}. Use one backend per process.`,
+    );
   }
+}
+
+/**
+ * Loads the libraries of a llama.cpp build (once per process: llama.ts's openEngine calls this).
+ * Which build: the folder the user names (--llama-lib, SAFESTEER_LLAMA_LIB), else the user's own
+ * build for the backend (`safesteer engine build`), else node-llama-cpp's prebuilt package.
+ */
+export function loadLibrary(choice: EngineChoice = {}): LoadedLibrary {
+  const libDir = libDirOf(choice);
   const gpu = choice.gpu ?? "cpu";
   const backend: GpuChoice = libDir ? gpu : gpu === "auto" ? autoBackend() : gpu;
   const user = libDir ? undefined : userBuild(backend as Backend);
@@ -463,6 +441,5 @@ export function loadNative(choice: EngineChoice = {}): LoadedEngine {
     );
   }
   const origin: BuildOrigin = libDir ? "llama-lib" : user ? "user-build" : "prebuilt";
-  loaded = { native, dir, backend, custom: libDir !== undefined, origin, build: user?.record };
-  return loaded;
+  return { native, dir, backend, custom: libDir !== undefined, origin, build: user?.record };
 }

@@ -3,46 +3,36 @@
 import { EngineError } from "../engine/errors.js";
 import { checkAbi } from "./abi.js";
 import type { BuildRecord } from "./build.js";
-import { type BuildOrigin, ctypes, type EngineChoice, initBackends, koffi, loadNative, type Native } from "./library.js";
+import {
+  type BuildOrigin,
+  checkSameBuild,
+  ctypes,
+  type EngineChoice,
+  initBackends,
+  koffi,
+  type LoadedLibrary,
+  loadLibrary,
+  type Native,
+} from "./library.js";
+import { LLAMA_CPP_TAG } from "./versions.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogSink = (level: LogLevel, text: string) => void;
+/**
+ * Where llama.cpp's log goes: "errors" (the default: error lines to stderr), "verbose" (every line to
+ * stderr), "quiet", or a sink of its own.
+ */
+export type EngineLog = "errors" | "verbose" | "quiet" | LogSink;
 
 const LEVELS: Record<number, LogLevel> = { 1: "debug", 2: "info", 3: "warn", 4: "error" };
 
-let engine:
-  | { native: Native; backend: string; dir: string; custom: boolean; origin: BuildOrigin; build?: BuildRecord; version: string }
-  | undefined;
-let logSink: LogSink = () => {};
-let lastLevel: LogLevel = "info";
-let logCallback: unknown;
-
-/** Routes llama.cpp's log to a sink (quiet by default). */
-export function setEngineLog(sink: LogSink): void {
-  logSink = sink;
-}
-
-/**
- * Loads llama.cpp once, checks the ABI, and returns the typed function table. Without a choice,
- * the build already loaded (else the CPU build); with one, it must match what is loaded.
- */
-export function engineNative(choice?: EngineChoice): Native {
-  if (engine) {
-    if (choice) loadNative(choice); // throws on a backend conflict
-    return engine.native;
-  }
-  const { native, backend, dir, custom, origin, build } = loadNative(choice);
-  logCallback = koffi.register((level: number, text: string) => {
-    // level 5 continues the previous line
-    const l = level === 5 ? lastLevel : (LEVELS[level] ?? "info");
-    lastLevel = l;
-    logSink(l, text ?? "");
-  }, koffi.pointer(ctypes().LogCallback));
-  native.llama_log_set(logCallback, null);
-  const version = checkAbi(native);
-  initBackends(native, dir);
-  engine = { native, backend, dir, custom, origin, build, version };
-  return native;
+function sinkOf(log: EngineLog): LogSink {
+  if (typeof log === "function") return log;
+  if (log === "quiet") return () => {};
+  const all = log === "verbose";
+  return (level, text) => {
+    if (all || level === "error") process.stderr.write(text);
+  };
 }
 
 export interface EngineInfo {
@@ -63,32 +53,95 @@ export interface EngineInfo {
 
 const DEVICE_TYPES = ["cpu", "gpu", "igpu", "accel"];
 
+export interface NativeEngineOptions extends EngineChoice {
+  /** Where llama.cpp's log goes (default "errors"); a later openEngine that names one replaces it. */
+  log?: EngineLog;
+}
+
+/**
+ * llama.cpp loaded into this process: its function table, the build it came from, its log, and the
+ * start-up checks. The ggml libraries and llama.cpp's log are process-global, so there is one, made
+ * by the first openEngine() and kept for the life of the process.
+ */
+export class NativeEngine {
+  readonly native: Native;
+  readonly library: LoadedLibrary;
+  /** llama_version() of the loaded build (checked against versions.ts). */
+  readonly version: string;
+  /** The context round trip of the ABI guard ran (on the first model loaded). */
+  contextAbiChecked = false;
+  private sink: LogSink;
+  private lastLevel: LogLevel = "info";
+  /** Kept referenced: llama.cpp calls it for as long as the process runs. */
+  private readonly logCallback: unknown;
+
+  constructor(library: LoadedLibrary, log: EngineLog) {
+    this.library = library;
+    this.native = library.native;
+    this.sink = sinkOf(log);
+    this.logCallback = koffi.register((level: number, text: string) => {
+      // level 5 continues the previous line
+      const l = level === 5 ? this.lastLevel : (LEVELS[level] ?? "info");
+      this.lastLevel = l;
+      this.sink(l, text ?? "");
+    }, koffi.pointer(ctypes().LogCallback));
+    // the log first, so that loading the backends stays quiet
+    this.native.llama_log_set(this.logCallback, null);
+    this.version = checkAbi(this.native);
+    initBackends(this.native, library.dir);
+  }
+
+  /** Routes llama.cpp's log from now on. */
+  setLog(log: EngineLog): void {
+    this.sink = sinkOf(log);
+  }
+
+  info(): EngineInfo {
+    const n = this.native;
+    const { backend, dir, custom, origin, build } = this.library;
+    const devices = Array.from({ length: Number(n.ggml_backend_dev_count()) }, (_, i) => {
+      const d = n.ggml_backend_dev_get(i);
+      return { name: n.ggml_backend_dev_name(d), type: DEVICE_TYPES[n.ggml_backend_dev_type(d)] ?? "unknown" };
+    });
+    const { key, gpu, compiler, openmp, native, builtAt } = build ?? ({} as BuildRecord);
+    return {
+      backend,
+      libraryDir: dir,
+      custom,
+      build: origin,
+      buildInfo: build ? { key, gpu, compiler, openmp, native, builtAt, commit: build.source.commit } : undefined,
+      version: this.version,
+      systemInfo: n.llama_print_system_info(),
+      devices,
+    };
+  }
+}
+
+let engine: NativeEngine | undefined;
+
+/**
+ * The process's llama.cpp, loaded and checked on the first call. Without a backend or folder, the
+ * build already loaded (else the CPU build); with one, it must be the loaded one (EngineError
+ * "backend_conflict" otherwise).
+ */
+export function openEngine(opts: NativeEngineOptions = {}): NativeEngine {
+  if (engine) {
+    checkSameBuild(engine.library, opts);
+    if (opts.log !== undefined) engine.setLog(opts.log);
+    return engine;
+  }
+  engine = new NativeEngine(loadLibrary(opts), opts.log ?? "errors");
+  return engine;
+}
+
+/** The function table of the process's llama.cpp (loading the build `choice` names, else the default, first if none is). */
+export function engineNative(choice: EngineChoice = {}): Native {
+  return openEngine(choice).native;
+}
+
+/** Which llama.cpp build this process runs (loading the default build first if none is). */
 export function engineInfo(): EngineInfo {
-  const n = engineNative();
-  const devices = Array.from({ length: Number(n.ggml_backend_dev_count()) }, (_, i) => {
-    const d = n.ggml_backend_dev_get(i);
-    return { name: n.ggml_backend_dev_name(d), type: DEVICE_TYPES[n.ggml_backend_dev_type(d)] ?? "unknown" };
-  });
-  return {
-    backend: engine?.backend ?? "cpu",
-    libraryDir: engine?.dir ?? "",
-    custom: engine?.custom ?? false,
-    build: engine?.origin ?? "prebuilt",
-    buildInfo: engine?.build
-      ? {
-          key: engine.build.key,
-          gpu: engine.build.gpu,
-          compiler: engine.build.compiler,
-          openmp: engine.build.openmp,
-          native: engine.build.native,
-          builtAt: engine.build.builtAt,
-          commit: engine.build.source.commit,
-        }
-      : undefined,
-    version: engine?.version ?? "",
-    systemInfo: n.llama_print_system_info(),
-    devices,
-  };
+  return openEngine().info();
 }
 
 // --- model -----------------------------------------------------------------------------------------
@@ -132,7 +185,8 @@ export function disposedError(what: "model" | "context"): EngineError {
 export class NativeModel {
   readonly #ptr: unknown;
   readonly #vocab: unknown;
-  private readonly n: Native;
+  /** @internal The function table of the engine that loaded it (its contexts use the same). */
+  readonly n: Native;
   private freed = false;
   /** Contexts made on this model: freed before it, and a free waits for their decodes in flight. */
   private readonly contexts = new Set<NativeContext>();
@@ -169,8 +223,8 @@ export class NativeModel {
     if (this.freed && this.contexts.size === 0) this.release();
   }
 
-  static load(path: string, opts: NativeModelOptions = {}): NativeModel {
-    const n = engineNative();
+  static load(engine: NativeEngine, path: string, opts: NativeModelOptions = {}): NativeModel {
+    const n = engine.native;
     const p = n.llama_model_default_params();
     p.n_gpu_layers = opts.gpuLayers ?? 0;
     p.load_mode = opts.noMmap ? 0 : -1;
@@ -180,7 +234,7 @@ export class NativeModel {
     if (!ptr) {
       throw new EngineError(
         "model_load_failed",
-        `llama.cpp could not load ${path}. The file may use an architecture or tensor type this llama.cpp build (v0.4.0) does not know; run with --verbose to see llama.cpp's reason.`,
+        `llama.cpp could not load ${path}. The file may use an architecture or tensor type this llama.cpp build (${LLAMA_CPP_TAG}) does not know; run with --verbose to see llama.cpp's reason.`,
       );
     }
     return new NativeModel(n, ptr);
@@ -345,19 +399,17 @@ export class NativeModel {
   }
 }
 
-/**
- * llama.cpp's built-in (non-Jinja) chat formatter. Returns undefined when the template is not
- * one llama.cpp recognises.
- */
 /** llama.cpp's default quantization parameters (checked against its source by a test). */
 export function quantizeDefaults(): Record<string, unknown> {
   return engineNative().llama_model_quantize_default_params() as Record<string, unknown>;
 }
 
-/** llama_model_quantize: reads `input`, writes `output` with the given llama_ftype; false on failure. */
-/** llama_model_quantize on a libuv worker thread: the JS thread stays free (Ctrl-C, progress). */
-export function quantizeFile(input: string, output: string, ftype: number, nthread: number): Promise<boolean> {
-  const n = engineNative();
+/**
+ * llama_model_quantize: reads `input`, writes `output` with the given llama_ftype; false on failure.
+ * On a libuv worker thread: the JS thread stays free (Ctrl-C, progress).
+ */
+export function quantizeFile(engine: NativeEngine, input: string, output: string, ftype: number, nthread: number): Promise<boolean> {
+  const n = engine.native;
   const p = n.llama_model_quantize_default_params() as Record<string, unknown>;
   p.ftype = ftype;
   p.nthread = nthread;
@@ -366,6 +418,10 @@ export function quantizeFile(input: string, output: string, ftype: number, nthre
   );
 }
 
+/**
+ * llama.cpp's built-in (non-Jinja) chat formatter. Returns undefined when the template is not
+ * one llama.cpp recognises.
+ */
 export function applyBuiltinChatTemplate(
   template: string,
   messages: Array<{ role: string; content: string }>,
@@ -549,7 +605,7 @@ export class NativeContext {
 
   constructor(model: NativeModel, opts: NativeContextOptions) {
     const modelPtr = model.ptr; // throws "disposed" before anything is allocated
-    const n = engineNative();
+    const n = model.n;
     this.n = n;
     this.nVocab = model.nVocab;
     const p = n.llama_context_default_params();

@@ -1,5 +1,9 @@
-// The server's own additions to OpenAI's API, as plain types with no imports: the `safesteer` request
-// field, the steering decision reported back, and the bundle list. The playground (ui/) shares them.
+// The server's own additions to OpenAI's API, as plain types: the `safesteer` request field, the
+// steering decision reported back (the steering layer's own type), and the bundle list. The
+// playground (ui/) shares them.
+import type { SteeringDecision } from "../steer/index.js";
+
+export type { SteeringDecision };
 
 /** The `safesteer` field of a request body, defaulting to the server's flags. */
 export interface SteeringRequest {
@@ -14,24 +18,6 @@ export interface SteeringRequest {
   neurons?: string;
   /** {category: s}: s = 1 sets the category's units to their safe-side mean (conditional mode: only the fired categories). */
   suppress?: Record<string, number>;
-}
-
-/** What was decided for one request: reported in the response, the first stream chunk, logs and metrics. */
-export interface SteeringDecision {
-  bundle: string | null;
-  mode: "none" | "policy" | "conditional";
-  /**
-   * Conditional mode: the detector's score per category, as the margin above that category's
-   * threshold in benign prompts' standard deviations (a category fires when its score is above 0),
-   * and the categories that fired, most confident first.
-   */
-  scores?: Record<string, number>;
-  fired?: string[];
-  /** What was steered: one entry per category and layer. */
-  steered: Array<{ category: string; layer: number; strength: number }>;
-  /** Category neurons suppressed: the neuron file, and per category its s and unit count. */
-  neurons?: string;
-  suppressed?: Array<{ category: string; strength: number; units: number }>;
 }
 
 /** A loaded bundle, as /admin/bundles lists it (and the playground shows it). */

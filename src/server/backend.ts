@@ -61,6 +61,8 @@ export interface Backend {
   readonly ready: boolean;
   /** Requests decoding now, and the most that decode side by side. */
   readonly active: number;
+  /** Requests admitted to the scheduler and waiting for a free sequence, first come first served. */
+  readonly waiting: number;
   readonly parallel: number;
   /**
    * Checks the request (bundle, policy, prompt length: a SafeSteerError with a clear message on bad

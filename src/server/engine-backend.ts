@@ -1,21 +1,32 @@
 // The model side of `safesteer serve`: one model, its loaded bundles, and one context whose sequences
-// are the slots. Requests decode together in one batch per step (engine/scheduler.ts: continuous
-// batching), each with its own sampling and its own steering, added by write hooks to its own rows
-// only; its answer is exactly the one it gets served alone. A step reads the weights once for every
-// request in it, so side-by-side requests cost far less than one context each (bench/slots.bench.ts).
+// are the slots, owned by the scheduler. A request's steering is decided as every caller's is
+// (steer/decide.ts planSteering), then it decodes with the others in one batch per step
+// (engine/scheduler.ts: continuous batching), each with its own sampling and its own steering
+// (steer/apply.ts steerSequence: write hooks on its own rows only); its answer is exactly the one it
+// gets served alone. A step reads the weights once for every request in it, so side-by-side
+// requests cost far less than one context each (bench/slots.bench.ts).
 import { basename } from "node:path";
-import { Context, type SteeringVector } from "../engine/context.js";
+import { Context } from "../engine/context.js";
 import { EngineError } from "../engine/errors.js";
 import { type LoadOptions, Model } from "../engine/model.js";
 import { BatchScheduler } from "../engine/scheduler.js";
 import { SafeSteerError } from "../errors.js";
-import { checkBundleModel, readBundle } from "../steer/bundle.js";
-import { conditionalPolicy, detect } from "../steer/detect.js";
-import { readNeurons } from "../steer/neuron-file.js";
-import { checkNeuronModel, neuronSteering } from "../steer/neuron-steer.js";
-import type { NeuronSet } from "../steer/neuron-types.js";
-import { bundlePolicy, composeAtLayer, policySteering } from "../steer/policy.js";
-import type { Bundle, Policy } from "../steer/types.js";
+import {
+  type Bundle,
+  checkBundleModel,
+  checkNeuronModel,
+  type Decided,
+  detect,
+  type NeuronChoice,
+  type NeuronSet,
+  type PlannedSteering,
+  planSteering,
+  readBundle,
+  readNeurons,
+  SteerError,
+  type SteeringSource,
+  steerSequence,
+} from "../steer/index.js";
 import {
   type Backend,
   type BundleSummary,
@@ -23,7 +34,6 @@ import {
   type CompletionJob,
   type CompletionStream,
   RequestError,
-  type SteeringDecision,
   type SteeringRequest,
 } from "./backend.js";
 
@@ -61,43 +71,6 @@ export function bundleSpec(spec: string): { name: string; path: string } {
   return { name: basename(spec).replace(/\.gguf$/i, ""), path: spec };
 }
 
-/** A FIFO of waiters for free slots. */
-class SlotPool {
-  private readonly free: number[];
-  readonly size: number;
-  private readonly waiters: Array<{ resolve: (slot: number) => void; reject: (e: unknown) => void; signal: AbortSignal }> = [];
-  constructor(n: number) {
-    this.size = n;
-    this.free = Array.from({ length: n }, (_, i) => i);
-  }
-  get busy(): number {
-    return this.size - this.free.length;
-  }
-  acquire(signal: AbortSignal): Promise<number> {
-    if (signal.aborted) return Promise.reject(new SafeSteerError("aborted", "the request was cancelled before it got a slot."));
-    const slot = this.free.shift();
-    if (slot !== undefined) return Promise.resolve(slot);
-    return new Promise((resolve, reject) => {
-      const w = { resolve, reject, signal };
-      this.waiters.push(w);
-      signal.addEventListener(
-        "abort",
-        () => {
-          const i = this.waiters.indexOf(w);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(new SafeSteerError("aborted", "the request was cancelled while waiting for a slot."));
-        },
-        { once: true },
-      );
-    });
-  }
-  release(slot: number): void {
-    const next = this.waiters.shift();
-    if (next) next.resolve(slot);
-    else this.free.push(slot);
-  }
-}
-
 export class EngineBackend implements Backend {
   readonly modelId: string;
   readonly parallel: number;
@@ -107,7 +80,6 @@ export class EngineBackend implements Backend {
   private readonly slotCtx: number;
   private readonly ctx: Context;
   private readonly scheduler: BatchScheduler;
-  private readonly pool: SlotPool;
   /** Conditional steering reads prompt activations in its own context (hooks on), one prompt at a time. */
   private detectCtx: Context | undefined;
   private detectQueue: Promise<unknown> = Promise.resolve();
@@ -131,7 +103,6 @@ export class EngineBackend implements Backend {
     // steering one request among others is a write hook on its rows: hooks whenever there is a bundle
     this.ctx = new Context(model, { nCtx: this.slotCtx * this.parallel, nSeq: this.parallel, hooks: loaded.length + neurons.size > 0 });
     this.scheduler = new BatchScheduler(this.ctx);
-    this.pool = new SlotPool(this.parallel);
     // read once at load: a request's length check must not pay for it
     this.promptBytesCap = this.slotCtx * model.maxTokenBytes();
   }
@@ -177,8 +148,14 @@ export class EngineBackend implements Backend {
     }
   }
 
+  /** Requests holding a slot (decoding). */
   get active(): number {
-    return this.pool.busy;
+    return this.scheduler.active;
+  }
+
+  /** Requests waiting for a slot. */
+  get waiting(): number {
+    return this.scheduler.waiting;
   }
 
   bundles(): BundleSummary[] {
@@ -234,25 +211,21 @@ export class EngineBackend implements Backend {
       tooLong(job.messages.reduce((n, m) => n + Buffer.byteLength(m.content, "utf8"), 0));
       if (!this.model.info.chatTemplate) {
         const text = job.messages.map((m) => m.content).join("\n");
-        return { tokens: await this.tokenize(text, maxTokens, field), userText: lastUser(job.messages), chat: false };
+        return { tokens: await this.fit(this.model.tokenizeAsync(text), maxTokens, field), userText: lastUser(job.messages), chat: false };
       }
-      const text = this.model.applyChatTemplate(job.messages);
-      const tokens = await this.tokenize(text, maxTokens, field, { addSpecial: false, parseSpecial: true });
-      return { tokens, userText: lastUser(job.messages), chat: true };
+      // the one chat tokenizing (Model.tokenizeChat): exactly one BOS whether or not the template writes it
+      const messages = job.messages;
+      const tokens = await this.fit(this.model.tokenizeChatAsync(messages), maxTokens, field);
+      return { tokens, userText: lastUser(messages), chat: true };
     }
     const prompt = job.prompt ?? "";
     tooLong(Buffer.byteLength(prompt, "utf8"));
-    return { tokens: await this.tokenize(prompt, maxTokens, field), userText: prompt, chat: false };
+    return { tokens: await this.fit(this.model.tokenizeAsync(prompt), maxTokens, field), userText: prompt, chat: false };
   }
 
-  /** Tokenizes off the JS thread and checks the prompt and answer fit in a slot. */
-  private async tokenize(
-    text: string,
-    maxTokens: number,
-    field: string,
-    opts?: { addSpecial?: boolean; parseSpecial?: boolean },
-  ): Promise<number[]> {
-    const tokens = await this.model.tokenizeAsync(text, opts);
+  /** Checks the prompt (tokenized off the JS thread) and the answer fit in a slot. */
+  private async fit(tokenizing: Promise<number[]>, maxTokens: number, field: string): Promise<number[]> {
+    const tokens = await tokenizing;
     if (tokens.length === 0) throw new RequestError("empty_prompt", "the prompt is empty: give some text.", field);
     if (tokens.length + maxTokens > this.slotCtx) {
       throw new RequestError(
@@ -278,13 +251,12 @@ export class EngineBackend implements Backend {
   }
 
   /**
-   * What a steering request asks for, checked before any decoding (unknown bundle, category or
-   * strength; conditional mode without a detector): each category's vectors, resolved once.
+   * What a steering request asks for, checked before any decoding (unknown bundle, category,
+   * strength or neuron file; conditional mode without a detector): the request's steering plan.
    */
-  private plan(req: SteeringRequest) {
-    const policySpec = req.policy ?? this.defaults.policy ?? "none";
+  private plan(req: SteeringRequest): { plan: PlannedSteering; bundle?: Bundle } {
+    const policy = req.policy ?? this.defaults.policy ?? "none";
     const mode = req.mode ?? this.defaults.mode ?? "policy";
-    const fire = req.fire ?? this.defaults.fire ?? "all";
     if (req.fire !== undefined && mode !== "conditional")
       throw new RequestError(
         "fire_without_conditional",
@@ -292,55 +264,39 @@ export class EngineBackend implements Backend {
         "safesteer.fire",
       );
     const loaded = this.resolveBundle(req);
-    if (policySpec === "none") return { loaded, mode: "none" as const, fire, byCategory: new Map<string, SteeringVector[]>() };
-    if (!loaded)
+    if (policy !== "none" && !loaded)
       throw new RequestError(
         "no_bundle",
         "steering was asked for but no bundle is loaded: start the server with --bundle.",
         "safesteer.policy",
       );
-    const b = loaded.bundle;
-    if (mode === "conditional" && !b.detector)
+    if (policy !== "none" && mode === "conditional" && !loaded?.bundle.detector)
       throw new RequestError(
         "no_detector",
-        `conditional steering needs a bundle with a detector; ${loaded.name} has none (safesteer detector).`,
+        `conditional steering needs a bundle with a detector; ${loaded?.name} has none (safesteer detector).`,
         "safesteer.mode",
       );
-    const policy: Policy = policySpec === "all" ? bundlePolicy(b) : policySpec;
-    const byCategory = new Map(Object.entries(policy).map(([c, s]) => [c, policySteering(b, { [c]: s })]));
-    return { loaded, mode, fire, byCategory, policy };
+    const neurons = this.neuronChoice(req);
+    try {
+      const plan = planSteering(loaded?.bundle, {
+        policy,
+        mode,
+        fire: req.fire ?? this.defaults.fire ?? "all",
+        name: loaded?.name,
+        neurons,
+      });
+      return { plan, bundle: loaded?.bundle };
+    } catch (e) {
+      if (e instanceof SteerError && e.code === "bad_suppress") throw new RequestError("bad_suppress", e.message, "safesteer.suppress");
+      throw e;
+    }
   }
 
-  private async decide(
-    req: SteeringRequest,
-    text: string,
-    chat: boolean,
-  ): Promise<{ decision: SteeringDecision; vectors: SteeringVector[] }> {
-    const p = this.plan(req);
-    const decision: SteeringDecision = { bundle: p.loaded?.name ?? null, mode: p.mode, steered: [] };
-    let steered = [...p.byCategory.keys()];
-    if (p.mode === "conditional" && p.loaded && p.policy) {
-      const d = await this.detect(p.loaded.bundle, text, chat);
-      decision.scores = d.scores;
-      decision.fired = d.fired;
-      steered = Object.keys(conditionalPolicy(p.policy, d, p.fire));
-    }
-    const vectors: SteeringVector[] = [];
-    for (const category of steered) {
-      for (const v of p.byCategory.get(category) ?? []) {
-        vectors.push(v);
-        decision.steered.push({ category, layer: v.layer, strength: p.policy?.[category] as number });
-      }
-    }
-    // the categories' vectors compose into one per layer, as policySteering composes a policy; neurons add their own hooks
-    return { decision, vectors: [...composeAtLayer(vectors), ...this.suppression(req, decision)] };
-  }
-
-  /** The neuron write hooks a request asks for (conditional mode: only the fired categories), recorded in the decision. */
-  private suppression(req: SteeringRequest, decision: SteeringDecision): SteeringVector[] {
+  /** The neuron file and suppression a request asks for (the only file loaded when it names none). */
+  private neuronChoice(req: SteeringRequest): NeuronChoice | undefined {
     const name = req.neurons ?? this.defaults.neurons;
     const suppress = req.suppress ?? this.defaults.suppress;
-    if (name === undefined && suppress === undefined) return [];
+    if (name === undefined && suppress === undefined) return undefined;
     const set =
       name !== undefined ? this.neuronFiles.get(name) : this.neuronFiles.size === 1 ? [...this.neuronFiles.values()][0] : undefined;
     if (!set)
@@ -349,58 +305,40 @@ export class EngineBackend implements Backend {
         `${name === undefined ? "safesteer.suppress needs safesteer.neurons" : `unknown neuron file "${name}"`}: loaded neuron files are ${[...this.neuronFiles.keys()].join(", ") || "none (start the server with --neurons)"}.`,
         "safesteer.neurons",
       );
-    let chosen: Record<string, number> = suppress ?? {};
-    if (decision.mode === "conditional" && decision.fired)
-      chosen = conditionalPolicy(chosen, { fired: decision.fired, scores: decision.scores ?? {} }, req.fire ?? this.defaults.fire ?? "all");
-    let hooks: SteeringVector[];
-    try {
-      hooks = neuronSteering({ neurons: set, suppress: chosen });
-    } catch (e) {
-      throw new RequestError("bad_suppress", (e as Error).message, "safesteer.suppress");
-    }
-    decision.neurons = name ?? [...this.neuronFiles.keys()][0];
-    decision.suppressed = Object.entries(chosen).map(([category, strength]) => ({
-      category,
-      strength,
-      units: set.categories[category]?.units.length ?? 0,
-    }));
-    return hooks;
+    return { set, suppress: suppress ?? {}, name: name ?? [...this.neuronFiles.keys()][0] };
+  }
+
+  /** The request's decision and vectors: conditional mode reads the prompt with the detector first. */
+  private async decide(req: SteeringRequest, text: string, chat: boolean): Promise<Decided> {
+    const { plan, bundle } = this.plan(req);
+    const detection = plan.needsDetection ? await this.detect(bundle as Bundle, text, chat) : undefined;
+    return plan.decide({ detection });
   }
 
   async complete(job: CompletionJob): Promise<CompletionStream> {
     const { tokens, userText, chat } = await this.render(job, job.maxTokens);
     const { decision, vectors } = await this.decide(job.steering, userText, chat);
     // the slot is taken when the consumer starts reading (a stream never read holds nothing)
-    return { decision, promptTokens: tokens.length, events: this.generate(tokens, job, vectors) };
+    return { decision, promptTokens: tokens.length, events: this.generate(tokens, job, { vectors }) };
   }
 
-  /** The request's generation as events, in a free slot, steered for exactly its duration. */
-  private async *generate(tokens: number[], job: CompletionJob, vectors: SteeringVector[]): AsyncGenerator<CompletionEvent> {
-    const slot = await this.pool.acquire(job.signal);
+  /** The request's generation as events, in a slot the scheduler hands out, steered for exactly its duration. */
+  private async *generate(tokens: number[], job: CompletionJob, steering: SteeringSource): AsyncGenerator<CompletionEvent> {
     const chatTemplate = Boolean(this.model.info.chatTemplate);
-    try {
-      yield { type: "start" };
-      for await (const e of this.scheduler.run({
-        seq: slot,
-        prompt: tokens,
-        options: {
-          maxTokens: job.maxTokens,
-          temperature: job.temperature,
-          topP: job.topP,
-          topK: 0,
-          minP: 0,
-          seed: job.seed,
-          // a chat answer ends where the template starts the next turn, as with `generate --chat`
-          stop: job.messages && chatTemplate ? [...job.stop, ...this.turnStops] : job.stop,
-        },
-        steering: vectors,
-        signal: job.signal,
-      })) {
-        if (e.type === "token") yield { type: "text", text: e.text };
-        else yield { type: "done", reason: e.reason, completionTokens: e.tokens.length };
-      }
-    } finally {
-      this.pool.release(slot);
+    const options = {
+      maxTokens: job.maxTokens,
+      temperature: job.temperature,
+      topP: job.topP,
+      topK: 0,
+      minP: 0,
+      seed: job.seed,
+      // a chat answer ends where the template starts the next turn, as with `generate --chat`
+      stop: job.messages && chatTemplate ? [...job.stop, ...this.turnStops] : job.stop,
+    };
+    for await (const e of steerSequence(this.scheduler, steering, { prompt: tokens, options, signal: job.signal })) {
+      if (e.type === "start") yield { type: "start" };
+      else if (e.type === "token") yield { type: "text", text: e.text };
+      else yield { type: "done", reason: e.reason, completionTokens: e.tokens.length };
     }
   }
 

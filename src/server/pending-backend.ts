@@ -33,6 +33,10 @@ export class PendingBackend implements Backend {
     return this.inner?.active ?? 0;
   }
 
+  get waiting(): number {
+    return this.inner?.waiting ?? 0;
+  }
+
   /** The app checks `ready` before calling these; a call while loading waits for the model. */
   async complete(job: CompletionJob): Promise<CompletionStream> {
     return (this.inner ?? (await this.loading)).complete(job);

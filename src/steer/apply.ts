@@ -1,9 +1,11 @@
 // The one way to steer: a bundle and a policy (or raw vectors) applied to a context for the
-// duration of a call, or until a handle is disposed. The CLI, the evaluation, the likelihood check
+// duration of a call, or until a handle is disposed; or, per sequence, to one request among others
+// in a shared batch for the duration of its answer. The CLI, the evaluation, the likelihood check
 // and the server all come through here, so every caller gets the bundle/model check and no caller
 // can leave steering behind on a context.
 import type { Context, SteeringHandle, SteeringPlan, SteeringVector } from "../engine/context.js";
 import type { Model } from "../engine/model.js";
+import type { BatchScheduler, ScheduledEvent, ScheduledRequest } from "../engine/scheduler.js";
 import { checkBundleModel } from "./bundle.js";
 import { checkNeuronModel, neuronSteering, type Suppression, type SuppressMode } from "./neuron-steer.js";
 import type { NeuronSet } from "./neuron-types.js";
@@ -68,4 +70,18 @@ export async function withSteering<T>(ctx: Context, source: SteeringSource, fn: 
   } finally {
     s.release();
   }
+}
+
+/**
+ * steer() for one sequence of a shared batch: the request waits for a sequence of the scheduler,
+ * and its steering applies to that sequence's rows only, from its first token until it ends (or is
+ * aborted, or its reader stops); its neighbours decode unsteered by it.
+ */
+export async function* steerSequence(
+  scheduler: BatchScheduler,
+  source: SteeringSource,
+  req: Omit<ScheduledRequest, "steering">,
+): AsyncGenerator<ScheduledEvent> {
+  const steering = await resolveSteering(scheduler.ctx.model, source);
+  yield* scheduler.run({ ...req, steering });
 }

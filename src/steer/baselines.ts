@@ -12,7 +12,7 @@ import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
 import type { Site } from "../engine/sites.js";
 import { Rng } from "../util/random.js";
-import { categoryGeometry, chooseLayer, cohensD, LAYER_RULE } from "./build.js";
+import { categoryGeometry, chooseLayer, cohensD, layerRule } from "./build.js";
 import { TOOL_VERSION } from "./bundle.js";
 import { type Activations, activationRow, collectActivations, layersToRead } from "./collect.js";
 import { SteerError } from "./errors.js";
@@ -130,7 +130,7 @@ async function assemble(
     meanNorm,
     cosine: cosineByLayer,
     data: opts.data ?? [],
-    layerRule: `${method}: ${LAYER_RULE.replace("safe vs the category's unsafe", method === "caa" ? "safe vs unsafe answers of held-out pairs" : "harmful vs harmless held-out prompts")}`,
+    layerRule: `${method}: ${layerRule(undefined, method === "caa" ? "safe vs unsafe answers of held-out pairs" : "harmful vs harmless held-out prompts")}`,
     recommendedStrength,
     toolVersion: TOOL_VERSION,
     created: new Date().toISOString(),

@@ -2,14 +2,15 @@
 // compute pruned difference-of-means vectors at every candidate layer, measure held-out
 // separability, pick a layer per category.
 
-import type { Dataset } from "../data/example.js";
+import type { Dataset, Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
+import type { Model } from "../engine/model.js";
 import type { Site } from "../engine/sites.js";
 import { Rng } from "../util/random.js";
 import { TOOL_VERSION } from "./bundle.js";
 import { type Activations, activationRow, collectActivations, layersToRead } from "./collect.js";
 import { SteerError } from "./errors.js";
-import { type ExampleReadOptions, groupExamples } from "./examples.js";
+import { type CategorySplits, type ExampleReadOptions, groupExamples, splitsOf } from "./examples.js";
 import { auroc, cosine, dot, meanAndSd, meanOf, norm, prunedDifference, quantile } from "./math.js";
 import { renderExample, usesChat } from "./render.js";
 import type { Bundle, CategoryEntry, LayerDiagnostics } from "./types.js";
@@ -26,8 +27,18 @@ export interface BuildOptions extends ExampleReadOptions {
 
 export { FEW_EXAMPLES, fewExampleWarnings } from "./examples.js";
 
-export const LAYER_RULE =
-  "auto: among candidate layers (all but the first and last when the model has more than 2), the highest held-out AUROC of the projection onto the vector (safe vs the category's unsafe); ties within 0.005 go to the larger held-out margin (Cohen's d)";
+/** How the layer is picked among the candidates, for a projection that compares `sides`. */
+const pickRule = (sides: string) =>
+  `the highest held-out AUROC of the projection onto the vector (${sides}); ties within 0.005 go to the larger held-out margin (Cohen's d)`;
+
+/** The layer rule a bundle records: chosen among every layer but the ends ("auto") or among the listed ones. */
+export function layerRule(listed?: number[], sides = "safe vs the category's unsafe"): string {
+  return listed
+    ? `listed: ${listed.join(",")}; among the listed layers, ${pickRule(sides)}`
+    : `auto: among candidate layers (all but the first and last when the model has more than 2), ${pickRule(sides)}`;
+}
+
+export const LAYER_RULE = layerRule();
 
 /** The layer LAYER_RULE picks from per-layer held-out diagnostics. */
 export function chooseLayer(layers: number[], nLayer: number, diagnostics: Record<number, LayerDiagnostics>): number {
@@ -73,27 +84,26 @@ export function cohensD(a: number[], b: number[]): number | null {
   return sd > 0 ? (sa.mean - sb.mean) / sd : null;
 }
 
-export async function buildBundle(
-  ctx: Context,
-  datasets: Dataset[],
-  safeSet: Dataset | undefined,
-  opts: BuildOptions = {},
-): Promise<Bundle> {
-  const model = ctx.model;
-  const { nLayer } = model.info;
-  const site = opts.site ?? "resid_post";
-  const reduce = opts.reduce ?? "mean";
+/** The build's settings with their defaults, checked. */
+function buildSettings(model: Model, opts: BuildOptions) {
   const prune = opts.prune ?? 0.5;
   const heldOut = opts.heldOut ?? 0.2;
-  const rng = new Rng(opts.seed ?? 1);
-  const chat = usesChat(model, opts.chat ?? "auto");
   if (prune !== "off" && !(prune > 0 && prune <= 1))
     throw new SteerError("bad_argument", `prune must be a kept fraction in (0, 1] or "off", got ${prune}.`);
   if (!(heldOut >= 0 && heldOut < 1)) throw new SteerError("bad_argument", `held-out share must be in [0, 1), got ${heldOut}.`);
+  const chat = usesChat(model, opts.chat ?? "auto");
+  return { site: opts.site ?? "resid_post", reduce: opts.reduce ?? "mean", prune, heldOut, chat };
+}
 
-  const { cats, all, index, ownSafe } = groupExamples(datasets, safeSet, { ...opts, heldOut }, rng);
-  const layers = layersToRead(ctx, opts.layers);
-  const texts = all.map((e) => renderExample(model, e, chat));
+/** Every example's activations at the layers read (each example rendered as the model sees it). */
+async function readExamples(
+  ctx: Context,
+  all: Example[],
+  layers: number[],
+  settings: ReturnType<typeof buildSettings>,
+  opts: BuildOptions,
+): Promise<Activations> {
+  const texts = all.map((e) => renderExample(ctx.model, e, settings.chat));
   for (const [i, t] of texts.entries()) {
     if (t.length > ctx.nCtx)
       throw new SteerError(
@@ -101,47 +111,59 @@ export async function buildBundle(
         `example ${all[i]?.source} has ${t.length} tokens, more than the context (${ctx.nCtx}); use a larger --ctx.`,
       );
   }
-  const acts: Activations = await collectActivations(ctx, texts, {
-    site,
-    layers,
-    reduce,
-    signal: opts.signal,
-    onProgress: opts.onProgress,
-  });
+  const { site, reduce } = settings;
+  const acts = await collectActivations(ctx, texts, { site, layers, reduce, signal: opts.signal, onProgress: opts.onProgress });
   // stopped during the last batch: the activations are complete, but the user asked for nothing
   if (opts.signal?.aborted) throw new SteerError("aborted", `stopped after all ${texts.length} texts were read; nothing was written.`);
+  return acts;
+}
 
+/**
+ * One category's vector at every layer (the pruned difference of its unsafe training rows from the
+ * mean of its safe ones), each layer's held-out diagnostics, and the layer LAYER_RULE picks.
+ */
+function categoryEntry(acts: Activations, sp: CategorySplits, layers: number[], nLayer: number, prune: number | "off"): CategoryEntry {
   const rows = (idx: number[], l: number) => idx.map((i) => activationRow(acts, l, i));
-  const meanNorm: Record<number, number> = {};
-  for (const l of layers) meanNorm[l] = all.reduce((s, _, i) => s + norm(activationRow(acts, l, i)), 0) / all.length;
-
-  const categories = new Map<string, CategoryEntry>();
-  for (const c of cats) {
-    const u = index.get(`unsafe:${c}`) as { train: number[]; test: number[] };
-    const safeKey = ownSafe.has(c) ? `safe:${c}` : "safe:";
-    const s = index.get(safeKey) as { train: number[]; test: number[] };
-    const vectors = new Map<number, Float32Array>();
-    const diagnostics: Record<number, LayerDiagnostics> = {};
-    for (const l of layers) {
-      const safeMean = meanOf(rows(s.train, l), acts.width);
-      const p = prunedDifference(safeMean, rows(u.train, l), prune);
-      vectors.set(l, p.vector);
-      const projS = rows(s.test, l).map((r) => dot(r, p.vector));
-      const projU = rows(u.test, l).map((r) => dot(r, p.vector));
-      const a = auroc(projS, projU);
-      diagnostics[l] = { norm: norm(p.vector), auroc: Number.isNaN(a) ? null : a, margin: cohensD(projS, projU), kept: p.kept.length };
-    }
-    const chosen = chooseLayer(layers, nLayer, diagnostics);
-    categories.set(c, {
-      steerLayers: [chosen],
-      vectors,
-      diagnostics,
-      nUnsafe: u.train.length + u.test.length,
-      nSafe: s.train.length + s.test.length,
-      safeSource: ownSafe.has(c) ? "category" : "generic",
-    });
+  const { unsafe: u, safe: s } = sp;
+  const vectors = new Map<number, Float32Array>();
+  const diagnostics: Record<number, LayerDiagnostics> = {};
+  for (const l of layers) {
+    const safeMean = meanOf(rows(s.train, l), acts.width);
+    const p = prunedDifference(safeMean, rows(u.train, l), prune);
+    vectors.set(l, p.vector);
+    const projS = rows(s.test, l).map((r) => dot(r, p.vector));
+    const projU = rows(u.test, l).map((r) => dot(r, p.vector));
+    const a = auroc(projS, projU);
+    diagnostics[l] = { norm: norm(p.vector), auroc: Number.isNaN(a) ? null : a, margin: cohensD(projS, projU), kept: p.kept.length };
   }
-  const { cosineByLayer, recommendedStrength } = categoryGeometry(cats, categories, layers, meanNorm);
+  return {
+    steerLayers: [chooseLayer(layers, nLayer, diagnostics)],
+    vectors,
+    diagnostics,
+    nUnsafe: u.train.length + u.test.length,
+    nSafe: s.train.length + s.test.length,
+    safeSource: sp.safeSource,
+  };
+}
+
+/** Per-category steering vectors from labelled examples: the bundle `steer()` applies. */
+export async function buildBundle(
+  ctx: Context,
+  datasets: Dataset[],
+  safeSet: Dataset | undefined,
+  opts: BuildOptions = {},
+): Promise<Bundle> {
+  const model = ctx.model;
+  const settings = buildSettings(model, opts);
+  const { site, reduce, prune, heldOut, chat } = settings;
+  const g = groupExamples(datasets, safeSet, { ...opts, heldOut }, new Rng(opts.seed ?? 1));
+  const layers = layersToRead(ctx, opts.layers);
+  const acts = await readExamples(ctx, g.all, layers, settings, opts);
+
+  const meanNorm: Record<number, number> = {};
+  for (const l of layers) meanNorm[l] = g.all.reduce((sum, _, i) => sum + norm(activationRow(acts, l, i)), 0) / g.all.length;
+  const categories = new Map(g.cats.map((c) => [c, categoryEntry(acts, splitsOf(g, c), layers, model.info.nLayer, prune)]));
+  const { cosineByLayer, recommendedStrength } = categoryGeometry(g.cats, categories, layers, meanNorm);
   const fp = await model.fingerprint();
   return {
     model: { ...fp, name: model.info.name, fileType: model.info.fileType },
@@ -159,10 +181,7 @@ export async function buildBundle(
       sha256: d.sha256,
       examples: d.examples.length,
     })),
-    layerRule:
-      opts.layers === undefined || opts.layers === "auto"
-        ? LAYER_RULE
-        : `listed: ${layers.join(",")}; ${LAYER_RULE.replace("auto: among candidate layers (all but the first and last when the model has more than 2)", "among the listed layers")}`,
+    layerRule: opts.layers === undefined || opts.layers === "auto" ? LAYER_RULE : layerRule(layers),
     recommendedStrength,
     toolVersion: TOOL_VERSION,
     created: new Date().toISOString(),

@@ -2,6 +2,8 @@ import { SafeSteerError } from "../errors.js";
 
 export type SteerErrorCode =
   | "bad_policy"
+  /** A neuron suppression the neuron file cannot apply (unknown category, bad s). */
+  | "bad_suppress"
   | "unknown_category"
   | "wrong_model"
   | "bad_bundle"

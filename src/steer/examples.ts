@@ -85,6 +85,21 @@ export interface GroupedExamples {
 /** The key of a category's safe group: its own safe examples, else the generic ones. */
 export const safeKeyOf = (g: Pick<GroupedExamples, "ownSafe">, c: string) => (g.ownSafe.has(c) ? `safe:${c}` : "safe:");
 
+/** A category's two groups (its unsafe examples, and the safe ones it is compared with) and where the safe ones come from. */
+export interface CategorySplits {
+  unsafe: GroupIndex;
+  safe: GroupIndex;
+  safeSource: "category" | "generic";
+}
+
+/** The groups of one of g.cats. */
+export function splitsOf(g: GroupedExamples, c: string): CategorySplits {
+  const unsafe = g.index.get(`unsafe:${c}`);
+  const safe = g.index.get(safeKeyOf(g, c));
+  if (!unsafe || !safe) throw new Error(`internal: no example groups for category ${c}`);
+  return { unsafe, safe, safeSource: g.ownSafe.has(c) ? "category" : "generic" };
+}
+
 /** Groups, samples and splits the examples; warns about categories with too few. */
 export function groupExamples(datasets: Dataset[], safeSet: Dataset | undefined, opts: GroupOptions, rng: Rng): GroupedExamples {
   const heldOut = opts.heldOut;

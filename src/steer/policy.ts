@@ -135,3 +135,8 @@ export function bundlePolicy(b: Bundle): Policy {
 export function policyOption(spec: string, b: Bundle): Policy {
   return spec === "all" ? bundlePolicy(b) : parsePolicy(spec);
 }
+
+/** A --steer option where "none" is allowed too (the server's default: steer nothing unless a request asks). */
+export function policySpec(spec: string): Policy | "all" | "none" {
+  return spec === "all" || spec === "none" ? spec : parsePolicy(spec);
+}

@@ -32,7 +32,5 @@ export function renderExample(model: Model, ex: Pick<Example, "prompt" | "respon
     { role: "user", content: ex.prompt },
   ];
   if (ex.response) messages.push({ role: "assistant", content: ex.response });
-  const text = model.applyChatTemplate(messages, { addAssistant: !ex.response });
-  // templates write BOS themselves when they want it
-  return model.tokenize(text, { addSpecial: false, parseSpecial: true });
+  return model.tokenizeChat(messages, { addAssistant: !ex.response });
 }

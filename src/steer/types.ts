@@ -43,6 +43,32 @@ export interface Detection {
 export type FireMode = "all" | "top";
 export const FIRE_MODES: readonly FireMode[] = ["all", "top"];
 
+/**
+ * How a policy applies to one prompt: not at all, whole, only the prompt's own (known) category, or
+ * only the categories the bundle's detector finds in it.
+ */
+export type SteeringMode = "none" | "policy" | "known" | "conditional";
+export const STEERING_MODES: readonly SteeringMode[] = ["none", "policy", "known", "conditional"];
+
+/** What was decided for one prompt (steer/decide.ts): the server reports it, the CLI prints it, the evaluation records it. */
+export interface SteeringDecision {
+  /** The bundle's name (the server's loaded bundles), null when none steers. */
+  bundle: string | null;
+  mode: SteeringMode;
+  /**
+   * Conditional mode: the detector's score per category, as the margin above that category's
+   * threshold in benign prompts' standard deviations (a category fires when its score is above 0),
+   * and the categories that fired, most confident first.
+   */
+  scores?: Record<string, number>;
+  fired?: string[];
+  /** What was steered: one entry per category and layer, at the policy's strength. */
+  steered: Array<{ category: string; layer: number; strength: number }>;
+  /** Category neurons suppressed: the neuron file, and per category its s and unit count. */
+  neurons?: string;
+  suppressed?: Array<{ category: string; strength: number; units: number }>;
+}
+
 export interface LayerDiagnostics {
   /** ||w|| */
   norm: number;

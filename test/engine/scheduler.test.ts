@@ -111,13 +111,12 @@ describe("per-sequence steering in one batch (organism)", () => {
       let text = "";
       let done: Extract<ContinuationEvent, { type: "done" }> | undefined;
       for await (const e of sched.run({
-        seq: i,
         prompt: prompts[i] as number[],
         options: { ...opts, seed: 10 + i },
         steering: steering[i] as SteeringVector[],
       })) {
         if (e.type === "token") text += e.text;
-        else done = e;
+        else if (e.type === "done") done = e;
       }
       assert.equal(text, done?.text, "the streamed text is the final text");
       return text;
@@ -132,7 +131,6 @@ describe("per-sequence steering in one batch (organism)", () => {
       const ac = new AbortController();
       let n = 0;
       for await (const e of sched.run({
-        seq: 1,
         prompt: prompts[1] as number[],
         options: { ...opts, maxTokens: 200, seed: 1 },
         steering: [],
@@ -143,6 +141,52 @@ describe("per-sequence steering in one batch (organism)", () => {
       }
       assert.equal(sched.active, 0);
       assert.deepEqual(await Promise.all([collect(1, 0)]), [want[1]], "the freed sequence serves the next request exactly");
+    } finally {
+      ctx.dispose();
+    }
+  });
+
+  it("the scheduler owns its sequences: requests past them wait first come first served, and an aborted one leaves the queue", async () => {
+    const opts = { maxTokens: 12, temperature: 0, topP: 1, topK: 0, minP: 0, stop: [] };
+    const ctx = new Context(model, { nCtx: 2 * 256, nSeq: 2 });
+    const sched = new BatchScheduler(ctx);
+    const started: number[] = [];
+    const seqs: number[] = [];
+    const ac = new AbortController();
+    const ask = async (i: number, signal?: AbortSignal) => {
+      let text = "";
+      for await (const e of sched.run({ prompt: prompts[i % 3] as number[], options: { ...opts, seed: i }, steering: [], signal })) {
+        if (e.type === "start") {
+          started.push(i);
+          seqs.push(e.seq);
+        } else if (e.type === "token") text += e.text;
+      }
+      return text;
+    };
+    try {
+      const runs = [ask(0), ask(1), ask(2), ask(3, ac.signal), ask(4)];
+      await new Promise((r) => setImmediate(r));
+      assert.equal(sched.active, 2, "both sequences are held");
+      assert.equal(sched.waiting, 3, "the other three wait");
+      ac.abort();
+      await assert.rejects(runs[3] as Promise<string>, (e: Error & { code?: string }) => e.code === "aborted");
+      assert.equal(sched.waiting, 2, "the aborted request left the queue");
+      const texts = await Promise.all([runs[0], runs[1], runs[2], runs[4]]);
+      assert.deepEqual(started, [0, 1, 2, 4], "served in the order they came");
+      assert.ok(
+        seqs.every((s) => s === 0 || s === 1),
+        `only the context's two sequences are used: ${seqs}`,
+      );
+      assert.equal(sched.active, 0);
+      assert.equal(sched.waiting, 0);
+      // a request that waited gets the answer it gets with the sequence to itself
+      assert.equal(texts[2], await ask(2));
+      assert.ok((texts[2] as string).length > 0);
+      await assert.rejects(
+        ask(0, AbortSignal.abort()),
+        (e: Error & { code?: string }) => e.code === "aborted",
+        "an already aborted request never gets a sequence",
+      );
     } finally {
       ctx.dispose();
     }
@@ -166,7 +210,6 @@ describe("per-sequence steering in one batch (organism)", () => {
     const collect = async (i: number) => {
       let text = "";
       for await (const e of sched.run({
-        seq: i,
         prompt: prompts[i] as number[],
         options: { ...opts, seed: 20 + i },
         steering: steeringOf(),

@@ -139,7 +139,10 @@ describe("the README's examples, as written", () => {
 
   it("library: the README shows examples/library.mjs verbatim, and its steered answer differs from the unsteered one", async () => {
     const file = join(ROOT, "examples", "library.mjs");
-    const code = block("library example", (b) => b.lang === "js" && b.code.includes('from "safesteer"'));
+    const code = block(
+      "library example",
+      (b) => b.lang === "js" && b.code.includes('from "safesteer"') && !b.code.includes("serve(") && !b.code.includes("loadEngine("),
+    );
     assert.equal(code, readFileSync(file, "utf8"), "the README's library example is examples/library.mjs");
     const dir = mkdtempSync(join(tmpdir(), "safesteer-library-example-"));
     try {
@@ -148,6 +151,44 @@ describe("the README's examples, as written", () => {
       const line = (name: string) => new RegExp(`^${name}: *(.*)$`, "m").exec(stdout)?.[1] ?? "";
       assert.ok(line("unsteered") && line("steered"), stdout);
       assert.notEqual(line("steered"), line("unsteered"), `the library example's steering changes nothing: ${stdout}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("loadEngine: the README's engine example prints the backend, llama.cpp's version and an answer, and llama.cpp stays quiet", async () => {
+    const code = block("loadEngine example", (b) => b.lang === "js" && b.code.includes("loadEngine("));
+    // inside this package (test-output/), so that `safesteer` resolves to it as it does in a user's project
+    const file = join(OUT, "engine.mjs");
+    writeFileSync(file, code);
+    const { stdout, stderr } = await exec(process.execPath, [file], { cwd: OUT, timeout: 120_000 });
+    assert.match(stdout, /^cpu llama\.cpp 0\.4\.0\S*: .*\w.*\n$/, stdout);
+    assert.equal(stderr, "", 'log: "quiet" lets no llama.cpp line through');
+    // the same greedy answer as the CLI gives for the same chat prompt
+    const cli = await bash('node bin/safesteer.js generate --chat -p "How do I bake a cake?" -n 32 -t 0');
+    assert.equal(stdout.slice(stdout.indexOf(": ") + 2).trim(), cli.trim());
+  });
+
+  it("serve() from the library: the README's example answers over HTTP, logs the request and closes (the process exits)", async () => {
+    const code = block("serve() example", (b) => b.lang === "js" && b.code.includes('from "safesteer"') && b.code.includes("serve("));
+    // inside this package (test-output/), so that `safesteer` resolves to it as it does in a user's project
+    const file = join(OUT, "serve.mjs");
+    writeFileSync(file, code);
+    const { SAFESTEER_API_KEY: _, ...env } = process.env;
+    const dir = mkdtempSync(join(tmpdir(), "safesteer-serve-example-"));
+    try {
+      // a server left open would keep the process alive past the timeout: exiting is the close() check
+      const { stdout, stderr } = await exec(process.execPath, [file], { cwd: dir, env, timeout: 120_000 });
+      assert.ok(stdout.trim().length > 0, `no answer printed: ${stdout} ${stderr}`);
+      const lines = stderr
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l));
+      const served = lines.filter((l) => l.route === "/v1/chat/completions");
+      assert.equal(served.length, 1, stderr);
+      assert.equal(served[0].status, 200);
+      assert.equal(served[0].seed, 1);
+      assert.ok(served[0].completion_tokens > 0 && served[0].completion_tokens <= 32, JSON.stringify(served[0]));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

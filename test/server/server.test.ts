@@ -509,6 +509,13 @@ describe("safesteer serve: one slot", () => {
       const queued = new AbortController();
       const gone = post2(`${s.url}/v1/chat/completions`, chat(HIT, 1, undefined, 8), queued.signal);
       await until(() => s.app.safesteer.inFlight === 2, 2000, "the second request to queue");
+      // the queue depth gauge counts the request the scheduler holds back (after its prompt is tokenized)
+      let depth = "";
+      for (let i = 0; i < 400 && depth !== "1"; i++) {
+        depth = /safesteer_queue_depth (\d+)/.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1] ?? "";
+        if (depth !== "1") await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(depth, "1", "one request waiting for the one slot");
       queued.abort();
       await assert.rejects(gone);
       await until(() => s.app.safesteer.inFlight === 1, 2000, "the queued request to leave");

@@ -60,14 +60,21 @@ interface EvalCliOptions extends ModelOpts, DataOpts, NeuronCliOptions {
 }
 
 export function evalCommand(program: Command): void {
-  withNeuronOptions(
-    withDataOptions(
-      withModelOptions(
-        program.command("eval").description("answer prompts unsteered and steered with the same seeds, judge, and summarise"),
-        true,
+  withEvalOptions(
+    withNeuronOptions(
+      withDataOptions(
+        withModelOptions(
+          program.command("eval").description("answer prompts unsteered and steered with the same seeds, judge, and summarise"),
+          true,
+        ),
       ),
     ),
-  )
+  ).action(runEvalCommand);
+}
+
+/** eval's own options: data, steering and its mode, baselines and sweeps, sampling, output. */
+function withEvalOptions(cmd: Command): Command {
+  return cmd
     .requiredOption("--data <files...>", "prompt files (any supported format)")
     .option("--bundle <file>", "SafeSteer bundle")
     .option("--steer <policy>", "category=strength,... (or 'all': every category at its recommended strength)")
@@ -107,33 +114,38 @@ export function evalCommand(program: Command): void {
       "data the vector baselines are built from (CAA: prompts with a safe and an unsafe response; refusal direction: harmful and harmless prompts)",
     )
     .option("--resume", "continue the run saved in the output file")
-    .requiredOption("-o, --output <results.json>", "results file (written atomically after every batch)")
-    .action(async (o: EvalCliOptions) => {
-      checkOutputPath(o.output);
-      // two runs on one -o would each rewrite it after every batch, and one run's results would be lost
-      const lock = lockOutput(o.output);
-      try {
-        if (o.tunedBundle) checkOutputPath(o.tunedBundle, "--tuned-bundle");
-        const examples = o.data.flatMap((p) => loadData(p, o).examples);
-        const items = samplePerGroup(toEvalItems(examples), o.perGroup, o.seed);
-        // 0 prompts would write a "complete" file of 0% rates: a result that means nothing
-        if (items.length === 0)
-          throw new SafeSteerError("usage", `no prompts to evaluate in ${o.data.join(", ")}: give --data files with at least one prompt.`);
-        const model = loadModel(o);
-        const ctx = new Context(model, { nCtx: o.ctx ?? 4096, nSeq: o.batch });
-        const { signal, dispose } = interruptSignal();
-        try {
-          await evaluate(o, items, model, ctx, signal);
-        } finally {
-          dispose();
-          ctx.dispose();
-          model.dispose();
-        }
-      } finally {
-        lock.release();
-      }
-    });
+    .requiredOption("-o, --output <results.json>", "results file (written atomically after every batch)");
 }
+
+/** Holds the output file, reads the prompts, loads the model, and evaluates; Ctrl-C stops it with the answers so far saved. */
+async function runEvalCommand(o: EvalCliOptions): Promise<void> {
+  checkOutputPath(o.output);
+  // two runs on one -o would each rewrite it after every batch, and one run's results would be lost
+  const lock = lockOutput(o.output);
+  try {
+    if (o.tunedBundle) checkOutputPath(o.tunedBundle, "--tuned-bundle");
+    const examples = o.data.flatMap((p) => loadData(p, o).examples);
+    const items = samplePerGroup(toEvalItems(examples), o.perGroup, o.seed);
+    // 0 prompts would write a "complete" file of 0% rates: a result that means nothing
+    if (items.length === 0)
+      throw new SafeSteerError("usage", `no prompts to evaluate in ${o.data.join(", ")}: give --data files with at least one prompt.`);
+    const model = loadModel(o);
+    const ctx = new Context(model, { nCtx: o.ctx ?? 4096, nSeq: o.batch });
+    const { signal, dispose } = interruptSignal();
+    try {
+      await evaluate(o, items, model, ctx, signal);
+    } finally {
+      dispose();
+      ctx.dispose();
+      model.dispose();
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/** A set of vectors a sweep tunes: the bundle's (vectors undefined) or a baseline's. */
+type Swept = { vectors?: string; bundle: Bundle };
 
 /** The conditions (unsteered, steered, sweeps, baselines), a resume check, the run, its tables and files. */
 async function evaluate(o: EvalCliOptions, items: EvalItem[], model: Model, ctx: Context, signal: AbortSignal): Promise<void> {
@@ -150,37 +162,9 @@ async function evaluate(o: EvalCliOptions, items: EvalItem[], model: Model, ctx:
       "usage",
       "--baseline detect-refuse needs a bundle with a detector (--bundle; calibrate one with safesteer detector).",
     );
-  const policy = o.steer && bundle ? policyOption(o.steer, bundle) : undefined;
-  const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }];
-  if (policy)
-    conditions.push({
-      name: "steered",
-      mode: o.mode,
-      policy,
-      raw: o.rawStrength,
-      ...(o.mode === "conditional" ? { fire: o.fire } : {}),
-    });
-  // --neurons: the steered condition also suppresses the units (per --mode, as the policy); alone, a condition of its own
+  const swept: Swept[] = [...(bundle ? [{ bundle }] : []), ...Object.entries(vectorSets).map(([vectors, b]) => ({ vectors, bundle: b }))];
   const neurons = neuronSuppression(o);
-  const steered = conditions.find((c) => c.name === "steered");
-  const sup = neurons.suppress ? { suppress: neurons.suppress, suppressMode: o.suppressMode } : undefined;
-  if (sup && steered) Object.assign(steered, sup);
-  else if (sup) conditions.push({ name: "suppressed", mode: o.mode, ...(o.mode === "conditional" ? { fire: o.fire } : {}), ...sup });
-  conditions.push(
-    ...baselineConditions(specs, { mode: o.mode, fire: o.fire, raw: o.rawStrength, categories: policy && Object.keys(policy), vectorSets }),
-  );
-  const swept: Array<{ vectors?: string; bundle: Bundle }> = [
-    ...(bundle ? [{ bundle }] : []),
-    ...Object.entries(vectorSets).map(([vectors, b]) => ({ vectors, bundle: b })),
-  ];
-  if (o.sweep) {
-    const s = parseSweep(o.sweep);
-    for (const { vectors, bundle: b } of swept) {
-      const cats = (policy ? Object.keys(policy) : [...b.categories.keys()]).filter((c) => b.categories.has(c));
-      const layers = s.layers ?? [...new Set(cats.flatMap((c) => b.categories.get(c)?.steerLayers ?? []))];
-      conditions.push(...sweepConditions(cats, layers, s.strengths, o.rawStrength, vectors));
-    }
-  }
+  const conditions = evalConditions(o, bundle, specs, vectorSets, swept);
   const resume = o.resume && existsSync(o.output) ? readResume(o, items, conditions) : undefined;
   const judge = makeJudge(o.judge, { toy: toyJudge });
   const bar = progressBar("evaluating");
@@ -217,27 +201,61 @@ async function evaluate(o: EvalCliOptions, items: EvalItem[], model: Model, ctx:
       process.stderr.write(
         `warning: steering changed none of the ${c.steered} steered answers in "${c.condition}": the strength is 0 or the vector never reaches the model (check the layer and site).\n`,
       );
-    if (o.sweep) {
-      // per category and set of vectors: the least unsafe setting within the refusal, relevance and quality budgets
-      const choices = swept.flatMap(({ vectors }) => selectPerCategory(results, "unsteered", DEFAULT_BUDGET, vectors));
-      process.stdout.write(`\n${choicesTable(choices).join("\n")}\n`);
-      save({ ...results, selection: choices, budget: DEFAULT_BUDGET });
-      if (o.tunedBundle)
-        for (const { vectors, bundle: b } of swept) {
-          const file = vectors ? o.tunedBundle.replace(/(\.gguf)?$/, `.${vectors}.gguf`) : o.tunedBundle;
-          writeBundle(
-            file,
-            applyChoices(
-              b,
-              choices.filter((c) => c.vectors === vectors),
-            ),
-          );
-          process.stderr.write(`wrote ${file}${vectors ? ` (use it with --baseline ${vectors}:${file})` : ""}\n`);
-        }
-    }
+    if (o.sweep) writeChoices(o, results, swept, save);
   } finally {
     bar.stop();
     judge.dispose?.();
+  }
+}
+
+/** Unsteered, steered (--steer, as --mode says), suppressed (--neurons alone), the baselines, and one condition per sweep setting. */
+function evalConditions(
+  o: EvalCliOptions,
+  bundle: Bundle | undefined,
+  specs: BaselineSpec[],
+  vectorSets: Record<string, Bundle>,
+  swept: Swept[],
+): ConditionSpec[] {
+  const policy = o.steer && bundle ? policyOption(o.steer, bundle) : undefined;
+  const fire = o.mode === "conditional" ? { fire: o.fire } : {};
+  const conditions: ConditionSpec[] = [{ name: "unsteered", mode: "none" }];
+  if (policy) conditions.push({ name: "steered", mode: o.mode, policy, raw: o.rawStrength, ...fire });
+  // --neurons: the steered condition also suppresses the units (per --mode, as the policy); alone, a condition of its own
+  const neurons = neuronSuppression(o);
+  const steered = conditions.find((c) => c.name === "steered");
+  const sup = neurons.suppress ? { suppress: neurons.suppress, suppressMode: o.suppressMode } : undefined;
+  if (sup && steered) Object.assign(steered, sup);
+  else if (sup) conditions.push({ name: "suppressed", mode: o.mode, ...fire, ...sup });
+  conditions.push(
+    ...baselineConditions(specs, { mode: o.mode, fire: o.fire, raw: o.rawStrength, categories: policy && Object.keys(policy), vectorSets }),
+  );
+  if (o.sweep) {
+    const s = parseSweep(o.sweep);
+    for (const { vectors, bundle: b } of swept) {
+      const cats = (policy ? Object.keys(policy) : [...b.categories.keys()]).filter((c) => b.categories.has(c));
+      const layers = s.layers ?? [...new Set(cats.flatMap((c) => b.categories.get(c)?.steerLayers ?? []))];
+      conditions.push(...sweepConditions(cats, layers, s.strengths, o.rawStrength, vectors));
+    }
+  }
+  return conditions;
+}
+
+/** After a sweep: per category and set of vectors, the least unsafe setting within the budgets, printed, saved, and written as tuned bundles. */
+function writeChoices(o: EvalCliOptions, results: EvalResults, swept: Swept[], save: (r: EvalResults) => void): void {
+  const choices = swept.flatMap(({ vectors }) => selectPerCategory(results, "unsteered", DEFAULT_BUDGET, vectors));
+  process.stdout.write(`\n${choicesTable(choices).join("\n")}\n`);
+  save({ ...results, selection: choices, budget: DEFAULT_BUDGET });
+  if (!o.tunedBundle) return;
+  for (const { vectors, bundle: b } of swept) {
+    const file = vectors ? o.tunedBundle.replace(/(\.gguf)?$/, `.${vectors}.gguf`) : o.tunedBundle;
+    writeBundle(
+      file,
+      applyChoices(
+        b,
+        choices.filter((c) => c.vectors === vectors),
+      ),
+    );
+    process.stderr.write(`wrote ${file}${vectors ? ` (use it with --baseline ${vectors}:${file})` : ""}\n`);
   }
 }
 

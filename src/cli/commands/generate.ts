@@ -1,13 +1,15 @@
 import { type Command, Option } from "commander";
-import { Context, needsHooks } from "../../engine/context.js";
+import { Context, needsHooks, type SteeringVector } from "../../engine/context.js";
 import { type GenerateOptions, generate, generateStream } from "../../engine/generate.js";
+import type { Model } from "../../engine/model.js";
 import { SafeSteerError } from "../../errors.js";
-import { resolveSteering, type SteeringSource, steer } from "../../steer/apply.js";
+import { steer } from "../../steer/apply.js";
 import { readBundle } from "../../steer/bundle.js";
-import { conditionalPolicy, detect } from "../../steer/detect.js";
+import { checkSteeringModel, type PlannedSteering, planSteering, steeredPolicy } from "../../steer/decide.js";
+import { detect } from "../../steer/detect.js";
 import { policyOption } from "../../steer/policy.js";
 import { renderExample } from "../../steer/render.js";
-import { type Bundle, type Detection, FIRE_MODES, type FireMode, type Policy } from "../../steer/types.js";
+import { type Bundle, type Detector, FIRE_MODES, type FireMode } from "../../steer/types.js";
 import { type NeuronCliOptions, neuronSuppression, withNeuronOptions } from "../neuron-options.js";
 import { int, loadModel, type ModelOpts, nonNegativeInt, num, positiveInt, withModelOptions } from "../options.js";
 import { interruptSignal } from "../progress.js";
@@ -57,26 +59,82 @@ function sideBySide(left: string, right: string, width: number): string {
   return Array.from({ length: Math.max(a.length, b.length) }, (_, i) => `${(a[i] ?? "").padEnd(col)} | ${b[i] ?? ""}`).join("\n");
 }
 
-/**
- * With --conditional, the part of the policy the bundle's detector finds in the prompt; what fired and what is steered is reported on stderr (the audit trail).
- */
-async function steeredPolicy(
-  ctx: Context,
-  bundle: Bundle,
-  policy: Policy,
-  o: GenerateCliOptions,
-): Promise<{ chosen: Policy; detection: Detection }> {
-  if (!bundle.detector)
+/** The steering --bundle/--steer/--conditional and --neurons/--suppress ask for, checked against the model before any work. */
+async function generatePlan(model: Model, o: GenerateCliOptions): Promise<{ plan: PlannedSteering; bundle?: Bundle }> {
+  const bundle = o.bundle ? readBundle(o.bundle) : undefined;
+  const n = neuronSuppression(o);
+  const neurons = n.neurons && n.suppress ? { set: n.neurons, suppress: n.suppress, mode: n.suppressMode } : undefined;
+  await checkSteeringModel(model, { bundle, neurons: neurons?.set, force: o.force });
+  if (o.conditional && !bundle?.detector)
     throw new SafeSteerError("usage", "--conditional needs a bundle with a detector: calibrate one first (safesteer detector).");
-  const [detection] = await detect(ctx, bundle.detector, [o.prompt], Boolean(o.chat));
-  const d = detection as Detection;
-  const chosen = conditionalPolicy(policy, d, o.fire);
-  const fired = d.fired.map((c) => `${c} (${(d.scores[c] as number).toFixed(2)})`).join(", ");
-  const steer = Object.entries(chosen)
+  const plan = planSteering(bundle, {
+    policy: bundle ? policyOption(o.steer as string, bundle) : "none",
+    mode: o.conditional ? "conditional" : "policy",
+    fire: o.fire,
+    raw: o.rawStrength,
+    neurons,
+  });
+  return { plan, bundle };
+}
+
+/**
+ * The vectors for the prompt. With --conditional, the part of the policy the bundle's detector
+ * finds in the prompt; what fired and what is steered is reported on stderr (the audit trail).
+ */
+async function decideSteering(
+  ctx: Context,
+  plan: PlannedSteering,
+  bundle: Bundle | undefined,
+  o: GenerateCliOptions,
+): Promise<SteeringVector[]> {
+  if (!plan.needsDetection) return plan.decide().vectors;
+  const [detection] = await detect(ctx, (bundle as Bundle).detector as Detector, [o.prompt], Boolean(o.chat));
+  const { decision, vectors } = plan.decide({ detection });
+  const scores = decision.scores ?? {};
+  const fired = (decision.fired ?? []).map((c) => `${c} (${(scores[c] as number).toFixed(2)})`).join(", ");
+  const steer = Object.entries(steeredPolicy(decision))
     .map(([c, s]) => `${c}=${s}`)
     .join(",");
   process.stderr.write(`detector: ${fired || "nothing fired"}; steering: ${steer || "none"}\n`);
-  return { chosen, detection: d };
+  return vectors;
+}
+
+/** Generates (or compares) on a context of its own, steered as decided. */
+async function runGenerate(model: Model, o: GenerateCliOptions): Promise<void> {
+  const { plan, bundle } = await generatePlan(model, o);
+  // activation hooks cost a little per token: only when the detector reads activations or a
+  // vector is not a native control vector
+  const hooks = plan.needsDetection || plan.decide().vectors.some(needsHooks);
+  const ctx = new Context(model, { nCtx: o.ctx, hooks });
+  const { signal, dispose } = interruptSignal();
+  try {
+    const tokens = renderExample(model, { prompt: o.prompt }, Boolean(o.chat));
+    const gen: GenerateOptions = {
+      maxTokens: o.maxTokens,
+      temperature: o.temperature,
+      topK: o.topK,
+      topP: o.topP,
+      minP: o.minP,
+      seed: o.seed,
+      // a chat answer ends where the template starts a new turn, not only at end-of-generation
+      stop: [...(o.stop ?? []), ...(o.chat && o.turnStop !== false ? model.turnStops() : [])],
+      signal,
+    };
+    const vectors = await decideSteering(ctx, plan, bundle, o);
+    if (o.compare) {
+      const plain = await generate(ctx, tokens, gen);
+      using _steering = await steer(ctx, { vectors });
+      const steered = await generate(ctx, tokens, gen);
+      process.stdout.write(`${sideBySide(plain.text, steered.text, process.stdout.columns ?? 120)}\n`);
+      return;
+    }
+    using _steering = await steer(ctx, { vectors });
+    for await (const e of generateStream(ctx, [tokens], gen)) if (e.type === "token") process.stdout.write(e.text);
+    process.stdout.write("\n");
+  } finally {
+    dispose();
+    ctx.dispose();
+  }
 }
 
 export function generateCommand(program: Command): void {
@@ -114,58 +172,9 @@ export function generateCommand(program: Command): void {
         throw new SafeSteerError("usage", "--compare needs --bundle and --steer, or --neurons and --suppress.");
       if (o.conditional && !o.bundle) throw new SafeSteerError("usage", "--conditional needs --bundle (with a detector) and --steer.");
       const model = loadModel(o);
-      const bundle = o.bundle ? readBundle(o.bundle) : undefined;
-      const full = bundle ? policyOption(o.steer as string, bundle) : {};
-      // activation hooks cost a little per token: only when the detector reads activations or a
-      // vector is not a native control vector. Resolving the policy here also checks the bundle
-      // against the model before any work.
-      const neurons = { ...neuronSuppression(o), forceNeurons: o.force };
-      const vectors = await resolveSteering(
-        model,
-        bundle ? { bundle, policy: full, raw: o.rawStrength, force: o.force, ...neurons } : { vectors: [], ...neurons },
-      );
-      const hooks = Boolean(o.conditional) || vectors.some(needsHooks);
-      const ctx = new Context(model, { nCtx: o.ctx, hooks });
-      const { signal, dispose } = interruptSignal();
       try {
-        const tokens = renderExample(model, { prompt: o.prompt }, Boolean(o.chat));
-        const gen: GenerateOptions = {
-          maxTokens: o.maxTokens,
-          temperature: o.temperature,
-          topK: o.topK,
-          topP: o.topP,
-          minP: o.minP,
-          seed: o.seed,
-          // a chat answer ends where the template starts a new turn, not only at end-of-generation
-          stop: [...(o.stop ?? []), ...(o.chat && o.turnStop !== false ? model.turnStops() : [])],
-          signal,
-        };
-        // the vectors resolved above, unless the detector narrows the policy
-        // conditional: only the categories the detector finds are steered, by vectors and by neurons
-        const cond = bundle && o.conditional ? await steeredPolicy(ctx, bundle, full, o) : undefined;
-        const source: SteeringSource = cond
-          ? {
-              bundle: bundle as Bundle,
-              policy: cond.chosen,
-              raw: o.rawStrength,
-              force: o.force,
-              ...neurons,
-              suppress: neurons.suppress && conditionalPolicy(neurons.suppress, cond.detection, o.fire),
-            }
-          : { vectors };
-        if (o.compare) {
-          const plain = await generate(ctx, tokens, gen);
-          using _steering = await steer(ctx, source);
-          const steered = await generate(ctx, tokens, gen);
-          process.stdout.write(`${sideBySide(plain.text, steered.text, process.stdout.columns ?? 120)}\n`);
-          return;
-        }
-        using _steering = await steer(ctx, source);
-        for await (const e of generateStream(ctx, [tokens], gen)) if (e.type === "token") process.stdout.write(e.text);
-        process.stdout.write("\n");
+        await runGenerate(model, o);
       } finally {
-        dispose();
-        ctx.dispose();
         model.dispose();
       }
     });
