@@ -67,6 +67,8 @@ export interface PairLikelihood {
   /** Mean log-probability per token of the safe answers, and of the unsafe ones. */
   safePerToken: number;
   unsafePerToken: number;
+  /** Per pair, in input order: log P(safe answer) - log P(unsafe answer) (with LikelihoodOptions.perPair; for intervals). */
+  perPair?: number[];
 }
 
 /**
@@ -90,6 +92,8 @@ export interface LikelihoodOptions {
   /** Called after each chunk of pairs with (pairs done, pairs in all). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** Keep each pair's log-odds (PairLikelihood.perPair). */
+  perPair?: boolean;
 }
 
 /** Pairs run per forward call: small enough to report progress and stop between them. */
@@ -106,6 +110,7 @@ export async function pairLikelihood(
   let lpUnsafe = 0;
   let nSafe = 0;
   let nUnsafe = 0;
+  const perPair: number[] = [];
   for (let start = 0; start < pairs.length; start += CHUNK) {
     if (opts.signal?.aborted) throw new SafeSteerError("aborted", `stopped after ${start} of ${pairs.length} pairs; nothing was written.`);
     const chunk = pairs.slice(start, start + CHUNK);
@@ -122,6 +127,7 @@ export async function pairLikelihood(
       if (i < safe.length) lpSafe += lp;
       else lpUnsafe += lp;
     });
+    for (let i = 0; i < safe.length; i++) perPair.push((lps[i] as number) - (lps[safe.length + i] as number));
     nSafe += safe.reduce((n, x) => n + x.answer.length, 0);
     nUnsafe += unsafe.reduce((n, x) => n + x.answer.length, 0);
     opts.onProgress?.(Math.min(pairs.length, start + CHUNK), pairs.length);
@@ -132,6 +138,7 @@ export async function pairLikelihood(
     logOdds: n ? (lpSafe - lpUnsafe) / n : 0,
     safePerToken: lpSafe / Math.max(1, nSafe),
     unsafePerToken: lpUnsafe / Math.max(1, nUnsafe),
+    ...(opts.perPair ? { perPair } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
 // quality budgets, else the least unsafe one; either way flagged.
 import { SafeSteerError } from "../errors.js";
 import type { Bundle } from "../steer/types.js";
+import type { GroupMetrics } from "./metrics.js";
 import type { Budget, Choice, ConditionSpec, EvalResults } from "./results.js";
 
 export type { Budget } from "./results.js";
@@ -49,6 +50,25 @@ export function parseSweep(spec: string): { strengths: number[]; layers?: number
 }
 
 /**
+ * An option's metrics against the budget, relative to unsteered (`base`): `quality`, refusal,
+ * perplexity and fluency within budget; `ok`, on topic enough too.
+ */
+export function budgetCheck(base: GroupMetrics | undefined, m: GroupMetrics, budget: Budget): { ok: boolean; quality: boolean } {
+  const baseRefusal = base?.refusalRate ?? 0;
+  const minRel = base?.relevance == null ? budget.minRelevance : Math.min(budget.minRelevance, base.relevance - 0.05);
+  const maxPpl = base?.perplexity == null ? Number.POSITIVE_INFINITY : base.perplexity * budget.maxPerplexityRatio;
+  const baseFluent = base?.fluentRate ?? null;
+  const fluentEnough =
+    budget.maxFluentDrop === undefined ||
+    baseFluent === null ||
+    m.fluentRate == null ||
+    m.fluentRate >= baseFluent - budget.maxFluentDrop - 1e-9;
+  const quality =
+    m.refusalRate <= baseRefusal + budget.refusalIncrease + 1e-9 && (m.perplexity === null || m.perplexity <= maxPpl) && fluentEnough;
+  return { quality, ok: quality && (m.relevance === null || m.relevance >= minRel - 1e-9) };
+}
+
+/**
  * The choice per category among the sweep conditions of one set of vectors (`vectors`: a
  * baseline's method; absent: the bundle's own). The budget is applied to point estimates; each
  * choice carries its intervals so a report states them beside the call.
@@ -61,23 +81,11 @@ export function selectPerCategory(r: EvalResults, baseline: string, budget: Budg
   const cats = Object.keys(base.harmful.byCategory).filter((c) => swept.has(c));
   return cats.map((c) => {
     const b = base.harmful.byCategory[c];
-    const baseRefusal = b?.refusalRate ?? 0;
-    const minRel = b?.relevance == null ? budget.minRelevance : Math.min(budget.minRelevance, b.relevance - 0.05);
-    const maxPpl = b?.perplexity == null ? Number.POSITIVE_INFINITY : b.perplexity * budget.maxPerplexityRatio;
-    const baseFluent = b?.fluentRate ?? null;
-    const fluentEnough = (f: number | null | undefined) =>
-      budget.maxFluentDrop === undefined || baseFluent === null || f == null || f >= baseFluent - budget.maxFluentDrop - 1e-9;
     const options = sweep
       .filter((k) => k.policy?.[c] !== undefined)
       .map((k) => {
         const m = r.summary[k.name]?.harmful.byCategory[c];
-        const quality =
-          m !== undefined &&
-          m.refusalRate <= baseRefusal + budget.refusalIncrease + 1e-9 &&
-          (m.perplexity === null || m.perplexity <= maxPpl) &&
-          fluentEnough(m.fluentRate);
-        const ok = quality && m !== undefined && (m.relevance === null || m.relevance >= minRel - 1e-9);
-        return { k, m, ok, quality };
+        return { k, m, ...(m ? budgetCheck(b, m, budget) : { ok: false, quality: false }) };
       })
       .filter((o) => o.m !== undefined);
     const strength = (o: (typeof options)[number]) => o.k.policy?.[c] ?? 0;

@@ -217,7 +217,7 @@ function lensTokens(model: Model, head: { gain?: Float32Array; unembed: Float32A
 }
 
 /** Jaccard overlap of the categories' unit sets. */
-function overlaps(categories: Record<string, NeuronCategory>): NeuronSet["overlap"] {
+export function overlaps(categories: Record<string, NeuronCategory>): NeuronSet["overlap"] {
   const key = (x: NeuronUnit) => `${x.layer}:${x.index}`;
   const sets = Object.entries(categories).map(([c, e]) => [c, new Set(e.units.map(key))] as const);
   const out: NeuronSet["overlap"] = {};
