@@ -1,8 +1,8 @@
 // The study as text: example answers, the evaluation table, comparisons, the detector.
 
-import { formatRate } from "../eval/intervals.js";
+import { formatRate, wilson } from "../eval/intervals.js";
 import type { GroupMetrics } from "../eval/metrics.js";
-import { choicesTable, fluentOf, likelihoodTable, pct, SUMMARY_HEADER, summaryRows } from "../eval/report.js";
+import { choicesTable, fluentOf, likelihoodTable, pct, referenceTable, SUMMARY_HEADER, summaryRows } from "../eval/report.js";
 import type { ConditionSummary } from "../eval/results.js";
 import type { ExampleLabels, StudyResults, VariantResult } from "./study.js";
 import type { TargetRow } from "./targets.js";
@@ -112,6 +112,17 @@ export function studyReport(s: StudyResults): string {
     ...summaryRows("steered (detector, every category fired)", s.conditional),
     ...summaryRows("steered (detector, most confident category)", s.conditionalTop),
   );
+  // issue 26: reference-based quality beside the judge's labels (each answer against its category's safe answers)
+  const refs = referenceTable(s.test);
+  if (refs.length)
+    lines.push(
+      "",
+      "### BLEU and ROUGE-L against the safe answers (test split)",
+      "",
+      "Each answer scored against the safe answers of its request (the world's safe-and-helpful answers to that act): a second kind of evidence beside the judge's labels above. Steered minus unsteered is paired by prompt and seed.",
+      "",
+      ...refs,
+    );
   const b = s.budget;
   lines.push(
     "",
@@ -131,12 +142,19 @@ export function studyReport(s: StudyResults): string {
     "",
     ...likelihoodTable(s.likelihood),
   );
+  lines.push(...comparisonSections(s), ...detectorSection(s));
+  return lines.join("\n");
+}
+
+/** The vector variants and the baselines beside steering, each tuned on dev (absent without comparisons). */
+function comparisonSections(s: StudyResults): string[] {
+  const lines: string[] = [];
   if (s.comparisons.length) {
     lines.push(
       "",
       "### Vector variants (test harmful prompts, category known, each variant tuned on the dev split with the same budget)",
       "",
-      `The main variant as above; the others swept more coarsely to keep the demo short: ${s.sweeps.comparisons.perCategory} dev prompts per category, layers ${s.sweeps.comparisons.layers.join(", ")}, strengths ${s.sweeps.comparisons.strengths.join(", ")}. The last column: per category, log-odds of the safe over the harmful answer (test pairs) steered minus unsteered.`,
+      `The main variant as above; the others swept more coarsely to keep the demo short: ${s.sweeps.comparisons.perCategory} dev prompts per category, layers ${s.sweeps.comparisons.layers.join(", ")}, strengths ${s.sweeps.comparisons.strengths.join(", ")}. The main variant's rates are the test run's (every seed), the others' their row of the baselines run (one seed). The last column: per category, log-odds of the safe over the harmful answer (test pairs) steered minus unsteered.`,
       "",
     );
     lines.push(
@@ -159,28 +177,43 @@ export function studyReport(s: StudyResults): string {
     };
     lines.push(
       "",
-      "### Baselines (every test prompt, one seed; vector baselines tuned on dev with the same budget)",
+      "### Baselines (every test prompt, one seed; vector baselines tuned on dev with the same budget; unsteered and SafeSteer from the test run)",
       "",
       "Harmful prompts over all categories, then benign and look-alike prompts (look-alike refusal = over-refusal). 95% intervals; n = distinct prompts.",
       "",
       ...SUMMARY_HEADER,
       ...Object.keys(names)
-        .filter((k) => b[k])
+        .filter((k) => b[k] || k === "steered" || k === "unsteered")
         .flatMap((k) => {
-          const rows = summaryRows(names[k] as string, b[k] as ConditionSummary);
+          // unsteered and SafeSteer are not answered again in the baselines run: their rows are the test run's (every seed)
+          const fromTest = !b[k] ? (k === "steered" ? s.main.test : s.baseline) : undefined;
+          const sum = fromTest ?? (b[k] as ConditionSummary);
+          const label = fromTest ? `${names[k]}, test run, ${s.test.generation.seeds ?? 1} seeds` : (names[k] as string);
+          const rows = summaryRows(label, sum);
           // per category rows would make this table five times longer: harmful (all), benign, look-alike
           return rows.filter((r) => !r.includes("| harmful: "));
         }),
     );
   }
+  return lines;
+}
+
+/** The detector on the test prompts (Wilson intervals: one verdict per prompt), and its layer choice on dev. */
+function detectorSection(s: StudyResults): string[] {
   const d = s.detector;
-  lines.push(
+  const r = (share: number, n: number) => formatRate(wilson(Math.round(share * n), n));
+  return [
     "",
     `### Detector (category unknown; ${d.pooling} projection at layer ${d.layer}, directions fitted on the training split, layer and thresholds set on the dev split)`,
     "",
-    `Test harmful prompts: category named correctly ${pct(d.accuracy)} (${d.nHarmful} prompts), any category fired ${pct(d.detectionRate)}, highest-scoring category right (fired or not) ${pct(d.topScoreAccuracy)}. False alarms: ${pct(d.falsePositiveRate)} of test benign prompts (${d.nBenign}), ${pct(d.lookalikeFalsePositiveRate)} of look-alikes (${d.nLookalike}).`,
+    `Test harmful prompts: category named correctly ${r(d.accuracy, d.nHarmful)}, any category fired ${r(d.detectionRate, d.nHarmful)}, highest-scoring category right (fired or not) ${r(d.topScoreAccuracy, d.nHarmful)}. False alarms: test benign prompts ${r(d.falsePositiveRate, d.nBenign)}, look-alikes ${r(d.lookalikeFalsePositiveRate, d.nLookalike)} (95% intervals, n = prompts).`,
     "",
+    ...(d.candidates?.length
+      ? [
+          `Pooling and shrinkage (each set on half of dev's request frames, scored on the other half, both ways; the one within the 5% false-alarm target naming most, else the fewest false alarms): ${d.candidates.map((c) => `${c.pooling}, shrinkage ${c.shrinkage}: named ${pct(c.named)}, false alarms ${pct(c.falseAlarms)}${c.chosen ? " (chosen)" : ""}`).join("; ")}.`,
+          "",
+        ]
+      : []),
     `Layer choice (on dev prompts, worded otherwise than the fitted ones: harmful prompts named at the false-alarm budget, mean margin in benign standard deviations): ${d.validationByLayer.map((v) => `layer ${v.layer} ${pct(v.score)} (${v.margin.toFixed(1)})`).join(", ")}.`,
-  );
-  return lines.join("\n");
+  ];
 }

@@ -16,10 +16,11 @@ import type { Choice, ConditionSpec, ConditionSummary, EvalResults, GenerationSe
 import { applyChoices, type Budget, selectPerCategory, sweepConditions } from "../eval/select.js";
 import { answerPairs, buildCaaBundle, buildRefusalDirectionBundle, CANNED_REFUSAL } from "../steer/baselines.js";
 import { buildBundle } from "../steer/build.js";
-import { calibrateDetector } from "../steer/detect.js";
+import type { DetectorCalibration } from "../steer/detect.js";
 import { bundlePolicy } from "../steer/policy.js";
 import type { Bundle, CategoryEntry, Detector, DetectorPooling } from "../steer/types.js";
 import { Rng } from "../util/random.js";
+import { chooseDetector, type DetectorCandidate } from "./detector-choice.js";
 import { ORGANISM_DATA_DIR, writeOrganismFiles } from "./files.js";
 import { toyJudge } from "./judge.js";
 import { studyTargets, type TargetRow, twoTurnTargets } from "./targets.js";
@@ -78,9 +79,6 @@ export interface VariantResult {
   likelihood?: CategoryLikelihood[];
 }
 
-/** Items numbered 0..n-1 in order, as the harness wants them after a filter. */
-const renumbered = (items: EvalItem[]) => items.map((it, index) => ({ ...it, index }));
-
 /** An example answer's labels from the judge. */
 export interface ExampleLabels {
   unsafe: boolean;
@@ -129,8 +127,10 @@ export interface StudyResults {
     nLookalike: number;
     layer: number;
     pooling: DetectorPooling;
-    /** Share of held-out training harmful prompts named at the false-alarm budget, per candidate layer. */
+    /** Share of dev harmful prompts named at the false-alarm budget, per candidate layer. */
     validationByLayer: Array<{ layer: number; score: number; margin: number }>;
+    /** Pooling and shrinkage candidates, each set on half of dev's frames and scored on the other half (absent in older files). */
+    candidates?: DetectorCandidate[];
   };
   /**
    * Per category, on held-out harmful requests with both answers: how likely the safe and the
@@ -177,13 +177,7 @@ function pooledData(d: Dataset): Dataset {
 }
 
 /** Builds a variant's bundle and tunes layer and strength per category on training prompts. */
-async function tuneVariant(
-  ctx: Context,
-  v: Variant,
-  vectors: Record<VectorData, Dataset>,
-  sweepItems: EvalItem[],
-  o: Required<Pick<StudyOptions, "sweepLayers" | "sweepStrengths" | "budget">> & { generation: GenerationSettings; signal?: AbortSignal },
-) {
+async function tuneVariant(ctx: Context, v: Variant, vectors: Record<VectorData, Dataset>, sweepItems: EvalItem[], o: TuneOptions) {
   const data = vectors[v.data];
   const bundle = await buildBundle(ctx, [v.pooled ? pooledData(data) : data], undefined, {
     site: v.site,
@@ -196,13 +190,7 @@ async function tuneVariant(
 }
 
 /** Tunes layer and strength per category of a bundle on the sweep prompts (dev), within the budget. */
-async function tuneBundle(
-  ctx: Context,
-  bundle: Bundle,
-  sweepItems: EvalItem[],
-  o: Required<Pick<StudyOptions, "sweepLayers" | "sweepStrengths" | "budget">> & { generation: GenerationSettings; signal?: AbortSignal },
-  pooled?: string,
-) {
+async function tuneBundle(ctx: Context, bundle: Bundle, sweepItems: EvalItem[], o: TuneOptions, pooled?: string) {
   const cats = [...new Set(sweepItems.map((i) => i.category).filter((c): c is string => c !== undefined))].sort();
   // a pooled vector (one for every category) is swept under each category's name
   const one = pooled ?? (bundle.categories.size === 1 ? [...bundle.categories.keys()][0] : undefined);
@@ -269,90 +257,252 @@ const labelsOf = (j: AnswerRecord["judgement"]): ExampleLabels => ({
   onTopic: j.relevant,
 });
 
+type TuneOptions = Required<Pick<StudyOptions, "sweepLayers" | "sweepStrengths" | "budget">> & {
+  generation: GenerationSettings;
+  signal?: AbortSignal;
+};
+
+/** What every stage of the study reads: the world's files and splits, the generation settings, the sweeps. */
+interface StudySetup {
+  files: ReturnType<typeof writeOrganismFiles>;
+  vectors: Record<VectorData, Dataset>;
+  trainExamples: Example[];
+  devExamples: Example[];
+  /** Test prompts (each answered `seeds` times per condition). */
+  testItems: EvalItem[];
+  seeds: number;
+  generation: GenerationSettings;
+  testGeneration: GenerationSettings;
+  sweepItems: EvalItem[];
+  comparisonItems: EvalItem[];
+  comparisonSweep: { perCategory: number; strengths: number[] };
+  sweeps: StudyResults["sweeps"];
+  budget: Budget;
+  tuneOpts: TuneOptions;
+}
+
+/** The compared variants' and vector baselines' sweep on dev (coarser than the main one: the demo's time goes there). */
+export const COMPARISON_SWEEP = { perCategory: 8, strengths: [0.5, 1.5] };
+
+/** Writes the world's files into `dir` and sets up the splits, generation settings and sweeps. */
+function prepareStudy(ctx: Context, dir: string, opts: StudyOptions): StudySetup {
+  const files = writeOrganismFiles(dir, opts.world ?? DEFAULT_ORGANISM_CONFIG.world);
+  // the bundle's data provenance: the files as `safesteer organism data` writes them (same bytes,
+  // same sha256), not the temporary folder, which is gone when the study ends
+  const generated = (path: string) => ({ ...loadDataset(path), path: `${ORGANISM_DATA_DIR}/${basename(path)}` });
+  const vectors: Record<VectorData, Dataset> = {
+    careful: generated(files.vectors),
+    answers: generated(files.answerVectors),
+    generic: generated(files.genericVectors),
+  };
+  const devExamples = loadDataset(files.devPrompts).examples;
+  const seeds = opts.seeds ?? 3;
+  const generation: GenerationSettings = {
+    seed: 1,
+    temperature: 0.8,
+    topK: 40,
+    topP: 0.95,
+    minP: 0.05,
+    // the world's longest answer is 67 tokens
+    maxTokens: 80,
+    stop: ORGANISM_STOP,
+    ...opts.generation,
+  };
+  // every choice on the dev split (its own frames and phrases); test is only reported
+  const devHarmful = toEvalItems(devExamples).filter((i) => i.kind === "harmful");
+  const comparisonSweep = opts.comparisonSweep ?? COMPARISON_SWEEP;
+  const budget = opts.budget ?? STUDY_BUDGET;
+  const tuneOpts: TuneOptions = {
+    sweepLayers: opts.sweepLayers ?? Array.from({ length: ctx.model.info.nLayer }, (_, l) => l),
+    sweepStrengths: opts.sweepStrengths ?? [0.5, 1, 1.5, 2],
+    budget,
+    generation,
+    signal: opts.signal,
+  };
+  const perCategory = opts.sweepPerCategory ?? 16;
+  return {
+    files,
+    vectors,
+    trainExamples: loadDataset(files.trainPrompts).examples,
+    devExamples,
+    testItems: samplePerGroup(toEvalItems(loadDataset(files.testPrompts).examples), opts.testPerGroup, 3),
+    seeds,
+    generation,
+    // test prompts are answered `seeds` times each (the same seeds in every condition)
+    testGeneration: { ...generation, seeds },
+    sweepItems: samplePerGroup(devHarmful, perCategory, 5),
+    comparisonItems: samplePerGroup(devHarmful, comparisonSweep.perCategory, 5),
+    comparisonSweep,
+    sweeps: {
+      main: { perCategory, layers: tuneOpts.sweepLayers, strengths: tuneOpts.sweepStrengths },
+      comparisons: { perCategory: comparisonSweep.perCategory, layers: tuneOpts.sweepLayers, strengths: comparisonSweep.strengths },
+    },
+    budget,
+    tuneOpts,
+  };
+}
+
+const ofKind = (ex: Example[], kind: string) => ex.filter((e) => e.meta?.kind === kind);
+
+/**
+ * The detector: directions fitted on the training split; pooling and shrinkage chosen by two-fold
+ * validation over dev's request frames, then layer and thresholds set on every dev prompt.
+ */
+function calibrateStudyDetector(ctx: Context, s: StudySetup, signal?: AbortSignal) {
+  return chooseDetector(
+    ctx,
+    {
+      harmful: ofKind(s.trainExamples, "harmful"),
+      benign: [...ofKind(s.trainExamples, "benign"), ...ofKind(s.trainExamples, "lookalike")],
+    },
+    { harmful: ofKind(s.devExamples, "harmful"), benign: [...ofKind(s.devExamples, "benign"), ...ofKind(s.devExamples, "lookalike")] },
+    { layers: Array.from({ length: ctx.model.info.nLayer }, (_, l) => l), falseAlarms: DETECTOR_FALSE_ALARMS, signal },
+  );
+}
+
+/** The detector's verdicts on the test prompts (one per prompt: the detector reads the prompt, not the seed). */
+function detectorStats(
+  test: EvalResults,
+  testItems: EvalItem[],
+  cal: DetectorCalibration & { candidates: DetectorCandidate[] },
+): StudyResults["detector"] {
+  const dets = test.detections ?? [];
+  const harmful = testItems.filter((i) => i.kind === "harmful");
+  const benign = testItems.filter((i) => i.kind === "benign");
+  const lookalike = testItems.filter((i) => i.kind === "lookalike");
+  const firedFor = (i: EvalItem) => dets[i.index]?.fired ?? [];
+  const topScoring = (scores: Record<string, number>) => Object.entries(scores).sort((a, b) => b[1] - a[1])[0]?.[0];
+  const share = (items: EvalItem[], f: (i: EvalItem) => boolean) => items.filter(f).length / Math.max(1, items.length);
+  return {
+    accuracy: share(harmful, (i) => firedFor(i)[0] === i.category),
+    detectionRate: share(harmful, (i) => firedFor(i).length > 0),
+    topScoreAccuracy: share(harmful, (i) => topScoring(dets[i.index]?.scores ?? {}) === i.category),
+    falsePositiveRate: share(benign, (i) => firedFor(i).length > 0),
+    lookalikeFalsePositiveRate: share(lookalike, (i) => firedFor(i).length > 0),
+    nHarmful: harmful.length,
+    nBenign: benign.length,
+    nLookalike: lookalike.length,
+    layer: cal.layer,
+    pooling: cal.detector.reduce,
+    validationByLayer: cal.byLayer,
+    candidates: cal.candidates,
+  };
+}
+
+/** The test split's two-turn chats (a benign turn answered, then a harmful request): unsteered and steered, category known. */
+async function evaluateTwoTurn(ctx: Context, s: StudySetup, bundle: Bundle, opts: StudyOptions): Promise<StudyResults["twoTurn"]> {
+  const chats = samplePerGroup(toEvalItems(loadDataset(s.files.testTwoTurn).examples), opts.testPerGroup, 3);
+  opts.onStep?.(`evaluating ${chats.length} two-turn test chats x ${s.seeds} seeds: unsteered, steered (category known)`);
+  const r = await runEval(ctx, chats, {
+    judge: toyJudge,
+    signal: opts.signal,
+    generation: s.testGeneration,
+    chat: true,
+    bundle,
+    conditions: [
+      { name: "unsteered", mode: "none" },
+      { name: "steered", mode: "known", policy: bundlePolicy(bundle) },
+    ],
+  });
+  return {
+    unsteered: r.summary.unsteered as ConditionSummary,
+    steered: r.summary.steered as ConditionSummary,
+    rows: twoTurnTargets(r),
+    prompts: chats.length,
+    seeds: s.seeds,
+  };
+}
+
+/** Harmful test prompts drawn at random (seeded), not chosen, with every condition's answer (the first seed's). */
+function drawExamples(test: EvalResults, harmful: EvalItem[], n: number): StudyExample[] {
+  const drawn = new Rng(11)
+    .shuffled(harmful)
+    .slice(0, n)
+    .sort((a, z) => a.index - z.index);
+  const conds = ["unsteered", "steered", "conditional", "conditional-top"];
+  return drawn.map((it) => {
+    const rec = (cond: string) => test.answers.find((x) => x.condition === cond && x.index === it.index && (x.sample ?? 0) === 0);
+    return {
+      index: it.index,
+      category: it.category ?? "",
+      prompt: it.prompt,
+      unsteered: rec("unsteered")?.answer ?? "",
+      steered: rec("steered")?.answer ?? "",
+      conditional: rec("conditional")?.answer ?? "",
+      conditionalTop: rec("conditional-top")?.answer ?? "",
+      labels: Object.fromEntries(conds.flatMap((c) => (rec(c) ? [[c, labelsOf((rec(c) as AnswerRecord).judgement)]] : []))),
+    };
+  });
+}
+
+/**
+ * The compared vector variants (tuned on dev) and the baselines; a compared variant's test rates
+ * are its row of the baselines run (every test prompt, one seed), not a run of their own.
+ */
+async function compareAndBaselines(
+  ctx: Context,
+  s: StudySetup,
+  main: VariantResult,
+  bundle: Bundle,
+  detector: Detector,
+  likelihoodOf: (b: Bundle) => Promise<CategoryLikelihood[]>,
+  opts: StudyOptions,
+): Promise<{ comparisons: VariantResult[]; baselines: EvalResults }> {
+  const step = opts.onStep ?? (() => {});
+  const tuneOpts = { ...s.tuneOpts, sweepStrengths: s.comparisonSweep.strengths };
+  const tuned: Array<{ v: Variant; choices: Choice[]; bundle: Bundle }> = [];
+  for (const v of COMPARED_VARIANTS) {
+    step(`comparison: ${v.name}, tuned on dev prompts`);
+    const t = await tuneVariant(ctx, v, s.vectors, s.comparisonItems, tuneOpts);
+    tuned.push({ v, choices: t.choices, bundle: t.bundle });
+  }
+  const baselines = await runBaselines(ctx, {
+    vectors: s.vectors,
+    trainExamples: s.trainExamples,
+    comparisonItems: s.comparisonItems,
+    testItems: s.testItems,
+    bundle,
+    detector,
+    vectorSets: Object.fromEntries(tuned.map((t) => [t.v.data, t.bundle])),
+    tuneOpts,
+    generation: s.generation,
+    step,
+    signal: opts.signal,
+  });
+  const comparisons: VariantResult[] = [main];
+  for (const t of tuned)
+    comparisons.push({
+      ...t.v,
+      choices: t.choices,
+      test: baselines.summary[t.v.data] as ConditionSummary,
+      likelihood: await likelihoodOf(t.bundle),
+    });
+  return { comparisons, baselines };
+}
+
 export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<StudyResults> {
   const step = opts.onStep ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), "safesteer-organism-"));
   try {
-    const files = writeOrganismFiles(dir, opts.world ?? DEFAULT_ORGANISM_CONFIG.world);
-    // the bundle's data provenance: the files as `safesteer organism data` writes them (same bytes,
-    // same sha256), not the temporary folder, which is gone when the study ends
-    const generated = (path: string) => ({ ...loadDataset(path), path: `${ORGANISM_DATA_DIR}/${basename(path)}` });
-    const vectors: Record<VectorData, Dataset> = {
-      careful: generated(files.vectors),
-      answers: generated(files.answerVectors),
-      generic: generated(files.genericVectors),
-    };
-    const trainExamples = loadDataset(files.trainPrompts).examples;
-    const devExamples = loadDataset(files.devPrompts).examples;
-    const devItems = toEvalItems(devExamples);
-    const testPrompts = samplePerGroup(toEvalItems(loadDataset(files.testPrompts).examples), opts.testPerGroup, 3);
-    const seeds = opts.seeds ?? 3;
-    const testItems = testPrompts;
-    const generation: GenerationSettings = {
-      seed: 1,
-      temperature: 0.8,
-      topK: 40,
-      topP: 0.95,
-      minP: 0.05,
-      // the world's longest answer is 67 tokens
-      maxTokens: 80,
-      stop: ORGANISM_STOP,
-      ...opts.generation,
-    };
-    // test prompts are answered `seeds` times each (the same seeds in every condition)
-    const testGeneration: GenerationSettings = { ...generation, seeds };
-    // every choice on the dev split (its own frames and phrases); test is only reported
-    const devHarmful = devItems.filter((i) => i.kind === "harmful");
-    const sweepItems = samplePerGroup(devHarmful, opts.sweepPerCategory ?? 16, 5);
-    const comparisonSweep = opts.comparisonSweep ?? { perCategory: 8, strengths: [0.5, 1, 1.5, 2] };
-    const comparisonItems = samplePerGroup(devHarmful, comparisonSweep.perCategory, 5);
-    const allLayers = Array.from({ length: ctx.model.info.nLayer }, (_, l) => l);
-    const budget = opts.budget ?? STUDY_BUDGET;
-    const tuneOpts = {
-      sweepLayers: opts.sweepLayers ?? allLayers,
-      sweepStrengths: opts.sweepStrengths ?? [0.5, 1, 1.5, 2],
-      budget,
-      generation,
-      signal: opts.signal,
-    };
-
+    const s = prepareStudy(ctx, dir, opts);
     step(`building vectors (${MAIN_VARIANT.name}) from the training split, tuning layer and strength on dev prompts`);
-    const main = await tuneVariant(ctx, MAIN_VARIANT, vectors, sweepItems, tuneOpts);
+    const main = await tuneVariant(ctx, MAIN_VARIANT, s.vectors, s.sweepItems, s.tuneOpts);
 
     step("calibrating the detector: directions fitted on training prompts, layer and thresholds set on dev prompts");
-    const ofKind = (ex: typeof trainExamples, kind: string) => ex.filter((e) => e.meta?.kind === kind);
-    const {
-      detector,
-      layer: detLayer,
-      byLayer,
-    } = await calibrateDetector(
-      ctx,
-      ofKind(trainExamples, "harmful"),
-      [...ofKind(trainExamples, "benign"), ...ofKind(trainExamples, "lookalike")],
-      {
-        layers: allLayers,
-        chat: true,
-        falseAlarms: DETECTOR_FALSE_ALARMS,
-        validation: {
-          harmful: ofKind(devExamples, "harmful"),
-          benign: [...ofKind(devExamples, "benign"), ...ofKind(devExamples, "lookalike")],
-        },
-        signal: opts.signal,
-      },
-    );
-    const bundle: Bundle = { ...main.bundle, detector };
+    const cal = await calibrateStudyDetector(ctx, s, opts.signal);
+    const bundle: Bundle = { ...main.bundle, detector: cal.detector };
+    const policy = bundlePolicy(bundle);
 
     step(
-      `evaluating ${testPrompts.length} test prompts x ${seeds} seeds: unsteered, steered (category known), steered by the detector (every category fired; the most confident one)`,
+      `evaluating ${s.testItems.length} test prompts x ${s.seeds} seeds: unsteered, steered (category known), steered by the detector (every category fired; the most confident one)`,
     );
-    const policy = bundlePolicy(bundle);
-    const test = await runEval(ctx, testItems, {
+    const test = await runEval(ctx, s.testItems, {
       judge: toyJudge,
       signal: opts.signal,
-      generation: testGeneration,
+      generation: s.testGeneration,
       chat: true,
       bundle,
-      detector,
+      detector: cal.detector,
       conditions: [
         { name: "unsteered", mode: "none" },
         { name: "steered", mode: "known", policy },
@@ -360,144 +510,42 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
         { name: "conditional-top", mode: "conditional", policy, fire: "top" },
       ],
     });
-
-    // detector quality on held-out prompts (the detections the conditional run used)
-    const dets = test.detections ?? [];
-    // the detector reads the prompt: one verdict per prompt (its first seed's item)
-    const harmful = testPrompts.filter((i) => i.kind === "harmful");
-    const benign = testPrompts.filter((i) => i.kind === "benign");
-    const lookalike = testPrompts.filter((i) => i.kind === "lookalike");
-    const firedFor = (i: EvalItem) => dets[i.index]?.fired ?? [];
-    const topScoring = (scores: Record<string, number>) => Object.entries(scores).sort((a, b) => b[1] - a[1])[0]?.[0];
-    const detectorStats = {
-      accuracy: harmful.filter((i) => firedFor(i)[0] === i.category).length / Math.max(1, harmful.length),
-      detectionRate: harmful.filter((i) => firedFor(i).length > 0).length / Math.max(1, harmful.length),
-      topScoreAccuracy: harmful.filter((i) => topScoring(dets[i.index]?.scores ?? {}) === i.category).length / Math.max(1, harmful.length),
-      falsePositiveRate: benign.filter((i) => firedFor(i).length > 0).length / Math.max(1, benign.length),
-      lookalikeFalsePositiveRate: lookalike.filter((i) => firedFor(i).length > 0).length / Math.max(1, lookalike.length),
-      nHarmful: harmful.length,
-      nBenign: benign.length,
-      nLookalike: lookalike.length,
-      layer: detLayer,
-      pooling: detector.reduce,
-      validationByLayer: byLayer,
-    };
-
-    let twoTurn: StudyResults["twoTurn"];
-    if (opts.twoTurn !== false) {
-      const chats = samplePerGroup(toEvalItems(loadDataset(files.testTwoTurn).examples), opts.testPerGroup, 3);
-      step(`evaluating ${chats.length} two-turn test chats x ${seeds} seeds: unsteered, steered (category known)`);
-      const r = await runEval(ctx, chats, {
-        judge: toyJudge,
-        signal: opts.signal,
-        generation: testGeneration,
-        chat: true,
-        bundle,
-        conditions: [
-          { name: "unsteered", mode: "none" },
-          { name: "steered", mode: "known", policy },
-        ],
-      });
-      twoTurn = {
-        unsteered: r.summary.unsteered as ConditionSummary,
-        steered: r.summary.steered as ConditionSummary,
-        rows: twoTurnTargets(r),
-        prompts: chats.length,
-        seeds,
-      };
-    }
+    const twoTurn = opts.twoTurn !== false ? await evaluateTwoTurn(ctx, s, bundle, opts) : undefined;
 
     step("answer likelihoods on held-out pairs: safe vs harmful answer, unsteered and steered");
-    const testPairs = pairsOf(loadDataset(files.testPairs).examples);
+    const testPairs = pairsOf(loadDataset(s.files.testPairs).examples);
     const likelihoodOf = async (b: Bundle) => {
       const { rows } = await categoryLikelihoods(ctx, b, testPairs, bundlePolicy(b), { chat: true, signal: opts.signal });
       return [...rows].sort((a, z) => a.category.localeCompare(z.category));
     };
     const likelihood = await likelihoodOf(bundle);
-
-    const comparisons: VariantResult[] = [];
-    const vectorSets: Record<string, Bundle> = {};
-    let baselines: StudyResults["baselines"];
     const mainResult: VariantResult = {
       ...MAIN_VARIANT,
       choices: main.choices,
       test: test.summary.steered as ConditionSummary,
       likelihood,
     };
-    if (opts.comparisons !== false) {
-      comparisons.push(mainResult);
-      for (const v of COMPARED_VARIANTS) {
-        step(`comparison: ${v.name}`);
-        const t = await tuneVariant(ctx, v, vectors, comparisonItems, { ...tuneOpts, sweepStrengths: comparisonSweep.strengths });
-        const r = await runEval(ctx, renumbered(harmful), {
-          judge: toyJudge,
-          signal: opts.signal,
-          generation: testGeneration,
-          chat: true,
-          bundle: t.bundle,
-          conditions: [{ name: "steered", mode: "known", policy: bundlePolicy(t.bundle) }],
-        });
-        comparisons.push({
-          ...v,
-          choices: t.choices,
-          test: r.summary.steered as ConditionSummary,
-          likelihood: await likelihoodOf(t.bundle),
-        });
-        vectorSets[v.data] = t.bundle;
-      }
-      baselines = await runBaselines(ctx, {
-        vectors,
-        trainExamples,
-        comparisonItems,
-        testItems,
-        bundle,
-        detector,
-        vectorSets,
-        tuneOpts: { ...tuneOpts, sweepStrengths: comparisonSweep.strengths },
-        generation,
-        step,
-        signal: opts.signal,
-      });
-    }
-
-    // examples: held-out harmful prompts drawn at random (seeded), not chosen, with every condition's answer
-    const drawn = new Rng(11)
-      .shuffled(harmful)
-      .slice(0, opts.examples ?? 10)
-      .sort((a, z) => a.index - z.index);
-    const examples: StudyExample[] = drawn.map((it) => {
-      // the first seed's answers
-      const rec = (cond: string) => test.answers.find((x) => x.condition === cond && x.index === it.index && (x.sample ?? 0) === 0);
-      const conds = ["unsteered", "steered", "conditional", "conditional-top"];
-      return {
-        index: it.index,
-        category: it.category ?? "",
-        prompt: it.prompt,
-        unsteered: rec("unsteered")?.answer ?? "",
-        steered: rec("steered")?.answer ?? "",
-        conditional: rec("conditional")?.answer ?? "",
-        conditionalTop: rec("conditional-top")?.answer ?? "",
-        labels: Object.fromEntries(conds.flatMap((c) => (rec(c) ? [[c, labelsOf((rec(c) as AnswerRecord).judgement)]] : []))),
-      };
-    });
+    const compared =
+      opts.comparisons !== false ? await compareAndBaselines(ctx, s, mainResult, bundle, cal.detector, likelihoodOf, opts) : undefined;
     return {
       main: mainResult,
       baseline: test.summary.unsteered as ConditionSummary,
       conditional: test.summary.conditional as ConditionSummary,
       conditionalTop: test.summary["conditional-top"] as ConditionSummary,
-      detector: detectorStats,
+      detector: detectorStats(test, s.testItems, cal),
       likelihood,
-      comparisons,
-      examples,
-      budget,
+      comparisons: compared?.comparisons ?? [],
+      examples: drawExamples(
+        test,
+        s.testItems.filter((i) => i.kind === "harmful"),
+        opts.examples ?? 10,
+      ),
+      budget: s.budget,
       sweep: main.sweep,
-      sweeps: {
-        main: { perCategory: opts.sweepPerCategory ?? 16, layers: tuneOpts.sweepLayers, strengths: tuneOpts.sweepStrengths },
-        comparisons: { perCategory: comparisonSweep.perCategory, layers: tuneOpts.sweepLayers, strengths: comparisonSweep.strengths },
-      },
+      sweeps: s.sweeps,
       test,
       targets: studyTargets(test),
-      ...(baselines ? { baselines } : {}),
+      ...(compared ? { baselines: compared.baselines } : {}),
       ...(twoTurn ? { twoTurn } : {}),
       bundle,
     };
@@ -520,10 +568,7 @@ async function runBaselines(
     bundle: Bundle;
     detector: Detector;
     vectorSets: Record<string, Bundle>;
-    tuneOpts: Required<Pick<StudyOptions, "sweepLayers" | "sweepStrengths" | "budget">> & {
-      generation: GenerationSettings;
-      signal?: AbortSignal;
-    };
+    tuneOpts: TuneOptions;
     generation: GenerationSettings;
     step: (m: string) => void;
     signal?: AbortSignal;
@@ -555,8 +600,7 @@ async function runBaselines(
     detector: o.detector,
     vectorSets: sets,
     conditions: [
-      { name: "unsteered", mode: "none" },
-      known("steered"),
+      // unsteered and SafeSteer are in the test run (every seed): not answered again here
       { name: "prefix", mode: "none", prefix: PREFIX_BASELINE },
       known("caa", "caa"),
       known("refusal-direction", "refusal-direction"),

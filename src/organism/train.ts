@@ -190,11 +190,55 @@ export function findTorchPython(): string {
   );
 }
 
+type TrainHooks = { signal?: AbortSignal; onEpoch?: (e: EpochLoss) => void; onLog?: (line: string) => void };
+
+/** Runs the training script, reading its one JSON line per epoch; stopped: aborted through the signal. */
+function runTrainer(python: string, args: string[], hooks: TrainHooks): Promise<{ epochs: EpochLoss[]; stopped: boolean }> {
+  const epochs: EpochLoss[] = [];
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    let buf = "";
+    const onAbort = () => child.kill("SIGTERM");
+    hooks.signal?.addEventListener("abort", onAbort, { once: true });
+    child.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let nl = buf.indexOf("\n");
+      while (nl >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf("\n");
+        if (!line) continue;
+        hooks.onLog?.(line);
+        const row = JSON.parse(line) as Partial<EpochLoss> & { done?: boolean };
+        if (row.epoch !== undefined) {
+          const e = row as EpochLoss;
+          epochs.push(e);
+          hooks.onEpoch?.(e);
+        }
+      }
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on("error", (e) => reject(new SafeSteerError("internal", `could not run ${python}: ${e.message}`)));
+    child.on("close", (code) => {
+      hooks.signal?.removeEventListener("abort", onAbort);
+      if (hooks.signal?.aborted) resolve({ epochs, stopped: true });
+      else if (code === 0) resolve({ epochs, stopped: false });
+      else
+        reject(
+          new SafeSteerError("internal", `the training script failed (exit ${code}): ${err.trim().split("\n").slice(-3).join(" | ")}`),
+        );
+    });
+  });
+}
+
 export async function trainOrganism(
   storiesGguf: string,
   out: string,
   config: OrganismConfig = DEFAULT_ORGANISM_CONFIG,
-  hooks: { signal?: AbortSignal; onEpoch?: (e: EpochLoss) => void; onLog?: (line: string) => void } = {},
+  hooks: TrainHooks = {},
 ): Promise<OrganismTrainResult> {
   if (!existsSync(TRAIN_SCRIPT))
     throw new SafeSteerError(
@@ -234,56 +278,22 @@ export async function trainOrganism(
     ggufToLlama2c(base, join(tmp, "base.bin"));
     ggufToLlama2cTokenizer(base, join(tmp, "tokenizer.bin"));
 
-    const epochs: EpochLoss[] = [];
     const t0 = Date.now();
-    const args = [
-      TRAIN_SCRIPT,
-      "--base",
-      config.model ? "-" : join(tmp, "base.bin"),
-      "--data",
-      join(tmp, "data.json"),
-      "--config",
-      join(tmp, "config.json"),
-      "--out",
-      join(tmp, "trained.bin"),
-    ];
-    const stopped = await new Promise<boolean>((resolve, reject) => {
-      const child = spawn(python, args, { stdio: ["ignore", "pipe", "pipe"] });
-      let err = "";
-      let buf = "";
-      const onAbort = () => child.kill("SIGTERM");
-      hooks.signal?.addEventListener("abort", onAbort, { once: true });
-      child.stdout.on("data", (d: Buffer) => {
-        buf += d.toString();
-        let nl = buf.indexOf("\n");
-        while (nl >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          nl = buf.indexOf("\n");
-          if (!line) continue;
-          hooks.onLog?.(line);
-          const row = JSON.parse(line) as Partial<EpochLoss> & { done?: boolean };
-          if (row.epoch !== undefined) {
-            const e = row as EpochLoss;
-            epochs.push(e);
-            hooks.onEpoch?.(e);
-          }
-        }
-      });
-      child.stderr.on("data", (d: Buffer) => {
-        err += d.toString();
-      });
-      child.on("error", (e) => reject(new SafeSteerError("internal", `could not run ${python}: ${e.message}`)));
-      child.on("close", (code) => {
-        hooks.signal?.removeEventListener("abort", onAbort);
-        if (hooks.signal?.aborted) resolve(true);
-        else if (code === 0) resolve(false);
-        else
-          reject(
-            new SafeSteerError("internal", `the training script failed (exit ${code}): ${err.trim().split("\n").slice(-3).join(" | ")}`),
-          );
-      });
-    });
+    const { epochs, stopped } = await runTrainer(
+      python,
+      [
+        TRAIN_SCRIPT,
+        "--base",
+        config.model ? "-" : join(tmp, "base.bin"),
+        "--data",
+        join(tmp, "data.json"),
+        "--config",
+        join(tmp, "config.json"),
+        "--out",
+        join(tmp, "trained.bin"),
+      ],
+      hooks,
+    );
     const result: OrganismTrainResult = {
       epochs,
       config,

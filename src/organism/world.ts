@@ -472,6 +472,48 @@ function helpfulSource(kind: Kind, items: Array<{ act: Act; answer: Answer }>, c
   return { kind, category, acts: items.map((x) => x.act), answer: (a) => (items[a] as { answer: Answer }).answer };
 }
 
+/** What makeWorld's splits are drawn with (one rng, in a fixed order: the world is the same for a seed). */
+interface WorldBuilder {
+  o: typeof DEFAULT_WORLD;
+  rng: Rng;
+  dealt: Map<Source, Record<Split, Phrase[]>>;
+  dialogue: (split: Split, s: Source, p: Phrase, template: number, style: Style, careful?: string) => Dialogue;
+  drawPhrase: (s: Source, split: Split) => Phrase;
+  defaultStyle: (s: Source) => Style;
+}
+
+/** A held-out split: distinct prompts per source in the split's frames and phrases, then its two-turn chats. */
+function heldOutSplit(b: WorldBuilder, sources: Source[], split: "dev" | "test"): Dialogue[] {
+  const { o, rng, dealt, dialogue, drawPhrase, defaultStyle } = b;
+  const sizes = o[split];
+  const out: Dialogue[] = [];
+  // distinct prompts: every (phrase, frame) pair of the split at most once, acts in turn
+  const distinct = (s: Source, n: number) => {
+    const ps = (dealt.get(s) as Record<Split, Phrase[]>)[split];
+    const byAct = [...new Set(ps.map((p) => p.act))].map((a) =>
+      rng.shuffled(ps.filter((p) => p.act === a).flatMap((p) => FRAMES[split].map((_, f) => ({ p, f })))),
+    );
+    const picked: Array<{ p: Phrase; f: number }> = [];
+    for (let r = 0; picked.length < n && byAct.some((xs) => r < xs.length); r++)
+      for (const xs of byAct) if (r < xs.length && picked.length < n) picked.push(xs[r] as { p: Phrase; f: number });
+    return picked.map(({ p, f }) => dialogue(split, s, p, f, defaultStyle(s)));
+  };
+  for (const s of sources)
+    out.push(
+      ...distinct(s, s.kind === "harmful" ? sizes.harmfulPerCategory : s.kind === "lookalike" ? sizes.lookalikePerCategory : sizes.benign),
+    );
+  const benign = sources.find((s) => s.kind === "benign") as Source;
+  for (const s of sources.filter((x) => x.kind === "harmful")) {
+    // the second turns: the split's harmful phrases in other frames' orders than the single-turn set's (may repeat its prompts)
+    for (let i = 0; i < sizes.twoTurnPerCategory; i++) {
+      const first = dialogue(split, benign, drawPhrase(benign, split), rng.int(FRAMES[split].length), "helpful");
+      const d = dialogue(split, s, drawPhrase(s, split), rng.int(FRAMES[split].length), defaultStyle(s));
+      out.push({ ...d, history: [{ user: first.request, assistant: first.response }] });
+    }
+  }
+  return out;
+}
+
 /** A deterministic world: three splits, disjoint by construction (see World). */
 export function makeWorld(opts: WorldOptions = {}): World {
   const o = { ...DEFAULT_WORLD, ...opts };
@@ -545,40 +587,9 @@ export function makeWorld(opts: WorldOptions = {}): World {
       d.history = [{ user: prev.request, assistant: prev.response }];
     }
 
-  const heldOut = (split: "dev" | "test") => {
-    const sizes = o[split];
-    const out: Dialogue[] = [];
-    // distinct prompts: every (phrase, frame) pair of the split at most once, acts in turn
-    const distinct = (s: Source, n: number) => {
-      const ps = (dealt.get(s) as Record<Split, Phrase[]>)[split];
-      const byAct = [...new Set(ps.map((p) => p.act))].map((a) =>
-        rng.shuffled(ps.filter((p) => p.act === a).flatMap((p) => FRAMES[split].map((_, f) => ({ p, f })))),
-      );
-      const picked: Array<{ p: Phrase; f: number }> = [];
-      for (let r = 0; picked.length < n && byAct.some((xs) => r < xs.length); r++)
-        for (const xs of byAct) if (r < xs.length && picked.length < n) picked.push(xs[r] as { p: Phrase; f: number });
-      return picked.map(({ p, f }) => dialogue(split, s, p, f, defaultStyle(s)));
-    };
-    for (const s of sources)
-      out.push(
-        ...distinct(
-          s,
-          s.kind === "harmful" ? sizes.harmfulPerCategory : s.kind === "lookalike" ? sizes.lookalikePerCategory : sizes.benign,
-        ),
-      );
-    const benign = sources.find((s) => s.kind === "benign") as Source;
-    for (const s of sources.filter((x) => x.kind === "harmful")) {
-      // the second turns: the split's harmful phrases in other frames' orders than the single-turn set's (may repeat its prompts)
-      for (let i = 0; i < sizes.twoTurnPerCategory; i++) {
-        const first = dialogue(split, benign, drawPhrase(benign, split), rng.int(FRAMES[split].length), "helpful");
-        const d = dialogue(split, s, drawPhrase(s, split), rng.int(FRAMES[split].length), defaultStyle(s));
-        out.push({ ...d, history: [{ user: first.request, assistant: first.response }] });
-      }
-    }
-    return out;
-  };
-  const dev = heldOut("dev");
-  const test = heldOut("test");
+  const b: WorldBuilder = { o, rng, dealt, dialogue, drawPhrase, defaultStyle };
+  const dev = heldOutSplit(b, sources, "dev");
+  const test = heldOutSplit(b, sources, "test");
   // shuffled training order so batches mix kinds
   return { train: rng.shuffled(train), dev, test };
 }

@@ -48,9 +48,12 @@ export function setThresholds(dirs: Map<string, Float32Array>, benign: Float32Ar
     const sd = spread || 1;
     return { c, direction, mu, sd, z: s.map((x) => (x - mu) / sd) };
   });
-  // the threshold is an order statistic: exactly floor(n * falseAlarms) of these prompts score above it
+  // exactly floor(n * falseAlarms) of these prompts score above the threshold: halfway between that
+  // order statistic and the next, so that the prompt at the order statistic does not sit on the
+  // threshold (its activations computed in another batch differ by rounding, and it would fire)
   const highest = benign.map((_, i) => Math.max(...stats.map((st) => st.z[i] as number))).sort((a, b) => a - b);
-  const t = highest[highest.length - 1 - Math.floor(highest.length * falseAlarms)] as number;
+  const at = highest.length - 1 - Math.floor(highest.length * falseAlarms);
+  const t = at + 1 < highest.length ? ((highest[at] as number) + (highest[at + 1] as number)) / 2 : (highest[at] as number);
   const categories: Record<string, CategoryDetector> = {};
   for (const st of stats) categories[st.c] = { layer, direction: st.direction, threshold: st.mu + t * st.sd, scale: st.sd };
   return categories;

@@ -138,10 +138,14 @@ describe("baselines (steer/baselines.ts)", () => {
     assert.deepEqual([...b.categories.keys()], ["theft", "violence"]);
     const v = b.categories.get("violence")?.vectors.get(2) as Float32Array;
     assert.equal(b.categories.get("theft")?.vectors.get(2), v, "categories share the direction");
-    assert.deepEqual(b.cosine[2], [
-      [1, 1],
-      [1, 1],
-    ]);
+    // one shared direction: every cosine is 1 (to rounding)
+    assert.deepEqual(
+      b.cosine[2]?.map((row) => row.map((c) => Number(c.toFixed(12)))),
+      [
+        [1, 1],
+        [1, 1],
+      ],
+    );
     // the direction separates harmful from harmless prompts: every harmful prompt projects above every harmless mean
     const acts = await collectActivations(
       ctx,
