@@ -97,7 +97,7 @@ if (run("server")) {
 
 let scale: ScaleBench | undefined;
 if (run("scale")) {
-  scale = scaleBench({
+  scale = await scaleBench({
     cache: join(ROOT, ".cache", "bench"),
     large: process.argv.includes("--large"),
     detector4096: process.argv.includes("--detector-4096"),

@@ -45,7 +45,7 @@ export interface ScaleBench {
 }
 
 /** The model file of a size and type, written (and quantized) once into the bench cache. */
-function modelFile(cache: string, s: Size, type: (typeof FILE_TYPES)[number], log: (s: string) => void): string {
+async function modelFile(cache: string, s: Size, type: (typeof FILE_TYPES)[number], log: (s: string) => void): Promise<string> {
   const f16 = join(cache, `scale-${s.nEmbd}x${s.nLayer}-v${VOCAB}-f16.gguf`);
   if (!existsSync(f16)) {
     log(`writing a random ${s.nEmbd}-wide, ${s.nLayer}-layer F16 model (once)`);
@@ -55,7 +55,7 @@ function modelFile(cache: string, s: Size, type: (typeof FILE_TYPES)[number], lo
   const q = f16.replace("-f16.gguf", "-q4_k_m.gguf");
   if (!existsSync(q)) {
     log(`quantizing it to Q4_K_M (once)`);
-    quantizeModel(f16, q, { type: "Q4_K_M" });
+    await quantizeModel(f16, q, { type: "Q4_K_M" });
   }
   return q;
 }
@@ -98,13 +98,13 @@ export const STEP_COSTS: Record<string, (r: ScaleResult) => number> = {
   "peak memory": (r) => r.peakRssMiB,
 };
 
-export function scaleBench(opts: {
+export async function scaleBench(opts: {
   cache: string;
   large: boolean;
   detector4096: boolean;
   threads: number;
   log: (s: string) => void;
-}): ScaleBench {
+}): Promise<ScaleBench> {
   mkdirSync(opts.cache, { recursive: true });
   const workload = {
     buildPairs: 16,
@@ -119,7 +119,7 @@ export function scaleBench(opts: {
   for (const s of [...DEFAULT_SIZES, ...(opts.large ? LARGE_SIZES : [])]) {
     for (const type of FILE_TYPES) {
       const label = `${s.nEmbd}x${s.nLayer} ${type}`;
-      const model = modelFile(opts.cache, s, type, opts.log);
+      const model = await modelFile(opts.cache, s, type, opts.log);
       opts.log(`${label}: build, detector, eval, likelihood, serve`);
       rows.push({ label, ...runWorker<ScaleResult>({ model, ...workload }) });
     }
@@ -144,7 +144,7 @@ export function scaleBench(opts: {
   let detector4096: ScaleBench["detector4096"];
   if (opts.detector4096) {
     const size = { nEmbd: 4096, nLayer: 2, nHead: 32 };
-    const model = modelFile(opts.cache, size, "F16", opts.log);
+    const model = await modelFile(opts.cache, size, "F16", opts.log);
     opts.log("4096x2 F16: the detector alone (200 prompts captured, fit on 800 rows)");
     const r = runWorker<DetectorOnlyResult>({ model, ...workload, detectorPrompts: 200, detectorOnly: { fitRows: 800 } });
     detector4096 = { label: "4096x2 F16", ...r };

@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { writeBundle } from "../steer/bundle.js";
+import { writeNeurons } from "../steer/neuron-file.js";
 import type { Bundle } from "../steer/types.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { buildReport, writeReport } from "../web/report-file.js";
@@ -26,6 +27,7 @@ export const DEMO_FILES = {
   report: "report.md",
   html: "report.html",
   bundle: "organism.bundle.gguf",
+  neurons: "organism.neurons.json",
 } as const;
 
 /** `path` relative to `dir`, with forward slashes (the same text on every system). */
@@ -49,7 +51,7 @@ export function reproducibleBundle(b: Bundle): Bundle {
  * to `dir` and its bundle path naming the bundle written beside it.
  */
 export function demoResultsJson(s: StudyResults, dir: string): string {
-  const { test, sweep, bundle: _b, baselines, ...summary } = s;
+  const { test, sweep, bundle: _b, neuronSet: _n, baselines, ...summary } = s;
   const evaluation = {
     ...test,
     model: { ...test.model, path: relativeTo(dir, test.model.path) },
@@ -74,7 +76,7 @@ export function demoReportMd(s: StudyResults): string {
   return `# SafeSteer on the organism\n\n${studyReport(s)}\n\n## Examples\n\n${s.examples.length} held-out harmful prompts drawn at random (seeded, not chosen), with every condition's answer and the judge's labels.\n\n${studyExamples(s)}\n`;
 }
 
-/** Writes results.json, report.md, organism.bundle.gguf and report.html (drawn from the first three) into `dir`; returns their paths. */
+/** Writes results.json, report.md, organism.bundle.gguf, organism.neurons.json (when the neuron study ran) and report.html (drawn from the first three) into `dir`; returns their paths. */
 export function writeDemoOutputs(dir: string, s: StudyResults): string[] {
   mkdirSync(dir, { recursive: true });
   const paths = [join(dir, DEMO_FILES.results), join(dir, DEMO_FILES.report), join(dir, DEMO_FILES.bundle)] as const;
@@ -83,6 +85,9 @@ export function writeDemoOutputs(dir: string, s: StudyResults): string[] {
   writeBundle(paths[2], reproducibleBundle(s.bundle));
   // the HTML report reads the files just written (names relative to `dir`: nothing names a place)
   const html = join(dir, DEMO_FILES.html);
-  writeReport(html, buildReport({ results: [paths[0]], title: "SafeSteer on the organism" }));
-  return [...paths, html];
+  // the units the neuron study found (no creation time): the report's neuron section reads them
+  const neurons = s.neuronSet ? [join(dir, DEMO_FILES.neurons)] : [];
+  if (s.neuronSet) writeNeurons(neurons[0] as string, { ...s.neuronSet, created: "" });
+  writeReport(html, buildReport({ results: [paths[0]], neurons, title: "SafeSteer on the organism" }));
+  return [...paths, ...neurons, html];
 }

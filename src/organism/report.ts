@@ -4,6 +4,7 @@ import { formatRate, wilson } from "../eval/intervals.js";
 import type { GroupMetrics } from "../eval/metrics.js";
 import { choicesTable, fluentOf, likelihoodTable, pct, referenceTable, SUMMARY_HEADER, summaryRows } from "../eval/report.js";
 import type { ConditionSummary } from "../eval/results.js";
+import { neuronStudyMarkdown } from "./neuron-study.js";
 import type { ExampleLabels, StudyResults, VariantResult } from "./study.js";
 import type { TargetRow } from "./targets.js";
 
@@ -143,6 +144,7 @@ export function studyReport(s: StudyResults): string {
     ...likelihoodTable(s.likelihood),
   );
   lines.push(...comparisonSections(s), ...detectorSection(s));
+  if (s.neurons) lines.push("", neuronStudyMarkdown(s.neurons, 3));
   return lines.join("\n");
 }
 

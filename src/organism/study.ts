@@ -17,12 +17,14 @@ import { applyChoices, type Budget, selectPerCategory, sweepConditions } from ".
 import { answerPairs, buildCaaBundle, buildRefusalDirectionBundle, CANNED_REFUSAL } from "../steer/baselines.js";
 import { buildBundle } from "../steer/build.js";
 import type { DetectorCalibration } from "../steer/detect.js";
+import type { NeuronSet } from "../steer/neuron-types.js";
 import { bundlePolicy } from "../steer/policy.js";
 import type { Bundle, CategoryEntry, Detector, DetectorPooling } from "../steer/types.js";
 import { Rng } from "../util/random.js";
 import { chooseDetector, type DetectorCandidate } from "./detector-choice.js";
 import { ORGANISM_DATA_DIR, writeOrganismFiles } from "./files.js";
 import { toyJudge } from "./judge.js";
+import { type NeuronStudyResult, runNeuronStudy } from "./neuron-study.js";
 import { studyTargets, type TargetRow, twoTurnTargets } from "./targets.js";
 import { DEFAULT_ORGANISM_CONFIG } from "./train.js";
 import { CAREFUL_LINES, ORGANISM_STOP, type WorldOptions } from "./world.js";
@@ -49,6 +51,8 @@ export interface StudyOptions {
   generation?: Partial<GenerationSettings>;
   /** Compare the vector variants (default: yes). */
   comparisons?: boolean;
+  /** The category-neuron study: units found on train, chosen on dev, suppressed on test (default: yes). */
+  neurons?: boolean;
   /** Held-out harmful prompts shown as examples, drawn at random with a fixed seed (default 10). */
   examples?: number;
   world?: WorldOptions;
@@ -160,6 +164,10 @@ export interface StudyResults {
    */
   baselines?: EvalResults;
   twoTurn?: { unsteered: ConditionSummary; steered: ConditionSummary; rows: TargetRow[]; prompts: number; seeds: number };
+  /** Category neurons on the test split: own vs random vs another category's units suppressed (organism/neuron-study.ts). */
+  neurons?: NeuronStudyResult;
+  /** The units found (written beside the report as organism.neurons.json). */
+  neuronSet?: NeuronSet;
   bundle: Bundle;
 }
 
@@ -527,6 +535,7 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     };
     const compared =
       opts.comparisons !== false ? await compareAndBaselines(ctx, s, mainResult, bundle, cal.detector, likelihoodOf, opts) : undefined;
+    const neurons = opts.neurons !== false ? await neuronStage(ctx, s, opts) : undefined;
     return {
       main: mainResult,
       baseline: test.summary.unsteered as ConditionSummary,
@@ -547,11 +556,22 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       targets: studyTargets(test),
       ...(compared ? { baselines: compared.baselines } : {}),
       ...(twoTurn ? { twoTurn } : {}),
+      ...(neurons ? { neurons: neurons.result, neuronSet: neurons.neurons } : {}),
       bundle,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The category-neuron stage, one seed (smaller sets when the study runs on a sample of test prompts). */
+function neuronStage(ctx: Context, s: StudySetup, opts: StudyOptions) {
+  (opts.onStep ?? (() => {}))(
+    "category neurons: units found on the training split, count, strength and layers chosen on dev, own vs random vs another category's units on test (one seed)",
+  );
+  const n = opts.testPerGroup;
+  const quick = n !== undefined ? { devPerCategory: 4, testPerCategory: n, benignPerCategory: n, pairsPerCategory: n } : {};
+  return runNeuronStudy(ctx, { files: s.files, generation: s.generation, seeds: 1, budget: s.budget, signal: opts.signal, ...quick });
 }
 
 /** The careful line the system-prompt baseline puts before every prompt: the first of the organism's careful lines. */
