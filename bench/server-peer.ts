@@ -3,8 +3,8 @@
 // 127.0.0.1 and stopped after the rows.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { findBuildTool } from "../src/engine-build/index.js";
+import { freePort } from "../test/support/ports.js";
 
 /** The peer binary, or why there is none (the table's llama-server column says it). */
 export function findLlamaServer(env: NodeJS.ProcessEnv = process.env): { binary: string; from: string } | { missing: string } {
@@ -25,17 +25,6 @@ export function serverVersion(binary: string): string {
     .filter((l) => /version|built with/i.test(l))
     .join("; ")
     .trim();
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, "127.0.0.1");
-  await once(srv, "listening");
-  const addr = srv.address();
-  srv.close();
-  await once(srv, "close");
-  if (!addr || typeof addr === "string") throw new Error("no free port");
-  return addr.port;
 }
 
 /** Polls /health until it answers 200 (the model is loaded), or fails with the peer's last words. */

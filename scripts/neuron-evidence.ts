@@ -11,9 +11,8 @@ import { Context } from "../src/engine/context.js";
 import { Model } from "../src/engine/model.js";
 import { writeOrganismFiles } from "../src/organism/files.js";
 import { runNeuronStudy } from "../src/organism/neuron-study.js";
-import { STUDY_BUDGET } from "../src/organism/study.js";
+import { STUDY_BUDGET, STUDY_GENERATION } from "../src/organism/study.js";
 import { DEFAULT_ORGANISM_CONFIG } from "../src/organism/train.js";
-import { ORGANISM_STOP } from "../src/organism/world.js";
 import { writeNeurons } from "../src/steer/neuron-file.js";
 import { writeFileAtomic } from "../src/util/atomic-write.js";
 
@@ -35,8 +34,7 @@ try {
   const files = writeOrganismFiles(dir, DEFAULT_ORGANISM_CONFIG.world);
   const { result, markdown, neurons } = await runNeuronStudy(ctx, {
     files,
-    // the study's sampling settings (organism/study.ts)
-    generation: { seed: 1, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, maxTokens: 80, stop: ORGANISM_STOP },
+    generation: STUDY_GENERATION,
     seeds: Number(args.seeds),
     budget: STUDY_BUDGET,
     signal: controller.signal,

@@ -6,13 +6,13 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EngineError } from "../../src/engine/errors.js";
 import { parseRpcServers, rpcHello } from "../../src/engine/rpc.js";
 import { findBuildTool, findUserBuild } from "../../src/engine-build/index.js";
 import { ROOT } from "../support/models.js";
+import { freePort } from "../support/ports.js";
 
 const CLI = join(ROOT, "bin", "safesteer.js");
 const ORGANISM = join(ROOT, "models", "organism.gguf");
@@ -23,16 +23,6 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
     encoding: "utf8",
     env: { ...process.env, SAFESTEER_LLAMA_LIB: "", SAFESTEER_ENGINE_HINT: "0", ...env },
   });
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, "127.0.0.1");
-  await once(srv, "listening");
-  const addr = srv.address();
-  srv.close();
-  await once(srv, "close");
-  if (!addr || typeof addr === "string") throw new Error("no free port");
-  return addr.port;
 }
 
 describe("--rpc without a server or an RPC build: one clear line", () => {
