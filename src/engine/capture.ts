@@ -29,11 +29,15 @@ export interface CaptureSpec {
   site: Site;
   layers: readonly number[];
   reduce: Reduction;
+  /** Per sequence (by its index among the evaluated ones): rows at earlier positions are skipped (default 0). */
+  from?: readonly number[];
 }
 
 interface Acc {
   sum: Float64Array;
+  /** Rows reduced, and rows seen (the next row's position in its sequence). */
   count: number;
+  seen: number;
   last: Float32Array;
   rows: Float32Array[];
 }
@@ -190,6 +194,8 @@ export class Capture {
       const b = direct ? r : (map[r] as number);
       const seq = this.layout.seqIds[b] as number;
       const a = this.slot(seq, layer);
+      // rows come in token order per sequence: the seen count is the row's position
+      if (a.seen++ < (this.spec.from?.[seq] ?? 0)) continue;
       const row = data.subarray(r * w, (r + 1) * w);
       a.count++;
       switch (this.spec.reduce) {
@@ -215,6 +221,7 @@ export class Capture {
       a = {
         sum: new Float64Array(this.spec.reduce === "sum" || this.spec.reduce === "mean" ? w : 0),
         count: 0,
+        seen: 0,
         last: new Float32Array(this.spec.reduce === "last" ? w : 0),
         rows: [],
       };

@@ -19,7 +19,7 @@ import { buildBundle } from "../steer/build.js";
 import type { DetectorCalibration } from "../steer/detect.js";
 import type { NeuronSet } from "../steer/neuron-types.js";
 import { bundlePolicy } from "../steer/policy.js";
-import type { Bundle, CategoryEntry, Detector, DetectorPooling } from "../steer/types.js";
+import type { Bundle, CategoryEntry, Detector, DetectorPooling, VectorReduce } from "../steer/types.js";
 import { Rng } from "../util/random.js";
 import { chooseDetector, type DetectorCandidate } from "./detector-choice.js";
 import { ORGANISM_DATA_DIR, writeOrganismFiles } from "./files.js";
@@ -73,7 +73,7 @@ export interface VariantResult {
   name: string;
   data: VectorData;
   site: Site;
-  reduce: "mean" | "last";
+  reduce: VectorReduce;
   prune: number | "off";
   pooled: boolean;
   choices: Choice[];
@@ -175,7 +175,7 @@ export interface Variant {
   name: string;
   data: VectorData;
   site: Site;
-  reduce: "mean" | "last";
+  reduce: VectorReduce;
   prune: number | "off";
   pooled: boolean;
 }
@@ -244,12 +244,17 @@ export const STUDY_BUDGET: Budget = { refusalIncrease: 0.05, minRelevance: 0.8, 
  */
 export const DETECTOR_FALSE_ALARMS = 0.02;
 
-/** The main variant: careful-mode vs default dialogues, pruned, mean over tokens, residual stream. */
+/**
+ * The main variant: careful-mode vs default dialogues, pruned, mean over the rows that predict the
+ * answer, residual stream. Chosen on dev (docs/steering-dev.md): the two sides share the request
+ * and the safe answer and differ in the opening line, so the mean over every token is mostly the
+ * line's own words; over the answer rows it is the mode the line selects.
+ */
 export const MAIN_VARIANT: Variant = {
-  name: "careful mode vs default (pairs), pruned, mean, resid_post",
+  name: "careful mode vs default (pairs), pruned, mean over answer rows, resid_post",
   data: "careful",
   site: "resid_post",
-  reduce: "mean",
+  reduce: "answer",
   prune: 0.5,
   pooled: false,
 };

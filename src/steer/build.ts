@@ -13,10 +13,12 @@ import { SteerError } from "./errors.js";
 import { type CategorySplits, type ExampleReadOptions, groupExamples, splitsOf } from "./examples.js";
 import { auroc, cosine, dot, meanAndSd, meanOf, norm, prunedDifference, quantile } from "./math.js";
 import { renderExample, usesChat } from "./render.js";
-import type { Bundle, CategoryEntry, LayerDiagnostics } from "./types.js";
+import type { Bundle, CategoryEntry, LayerDiagnostics, VectorReduce } from "./types.js";
 
-export interface BuildOptions extends ExampleReadOptions {
+export interface BuildOptions extends Omit<ExampleReadOptions, "reduce"> {
   site?: Site;
+  /** Default "mean" (types.ts VectorReduce). */
+  reduce?: VectorReduce;
   /** "auto": every layer is a candidate and each category gets its best one. A list: candidates. */
   layers?: "auto" | number[];
   /** Kept fraction for pruning (0.5: at or above the median), or "off". */
@@ -112,7 +114,16 @@ async function readExamples(
       );
   }
   const { site, reduce } = settings;
-  const acts = await collectActivations(ctx, texts, { site, layers, reduce, signal: opts.signal, onProgress: opts.onProgress });
+  // "answer": the mean from the row that predicts the response's first token (the prompt's last) on
+  const from = reduce === "answer" ? all.map((e) => renderExample(ctx.model, { prompt: e.prompt }, settings.chat).length - 1) : undefined;
+  const acts = await collectActivations(ctx, texts, {
+    site,
+    layers,
+    reduce: reduce === "answer" ? "mean" : reduce,
+    ...(from ? { from } : {}),
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+  });
   // stopped during the last batch: the activations are complete, but the user asked for nothing
   if (opts.signal?.aborted) throw new SteerError("aborted", `stopped after all ${texts.length} texts were read; nothing was written.`);
   return acts;

@@ -13,7 +13,9 @@ import {
   type Detector,
   type DetectorPooling,
   VECTOR_METHODS,
+  VECTOR_REDUCES,
   type VectorMethod,
+  type VectorReduce,
 } from "./types.js";
 
 export const BUNDLE_FORMAT_VERSION = 1;
@@ -122,6 +124,12 @@ export function readBundle(path: string): Bundle {
       `${path} was made by an unknown method "${methodName}"; this SafeSteer knows ${VECTOR_METHODS.join(", ")}.`,
     );
   const method = methodName ? (methodName as VectorMethod) : undefined;
+  const reduce = str("reduce");
+  if (!VECTOR_REDUCES.includes(reduce as VectorReduce))
+    throw new SteerError(
+      "bad_bundle",
+      `${path} reduces tokens by an unknown rule "${reduce}"; this SafeSteer knows ${VECTOR_REDUCES.join(", ")}.`,
+    );
   const detJson = str("detector");
   let detector: Detector | undefined;
   if (detJson) {
@@ -147,7 +155,7 @@ export function readBundle(path: string): Bundle {
       ...(metaString(f, `${K}model.file_type`) ? { fileType: metaString(f, `${K}model.file_type`) } : {}),
     },
     site: str("site"),
-    reduce: str("reduce") as "mean" | "last",
+    reduce: reduce as VectorReduce,
     prune: prune === "off" ? "off" : Number(prune),
     layers: ((f.metadata.get(`${K}layers`)?.value as number[] | undefined) ?? []).map(Number),
     chat: f.metadata.get(`${K}chat`)?.value === true,

@@ -10,6 +10,8 @@ export interface CollectOptions {
   site: Site;
   layers: readonly number[];
   reduce: Extract<Reduction, "mean" | "last">;
+  /** Per text: the first token position reduced (default 0: all of them). */
+  from?: readonly number[];
   signal?: AbortSignal;
   /** Called after each batch with texts and tokens done so far. */
   onProgress?: (done: number, total: number, tokens: number) => void;
@@ -59,7 +61,11 @@ export async function collectActivations(ctx: Context, texts: number[][], opts: 
       group.push(t);
       used += t.length;
     }
-    const { capture } = await ctx.evaluate(group, { capture: { site: opts.site, layers, reduce: opts.reduce }, logits: "none" });
+    const from = opts.from?.slice(start, start + group.length);
+    const { capture } = await ctx.evaluate(group, {
+      capture: { site: opts.site, layers, reduce: opts.reduce, ...(from ? { from } : {}) },
+      logits: "none",
+    });
     group.forEach((_, g) => {
       for (const l of layers) (byLayer.get(l) as Float32Array).set(capture!.reduced(g, l), (start + g) * width);
     });

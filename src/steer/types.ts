@@ -105,11 +105,19 @@ export interface DataProvenance {
   examples: number;
 }
 
+/**
+ * How an example's token activations become one vector: their mean, the last token's, or the mean
+ * over the rows that predict the response ("answer": the last prompt row on), where the two sides
+ * of a careful-mode pair differ in the mode, not in the words that select it.
+ */
+export type VectorReduce = "mean" | "last" | "answer";
+export const VECTOR_REDUCES: readonly VectorReduce[] = ["mean", "last", "answer"];
+
 export interface Bundle {
   /** The model the vectors were built on; fileType: its quantization ("F32", "Q8_0", ...), when known. */
   model: ModelFingerprint & { name: string; fileType?: string };
   site: Site;
-  reduce: "mean" | "last";
+  reduce: VectorReduce;
   prune: number | "off";
   layers: number[];
   /** Examples were rendered with the model's chat template. */

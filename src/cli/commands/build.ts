@@ -3,6 +3,7 @@ import type { Dataset } from "../../data/example.js";
 import { KNOWN_SITES } from "../../engine/sites.js";
 import { buildBundle } from "../../steer/build.js";
 import { writeBundle } from "../../steer/bundle.js";
+import { VECTOR_REDUCES, type VectorReduce } from "../../steer/types.js";
 import {
   type ExampleCliOptions,
   genericSafeSet,
@@ -19,7 +20,7 @@ import { printInspect } from "./inspect.js";
 interface BuildCliOptions extends ModelOpts, ExampleCliOptions {
   site: string;
   layers: string;
-  reduce: "mean" | "last";
+  reduce: VectorReduce;
   prune: string;
   chat: "auto" | "always" | "never";
   output: string;
@@ -31,7 +32,11 @@ export function buildCommand(program: Command): void {
   )
     .option("--site <site>", KNOWN_SITES.join(" | "), "resid_post")
     .option("--layers <list>", "auto | all | 3 | 0,2,4 | 1-3 (auto: best held-out separability per category)", "auto")
-    .addOption(new Option("--reduce <how>", "token reduction").choices(["mean", "last"]).default("mean"))
+    .addOption(
+      new Option("--reduce <how>", "token reduction (answer: mean over the rows that predict the response)")
+        .choices([...VECTOR_REDUCES])
+        .default("mean"),
+    )
     .option("--prune <fraction|off>", "kept fraction of unsafe examples by difference norm (0.5: at or above the median)", "0.5");
   withSampleOptions(cmd, "for separability")
     .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
