@@ -3,12 +3,11 @@
 // and prints per category every setting's rates with their 95% intervals and whether it meets the
 // study's budget. Run: node --import tsx scripts/steering-dev.ts [--per 16] [--seeds 1]
 //   [--variants main,last,noprune,answers] [--sets "4;2;0-4;1-3:0.25,0.5"] [--strengths 0.5,1,1.5,2]
-//   [--from prompt,answer] [--out file.md]
+//   [--out file.md]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { Example } from "../src/data/example.js";
 import { loadDataset } from "../src/data/load.js";
 import { Context } from "../src/engine/context.js";
 import { Model } from "../src/engine/model.js";
@@ -23,9 +22,7 @@ import { toyJudge } from "../src/organism/judge.js";
 import { STUDY_BUDGET, STUDY_GENERATION } from "../src/organism/study.js";
 import { DEFAULT_ORGANISM_CONFIG } from "../src/organism/train.js";
 import { buildBundle } from "../src/steer/build.js";
-import { meanOf, prunedDifference } from "../src/steer/math.js";
-import { renderExample } from "../src/steer/render.js";
-import type { Bundle, SteerFrom } from "../src/steer/types.js";
+import type { Bundle, VectorReduce } from "../src/steer/types.js";
 
 const { values: a } = parseArgs({
   options: {
@@ -35,7 +32,6 @@ const { values: a } = parseArgs({
     sets: { type: "string", default: "4;3;2;1;0;0-4;0-2;1-3;2-4" },
     strengths: { type: "string", default: "0.5,1,1.5,2" },
     model: { type: "string", default: "models/organism.gguf" },
-    from: { type: "string", default: "prompt" },
     out: { type: "string" },
   },
 });
@@ -52,57 +48,15 @@ const sets = (a.sets as string).split(";").map((spec) => {
   const [name, own] = spec.split(":") as [string, string | undefined];
   return { name, layers: parseSet(name), strengths: own ? own.split(",").map(Number) : strengths };
 });
-const VARIANTS: Record<string, { data: "careful" | "answers"; reduce: "mean" | "last"; prune: number | "off"; span?: "answer" }> = {
+const VARIANTS: Record<string, { data: "careful" | "answers"; reduce: VectorReduce; prune: number | "off" }> = {
   main: { data: "careful", reduce: "mean", prune: 0.5 },
   // mean over the rows that predict the answer only (careful vs neutral line, same safe answer)
-  span: { data: "careful", reduce: "mean", prune: 0.5, span: "answer" },
-  spannoprune: { data: "careful", reduce: "mean", prune: "off", span: "answer" },
+  span: { data: "careful", reduce: "answer", prune: 0.5 },
+  spannoprune: { data: "careful", reduce: "answer", prune: "off" },
   last: { data: "careful", reduce: "last", prune: 0.5 },
   noprune: { data: "careful", reduce: "mean", prune: "off" },
   answers: { data: "answers", reduce: "mean", prune: 0.5 },
 };
-
-/** The bundle's vectors remade from each example's mean over the rows that predict its answer (the last prompt row on). */
-async function answerSpanBundle(ctx: Context, base: Bundle, examples: Example[], prune: number | "off"): Promise<Bundle> {
-  const layers = base.layers;
-  const full = examples.map((e) => renderExample(ctx.model, e, true));
-  const from = examples.map((e) => renderExample(ctx.model, { prompt: e.prompt }, true).length - 1);
-  const means = new Map(layers.map((l) => [l, [] as Float32Array[]]));
-  for (let i = 0; i < full.length; i += ctx.nSeq) {
-    const group = full.slice(i, i + ctx.nSeq);
-    const { capture } = await ctx.evaluate(group, { capture: { site: "resid_post", layers, reduce: "none" }, logits: "none" });
-    group.forEach((_, g) => {
-      for (const l of layers) {
-        const rows = capture?.rows(g, l) ?? [];
-        means.get(l)?.push(meanOf(rows.slice(from[i + g] as number), rows[0]?.length ?? 0));
-      }
-    });
-  }
-  const categories = new Map(
-    [...base.categories].map(([c, e]) => {
-      const idx = (label: string) => examples.flatMap((x, i) => (x.category === c && x.label === label ? [i] : []));
-      const vectors = new Map(
-        layers.map((l) => {
-          const m = means.get(l) as Float32Array[];
-          const safe = meanOf(
-            idx("safe").map((i) => m[i] as Float32Array),
-            ctx.model.info.nEmbd,
-          );
-          return [
-            l,
-            prunedDifference(
-              safe,
-              idx("unsafe").map((i) => m[i] as Float32Array),
-              prune,
-            ).vector,
-          ];
-        }),
-      );
-      return [c, { ...e, vectors }];
-    }),
-  );
-  return { ...base, categories };
-}
 
 const dir = mkdtempSync(join(tmpdir(), "steering-dev-"));
 const t0 = Date.now();
@@ -120,8 +74,7 @@ try {
     const v = VARIANTS[vn];
     if (!v) throw new Error(`unknown variant ${vn}: use ${Object.keys(VARIANTS).join(", ")}`);
     const path = v.data === "careful" ? files.vectors : files.answerVectors;
-    const built = await buildBundle(ctx, [loadDataset(path)], undefined, { reduce: v.reduce, prune: v.prune, layers: "auto" });
-    const b = v.span ? await answerSpanBundle(ctx, built, loadDataset(path).examples, v.prune) : built;
+    const b = await buildBundle(ctx, [loadDataset(path)], undefined, { reduce: v.reduce, prune: v.prune, layers: "auto" });
     bundle ??= b;
     log(`built ${vn}`);
     for (const set of sets) {
@@ -130,15 +83,8 @@ try {
         ...b,
         categories: new Map([...b.categories].map(([c, e]) => [c, { ...e, steerLayers: set.layers }])),
       };
-      for (const from of (a.from as string).split(",") as SteerFrom[])
-        for (const s of set.strengths)
-          conditions.push({
-            name: `${key} s=${s}${from === "answer" ? " from=answer" : ""}`,
-            mode: "known",
-            vectors: key,
-            steerFrom: from,
-            policy: Object.fromEntries(cats.map((c) => [c, s])),
-          });
+      for (const s of set.strengths)
+        conditions.push({ name: `${key} s=${s}`, mode: "known", vectors: key, policy: Object.fromEntries(cats.map((c) => [c, s])) });
     }
   }
   log(`${items.length} dev prompts x ${Number(a.seeds)} seeds x ${conditions.length} conditions`);

@@ -13,11 +13,6 @@ export interface GenerateOptions extends SamplingOptions {
   /** Generation ends before the first occurrence of any of these strings. */
   stop?: string[];
   signal?: AbortSignal;
-  /**
-   * Called once every prompt but its last token is read: what it changes on the context (e.g.
-   * steering) applies only from the rows that predict the answer on, not to the prompt's own.
-   */
-  beforeAnswer?: () => Promise<void>;
 }
 
 export type GenerationEvent =
@@ -62,21 +57,12 @@ export async function* generateStream(
 
   // prefill: all prompts, in chunks of n_batch; keep each prompt's last-row logits
   ctx.clearMemory();
+  const prefill = new Batch();
+  prompts.forEach((p, s) => {
+    prefill.addSequence(p, s);
+  });
   const pending: Array<Float32Array | undefined> = prompts.map(() => undefined);
-  if (opts.beforeAnswer) {
-    // the prompts but their last tokens, then the hook, then the last tokens: their rows predict the answer
-    await prefill(
-      ctx,
-      prompts.map((p) => p.slice(0, -1)),
-      pending,
-    );
-    await opts.beforeAnswer();
-    const last = new Batch();
-    prompts.forEach((p, s) => {
-      last.add(p[p.length - 1] as number, p.length - 1, s, true);
-    });
-    await decodeInto(ctx, last, pending);
-  } else await prefill(ctx, prompts, pending);
+  for (const { batch } of prefill.parts(ctx.nBatch)) await decodeInto(ctx, batch, pending);
 
   let used = total;
   while (true) {
@@ -95,15 +81,6 @@ export async function* generateStream(
     await decodeInto(ctx, step, pending);
     for (const s of step.seqIds) (seqs[s] as Continuation).nPast++;
   }
-}
-
-/** Decodes the prompts side by side, in chunks of n_batch, keeping each one's last-row logits. */
-async function prefill(ctx: Context, prompts: number[][], pending: Array<Float32Array | undefined>): Promise<void> {
-  const batch = new Batch();
-  prompts.forEach((p, s) => {
-    batch.addSequence(p, s);
-  });
-  for (const { batch: part } of batch.parts(ctx.nBatch)) await decodeInto(ctx, part, pending);
 }
 
 /** Decodes a batch and keeps each output row's logits as its sequence's next. */

@@ -3,9 +3,9 @@
 // steer/decide.ts, decides each prompt's steering) with the same seeds, judged, scored for quality,
 // summarised. Checkpoints after every batch so a run can resume.
 import type { Context, SteeringVector } from "../engine/context.js";
-import type { GenerationResult } from "../engine/generate.js";
+import { type GenerationResult, generateBatch } from "../engine/generate.js";
 import { SafeSteerError } from "../errors.js";
-import { generateSteered } from "../steer/apply.js";
+import { withSteering } from "../steer/apply.js";
 import { withPrefix } from "../steer/baselines.js";
 import { checkSteeringModel, type PlannedSteering, planSteering, steeredPolicy } from "../steer/decide.js";
 import { detect } from "../steer/detect.js";
@@ -328,12 +328,12 @@ async function answerGroup(run: Run, cond: ConditionSpec, prompts: number[][], g
     // the signal also stops the batch mid-answer; its cut answers are dropped, never recorded
     const gen = g.refuse
       ? chunk.map(() => cannedAnswer(ctx.model, cond.refuseWith as string))
-      : await generateSteered(
-          ctx,
-          { vectors: g.vectors },
-          cond.steerFrom ?? "prompt",
-          chunk.map((it) => prompts[it.index] as number[]),
-          { ...opts.generation, seeds: chunk.map((it) => seedOf(it.index, it.sample)), signal: opts.signal },
+      : await withSteering(ctx, { vectors: g.vectors }, () =>
+          generateBatch(
+            ctx,
+            chunk.map((it) => prompts[it.index] as number[]),
+            { ...opts.generation, seeds: chunk.map((it) => seedOf(it.index, it.sample)), signal: opts.signal },
+          ),
         );
     if (opts.signal?.aborted) throw stopped();
     await recordAnswers(run, cond, prompts, g, chunk, gen);

@@ -1,6 +1,6 @@
 // The evaluation's result file (schema safesteer.eval/1) and the settings it records: what the
 // harness writes, the selection reads, and reports render.
-import type { FireMode, Policy, SteerFrom } from "../steer/types.js";
+import type { FireMode, Policy } from "../steer/types.js";
 import type { EvalItem } from "./item.js";
 import type { AnswerRecord, Differences, GroupIntervals, GroupMetrics, ReferenceQuality } from "./metrics.js";
 
@@ -19,8 +19,6 @@ export interface ConditionSpec {
   layer?: number;
   /** Conditional mode: steer every category that fires (the default) or only the most confident one. */
   fire?: FireMode;
-  /** Steering from the first prompt row (default) or only from the row that predicts the answer (steer/apply.ts generateSteered). */
-  steerFrom?: SteerFrom;
   raw?: boolean;
   /** A baseline's vectors steer instead of the bundle's: its method ("caa", "refusal-direction"; EvalOptions.vectorSets). */
   vectors?: string;

@@ -4,14 +4,13 @@
 // and the server all come through here, so every caller gets the bundle/model check and no caller
 // can leave steering behind on a context.
 import type { Context, SteeringHandle, SteeringPlan, SteeringVector } from "../engine/context.js";
-import { type GenerateOptions, type GenerationResult, generateBatch } from "../engine/generate.js";
 import type { Model } from "../engine/model.js";
 import type { BatchScheduler, ScheduledEvent, ScheduledRequest } from "../engine/scheduler.js";
 import { checkBundleModel } from "./bundle.js";
 import { checkNeuronModel, neuronSteering, type Suppression, type SuppressMode } from "./neuron-steer.js";
 import type { NeuronSet } from "./neuron-types.js";
 import { bundlePolicy, type PolicyOptions, policySteering } from "./policy.js";
-import type { Bundle, Policy, SteerFrom } from "./types.js";
+import type { Bundle, Policy } from "./types.js";
 
 /** Category neurons to suppress (at mlp_post), alone or with vector steering: they compose. */
 export interface NeuronSuppression {
@@ -70,32 +69,6 @@ export async function withSteering<T>(ctx: Context, source: SteeringSource, fn: 
     return await fn(s.plan);
   } finally {
     s.release();
-  }
-}
-
-/**
- * generateBatch() with steering: from the first prompt row (as withSteering), or only from the row
- * that predicts the answer's first token on ("answer"): the prompt is read unsteered, so a strong
- * push changes what is said without garbling what was asked.
- */
-export async function generateSteered(
-  ctx: Context,
-  source: SteeringSource,
-  from: SteerFrom,
-  prompts: number[][],
-  opts: GenerateOptions & { seeds?: number[] },
-): Promise<GenerationResult[]> {
-  if (from === "prompt") return withSteering(ctx, source, () => generateBatch(ctx, prompts, opts));
-  let s: Steering | undefined;
-  try {
-    return await generateBatch(ctx, prompts, {
-      ...opts,
-      beforeAnswer: async () => {
-        s = await steer(ctx, source);
-      },
-    });
-  } finally {
-    s?.release();
   }
 }
 

@@ -43,10 +43,6 @@ export interface Detection {
 export type FireMode = "all" | "top";
 export const FIRE_MODES: readonly FireMode[] = ["all", "top"];
 
-/** Where steering starts: every row of the prompt and answer (the default), or the rows that predict the answer. */
-export type SteerFrom = "prompt" | "answer";
-export const STEER_FROMS: readonly SteerFrom[] = ["prompt", "answer"];
-
 /**
  * How a policy applies to one prompt: not at all, whole, only the prompt's own (known) category, or
  * only the categories the bundle's detector finds in it.
