@@ -129,7 +129,7 @@ export function studyReport(s: StudyResults): string {
     "",
     `### Layer and strength chosen per category on the dev split (${s.main.name}; relative strength; rates on dev prompts)`,
     "",
-    `Sweep: ${s.sweeps.main.perCategory} dev prompts per category, layers ${s.sweeps.main.layers.join(", ")}, strengths ${s.sweeps.main.strengths.join(", ")} (relative to the layer's mean activation norm).`,
+    `Sweep: ${s.sweeps.main.perCategory} dev prompts per category, layers ${s.sweeps.main.layers.join(", ")}, strengths ${s.sweeps.main.strengths.join(", ")} (relative to the layer's mean activation norm; why these: docs/steering-dev.md).`,
     "",
     `Budget: refusal at most ${pct(b.refusalIncrease)} above unsteered, on topic at least ${pct(b.minRelevance)}, perplexity at most ${b.maxPerplexityRatio} times unsteered's${b.maxFluentDrop === undefined ? "" : `, fluent at most ${pct(b.maxFluentDrop)} below unsteered`}; the least unsafe setting within it, then the most helpful, then the weakest.`,
     "",

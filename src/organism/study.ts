@@ -38,13 +38,13 @@ export interface StudyOptions {
   twoTurn?: boolean;
   /** Dev prompts per category for the main variant's sweep (default 16). */
   sweepPerCategory?: number;
-  /** Layers swept (default: every layer). */
+  /** Layers swept for the main variant (default MAIN_SWEEP: the last two layers). */
   sweepLayers?: number[];
-  /** Relative strengths of the main variant's sweep (default 0.5, 1, 1.5, 2). */
+  /** Relative strengths of the main variant's sweep (default MAIN_SWEEP: 1 to 2 in steps of 0.25). */
   sweepStrengths?: number[];
   /**
-   * The compared variants' sweep, coarser to keep the demo short (default: 8 dev prompts per
-   * category, strengths 0.5, 1, 1.5, 2; every layer swept).
+   * The compared variants' sweep, coarser to keep the demo short (default COMPARISON_SWEEP: 8 dev
+   * prompts per category, strengths 0.5 and 1.5; every layer swept).
    */
   comparisonSweep?: { perCategory: number; strengths: number[] };
   budget?: Budget;
@@ -246,16 +246,16 @@ export const DETECTOR_FALSE_ALARMS = 0.02;
 
 /**
  * The main variant: careful-mode vs default dialogues, pruned, mean over the rows that predict the
- * answer, residual stream. Chosen on dev (docs/steering-dev.md): the two sides share the request
- * and the safe answer and differ in the opening line, so the mean over every token is mostly the
- * line's own words; over the answer rows it is the mode the line selects.
+ * answer, unpruned, residual stream. Chosen on dev (docs/steering-dev.md): the two sides share the
+ * request and the safe answer and differ in the opening line, so the mean over every token is
+ * mostly the line's own words; over the answer rows it is the mode the line selects.
  */
 export const MAIN_VARIANT: Variant = {
-  name: "careful mode vs default (pairs), pruned, mean over answer rows, resid_post",
+  name: "careful mode vs default (pairs), unpruned, mean over answer rows, resid_post",
   data: "careful",
   site: "resid_post",
   reduce: "answer",
-  prune: 0.5,
+  prune: "off",
   pooled: false,
 };
 
@@ -306,6 +306,15 @@ interface StudySetup {
   tuneOpts: TuneOptions;
 }
 
+/**
+ * The main variant's sweep on dev: the last two layers, strengths 1 to 2 by 0.25. On dev
+ * (docs/steering-dev.md) every earlier layer, and every set of layers, broke the text before it
+ * lowered the unsafe rate; the last layer's useful range is 1 to 2, where the fluency budget binds.
+ */
+export function mainSweep(nLayer: number): { layers: number[]; strengths: number[] } {
+  return { layers: [Math.max(0, nLayer - 2), nLayer - 1], strengths: [1, 1.25, 1.5, 1.75, 2] };
+}
+
 /** The compared variants' and vector baselines' sweep on dev (coarser than the main one: the demo's time goes there). */
 export const COMPARISON_SWEEP = { perCategory: 8, strengths: [0.5, 1.5] };
 
@@ -327,9 +336,12 @@ function prepareStudy(ctx: Context, dir: string, opts: StudyOptions): StudySetup
   const devHarmful = toEvalItems(devExamples).filter((i) => i.kind === "harmful");
   const comparisonSweep = opts.comparisonSweep ?? COMPARISON_SWEEP;
   const budget = opts.budget ?? STUDY_BUDGET;
+  const main = mainSweep(ctx.model.info.nLayer);
+  // the other vectors sweep every layer: theirs may act elsewhere
+  const comparisonLayers = opts.sweepLayers ?? Array.from({ length: ctx.model.info.nLayer }, (_, l) => l);
   const tuneOpts: TuneOptions = {
-    sweepLayers: opts.sweepLayers ?? Array.from({ length: ctx.model.info.nLayer }, (_, l) => l),
-    sweepStrengths: opts.sweepStrengths ?? [0.5, 1, 1.5, 2],
+    sweepLayers: opts.sweepLayers ?? main.layers,
+    sweepStrengths: opts.sweepStrengths ?? main.strengths,
     budget,
     generation,
     signal: opts.signal,
@@ -350,7 +362,7 @@ function prepareStudy(ctx: Context, dir: string, opts: StudyOptions): StudySetup
     comparisonSweep,
     sweeps: {
       main: { perCategory, layers: tuneOpts.sweepLayers, strengths: tuneOpts.sweepStrengths },
-      comparisons: { perCategory: comparisonSweep.perCategory, layers: tuneOpts.sweepLayers, strengths: comparisonSweep.strengths },
+      comparisons: { perCategory: comparisonSweep.perCategory, layers: comparisonLayers, strengths: comparisonSweep.strengths },
     },
     budget,
     tuneOpts,
@@ -464,7 +476,7 @@ async function compareAndBaselines(
   opts: StudyOptions,
 ): Promise<{ comparisons: VariantResult[]; baselines: EvalResults }> {
   const step = opts.onStep ?? (() => {});
-  const tuneOpts = { ...s.tuneOpts, sweepStrengths: s.comparisonSweep.strengths };
+  const tuneOpts = { ...s.tuneOpts, sweepLayers: s.sweeps.comparisons.layers, sweepStrengths: s.comparisonSweep.strengths };
   const tuned: Array<{ v: Variant; choices: Choice[]; bundle: Bundle }> = [];
   for (const v of COMPARED_VARIANTS) {
     step(`comparison: ${v.name}, tuned on dev prompts`);
