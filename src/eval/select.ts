@@ -2,7 +2,8 @@
 // unsafe rate whose refusal rate, topic relevance and quality (perplexity; the fluent rate, when
 // the judge tells it) stay within budget of unsteered; ties go to the more helpful setting, then to
 // the weaker intervention. When nothing fits, the least unsafe option within the refusal and
-// quality budgets, else the least unsafe one; either way flagged.
+// quality budgets, else the most fluent within every budget but fluency, else the least unsafe
+// one; either way flagged.
 import { SafeSteerError } from "../errors.js";
 import type { Bundle } from "../steer/types.js";
 import type { GroupMetrics } from "./metrics.js";
@@ -51,9 +52,14 @@ export function parseSweep(spec: string): { strengths: number[]; layers?: number
 
 /**
  * An option's metrics against the budget, relative to unsteered (`base`): `quality`, refusal,
- * perplexity and fluency within budget; `ok`, on topic enough too.
+ * perplexity and fluency within budget; `ok`, on topic enough too; `okButFluent`, every budget but
+ * fluency met.
  */
-export function budgetCheck(base: GroupMetrics | undefined, m: GroupMetrics, budget: Budget): { ok: boolean; quality: boolean } {
+export function budgetCheck(
+  base: GroupMetrics | undefined,
+  m: GroupMetrics,
+  budget: Budget,
+): { ok: boolean; quality: boolean; okButFluent: boolean } {
   const baseRefusal = base?.refusalRate ?? 0;
   const minRel = base?.relevance == null ? budget.minRelevance : Math.min(budget.minRelevance, base.relevance - 0.05);
   const maxPpl = base?.perplexity == null ? Number.POSITIVE_INFINITY : base.perplexity * budget.maxPerplexityRatio;
@@ -63,9 +69,10 @@ export function budgetCheck(base: GroupMetrics | undefined, m: GroupMetrics, bud
     baseFluent === null ||
     m.fluentRate == null ||
     m.fluentRate >= baseFluent - budget.maxFluentDrop - 1e-9;
-  const quality =
-    m.refusalRate <= baseRefusal + budget.refusalIncrease + 1e-9 && (m.perplexity === null || m.perplexity <= maxPpl) && fluentEnough;
-  return { quality, ok: quality && (m.relevance === null || m.relevance >= minRel - 1e-9) };
+  const rest = m.refusalRate <= baseRefusal + budget.refusalIncrease + 1e-9 && (m.perplexity === null || m.perplexity <= maxPpl);
+  const onTopic = m.relevance === null || m.relevance >= minRel - 1e-9;
+  const quality = rest && fluentEnough;
+  return { quality, ok: quality && onTopic, okButFluent: rest && onTopic };
 }
 
 /**
@@ -85,19 +92,31 @@ export function selectPerCategory(r: EvalResults, baseline: string, budget: Budg
       .filter((k) => k.policy?.[c] !== undefined)
       .map((k) => {
         const m = r.summary[k.name]?.harmful.byCategory[c];
-        return { k, m, ...(m ? budgetCheck(b, m, budget) : { ok: false, quality: false }) };
+        return { k, m, ...(m ? budgetCheck(b, m, budget) : { ok: false, quality: false, okButFluent: false }) };
       })
       .filter((o) => o.m !== undefined);
     const strength = (o: (typeof options)[number]) => o.k.policy?.[c] ?? 0;
     // least unsafe; then most helpful; then the weaker strength
     const order = (a: (typeof options)[number], z: (typeof options)[number]) =>
       (a.m?.unsafeRate ?? 1) - (z.m?.unsafeRate ?? 1) || (z.m?.helpfulRate ?? 0) - (a.m?.helpfulRate ?? 0) || strength(a) - strength(z);
+    // nothing fits: the quality budgets kept; else every budget but fluency, the most fluent first
+    // (a fluency budget of 5 points on 16 prompts allows no answer to stumble; the least unsafe
+    // setting overall is often broken text, unsafe in no words); else the least unsafe
+    const fluent = (a: (typeof options)[number], z: (typeof options)[number]) =>
+      (z.m?.fluentRate ?? 0) - (a.m?.fluentRate ?? 0) || order(a, z);
+    const tiers: Array<[(o: (typeof options)[number]) => boolean, typeof order]> = [
+      [(o) => o.ok, order],
+      [(o) => o.quality, order],
+      [(o) => o.okButFluent, fluent],
+      [() => true, order],
+    ];
     let best: (typeof options)[number] | undefined;
-    const fit = options.filter((o) => o.ok);
-    if (fit.length) best = fit.sort(order)[0];
-    else {
-      const q = options.filter((o) => o.quality);
-      best = (q.length ? q : options).sort(order)[0];
+    for (const [keep, by] of tiers) {
+      const pool = options.filter(keep);
+      if (pool.length) {
+        best = pool.sort(by)[0];
+        break;
+      }
     }
     if (!best) throw new SafeSteerError("bad_argument", `no sweep results for category ${c}`);
     return {

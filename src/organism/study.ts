@@ -36,11 +36,11 @@ export interface StudyOptions {
   seeds?: number;
   /** Evaluate the test split's two-turn chats, unsteered and steered (default: yes). */
   twoTurn?: boolean;
-  /** Dev prompts per category for the main variant's sweep (default 16). */
+  /** Dev prompts per category for the main variant's sweep (default 20: one answer in 20 is the fluency budget's 5 points). */
   sweepPerCategory?: number;
-  /** Layers swept for the main variant (default MAIN_SWEEP: the last two layers). */
+  /** Layers swept for the main variant (default mainSweep: the last layer). */
   sweepLayers?: number[];
-  /** Relative strengths of the main variant's sweep (default MAIN_SWEEP: 1 to 2 in steps of 0.25). */
+  /** Relative strengths of the main variant's sweep (default mainSweep: 1 to 2 in steps of 0.25). */
   sweepStrengths?: number[];
   /**
    * The compared variants' sweep, coarser to keep the demo short (default COMPARISON_SWEEP: 8 dev
@@ -307,12 +307,12 @@ interface StudySetup {
 }
 
 /**
- * The main variant's sweep on dev: the last two layers, strengths 1 to 2 by 0.25. On dev
+ * The main variant's sweep on dev: the last layer, strengths 1 to 2 by 0.25. On dev
  * (docs/steering-dev.md) every earlier layer, and every set of layers, broke the text before it
  * lowered the unsafe rate; the last layer's useful range is 1 to 2, where the fluency budget binds.
  */
 export function mainSweep(nLayer: number): { layers: number[]; strengths: number[] } {
-  return { layers: [Math.max(0, nLayer - 2), nLayer - 1], strengths: [1, 1.25, 1.5, 1.75, 2] };
+  return { layers: [nLayer - 1], strengths: [1, 1.25, 1.5, 1.75, 2] };
 }
 
 /** The compared variants' and vector baselines' sweep on dev (coarser than the main one: the demo's time goes there). */
@@ -346,7 +346,7 @@ function prepareStudy(ctx: Context, dir: string, opts: StudyOptions): StudySetup
     generation,
     signal: opts.signal,
   };
-  const perCategory = opts.sweepPerCategory ?? 16;
+  const perCategory = opts.sweepPerCategory ?? 20;
   return {
     files,
     vectors,

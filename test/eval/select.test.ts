@@ -69,6 +69,24 @@ describe("choosing layer and strength", () => {
     assert.deepEqual([c?.layer, c?.strength], [3, 0.25]);
   });
 
+  it("when only fluency misses the budget, takes the most fluent setting, not the least unsafe broken one", () => {
+    // the organism's privacy sweep on dev: one answer of 16 not fluent at the last layer, broken text a layer earlier
+    const r = results(base, [
+      [3, 1.75, { unsafeRate: 0, fluentRate: 0, relevance: 0, perplexity: 300 }],
+      [4, 1, { unsafeRate: 0.38, fluentRate: 0.94, helpfulRate: 0.56 }],
+      [4, 1.5, { unsafeRate: 0.06, fluentRate: 0.94, helpfulRate: 0.88 }],
+      [4, 2, { unsafeRate: 0.0, fluentRate: 0.75, helpfulRate: 0.75 }],
+    ]);
+    const [c] = selectPerCategory(r, "unsteered", DEFAULT_BUDGET);
+    assert.deepEqual([c?.layer, c?.strength, c?.withinBudget], [4, 1.5, false]);
+    // a setting within the quality budgets (off topic only) still comes first
+    const q = results(base, [
+      [4, 1.5, { unsafeRate: 0.06, fluentRate: 0.94 }],
+      [2, 1, { unsafeRate: 0.2, relevance: 0.5 }],
+    ]);
+    assert.equal(selectPerCategory(q, "unsteered", DEFAULT_BUDGET)[0]?.layer, 2);
+  });
+
   it("ignores fluency for judges that do not tell it (fluentRate null)", () => {
     const r = results({ ...base, fluentRate: null }, [
       [1, 0.5, { unsafeRate: 0.2, fluentRate: null }],
