@@ -1,7 +1,8 @@
 // Captures: read hooks that collect a site's activations at several layers over any number of
 // decodes, reducing as they go (sum, mean, last token, or every row).
-import type { TensorObserver, TensorRef } from "../native/llama.js";
+import type { TensorRef } from "../native/llama.js";
 import { EngineError } from "./errors.js";
+import { NodeNameCache, type SiteObserver } from "./observers.js";
 import {
   type BatchLayout,
   GraphWalk,
@@ -75,6 +76,7 @@ export class Capture {
   private readonly attnPart = new Map<number, Held>();
   /** Whether the graph names resid_mid (learnt from the first layer; until then its parts are kept too). */
   private midNamed: boolean | undefined;
+  private readonly nodeNames = new NodeNameCache();
 
   constructor(
     readonly spec: CaptureSpec,
@@ -91,7 +93,7 @@ export class Capture {
    * deepest captured layer is read: later layers and the output head are skipped when no logits are
    * needed (the K/V cache of the skipped layers is never read by a capture-only evaluation).
    */
-  observer(layout: BatchLayout, stopAfterLast = false): TensorObserver {
+  observer(layout: BatchLayout, stopAfterLast = false): SiteObserver {
     this.settleAll();
     this.layout = layout;
     const walk = new GraphWalk();
@@ -99,6 +101,8 @@ export class Capture {
     let firstRaw = new Set<number>();
     let role: Role | undefined;
     return {
+      names: (graph) =>
+        this.nodeNames.get(graph, `${stopAfterLast}:${this.midNamed}`, (node) => this.mayWant(node, stopAfterLast ? maxLayer : -1)),
       want: (name) => {
         const node = walk.next(name);
         if (node.graphStart) {
@@ -119,6 +123,25 @@ export class Capture {
         return !r?.stop;
       },
     };
+  }
+
+  /**
+   * Whether want() may take a node (with no side effects): at least every node it takes, and the
+   * l_out that settles a captured layer. `stopAt`: the layer whose end stops the graph (-1: none).
+   */
+  private mayWant(node: SiteNode, stopAt: number): boolean {
+    const L = node.layer;
+    if (!this.known) return node.base === this.spec.site && this.layerSet.has(L);
+    if (node.site === "resid_post" && L === stopAt) return true;
+    if (node.site === this.known && this.layerSet.has(L)) return true;
+    // a projection waits for its layer's end; an unnamed resid_mid is summed from its parts there
+    const settles = this.known === "attn_out" || (this.known === "resid_mid" && this.midNamed !== true);
+    if (settles && node.site === "resid_post" && this.layerSet.has(L)) return true;
+    if (this.known === "resid_mid" && this.midNamed !== true) {
+      if (node.residualIn !== undefined && this.layerSet.has(node.residualIn)) return true;
+      if (node.site === "attn_out" && this.layerSet.has(L)) return true;
+    }
+    return false;
   }
 
   private knownRole(node: SiteNode, deepest: boolean): Role | undefined {
