@@ -2,6 +2,8 @@
 // nodes a hook or capture names reach JavaScript. Same numbers as the JavaScript path, bit for bit;
 // unsteered decodes call no JavaScript at all; bad input to the C side is an error code, not a crash.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Context, type SteeringVector } from "../../src/engine/context.js";
 import type { ContinuationEvent } from "../../src/engine/continuation.js";
@@ -13,6 +15,7 @@ import { DEFAULT_MODEL } from "../../src/models.js";
 import { evalFilterLibrary, FILTER_SET } from "../../src/native/eval-filter.js";
 import { buildEvalFilter } from "../../src/native/eval-filter-build.js";
 import { Rng } from "../../src/util/random.js";
+import { ROOT, tmpFile } from "../support/models.js";
 
 const libDir = engineInfo().libraryDir;
 const built = buildEvalFilter(libDir);
@@ -184,5 +187,50 @@ describe("the native eval filter (organism)", { skip }, () => {
     } finally {
       lib.free(f);
     }
+  });
+});
+
+describe("compiling the native eval filter", { skip }, () => {
+  it("compiles once per source, build and compiler into the cache, and says why not without a compiler", () => {
+    const cacheDir = tmpFile("filter-cache");
+    const first = buildEvalFilter(libDir, { cacheDir });
+    assert.ok(first.ok && first.compiled && existsSync(first.path), JSON.stringify(first));
+    const again = buildEvalFilter(libDir, { cacheDir });
+    assert.ok(again.ok && !again.compiled && again.path === first.path, "the second time from the cache");
+    const noCc = buildEvalFilter(libDir, { cacheDir: tmpFile("filter-cache-nocc"), env: { ...process.env, CC: "/no/such/cc" } });
+    assert.deepEqual(noCc, { ok: false, reason: "no C compiler (/no/such/cc) on PATH" });
+    const empty = tmpFile("no-libs");
+    mkdirSync(empty, { recursive: true });
+    assert.deepEqual(buildEvalFilter(empty, { cacheDir }), { ok: false, reason: `no libggml-base in ${empty}` });
+  });
+
+  it("without a compiler the hooks run on the JavaScript path, said once in the log (not an error)", () => {
+    const script = `
+      import { setVerbosity } from "./src/util/logger.js";
+      import { Model } from "./src/engine/model.js";
+      import { Context } from "./src/engine/context.js";
+      setVerbosity("verbose");
+      const model = Model.load("models/organism.gguf");
+      for (let i = 0; i < 2; i++) {
+        const ctx = new Context(model, { nCtx: 64 });
+        const h = await ctx.applySteering([{ site: "mlp_post", layer: 1, vector: new Float32Array(model.info.nFf), seq: 0 }]);
+        await ctx.evaluate([[1, 2, 3]]);
+        h.release();
+        console.log("native filter:", ctx.evalStats().nativeFilter);
+        ctx.dispose();
+      }
+      model.dispose();`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, CC: "/no/such/cc", SAFESTEER_CACHE: tmpFile("filter-cache-child") },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "native filter: false\nnative filter: false\n");
+    const said = r.stderr.split("\n").filter((l) => l.includes("native eval filter"));
+    assert.deepEqual(said, [
+      "the native eval filter is not in use (no C compiler (/no/such/cc) on PATH): activation hooks ask JavaScript about every graph node.",
+    ]);
+    assert.ok(!/error|warning/i.test(r.stderr), r.stderr);
   });
 });
