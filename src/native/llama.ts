@@ -520,7 +520,8 @@ export interface NativeContextOptions {
    */
   threadpool?: boolean;
   /**
-   * Where a decode without activation hooks runs (hooked decodes always run on the JS thread):
+   * Where a decode that calls no JavaScript runs (an observable context always calls it, unless the
+   * native eval filter is in front and no observer is in force; those decodes run on the JS thread):
    * "sync" on the JS thread, "async" on a libuv worker, "auto" (default) on the JS thread while it pays
    * (a few tokens, steps under 1 s, and no other context decoding at the same time), else on a
    * worker. SAFESTEER_DECODE sets the default.
@@ -808,8 +809,8 @@ export class NativeContext {
   }
 
   /**
-   * Runs one llama_decode: on the JS thread for an observable context (the eval callback must run
-   * there) and, in "auto" mode, for short decodes while no other context decodes; else on a worker
+   * Runs one llama_decode: on the JS thread while the eval callback may call JavaScript (which must
+   * run there; with the native eval filter and no observer it never does) and, in "auto" mode, for short decodes while no other context decodes; else on a worker
    * thread while the event loop keeps going.
    */
   async decode(input: BatchInput): Promise<void> {
