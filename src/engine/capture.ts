@@ -18,6 +18,17 @@ import {
 
 export type Reduction = "sum" | "mean" | "last" | "none";
 
+/** Whether a graph has a node of the site at each of the layers. */
+function namesSiteAt(graph: readonly string[], site: KnownSite, layers: readonly number[]): boolean {
+  const walk = new GraphWalk();
+  const at = new Set<number>();
+  for (const name of graph) {
+    const n = walk.next(name);
+    if (n.site === site) at.add(n.layer);
+  }
+  return layers.every((l) => at.has(l));
+}
+
 /** Reads a graph tensor that must be an activation of the model's width. */
 function readActivation(t: TensorRef, width: number, buf: Float32Array): { data: Float32Array; rows: number } {
   if (!t.isF32Contiguous) throw new EngineError("bad_site", `tensor ${t.name} is not a contiguous F32 tensor; it cannot be captured.`);
@@ -101,8 +112,11 @@ export class Capture {
     let firstRaw = new Set<number>();
     let role: Role | undefined;
     return {
-      names: (graph) =>
-        this.nodeNames.get(graph, `${stopAfterLast}:${this.midNamed}`, (node) => this.mayWant(node, stopAfterLast ? maxLayer : -1)),
+      names: (graph) => {
+        // where the graph names resid_mid at every captured layer, its parts are never summed
+        const parts = this.known === "resid_mid" && this.midNamed !== true && !namesSiteAt(graph, "resid_mid", this.spec.layers);
+        return this.nodeNames.get(graph, `${stopAfterLast}:${parts}`, (node) => this.mayWant(node, stopAfterLast ? maxLayer : -1, parts));
+      },
       want: (name) => {
         const node = walk.next(name);
         if (node.graphStart) {
@@ -127,17 +141,18 @@ export class Capture {
 
   /**
    * Whether want() may take a node (with no side effects): at least every node it takes, and the
-   * l_out that settles a captured layer. `stopAt`: the layer whose end stops the graph (-1: none).
+   * l_out that settles a captured layer. `stopAt`: the layer whose end stops the graph (-1: none);
+   * `parts`: resid_mid may have to be summed from its parts.
    */
-  private mayWant(node: SiteNode, stopAt: number): boolean {
+  private mayWant(node: SiteNode, stopAt: number, parts: boolean): boolean {
     const L = node.layer;
     if (!this.known) return node.base === this.spec.site && this.layerSet.has(L);
     if (node.site === "resid_post" && L === stopAt) return true;
     if (node.site === this.known && this.layerSet.has(L)) return true;
     // a projection waits for its layer's end; an unnamed resid_mid is summed from its parts there
-    const settles = this.known === "attn_out" || (this.known === "resid_mid" && this.midNamed !== true);
+    const settles = this.known === "attn_out" || parts;
     if (settles && node.site === "resid_post" && this.layerSet.has(L)) return true;
-    if (this.known === "resid_mid" && this.midNamed !== true) {
+    if (parts) {
       if (node.residualIn !== undefined && this.layerSet.has(node.residualIn)) return true;
       if (node.site === "attn_out" && this.layerSet.has(L)) return true;
     }

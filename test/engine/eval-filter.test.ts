@@ -14,6 +14,7 @@ import { BatchScheduler } from "../../src/engine/scheduler.js";
 import { DEFAULT_MODEL } from "../../src/models.js";
 import { evalFilterLibrary, FILTER_SET } from "../../src/native/eval-filter.js";
 import { buildEvalFilter } from "../../src/native/eval-filter-build.js";
+import { NativeContext, type TensorRef } from "../../src/native/llama.js";
 import { Rng } from "../../src/util/random.js";
 import { ROOT, tmpFile } from "../support/models.js";
 
@@ -134,6 +135,55 @@ describe("the native eval filter (organism)", { skip }, () => {
     } finally {
       ctx.dispose();
     }
+  });
+
+  it("a decode llama.cpp runs as several graphs (micro-batches): the observer hears of each graph start, and reads the same tensors", async () => {
+    const tokens = model.tokenize("Once upon a time, Tim and Lily went to the park to play with a big red ball.");
+    assert.ok(tokens.length > 16 && tokens.length % 8 !== 0);
+    const run = async (evalFilter: boolean) => {
+      // n_ubatch 8: llama.cpp splits the decode into graphs of 8 tokens (the engine's own contexts never do)
+      const ctx = new NativeContext(model.native, {
+        nCtx: 128,
+        nBatch: 64,
+        nUbatch: 8,
+        nSeqMax: 1,
+        nThreads: 1,
+        observable: true,
+        evalFilter,
+      });
+      try {
+        const asked: string[] = [];
+        const read: Float32Array[] = [];
+        const obs = {
+          want: (name: string) => {
+            asked.push(name);
+            return name === "l_out-1";
+          },
+          seen: (t: TensorRef) => {
+            read.push(t.read().slice(0, t.ne[0] * t.ne[1]));
+            return true;
+          },
+        };
+        const input = { tokens, positions: tokens.map((_, i) => i), seqIds: tokens.map(() => 0), outputs: tokens.map(() => 0) };
+        ctx.setObserver(obs, evalFilter ? ["l_out-1"] : undefined);
+        await ctx.decode(input);
+        ctx.setObserver(undefined);
+        return { asked, read };
+      } finally {
+        ctx.free();
+      }
+    };
+    const js = await run(false);
+    const filtered = await run(true);
+    const graphs = Math.ceil(tokens.length / 8);
+    assert.equal(js.asked.filter((n) => n === "embd").length, graphs);
+    assert.deepEqual(
+      filtered.asked,
+      Array.from({ length: graphs }, () => ["embd", "l_out-1"]).flat(),
+      "each graph: its start, then the one node named",
+    );
+    assert.equal(filtered.read.length, graphs);
+    assert.deepEqual(filtered.read, js.read);
   });
 
   it("picks only names a walk over them alone reads the same, adding what a site found by position needs", async () => {
