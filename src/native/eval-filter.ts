@@ -95,7 +95,9 @@ export class EvalFilter {
   private ptr: unknown;
   /** ss_counters, read in place (a copy of its own once freed). */
   counters: Uint32Array;
-  private lastSet = "";
+  /** The names C holds (kept while the mode is another). */
+  private names: readonly string[] | undefined;
+  private namesKey: string | undefined;
 
   constructor(
     readonly lib: EvalFilterLib,
@@ -116,16 +118,26 @@ export class EvalFilter {
     return this.ptr ? (this.counters[COUNTER.mode] as number) : FILTER_NONE;
   }
 
-  /** Passes on nothing, every node, or the nodes with these names. */
+  /**
+   * Passes on nothing, every node, or the nodes with these names. Called around every decode: a
+   * mode alone is written in place, and the names go to C only when they change.
+   */
   set(mode: number, names: readonly string[] = []): void {
     if (!this.ptr) throw new EngineError("disposed", "this context was disposed (or its model was): create a new context to use it.");
-    const key = mode === FILTER_SET ? `${mode}\0${names.join("\0")}` : String(mode);
-    if (key === this.lastSet) return;
-    const buf = mode === FILTER_SET ? packNames(names) : new Uint8Array(0);
-    const rc = this.lib.set(this.ptr, mode, buf, buf.length, mode === FILTER_SET ? names.length : 0);
-    if (rc !== 0)
-      throw new EngineError("bad_argument", `the native eval filter refused the node names: ${SET_ERRORS[rc] ?? `code ${rc}`}.`);
-    this.lastSet = key;
+    if (mode === FILTER_SET && names !== this.names) {
+      const key = names.join("\0");
+      if (key !== this.namesKey) {
+        const buf = packNames(names);
+        const rc = this.lib.set(this.ptr, FILTER_SET, buf, buf.length, names.length);
+        if (rc !== 0)
+          throw new EngineError("bad_argument", `the native eval filter refused the node names: ${SET_ERRORS[rc] ?? `code ${rc}`}.`);
+        this.namesKey = key;
+      }
+      this.names = names;
+    }
+    if (mode !== FILTER_NONE && mode !== FILTER_ALL && mode !== FILTER_SET)
+      throw new EngineError("bad_argument", `unknown filter mode ${mode}.`);
+    this.counters[COUNTER.mode] = mode; // read by the callback at the next node; no decode runs now
   }
 
   /** Frees the C object (after llama_free: llama.cpp holds its address until then). */
