@@ -64,7 +64,6 @@ try {
       items.push({ prompt: e.prompt, cat: kind === "harmful" ? e.category : undefined, kind, frame: dev ? devFrame(e.prompt) : -1 });
     }
   }
-  if (items.some((x) => x.frame === -1 && false)) throw new Error("unreachable");
   log(`${items.length} prompts (${items.filter((x) => x.frame >= 0).length} dev)`);
   // the chat template's tokens before and after the request: common to any two renders
   const a = renderExample(model, { prompt: "x" }, true);
