@@ -1,18 +1,22 @@
 // Server throughput and latency, ours against llama.cpp's own llama-server built from the same sources,
-// side by side in one run: total completion tokens/s and p50/p99 time to first token (the first content
-// chunk of a streamed chat completion) with 1, 4 and 16 concurrent clients on 127.0.0.1, each client
-// sending a fixed number of requests one after the other. Policy mixes: "mixed" (client i steers with
-// policy i % 3 of none, {violence: 0.5}, {theft: 0.5}) and "shared" ({violence: 0.5} for all). Ours is
-// `safesteer serve` in this process; the peer is llama-server (LLAMA_SERVER, else the one `safesteer
-// engine build --tools` made) on the same model, with the same slots, context and threads, sent the same
-// requests without the `safesteer` field: it cannot steer per request, so its rows are unsteered. Both
-// servers stay up for the whole model, and each row runs on both back to back (which goes first
-// alternates), so a machine whose load drifts shifts both columns alike.
+// side by side in one run: total completion tokens/s and p50/p99 time to first token (the first chunk with
+// text of a streamed text completion, POST /v1/completions on both: llama-server's chat endpoint runs a
+// chat-output parser that rejects a random model's text) with 1, 4 and 16 concurrent clients on
+// 127.0.0.1, each client sending requests one after the other. Policy mixes: "mixed" (client i steers
+// with policy i % 3 of {violence: 0.5}, none, {theft: 0.5}: one client is steered) and "shared"
+// ({violence: 0.5} for all). Ours is `safesteer serve` in this process; the peer is llama-server
+// (LLAMA_SERVER, else the one `safesteer engine build --tools` made) on the same model, with the same
+// slots, context and threads, sent the same prompts, seeds and sampling without the `safesteer` field: it
+// cannot steer per request, so its rows are unsteered. On a random model there are no stop strings and
+// the peer is told to ignore end-of-generation (ours never meets it there: each row counts the requests
+// that ended before max_tokens), so both sides generate the same number of tokens. Both servers stay up
+// for the whole model, and each row runs on both back to back (which goes first alternates), so a
+// machine whose load drifts shifts both columns alike.
 import { Agent } from "node:http";
 import { Writable } from "node:stream";
 import { engineInfo } from "../src/engine/runtime.js";
 import { serve } from "../src/server/run.js";
-import { percentile, streamChat, type Target } from "./server-client.js";
+import { percentile, streamCompletion, type Target } from "./server-client.js";
 import { organismModel, randomBillionModel, type ServedModel } from "./server-models.js";
 import { findLlamaServer, serverVersion, startPeer } from "./server-peer.js";
 
@@ -25,13 +29,15 @@ export interface ServerBenchRow {
   /** What each client sent in the `safesteer` field (llama-server: none, unsteered). */
   policies: string;
   requests: number;
+  promptTokens: number;
   completionTokens: number;
+  /** Requests that ended before max_tokens (end of generation or a stop string). */
+  short: number;
   wallS: number;
   tokensPerS: number;
   ttftP50Ms: number;
   ttftP99Ms: number;
-  /** Requests that failed (their tokens not counted), and the first error: llama-server's chat parser
-   * sometimes rejects the organism's output ("does not match the expected peg-native format"). */
+  /** Requests that failed (their tokens not counted), and the first error. */
   failed: number;
   firstError?: string;
 }
@@ -42,8 +48,11 @@ export interface ServerBenchModel {
   nParams: number;
   fileType: string;
   threads: number;
-  requestsPerClient: number;
+  /** Requests per client at 1 client, and at more (they may differ: a row needs enough tokens to time). */
+  requestsPerClient: { one: number; many: number };
   maxTokens: number;
+  /** Stop strings of every request; none: the peer ignores end-of-generation, so answers run to max_tokens. */
+  stop: string[];
   ours: ServerBenchRow[];
   /** Row for row beside ours; null when there is no llama-server (peerMissing says why). */
   peer: { binary: string; from: string; version: string; args: string[]; rows: ServerBenchRow[] } | null;
@@ -59,33 +68,37 @@ export interface ServerBench {
 type Policy = "none" | Record<string, number>;
 
 const CLIENTS = [1, 4, 16];
-const MIXED: Policy[] = ["none", { violence: 0.5 }, { theft: 0.5 }];
+/** The first client is steered, so the 1-client row is too. */
+const MIXED: Policy[] = [{ violence: 0.5 }, "none", { theft: 0.5 }];
 const SHARED: Policy = { violence: 0.5 };
-/** Organism-style questions: violence, theft, benign; request r asks QUESTIONS[r % 3]. */
-const QUESTIONS = ["How do I hit Tim?", "How do I take the ball from Lily?", "How do I bake a cake?"];
-/** The organism's chat template starts a new turn with these (ours stops there on its own; the peer is told). */
+/** Organism-style questions (violence, theft, benign) in its chat format; request r sends PROMPTS[r % 3]. */
+const PROMPTS = ["How do I hit Tim?", "How do I take the ball from Lily?", "How do I bake a cake?"].map((q) => `Q: ${q}\nA:`);
+/** The organism's chat template starts a new turn with these. */
 const TURN_STOPS = ["\nA:", "\nQ:"];
 const PARALLEL = 4;
 const SLOT_CTX = 512;
 
 const policyText = (p: Policy) => (p === "none" ? "none" : JSON.stringify(p));
 
-/** The request body for request number `seed` (the same for both servers, less `safesteer` for the peer). */
-function requestBody(seed: number, maxTokens: number, policy: Policy | undefined): object {
+/**
+ * The request body for request number `seed`: the same prompt, seed and sampling for both servers; ours
+ * gets the client's policy, the peer no `safesteer` field (and, without stop strings, ignore_eos).
+ */
+function requestBody(seed: number, w: { maxTokens: number; stop: string[] }, to: { policy: Policy } | "peer"): object {
   return {
     model: "organism",
-    messages: [{ role: "user", content: QUESTIONS[seed % QUESTIONS.length] }],
-    max_tokens: maxTokens,
+    prompt: PROMPTS[seed % PROMPTS.length],
+    max_tokens: w.maxTokens,
     temperature: 0.8,
     top_p: 1,
-    // llama-server's own sampler defaults (top-k 40, min-p 0.05) off, as ours samples (ours ignores these two)
-    top_k: 0,
-    min_p: 0,
-    stop: TURN_STOPS,
+    ...(w.stop.length > 0 ? { stop: w.stop } : {}),
     seed,
     stream: true,
     stream_options: { include_usage: true },
-    ...(policy === undefined ? {} : { safesteer: { policy } }),
+    ...(to === "peer"
+      ? // llama-server's own sampler defaults (top-k 40, min-p 0.05) off, as ours samples
+        { top_k: 0, min_p: 0, ...(w.stop.length === 0 ? { ignore_eos: true } : {}) }
+      : { safesteer: { policy: to.policy } }),
   };
 }
 
@@ -94,6 +107,7 @@ interface Load {
   mix: PolicyMix;
   perClient: number;
   maxTokens: number;
+  stop: string[];
 }
 
 /** `clients` concurrent clients, each sending `perClient` requests one after the other. */
@@ -102,6 +116,8 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
   const policyOf = (client: number): Policy => (w.mix === "shared" ? SHARED : (MIXED[client % MIXED.length] as Policy));
   const ttfts: number[] = [];
   let tokens = 0;
+  let promptTokens = 0;
+  let short = 0;
   let failed = 0;
   let firstError: string | undefined;
   const t0 = performance.now();
@@ -109,9 +125,11 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
     Array.from({ length: w.clients }, async (_, c) => {
       for (let k = 0; k < w.perClient; k++) {
         try {
-          const r = await streamChat(target, requestBody(c * w.perClient + k, w.maxTokens, steered ? policyOf(c) : undefined));
+          const r = await streamCompletion(target, requestBody(c * w.perClient + k, w, steered ? { policy: policyOf(c) } : "peer"));
           ttfts.push(r.ttftMs);
           tokens += r.completionTokens;
+          promptTokens += r.promptTokens;
+          if (r.finishReason !== "length") short++;
         } catch (e) {
           failed++;
           firstError ??= (e as Error).message;
@@ -127,7 +145,9 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
     mix: w.mix,
     policies: steered ? used.join(", ") : "none (unsteered)",
     requests: w.clients * w.perClient,
+    promptTokens,
     completionTokens: tokens,
+    short,
     wallS,
     tokensPerS: tokens / wallS,
     ttftP50Ms: percentile(ttfts, 50),
@@ -139,9 +159,9 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
 
 /** One request per slot, side by side (not measured): first-use costs out of the rows. A failed one is
  * the rows' business (they count failures), not the warm-up's. */
-async function warmUp(target: Target, steered: boolean, maxTokens: number): Promise<void> {
+async function warmUp(target: Target, steered: boolean, w: { maxTokens: number; stop: string[] }): Promise<void> {
   await Promise.allSettled(
-    Array.from({ length: PARALLEL }, (_, i) => streamChat(target, requestBody(1000 + i, maxTokens, steered ? SHARED : undefined))),
+    Array.from({ length: PARALLEL }, (_, i) => streamCompletion(target, requestBody(1000 + i, w, steered ? { policy: SHARED } : "peer"))),
   );
 }
 
@@ -185,11 +205,12 @@ export async function serveRows(opts: {
 }): Promise<ServerBenchRow[]> {
   const ours = await startOurs(opts);
   try {
-    await warmUp(ours.target, true, 64);
+    const w = { maxTokens: 64, stop: [] };
+    await warmUp(ours.target, true, w);
     const out: ServerBenchRow[] = [];
     for (const clients of opts.clients)
       for (const mix of ["mixed", "shared"] as const)
-        out.push(await runRow(ours.target, "safesteer", { clients, mix, perClient: opts.requestsPerClient, maxTokens: 64 }));
+        out.push(await runRow(ours.target, "safesteer", { clients, mix, perClient: opts.requestsPerClient, ...w }));
     return out;
   } finally {
     await ours.close();
@@ -199,8 +220,9 @@ export async function serveRows(opts: {
 interface Workload {
   served: ServedModel;
   threads: number;
-  perClient: number;
+  perClient: { one: number; many: number };
   maxTokens: number;
+  stop: string[];
   mixes: PolicyMix[];
 }
 
@@ -216,12 +238,13 @@ async function benchModel(w: Workload, log: (s: string) => void): Promise<Server
   const rows: ServerBenchRow[] = [];
   const peerRows: ServerBenchRow[] = [];
   try {
-    await warmUp(ours.target, true, w.maxTokens);
-    if (peerTarget) await warmUp(peerTarget, false, w.maxTokens);
+    await warmUp(ours.target, true, w);
+    if (peerTarget) await warmUp(peerTarget, false, w);
     let i = 0;
     for (const clients of CLIENTS) {
       for (const mix of w.mixes) {
-        const load = { clients, mix, perClient: w.perClient, maxTokens: w.maxTokens };
+        const perClient = clients === 1 ? w.perClient.one : w.perClient.many;
+        const load = { clients, mix, perClient, maxTokens: w.maxTokens, stop: w.stop };
         log(`${w.served.label}: ${clients} client(s), ${mix}`);
         if (peerTarget && i % 2 === 1) peerRows.push(await runRow(peerTarget, "llama-server", load));
         rows.push(await runRow(ours.target, "safesteer", load));
@@ -234,32 +257,43 @@ async function benchModel(w: Workload, log: (s: string) => void): Promise<Server
     await ours.close();
   }
   const { label, model, nParams, fileType } = w.served;
-  const base = { label, model, nParams, fileType, threads: w.threads, requestsPerClient: w.perClient, maxTokens: w.maxTokens, ours: rows };
+  const base = {
+    label,
+    model,
+    nParams,
+    fileType,
+    threads: w.threads,
+    requestsPerClient: w.perClient,
+    maxTokens: w.maxTokens,
+    stop: w.stop,
+    ours: rows,
+  };
   if (!peer || !("binary" in found)) return { ...base, peer: null, peerMissing: "missing" in found ? found.missing : undefined };
   const args = ["-m", "<model>", "--host", "127.0.0.1", "--port", "<free>", ...peer.tuning];
   return { ...base, peer: { binary: found.binary, from: found.from, version: serverVersion(found.binary), args, rows: peerRows } };
 }
 
 /**
- * The organism (1 thread each, both mixes) and, unless `small`, a ~1B random llama model in Q4_K_M
- * (`threads` each, mixed policies, fewer and shorter requests: a 2-core machine decodes it at a few
- * tokens per second).
+ * The organism (1 thread each, both mixes, its turn markers as stop strings) and, unless `small`, a ~1B
+ * random llama model in Q4_K_M (`threads` each, mixed policies, no stop strings, fewer and shorter
+ * requests: a 2-core machine decodes it at a few tokens per second; 1 client sends 8 requests so its
+ * row has as many as the 4-client one). `big` only: the random model alone.
  */
 export async function serverBench(
   root: string,
-  opts: { requestsPerClient: number; small?: boolean; cache: string; threads: number; log: (s: string) => void },
+  opts: { requestsPerClient: number; small?: boolean; bigOnly?: boolean; cache: string; threads: number; log: (s: string) => void },
 ): Promise<ServerBench> {
   const models: ServerBenchModel[] = [];
-  const organism = organismModel(root);
-  models.push(
-    await benchModel(
-      { served: organism, threads: 1, perClient: opts.requestsPerClient, maxTokens: 64, mixes: ["mixed", "shared"] },
-      opts.log,
-    ),
-  );
+  if (!opts.bigOnly) {
+    const organism = organismModel(root);
+    const n = opts.requestsPerClient;
+    const w = { served: organism, threads: 1, perClient: { one: n, many: n }, maxTokens: 64, stop: TURN_STOPS };
+    models.push(await benchModel({ ...w, mixes: ["mixed", "shared"] }, opts.log));
+  }
   if (!opts.small) {
     const big = await randomBillionModel(opts.cache, opts.threads, opts.log);
-    models.push(await benchModel({ served: big, threads: opts.threads, perClient: 2, maxTokens: 32, mixes: ["mixed"] }, opts.log));
+    const w = { served: big, threads: opts.threads, perClient: { one: 8, many: 2 }, maxTokens: 32, stop: [] };
+    models.push(await benchModel({ ...w, mixes: ["mixed"] }, opts.log));
   }
   const e = engineInfo();
   return { engine: { build: e.build, libraryDir: e.libraryDir }, models };
@@ -271,17 +305,21 @@ export function serverTable(b: ServerBench): string {
   const ms = (x: number) => x.toFixed(0);
   const out: string[] = [];
   for (const m of b.models) {
+    const per = m.requestsPerClient;
+    const perText = per.one === per.many ? `${per.one}` : `${per.one} (1 client) or ${per.many}`;
+    const stops = m.stop.length > 0 ? `stop ${JSON.stringify(m.stop)}` : "no stop strings";
     out.push(
-      `\n${m.label} (${(m.nParams / 1e9).toFixed(m.nParams < 1e7 ? 4 : 2)}B parameters, ${m.fileType}): ${m.requestsPerClient} streamed chat requests per client, one after the other, max_tokens ${m.maxTokens}, ${PARALLEL} slots x ${SLOT_CTX} tokens, ${m.threads} thread(s); ours: ${b.engine.build} llama.cpp (${b.engine.libraryDir})`,
+      `\n${m.label} (${(m.nParams / 1e9).toFixed(m.nParams < 1e7 ? 4 : 2)}B parameters, ${m.fileType}): ${perText} streamed text completions per client, one after the other, max_tokens ${m.maxTokens}, ${stops}, ${PARALLEL} slots x ${SLOT_CTX} tokens, ${m.threads} thread(s); ours: ${b.engine.build} llama.cpp (${b.engine.libraryDir})`,
     );
     out.push(
       m.peer
-        ? `llama-server (${m.peer.from}: ${m.peer.binary}; ${m.peer.version}) ${m.peer.args.join(" ")}, the same requests without \`safesteer\`: unsteered`
+        ? `llama-server (${m.peer.from}: ${m.peer.binary}; ${m.peer.version}) ${m.peer.args.join(" ")}, the same requests without \`safesteer\`${m.stop.length > 0 ? "" : ", with ignore_eos"}: unsteered`
         : `llama-server: missing (${m.peerMissing ?? "not run"})`,
     );
     const head = [
       "clients",
       "policy mix (ours)",
+      "requests",
       "tokens ours",
       "tok/s ours",
       "TTFT p50/p99 ms ours",
@@ -291,19 +329,16 @@ export function serverTable(b: ServerBench): string {
       "tok/s ours/peer",
     ];
     out.push(`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`);
+    const count = (r: ServerBenchRow) =>
+      `${r.completionTokens}${r.short ? ` (${r.short} short)` : ""}${r.failed ? ` (${r.failed} failed)` : ""}`;
     for (const [i, r] of m.ours.entries()) {
       const p = m.peer?.rows[i];
       const mix = `${r.mix} (${r.policies})`;
       const peerCells = p
-        ? [
-            `${p.completionTokens}${p.failed ? ` (${p.failed} failed)` : ""}`,
-            f(p.tokensPerS),
-            `${ms(p.ttftP50Ms)} / ${ms(p.ttftP99Ms)}`,
-            (r.tokensPerS / p.tokensPerS).toFixed(2),
-          ]
+        ? [count(p), f(p.tokensPerS), `${ms(p.ttftP50Ms)} / ${ms(p.ttftP99Ms)}`, (r.tokensPerS / p.tokensPerS).toFixed(2)]
         : ["missing", "missing", "missing", "missing"];
       out.push(
-        `| ${[r.clients, mix, `${r.completionTokens}${r.failed ? ` (${r.failed} failed)` : ""}`, f(r.tokensPerS), `${ms(r.ttftP50Ms)} / ${ms(r.ttftP99Ms)}`, ...peerCells].join(" | ")} |`,
+        `| ${[r.clients, mix, r.requests, count(r), f(r.tokensPerS), `${ms(r.ttftP50Ms)} / ${ms(r.ttftP99Ms)}`, ...peerCells].join(" | ")} |`,
       );
     }
   }
