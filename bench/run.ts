@@ -169,7 +169,7 @@ if (run("startup")) {
 if (run("server") && server) console.log(serverTable(server));
 if (run("scale") && scale) {
   console.log(
-    `\nscaling: random llama models (vocabulary 8192), ${scale.workload.threads} thread(s); seconds per step (x its plain forward passes: the same texts without capture or steering)\n`,
+    `\nscaling: random llama models (vocabulary 8192), ${scale.workload.threads} thread(s); seconds per step (x its plain forward passes: the same texts without capture or steering); the whole bench ${(scale.wallS / 60).toFixed(1)} min wall, its workers ${(scale.rows.reduce((a, r) => a + r.cpuS, 0) / 60).toFixed(1)} min CPU; load average before ${scale.loadBefore.map((x) => x.toFixed(1)).join(" ")}, after ${scale.loadAfter.map((x) => x.toFixed(1)).join(" ")}\n`,
   );
   console.log(scaleTable(scale));
 }

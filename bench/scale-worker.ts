@@ -31,7 +31,7 @@ export interface ScaleSpec {
   evalPrompts: number;
   evalTokens: number;
   likelihoodPairs: number;
-  /** Streamed requests per client in the serve step (1 and 4 clients, mixed policies). */
+  /** Streamed requests per client in the serve step (1 and 4 clients, mixed policies, 64 tokens each). */
   serveRequests: number;
   threads: number;
   /**
@@ -75,6 +75,8 @@ export interface ScaleResult {
     serve: { clients: number; mix: string; tokensPerS: number; ttftP50Ms: number; plainTokensPerS: number; ratio: number }[];
   };
   peakRssMiB: number;
+  /** CPU seconds of the worker process (user + system): what the row costs on an idle machine. */
+  cpuS: number;
 }
 
 const seconds = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
@@ -92,6 +94,11 @@ async function prefill(ctx: Context, texts: number[][]): Promise<number> {
 }
 
 const step = (s: number, plainS: number, tokens: number): StepTime => ({ s, plainS, ratio: s / plainS, tokens });
+
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 async function main(spec: ScaleSpec): Promise<ScaleResult> {
   const dir = mkdtempSync(join(tmpdir(), "safesteer-scale-"));
@@ -170,6 +177,8 @@ async function main(spec: ScaleSpec): Promise<ScaleResult> {
       bundle: bundlePath,
       requestsPerClient: spec.serveRequests,
       clients: [1, 4],
+      // mixed only: its first client is steered, so at 1 client it is the shared policy's row too
+      mixes: ["mixed"],
       threads: spec.threads,
     });
     const plainRate = plainTokens / evalPlainS;
@@ -188,6 +197,7 @@ async function main(spec: ScaleSpec): Promise<ScaleResult> {
       fileType,
       steps: { build, detector, eval: evalStep, likelihood, serve },
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      cpuS: cpuSeconds(),
     };
   } finally {
     model.dispose();

@@ -8,8 +8,9 @@
 // (LLAMA_SERVER, else the one `safesteer engine build --tools` made) on the same model, with the same
 // slots, context and threads, sent the same prompts, seeds and sampling without the `safesteer` field: it
 // cannot steer per request, so its rows are unsteered. On a random model there are no stop strings and
-// the peer is told to ignore end-of-generation (ours never meets it there: each row counts the requests
-// that ended before max_tokens), so both sides generate the same number of tokens. Both servers stay up
+// the peer may not sample end-of-generation (ours never meets it there: each row counts the requests
+// that ended before max_tokens), so both sides generate the same number of tokens; nor non-ASCII byte
+// tokens (see ServedModel.peerBans). Both servers stay up
 // for the whole model, and each row runs on both back to back (which goes first alternates), so a
 // machine whose load drifts shifts both columns alike.
 import { Agent } from "node:http";
@@ -48,11 +49,13 @@ export interface ServerBenchModel {
   nParams: number;
   fileType: string;
   threads: number;
-  /** Requests per client at 1 client, and at more (they may differ: a row needs enough tokens to time). */
-  requestsPerClient: { one: number; many: number };
+  /** Requests per client, by the number of clients (a row needs enough tokens to time, and no more). */
+  requestsPerClient: Record<number, number>;
   maxTokens: number;
-  /** Stop strings of every request; none: the peer ignores end-of-generation, so answers run to max_tokens. */
+  /** Stop strings of every request. */
   stop: string[];
+  /** Tokens the peer was told not to sample (ServedModel.peerBans). */
+  peerBans: number[];
   ours: ServerBenchRow[];
   /** Row for row beside ours; null when there is no llama-server (peerMissing says why). */
   peer: { binary: string; from: string; version: string; args: string[]; rows: ServerBenchRow[] } | null;
@@ -80,11 +83,18 @@ const SLOT_CTX = 512;
 
 const policyText = (p: Policy) => (p === "none" ? "none" : JSON.stringify(p));
 
+interface Asks {
+  maxTokens: number;
+  stop: string[];
+  /** Tokens the peer may not sample. */
+  peerBans: number[];
+}
+
 /**
  * The request body for request number `seed`: the same prompt, seed and sampling for both servers; ours
- * gets the client's policy, the peer no `safesteer` field (and, without stop strings, ignore_eos).
+ * gets the client's policy, the peer no `safesteer` field and its bans.
  */
-function requestBody(seed: number, w: { maxTokens: number; stop: string[] }, to: { policy: Policy } | "peer"): object {
+function requestBody(seed: number, w: Asks, to: { policy: Policy } | "peer"): object {
   return {
     model: "organism",
     prompt: PROMPTS[seed % PROMPTS.length],
@@ -97,17 +107,15 @@ function requestBody(seed: number, w: { maxTokens: number; stop: string[] }, to:
     stream_options: { include_usage: true },
     ...(to === "peer"
       ? // llama-server's own sampler defaults (top-k 40, min-p 0.05) off, as ours samples
-        { top_k: 0, min_p: 0, ...(w.stop.length === 0 ? { ignore_eos: true } : {}) }
+        { top_k: 0, min_p: 0, ...(w.peerBans.length > 0 ? { logit_bias: w.peerBans.map((t) => [t, false]) } : {}) }
       : { safesteer: { policy: to.policy } }),
   };
 }
 
-interface Load {
+interface Load extends Asks {
   clients: number;
   mix: PolicyMix;
   perClient: number;
-  maxTokens: number;
-  stop: string[];
 }
 
 /** `clients` concurrent clients, each sending `perClient` requests one after the other. */
@@ -159,7 +167,7 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
 
 /** One request per slot, side by side (not measured): first-use costs out of the rows. A failed one is
  * the rows' business (they count failures), not the warm-up's. */
-async function warmUp(target: Target, steered: boolean, w: { maxTokens: number; stop: string[] }): Promise<void> {
+async function warmUp(target: Target, steered: boolean, w: Asks): Promise<void> {
   await Promise.allSettled(
     Array.from({ length: PARALLEL }, (_, i) => streamCompletion(target, requestBody(1000 + i, w, steered ? { policy: SHARED } : "peer"))),
   );
@@ -195,21 +203,23 @@ async function startOurs(served: { model: string; bundle: string; threads: numbe
   return { target: { url: running.url, agent } as Target, close };
 }
 
-/** The scaling bench's serve step: ours alone, both policy mixes, on any model with a bundle of the organism's categories. */
+/** The scaling bench's serve step: ours alone, on any model with a bundle of the organism's categories. */
 export async function serveRows(opts: {
   model: string;
   bundle: string;
   threads: number;
   requestsPerClient: number;
   clients: number[];
+  mixes: PolicyMix[];
 }): Promise<ServerBenchRow[]> {
   const ours = await startOurs(opts);
   try {
-    const w = { maxTokens: 64, stop: [] };
-    await warmUp(ours.target, true, w);
+    const w = { maxTokens: 64, stop: [], peerBans: [] };
+    // first-use costs only: a few tokens each
+    await warmUp(ours.target, true, { ...w, maxTokens: 8 });
     const out: ServerBenchRow[] = [];
     for (const clients of opts.clients)
-      for (const mix of ["mixed", "shared"] as const)
+      for (const mix of opts.mixes)
         out.push(await runRow(ours.target, "safesteer", { clients, mix, perClient: opts.requestsPerClient, ...w }));
     return out;
   } finally {
@@ -220,7 +230,8 @@ export async function serveRows(opts: {
 interface Workload {
   served: ServedModel;
   threads: number;
-  perClient: { one: number; many: number };
+  /** Requests per client, by the number of clients. */
+  perClient: Record<number, number>;
   maxTokens: number;
   stop: string[];
   mixes: PolicyMix[];
@@ -238,13 +249,13 @@ async function benchModel(w: Workload, log: (s: string) => void): Promise<Server
   const rows: ServerBenchRow[] = [];
   const peerRows: ServerBenchRow[] = [];
   try {
-    await warmUp(ours.target, true, w);
-    if (peerTarget) await warmUp(peerTarget, false, w);
+    const asks = { maxTokens: w.maxTokens, stop: w.stop, peerBans: w.served.peerBans };
+    await warmUp(ours.target, true, asks);
+    if (peerTarget) await warmUp(peerTarget, false, asks);
     let i = 0;
     for (const clients of CLIENTS) {
       for (const mix of w.mixes) {
-        const perClient = clients === 1 ? w.perClient.one : w.perClient.many;
-        const load = { clients, mix, perClient, maxTokens: w.maxTokens, stop: w.stop };
+        const load = { clients, mix, perClient: w.perClient[clients] ?? 1, ...asks };
         log(`${w.served.label}: ${clients} client(s), ${mix}`);
         if (peerTarget && i % 2 === 1) peerRows.push(await runRow(peerTarget, "llama-server", load));
         rows.push(await runRow(ours.target, "safesteer", load));
@@ -266,6 +277,7 @@ async function benchModel(w: Workload, log: (s: string) => void): Promise<Server
     requestsPerClient: w.perClient,
     maxTokens: w.maxTokens,
     stop: w.stop,
+    peerBans: w.served.peerBans,
     ours: rows,
   };
   if (!peer || !("binary" in found)) return { ...base, peer: null, peerMissing: "missing" in found ? found.missing : undefined };
@@ -276,8 +288,8 @@ async function benchModel(w: Workload, log: (s: string) => void): Promise<Server
 /**
  * The organism (1 thread each, both mixes, its turn markers as stop strings) and, unless `small`, a ~1B
  * random llama model in Q4_K_M (`threads` each, mixed policies, no stop strings, fewer and shorter
- * requests: a 2-core machine decodes it at a few tokens per second; 1 client sends 8 requests so its
- * row has as many as the 4-client one). `big` only: the random model alone.
+ * requests: a 2-core machine decodes it at a few tokens per second; 4, 2 and 1 requests per client at
+ * 1, 4 and 16 clients, about 15 minutes under load). `bigOnly`: the random model alone.
  */
 export async function serverBench(
   root: string,
@@ -287,12 +299,12 @@ export async function serverBench(
   if (!opts.bigOnly) {
     const organism = organismModel(root);
     const n = opts.requestsPerClient;
-    const w = { served: organism, threads: 1, perClient: { one: n, many: n }, maxTokens: 64, stop: TURN_STOPS };
+    const w = { served: organism, threads: 1, perClient: { 1: n, 4: n, 16: n }, maxTokens: 64, stop: TURN_STOPS };
     models.push(await benchModel({ ...w, mixes: ["mixed", "shared"] }, opts.log));
   }
   if (!opts.small) {
     const big = await randomBillionModel(opts.cache, opts.threads, opts.log);
-    const w = { served: big, threads: opts.threads, perClient: { one: 8, many: 2 }, maxTokens: 32, stop: [] };
+    const w = { served: big, threads: opts.threads, perClient: { 1: 4, 4: 2, 16: 1 }, maxTokens: 32, stop: [] };
     models.push(await benchModel({ ...w, mixes: ["mixed"] }, opts.log));
   }
   const e = engineInfo();
@@ -305,15 +317,20 @@ export function serverTable(b: ServerBench): string {
   const ms = (x: number) => x.toFixed(0);
   const out: string[] = [];
   for (const m of b.models) {
-    const per = m.requestsPerClient;
-    const perText = per.one === per.many ? `${per.one}` : `${per.one} (1 client) or ${per.many}`;
+    const per = [...new Set(Object.values(m.requestsPerClient))];
+    const perText =
+      per.length === 1
+        ? `${per[0]}`
+        : Object.entries(m.requestsPerClient)
+            .map(([c, n]) => `${n} at ${c}`)
+            .join(", ");
     const stops = m.stop.length > 0 ? `stop ${JSON.stringify(m.stop)}` : "no stop strings";
     out.push(
       `\n${m.label} (${(m.nParams / 1e9).toFixed(m.nParams < 1e7 ? 4 : 2)}B parameters, ${m.fileType}): ${perText} streamed text completions per client, one after the other, max_tokens ${m.maxTokens}, ${stops}, ${PARALLEL} slots x ${SLOT_CTX} tokens, ${m.threads} thread(s); ours: ${b.engine.build} llama.cpp (${b.engine.libraryDir})`,
     );
     out.push(
       m.peer
-        ? `llama-server (${m.peer.from}: ${m.peer.binary}; ${m.peer.version}) ${m.peer.args.join(" ")}, the same requests without \`safesteer\`${m.stop.length > 0 ? "" : ", with ignore_eos"}: unsteered`
+        ? `llama-server (${m.peer.from}: ${m.peer.binary}; ${m.peer.version}) ${m.peer.args.join(" ")}, the same requests without \`safesteer\`${m.peerBans.length > 0 ? `, ${m.peerBans.length} tokens banned (end of generation; bytes 0x80-0xFF)` : ""}: unsteered`
         : `llama-server: missing (${m.peerMissing ?? "not run"})`,
     );
     const head = [
