@@ -31,8 +31,9 @@ export interface ScaleSpec {
   evalPrompts: number;
   evalTokens: number;
   likelihoodPairs: number;
-  /** Streamed requests per client in the serve step (1 and 4 clients, mixed policies, 64 tokens each). */
+  /** Streamed requests per client in the serve step (1 and 4 clients, mixed policies), and tokens each. */
   serveRequests: number;
+  serveTokens: number;
   threads: number;
   /**
    * Only the detector, for a wide model on few layers: its capture of detectorPrompts prompts, and
@@ -176,6 +177,7 @@ async function main(spec: ScaleSpec): Promise<ScaleResult> {
       model: spec.model,
       bundle: bundlePath,
       requestsPerClient: spec.serveRequests,
+      maxTokens: spec.serveTokens,
       clients: [1, 4],
       // mixed only: its first client is steered, so at 1 client it is the shared policy's row too
       mixes: ["mixed"],

@@ -123,6 +123,7 @@ export async function scaleBench(opts: {
     evalTokens: 16,
     likelihoodPairs: 8,
     serveRequests: 1,
+    serveTokens: 32,
     threads: opts.threads,
   };
   const rows: ScaleRow[] = [];

@@ -209,12 +209,13 @@ export async function serveRows(opts: {
   bundle: string;
   threads: number;
   requestsPerClient: number;
+  maxTokens: number;
   clients: number[];
   mixes: PolicyMix[];
 }): Promise<ServerBenchRow[]> {
   const ours = await startOurs(opts);
   try {
-    const w = { maxTokens: 64, stop: [], peerBans: [] };
+    const w = { maxTokens: opts.maxTokens, stop: [], peerBans: [] };
     // first-use costs only: a few tokens each
     await warmUp(ours.target, true, { ...w, maxTokens: 8 });
     const out: ServerBenchRow[] = [];
