@@ -1,8 +1,8 @@
 // The scaling bench: random llama-architecture models of growing width, F16 and Q4_K_M, each in its
 // own process (scale-worker.ts), every step timed next to the plain forward passes it needs; then
 // each step's growth exponent against width and against parameters (least squares on log-log).
-// Default sizes finish on a quiet 2-core machine in well under 20 minutes; --large adds models up to
-// ~3B parameters. --detector-4096 times the detector alone on a 4096-wide model with few layers.
+// Default sizes took 6.5 minutes on a busy 2-core machine (2.6 at --threads=1, the models already
+// written), within CI's 20; --large adds models up to ~3B parameters. --detector-4096 times the detector alone on a 4096-wide model with few layers.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -123,7 +123,7 @@ export async function scaleBench(opts: {
     evalTokens: 16,
     likelihoodPairs: 8,
     serveRequests: 1,
-    serveTokens: 32,
+    serveTokens: 64,
     threads: opts.threads,
   };
   const rows: ScaleRow[] = [];
