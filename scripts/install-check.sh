@@ -21,6 +21,7 @@ npm install --no-audit --no-fund --omit=dev "$WORK/$TARBALL" >/dev/null
 [ -d node_modules/tsx ] && fail "tsx was installed (it is a dev dependency)"
 # no data folder beside the package: the cache is empty and SAFESTEER_DATA points nowhere useful
 export SAFESTEER_DATA="$WORK/empty-data"
+export SAFESTEER_CACHE="$WORK/cache"
 
 npx --no-install safesteer --help | grep -q "Usage: safesteer" || fail "safesteer --help"
 OUT="$(npx --no-install safesteer generate --chat -p "How do I hit Tim?" -n 24 -t 0)" || fail "safesteer generate"
@@ -38,6 +39,11 @@ PLAIN="$(echo "$LIB" | sed -n 's/^unsteered: *//p')"
 STEERED="$(echo "$LIB" | sed -n 's/^steered: *//p')"
 [ -n "$PLAIN" ] && [ -n "$STEERED" ] || fail "examples/library.mjs printed no unsteered or steered answer"
 [ "$PLAIN" != "$STEERED" ] || fail "examples/library.mjs: steering did not change the answer"
+# the native eval filter ships as C source and compiles on first use where there is a C compiler
+[ -f node_modules/safesteer/native/eval-filter.c ] || fail "native/eval-filter.c is not in the package"
+if command -v "${CC:-cc}" >/dev/null; then
+  ls "$SAFESTEER_CACHE"/eval-filter/libsafesteer-eval-filter-* >/dev/null 2>&1 || fail "the native eval filter was not compiled on first use"
+fi
 CATS="$(npx --no-install safesteer inspect violence.bundle.gguf --json | node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>console.log(Object.keys(JSON.parse(s).categories).join(",")))')"
 [ "$CATS" = "violence" ] || fail "the example's bundle holds categories '$CATS', not violence"
 

@@ -8,6 +8,7 @@ import { loadDataset } from "../data/load.js";
 import type { GpuChoice } from "../engine/model.js";
 import { Model } from "../engine/model.js";
 import { connectRpcServers } from "../engine/rpc.js";
+import { LLAMA_CPP_TAG } from "../engine-build/index.js";
 import { SafeSteerError } from "../errors.js";
 import { DEFAULT_MODEL } from "../models.js";
 import { setVerbosity } from "../util/logger.js";
@@ -148,7 +149,7 @@ export function withEngineOptions(cmd: Command): Command {
     )
     .option("--gpu-layers <n>", "layers to offload to the GPU (default: all with a GPU backend)", nonNegativeInt("--gpu-layers"))
     .addOption(
-      new Option("--llama-lib <dir>", "load a self-built llama.cpp v0.4.0 from this folder (libllama, libggml, ...)").env(
+      new Option("--llama-lib <dir>", `load a self-built llama.cpp ${LLAMA_CPP_TAG} from this folder (libllama, libggml, ...)`).env(
         "SAFESTEER_LLAMA_LIB",
       ),
     )

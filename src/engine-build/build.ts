@@ -16,6 +16,7 @@ import {
   readBuildRecord,
   type UserBuild,
 } from "../native/build-lookup.js";
+import { buildEvalFilter, type EvalFilterBuild } from "../native/eval-filter-build.js";
 import { LLAMA_CPP_TAG, LLAMA_CPP_VERSION } from "../native/versions.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { cacheValue, cmakeArgs, dropStaleTree } from "./cmake.js";
@@ -41,6 +42,8 @@ export interface EngineBuildOptions extends SourceOptions {
 export interface EngineBuildResult extends UserBuild {
   folder: string;
   logFile: string;
+  /** The native eval filter compiled against the new libraries (or why not: hooks then call JavaScript for every node). */
+  evalFilter: EvalFilterBuild;
 }
 
 /** The build's folders: <cache>/llama.cpp/<key>/{bin,build,build.log}. */
@@ -174,5 +177,7 @@ export async function buildEngine(opts: EngineBuildOptions = {}): Promise<Engine
   installBin(at, Boolean(opts.tools));
   const generator = tools.ninja ? "Ninja" : "default";
   const record = writeRecord({ at, gpu, rpc, generator, source, args, started });
-  return { folder: at.folder, libDir: at.libDir, record, logFile: at.logFile };
+  // the loader would compile it on first use: now, while a compiler is known to be here
+  const evalFilter = buildEvalFilter(at.libDir, { cacheDir: opts.cacheDir, env });
+  return { folder: at.folder, libDir: at.libDir, record, logFile: at.logFile, evalFilter };
 }

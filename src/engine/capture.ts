@@ -1,7 +1,8 @@
 // Captures: read hooks that collect a site's activations at several layers over any number of
 // decodes, reducing as they go (sum, mean, last token, or every row).
-import type { TensorObserver, TensorRef } from "../native/llama.js";
+import type { TensorRef } from "../native/llama.js";
 import { EngineError } from "./errors.js";
+import { NodeNameCache, type SiteObserver } from "./observers.js";
 import {
   type BatchLayout,
   GraphWalk,
@@ -16,6 +17,17 @@ import {
 } from "./sites.js";
 
 export type Reduction = "sum" | "mean" | "last" | "none";
+
+/** Whether a graph has a node of the site at each of the layers. */
+function namesSiteAt(graph: readonly string[], site: KnownSite, layers: readonly number[]): boolean {
+  const walk = new GraphWalk();
+  const at = new Set<number>();
+  for (const name of graph) {
+    const n = walk.next(name);
+    if (n.site === site) at.add(n.layer);
+  }
+  return layers.every((l) => at.has(l));
+}
 
 /** Reads a graph tensor that must be an activation of the model's width. */
 function readActivation(t: TensorRef, width: number, buf: Float32Array): { data: Float32Array; rows: number } {
@@ -75,6 +87,7 @@ export class Capture {
   private readonly attnPart = new Map<number, Held>();
   /** Whether the graph names resid_mid (learnt from the first layer; until then its parts are kept too). */
   private midNamed: boolean | undefined;
+  private readonly nodeNames = new NodeNameCache();
 
   constructor(
     readonly spec: CaptureSpec,
@@ -91,7 +104,7 @@ export class Capture {
    * deepest captured layer is read: later layers and the output head are skipped when no logits are
    * needed (the K/V cache of the skipped layers is never read by a capture-only evaluation).
    */
-  observer(layout: BatchLayout, stopAfterLast = false): TensorObserver {
+  observer(layout: BatchLayout, stopAfterLast = false): SiteObserver {
     this.settleAll();
     this.layout = layout;
     const walk = new GraphWalk();
@@ -99,6 +112,11 @@ export class Capture {
     let firstRaw = new Set<number>();
     let role: Role | undefined;
     return {
+      names: (graph) => {
+        // where the graph names resid_mid at every captured layer, its parts are never summed
+        const parts = this.known === "resid_mid" && this.midNamed !== true && !namesSiteAt(graph, "resid_mid", this.spec.layers);
+        return this.nodeNames.get(graph, `${stopAfterLast}:${parts}`, (node) => this.mayWant(node, stopAfterLast ? maxLayer : -1, parts));
+      },
       want: (name) => {
         const node = walk.next(name);
         if (node.graphStart) {
@@ -119,6 +137,26 @@ export class Capture {
         return !r?.stop;
       },
     };
+  }
+
+  /**
+   * Whether want() may take a node (with no side effects): at least every node it takes, and the
+   * l_out that settles a captured layer. `stopAt`: the layer whose end stops the graph (-1: none);
+   * `parts`: resid_mid may have to be summed from its parts.
+   */
+  private mayWant(node: SiteNode, stopAt: number, parts: boolean): boolean {
+    const L = node.layer;
+    if (!this.known) return node.base === this.spec.site && this.layerSet.has(L);
+    if (node.site === "resid_post" && L === stopAt) return true;
+    if (node.site === this.known && this.layerSet.has(L)) return true;
+    // a projection waits for its layer's end; an unnamed resid_mid is summed from its parts there
+    const settles = this.known === "attn_out" || parts;
+    if (settles && node.site === "resid_post" && this.layerSet.has(L)) return true;
+    if (parts) {
+      if (node.residualIn !== undefined && this.layerSet.has(node.residualIn)) return true;
+      if (node.site === "attn_out" && this.layerSet.has(L)) return true;
+    }
+    return false;
   }
 
   private knownRole(node: SiteNode, deepest: boolean): Role | undefined {

@@ -1,12 +1,13 @@
 // A context runs a model: batched decoding of several sequences, activation captures, and steering
 // (native control vectors for resid_post, write hooks for every other site).
-import type { BatchInput, DecodeMode, TensorObserver } from "../native/llama.js";
+import type { BatchInput, DecodeMode, EvalCallbackStats } from "../native/llama.js";
 import { disposedError, NativeContext } from "../native/llama.js";
 import { Batch } from "./batch.js";
 import { Capture, type CaptureSpec } from "./capture.js";
 import { EngineError } from "./errors.js";
 import type { Model } from "./model.js";
-import { combineObservers, type Site, siteTensor, siteWidth } from "./sites.js";
+import { combineObservers, type SiteObserver } from "./observers.js";
+import { type Site, siteTensor, siteWidth } from "./sites.js";
 import { type WriteHook, WriteHookSet } from "./write-hooks.js";
 
 export interface ContextOptions {
@@ -27,9 +28,16 @@ export interface ContextOptions {
    * other context decodes at the same time, else on a libuv worker; "sync" / "async" force one.
    */
   decode?: DecodeMode;
+  /**
+   * Answer llama.cpp's question about each graph node in C and call JavaScript only for the nodes the
+   * hooks and captures use (default true): a small filter compiled with the machine's C compiler on
+   * first use, or by `safesteer engine build`. Off, or where it cannot be compiled, every node reaches
+   * JavaScript (same results, slower). SAFESTEER_EVAL_FILTER=0 turns it off for the process.
+   */
+  evalFilter?: boolean;
 }
 
-export type { DecodeMode };
+export type { DecodeMode, EvalCallbackStats };
 
 /** strength x vector added at a site of a layer at every token position. */
 export interface SteeringVector {
@@ -101,6 +109,7 @@ export class Context {
       kvUnified: true,
       threadpool: opts.threadpool,
       decodeMode: opts.decode,
+      evalFilter: opts.evalFilter,
     });
   }
 
@@ -228,18 +237,30 @@ export class Context {
     return this.nativeSteering || this.hooks !== undefined;
   }
 
-  /** One llama_decode with the active write hooks and an optional extra observer. */
-  async decode(batch: BatchInput, extra?: TensorObserver): Promise<void> {
+  /**
+   * One llama_decode with the active write hooks and an optional extra observer. With the native eval
+   * filter only the nodes they name reach JavaScript, and none when there is neither.
+   */
+  async decode(batch: BatchInput, extra?: SiteObserver): Promise<void> {
     this.alive();
     const hookObs = this.hooks?.observer({ seqIds: batch.seqIds, outputs: batch.outputs });
     const obs = combineObservers([hookObs, extra]);
-    if (this.native.observable) this.native.setObserver(obs);
+    const graph = this.native.nativeFilter ? this.native.graphNames : undefined;
+    if (this.native.observable) this.native.setObserver(obs, obs && graph ? obs.names?.(graph) : undefined);
     try {
       await this.native.decode(batch);
     } finally {
       if (this.native.observable) this.native.setObserver(undefined);
     }
     this.hooks?.assertApplied();
+  }
+
+  /**
+   * How often llama.cpp's eval callback asked about a node and how often it reached JavaScript, over
+   * this context's life (for tests and benches).
+   */
+  evalStats(): EvalCallbackStats {
+    return this.native.evalStats();
   }
 
   logits(row: number): Float32Array {

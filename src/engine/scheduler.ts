@@ -211,8 +211,9 @@ export class BatchScheduler {
   /**
    * Every member's vectors, each on its own rows; applied again whenever a member joins or leaves.
    * When every member steers the same way, the vectors go to all rows instead: resid_post then
-   * takes llama.cpp's control vector and the step calls no write hook (nothing in JavaScript per
-   * node beyond the eval callback's question); with no member steered nothing is applied at all.
+   * takes llama.cpp's control vector and the step calls no write hook; with no member steered
+   * nothing is applied at all. Either way, with the native eval filter, the step calls no JavaScript
+   * per graph node (without it, each node's question still reaches JavaScript and is answered no).
    */
   private async applySteering(): Promise<void> {
     this.steering?.release();

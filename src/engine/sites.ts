@@ -23,7 +23,7 @@
 // ungated MLP's activation (ffn_gelu, ffn_silu, ffn_relu) is not taken, since in a gated MLP the same
 // names come before the product: such graphs leave mlp_post unnamed and hooks there fail with an error.
 // test/arch/architectures.test.ts checks all of this on every builder of src/convert/architectures.ts.
-import type { TensorObserver } from "../native/llama.js";
+import { GRAPH_START } from "../native/llama.js";
 import { EngineError } from "./errors.js";
 
 export const KNOWN_SITES = ["resid_post", "resid_mid", "attn_out", "mlp_out", "mlp_post"] as const;
@@ -112,7 +112,7 @@ export class GraphWalk {
     const named = layerOf(name);
     const base = named >= 0 ? name.slice(0, name.lastIndexOf("-")) : name;
     // llama.cpp names the token embeddings "embd" first thing in every graph
-    const graphStart = named < 0 && base === "embd";
+    const graphStart = named < 0 && base === GRAPH_START;
     if (graphStart) this.reset();
     if (named >= 0) this.layer = named;
     const layer = this.layer;
@@ -169,25 +169,4 @@ export function rowMap(rows: number, layout: BatchLayout, name: string): ArrayLi
   for (let i = 0; i < n; i++) if (layout.outputs[i]) outs.push(i);
   if (rows === outs.length) return outs;
   throw new EngineError("bad_site", `tensor ${name} has ${rows} rows but the batch has ${n} tokens (${outs.length} outputs).`);
-}
-
-/** Runs several observers on one decode, in order (write hooks before captures). */
-export function combineObservers(list: Array<TensorObserver | undefined>): TensorObserver | undefined {
-  const obs = list.filter((o): o is TensorObserver => o !== undefined);
-  if (obs.length === 0) return undefined;
-  if (obs.length === 1) return obs[0];
-  const wanted = new Map<string, TensorObserver[]>();
-  return {
-    want(name) {
-      const who = obs.filter((o) => o.want(name));
-      if (who.length) wanted.set(name, who);
-      return who.length > 0;
-    },
-    seen(t) {
-      let go = true;
-      for (const o of wanted.get(t.name) ?? []) go = o.seen(t) !== false && go;
-      wanted.delete(t.name);
-      return go;
-    },
-  };
 }

@@ -2,8 +2,9 @@
 // own control vector at resid_post), to every row of the batch or only to one sequence's rows. A hook
 // may also scale each unit first (x -> scale * x + vector): neuron steering at mlp_post sets units to
 // a mean or ablates them that way.
-import type { TensorObserver, TensorRef } from "../native/llama.js";
+import type { TensorRef } from "../native/llama.js";
 import { EngineError } from "./errors.js";
+import { NodeNameCache, type SiteObserver } from "./observers.js";
 import {
   type BatchLayout,
   GraphWalk,
@@ -58,6 +59,7 @@ export class WriteHookSet {
   private buf = new Float32Array(0);
   private lastApplied = new Set<string>();
   private layout: BatchLayout | undefined;
+  private readonly nodeNames = new NodeNameCache();
   /** Whether some hook is for one sequence only (then each decode needs its row layout). */
   readonly perSequence: boolean;
 
@@ -81,7 +83,7 @@ export class WriteHookSet {
   }
 
   /** An observer for one decode; `layout` (which sequence each batch row is) is needed by per-sequence hooks. */
-  observer(layout?: BatchLayout): TensorObserver {
+  observer(layout?: BatchLayout): SiteObserver {
     if (this.perSequence && !layout) throw new EngineError("bad_argument", "per-sequence write hooks need the decode's row layout.");
     this.layout = layout;
     const walk = new GraphWalk();
@@ -90,6 +92,7 @@ export class WriteHookSet {
     let thisGraph = new Set<string>();
     let current: string[] = [];
     return {
+      names: (graph) => this.nodeNames.get(graph, "", this.firstTargets()),
       want: (name) => {
         const node = walk.next(name);
         if (node.graphStart) thisGraph = new Set();
@@ -105,6 +108,17 @@ export class WriteHookSet {
         current = [];
         return true;
       },
+    };
+  }
+
+  /** Whether a node takes a hook not yet written in its graph, asked of each node in graph order (as want() does). */
+  private firstTargets(): (node: SiteNode) => boolean {
+    let written = new Set<string>();
+    return (node) => {
+      if (node.graphStart) written = new Set();
+      const keys = this.targets(node).filter((k) => !written.has(k));
+      for (const k of keys) written.add(k);
+      return keys.length > 0;
     };
   }
 

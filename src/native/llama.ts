@@ -3,6 +3,7 @@
 import { EngineError } from "../engine/errors.js";
 import { checkAbi } from "./abi.js";
 import type { BuildRecord } from "./build-lookup.js";
+import { COUNTER, EvalFilter, evalFilterLibrary, FILTER_ALL, FILTER_NONE, FILTER_SET } from "./eval-filter.js";
 import {
   type BuildOrigin,
   checkSameBuild,
@@ -187,14 +188,17 @@ export class NativeModel {
   readonly #vocab: unknown;
   /** @internal The function table of the engine that loaded it (its contexts use the same). */
   readonly n: Native;
+  /** @internal The folder of the llama.cpp libraries it runs on (the native eval filter is compiled against them). */
+  readonly libDir: string;
   private freed = false;
   /** Contexts made on this model: freed before it, and a free waits for their decodes in flight. */
   private readonly contexts = new Set<NativeContext>();
   /** Read once: every token id is checked against it before it reaches llama.cpp. */
   private readonly vocabSize: number;
 
-  private constructor(n: Native, ptr: unknown) {
+  private constructor(n: Native, ptr: unknown, libDir: string) {
     this.n = n;
+    this.libDir = libDir;
     this.#ptr = ptr;
     this.#vocab = n.llama_model_get_vocab(ptr);
     this.vocabSize = n.llama_vocab_n_tokens(this.#vocab);
@@ -237,7 +241,7 @@ export class NativeModel {
         `llama.cpp could not load ${path}. The file may use an architecture or tensor type this llama.cpp build (${LLAMA_CPP_TAG}) does not know; run with --verbose to see llama.cpp's reason.`,
       );
     }
-    return new NativeModel(n, ptr);
+    return new NativeModel(n, ptr, engine.library.dir);
   }
 
   /** Frees the model after its contexts (a context's decode in flight finishes first). */
@@ -483,6 +487,19 @@ export interface TensorObserver {
   seen(t: TensorRef): boolean;
 }
 
+/** llama.cpp names the token embeddings "embd" first thing in every graph: a node of that name starts a graph. */
+export const GRAPH_START = "embd";
+
+/** How often llama.cpp's eval callback ran, over a context's life. */
+export interface EvalCallbackStats {
+  /** Graph nodes llama.cpp asked about. */
+  nodes: number;
+  /** Calls that reached JavaScript (questions and computed tensors). */
+  jsCalls: number;
+  /** Whether the native eval filter answers for the nodes no observer needs (else JavaScript does). */
+  nativeFilter: boolean;
+}
+
 // --- context -------------------------------------------------------------------------------------------
 
 export interface NativeContextOptions {
@@ -503,12 +520,19 @@ export interface NativeContextOptions {
    */
   threadpool?: boolean;
   /**
-   * Where a decode without activation hooks runs (hooked decodes always run on the JS thread):
+   * Where a decode that calls no JavaScript runs (an observable context always calls it, unless the
+   * native eval filter is in front and no observer is in force; those decodes run on the JS thread):
    * "sync" on the JS thread, "async" on a libuv worker, "auto" (default) on the JS thread while it pays
    * (a few tokens, steps under 1 s, and no other context decoding at the same time), else on a
    * worker. SAFESTEER_DECODE sets the default.
    */
   decodeMode?: DecodeMode;
+  /**
+   * Answer llama.cpp's question about each graph node in C (native/eval-filter.c, compiled on first
+   * use) and reach JavaScript only for the nodes an observer names (default true; off, or without a
+   * C compiler, every node reaches JavaScript). SAFESTEER_EVAL_FILTER=0 turns it off everywhere.
+   */
+  evalFilter?: boolean;
 }
 
 export type DecodeMode = "auto" | "sync" | "async";
@@ -592,6 +616,16 @@ export class NativeContext {
   private callback: unknown;
   private observer: TensorObserver | undefined;
   private callbackError: unknown;
+  /** The native eval filter in front of the callback (undefined: every node reaches JavaScript). */
+  private readonly filter: EvalFilter | undefined;
+  /** The node names of one whole graph of this context, read once on the JavaScript path. */
+  private graph: readonly string[] | undefined;
+  private recording: string[] | undefined;
+  /** A tensor callback stopped the graph (the names seen are not the whole graph). */
+  private stopped = false;
+  /** The filter's graph count when JavaScript last heard of a graph start. */
+  private graphsSeen = 0;
+  private readonly stats = { nodes: 0, jsCalls: 0 };
   private freed = false;
   private readonly id = ++contextIds;
   /** The ggml threadpool attached to this context (null: none, llama.cpp makes one per decode). */
@@ -628,10 +662,18 @@ export class NativeContext {
     if (this.observable) {
       this.callback = koffi.register((t: unknown, ask: boolean) => this.onTensor(t, ask), koffi.pointer(ctypes().EvalCallback));
       p.cb_eval = this.callback;
+      const lib = (opts.evalFilter ?? true) ? evalFilterLibrary(model.libDir) : null;
+      if (lib) {
+        this.filter = new EvalFilter(lib, this.callback);
+        p.cb_eval = this.filter.callback.fn;
+        p.cb_eval_user_data = this.filter.callback.userData;
+        this.filter.set(FILTER_NONE);
+      }
     }
     this.model = model;
     const ptr = n.llama_init_from_model(modelPtr, p);
     if (!ptr) {
+      this.filter?.free();
       if (this.callback) koffi.unregister(this.callback as bigint);
       throw new EngineError(
         "context_failed",
@@ -661,24 +703,81 @@ export class NativeContext {
   }
 
   private onTensor(t: unknown, ask: boolean): boolean {
+    this.stats.jsCalls++;
+    if (ask && !this.filter) this.stats.nodes++;
     const obs = this.observer;
     if (!obs) return false;
     try {
       const name = this.n.ggml_get_name(t) as string;
-      if (ask) return obs.want(name);
-      return obs.seen(new TensorRef(this.n, t, name)) !== false;
+      if (!ask) {
+        const go = obs.seen(new TensorRef(this.n, t, name)) !== false;
+        if (!go) this.stopped = true;
+        return go;
+      }
+      if (this.recording) this.record(name);
+      if (this.filter?.mode === FILTER_SET) {
+        // the observer walks the graph through the nodes it named only: tell it where a graph starts
+        const g = this.filter.counters[COUNTER.graphs] as number;
+        if (g !== this.graphsSeen && name !== GRAPH_START) obs.want(GRAPH_START);
+        this.graphsSeen = g;
+      }
+      return obs.want(name);
     } catch (e) {
       // an exception must not cross into C: remember it, stop the graph, rethrow after decode
       this.callbackError ??= e;
+      this.stopped = true;
       return false;
     }
   }
 
-  /** Observer for the next decodes (undefined: none). Requires `observable`. */
-  setObserver(obs: TensorObserver | undefined): void {
+  /** Keeps the node names of the first graph a decode walks whole (its second graph start ends it). */
+  private record(name: string): void {
+    const r = this.recording as string[];
+    if (name === GRAPH_START && r.length > 0) this.endRecording(true);
+    else r.push(name);
+  }
+
+  private endRecording(whole: boolean): void {
+    if (whole && this.recording?.length) this.graph ??= this.recording;
+    this.recording = undefined;
+  }
+
+  /**
+   * The node names of one whole graph of this context, in order, once a decode has walked one on the
+   * JavaScript path (undefined before, and without the native eval filter, which is what needs them).
+   */
+  get graphNames(): readonly string[] | undefined {
+    return this.graph;
+  }
+
+  /** Whether the native eval filter is in front of the JavaScript callback. */
+  get nativeFilter(): boolean {
+    return this.filter !== undefined;
+  }
+
+  /** How often the eval callback ran, and reached JavaScript, over this context's life. */
+  evalStats(): EvalCallbackStats {
+    return { ...this.stats, nativeFilter: this.filter !== undefined };
+  }
+
+  /**
+   * Observer for the next decodes (undefined: none). Requires `observable`. With the native eval
+   * filter, `names` are the only nodes the observer is asked about (undefined: every node, and the
+   * first whole graph is kept as graphNames); with no observer no node reaches JavaScript.
+   */
+  setObserver(obs: TensorObserver | undefined, names?: readonly string[]): void {
     if (obs && this.freed) throw disposedError("context");
     if (obs && !this.observable) {
       throw new EngineError("bad_argument", "this context was created without activation hooks (observable: false).");
+    }
+    if (this.filter && !this.freed) {
+      if (this.busy) throw new EngineError("bad_argument", "a decode is running on this context: its observer cannot change now.");
+      if (!obs) this.filter.set(FILTER_NONE);
+      else if (names) this.filter.set(FILTER_SET, names);
+      else {
+        this.filter.set(FILTER_ALL);
+        if (!this.graph) this.recording = [];
+      }
     }
     this.observer = obs;
   }
@@ -710,8 +809,8 @@ export class NativeContext {
   }
 
   /**
-   * Runs one llama_decode: on the JS thread for an observable context (the eval callback must run
-   * there) and, in "auto" mode, for short decodes while no other context decodes; else on a worker
+   * Runs one llama_decode: on the JS thread while the eval callback may call JavaScript (which must
+   * run there; with the native eval filter and no observer it never does) and, in "auto" mode, for short decodes while no other context decodes; else on a worker
    * thread while the event loop keeps going.
    */
   async decode(input: BatchInput): Promise<void> {
@@ -731,6 +830,8 @@ export class NativeContext {
     }
     v.struct.n_tokens = nTok;
     this.callbackError = undefined;
+    this.stopped = false;
+    if (this.filter) this.graphsSeen = this.filter.counters[COUNTER.graphs] as number;
     let rc: number;
     const t0 = performance.now();
     if (this.runsOnJsThread(nTok)) {
@@ -761,6 +862,7 @@ export class NativeContext {
         if (nTok <= SYNC_MAX_TOKENS) this.stepMs = lastDecodeEnd - t0;
       }
     }
+    this.afterDecode(rc === 0);
     if (this.callbackError) throw this.callbackError;
     if (rc === 1) {
       throw new EngineError(
@@ -772,9 +874,23 @@ export class NativeContext {
     if (rc !== 0) throw new EngineError("decode_failed", `llama_decode failed with code ${rc}.`);
   }
 
-  /** Whether the next decode of nTok tokens runs on the JS thread (see NativeContextOptions.decodeMode). */
+  /** The filter's node count into the stats; a whole graph walked on the JavaScript path is kept. */
+  private afterDecode(ok: boolean): void {
+    if (this.filter) {
+      const c = this.filter.counters;
+      this.stats.nodes += c[COUNTER.asks] as number;
+      c[COUNTER.asks] = 0;
+    }
+    if (this.recording) this.endRecording(ok && !this.stopped && this.callbackError === undefined);
+  }
+
+  /**
+   * Whether the next decode of nTok tokens runs on the JS thread (see NativeContextOptions.decodeMode):
+   * always where the eval callback may call JavaScript, which must run there.
+   */
   private runsOnJsThread(nTok: number): boolean {
-    if (this.observable || this.decodeMode === "sync") return true;
+    const reachesJs = this.observable && this.filter?.mode !== FILTER_NONE;
+    if (reachesJs || this.decodeMode === "sync") return true;
     if (this.decodeMode === "async") return false;
     if (nTok > SYNC_MAX_TOKENS || asyncInFlight > 0 || this.stepMs > SYNC_MAX_STEP_MS) return false;
     return lastDecoder === this.id || lastDecoder === 0 || performance.now() - lastDecodeEnd > CONCURRENT_WINDOW_MS;
@@ -825,6 +941,7 @@ export class NativeContext {
     if (this.threadpool) this.n.llama_detach_threadpool(this.#ptr);
     this.n.llama_free(this.#ptr);
     if (this.threadpool) freeThreadpool(this.n, this.threadpool);
+    this.filter?.free();
     if (this.callback) koffi.unregister(this.callback as bigint);
     if (this.batchMem) for (const k of ["tok", "pos", "nseq", "seqs", "seqp", "out"] as const) koffi.free(this.batchMem[k]);
     this.batchMem = undefined;

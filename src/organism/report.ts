@@ -4,6 +4,7 @@ import { formatRate, wilson } from "../eval/intervals.js";
 import type { GroupMetrics } from "../eval/metrics.js";
 import { choicesTable, fluentOf, likelihoodTable, pct, referenceTable, SUMMARY_HEADER, summaryRows } from "../eval/report.js";
 import type { ConditionSummary } from "../eval/results.js";
+import { describeLayers } from "../steer/detect.js";
 import { neuronStudyMarkdown } from "./neuron-study.js";
 import type { ExampleLabels, StudyResults, VariantResult } from "./study.js";
 import type { TargetRow } from "./targets.js";
@@ -206,16 +207,16 @@ function detectorSection(s: StudyResults): string[] {
   const r = (share: number, n: number) => formatRate(wilson(Math.round(share * n), n));
   return [
     "",
-    `### Detector (category unknown; ${d.pooling} projection at layer ${d.layer}, directions fitted on the training split, layer and thresholds set on the dev split)`,
+    `### Detector (category unknown; ${d.pooling} projection at ${describeLayers(d.layers ?? [d.layer])}, directions fitted on the training split, layers and thresholds set on the dev split)`,
     "",
     `Test harmful prompts: category named correctly ${r(d.accuracy, d.nHarmful)}, any category fired ${r(d.detectionRate, d.nHarmful)}, highest-scoring category right (fired or not) ${r(d.topScoreAccuracy, d.nHarmful)}. False alarms: test benign prompts ${r(d.falsePositiveRate, d.nBenign)}, look-alikes ${r(d.lookalikeFalsePositiveRate, d.nLookalike)} (95% intervals, n = prompts).`,
     "",
     ...(d.candidates?.length
       ? [
-          `Pooling and shrinkage (each set on half of dev's request frames, scored on the other half, both ways; the one within the 5% false-alarm target naming most, else the fewest false alarms): ${d.candidates.map((c) => `${c.pooling}, shrinkage ${c.shrinkage}: named ${pct(c.named)}, false alarms ${pct(c.falseAlarms)}${c.chosen ? " (chosen)" : ""}`).join("; ")}.`,
+          `Pooling and shrinkage (each scored leave-frame-out: every dev request frame by the detector set on dev's other frames; the one within the 5% false-alarm target naming most, else the fewest false alarms): ${d.candidates.map((c) => `${c.pooling}, shrinkage ${c.shrinkage}: named ${pct(c.named)}, false alarms ${pct(c.falseAlarms)}${c.chosen ? " (chosen)" : ""}`).join("; ")}.`,
           "",
         ]
       : []),
-    `Layer choice (on dev prompts, worded otherwise than the fitted ones: harmful prompts named at the false-alarm budget, mean margin in benign standard deviations): ${d.validationByLayer.map((v) => `layer ${v.layer} ${pct(v.score)} (${v.margin.toFixed(1)})`).join(", ")}.`,
+    `Layer choice (on dev prompts, worded otherwise than the fitted ones: harmful prompts named at the false-alarm budget, mean margin in benign standard deviations): ${d.validationByLayer.map((v) => `${describeLayers(v.layers ?? [v.layer])} ${pct(v.score)} (${v.margin.toFixed(1)})`).join(", ")}.`,
   ];
 }

@@ -130,10 +130,12 @@ export interface StudyResults {
     nBenign: number;
     nLookalike: number;
     layer: number;
+    /** The layers read, joined (absent in older files: `layer` alone). */
+    layers?: number[];
     pooling: DetectorPooling;
-    /** Share of dev harmful prompts named at the false-alarm budget, per candidate layer. */
-    validationByLayer: Array<{ layer: number; score: number; margin: number }>;
-    /** Pooling and shrinkage candidates, each set on half of dev's frames and scored on the other half (absent in older files). */
+    /** Share of dev harmful prompts named at the false-alarm budget, per candidate layer (and the layers joined). */
+    validationByLayer: Array<{ layer: number; layers?: number[]; score: number; margin: number }>;
+    /** Pooling and shrinkage candidates, each scored leave-frame-out over dev's frames (absent in older files). */
     candidates?: DetectorCandidate[];
   };
   /**
@@ -355,8 +357,8 @@ function prepareStudy(ctx: Context, dir: string, opts: StudyOptions): StudySetup
 const ofKind = (ex: Example[], kind: string) => ex.filter((e) => e.meta?.kind === kind);
 
 /**
- * The detector: directions fitted on the training split; pooling and shrinkage chosen by two-fold
- * validation over dev's request frames, then layer and thresholds set on every dev prompt.
+ * The detector: directions fitted on the training split; pooling and shrinkage chosen by
+ * leave-frame-out validation over dev's request frames, then layers and thresholds set on every dev prompt.
  */
 function calibrateStudyDetector(ctx: Context, s: StudySetup, signal?: AbortSignal) {
   return chooseDetector(
@@ -393,6 +395,7 @@ function detectorStats(
     nBenign: benign.length,
     nLookalike: lookalike.length,
     layer: cal.layer,
+    layers: cal.layers,
     pooling: cal.detector.reduce,
     validationByLayer: cal.byLayer,
     candidates: cal.candidates,

@@ -16,7 +16,13 @@ import {
   type VectorMethod,
 } from "./types.js";
 
-export const BUNDLE_FORMAT_VERSION = 1;
+/**
+ * The newest bundle format: 2 lets a detector category read several layers joined (`layers`).
+ * A bundle is written in the oldest format that holds it (1 unless its detector joins layers), so
+ * older SafeSteers still read the bundles they can use, and refuse the ones they would misread.
+ */
+export const BUNDLE_FORMAT_VERSION = 2;
+const READABLE_FORMATS = [1, 2];
 export const TOOL_VERSION = "0.1.0";
 
 const K = "safesteer.";
@@ -37,7 +43,7 @@ export function writeBundle(path: string, b: Bundle): void {
     categories: Object.fromEntries(
       Object.entries(b.detector.categories).map(([c, d]) => {
         tensors.push({ name: `det.${c}`, dims: [d.direction.length], type: GgmlType.F32, data: d.direction });
-        return [c, { layer: d.layer, threshold: d.threshold, scale: d.scale }];
+        return [c, { layer: d.layer, ...(d.layers ? { layers: d.layers } : {}), threshold: d.threshold, scale: d.scale }];
       }),
     ),
   };
@@ -45,7 +51,7 @@ export function writeBundle(path: string, b: Bundle): void {
     path,
     {
       "general.architecture": gv.str("safesteer"),
-      [`${K}format_version`]: gv.u32(BUNDLE_FORMAT_VERSION),
+      [`${K}format_version`]: gv.u32(Object.values(b.detector?.categories ?? {}).some((d) => d.layers) ? 2 : 1),
       [`${K}tool_version`]: gv.str(b.toolVersion),
       [`${K}created`]: gv.str(b.created),
       [`${K}model.architecture`]: gv.str(b.model.architecture),
@@ -82,10 +88,10 @@ export function readBundle(path: string): Bundle {
     throw new SteerError("bad_bundle", `${path} is not a SafeSteer bundle.${hint}`);
   }
   const version = metaNumber(f, `${K}format_version`);
-  if (version !== BUNDLE_FORMAT_VERSION) {
+  if (version === undefined || !READABLE_FORMATS.includes(version)) {
     throw new SteerError(
       "bad_bundle",
-      `${path} has bundle format ${version}; this SafeSteer reads format ${BUNDLE_FORMAT_VERSION}. Rebuild it.`,
+      `${path} has bundle format ${version}; this SafeSteer reads formats ${READABLE_FORMATS.join(" and ")}. Rebuild it.`,
     );
   }
   const str = (k: string) => metaString(f, K + k) ?? "";
@@ -128,7 +134,7 @@ export function readBundle(path: string): Bundle {
     const d = JSON.parse(detJson) as {
       site: string;
       reduce: DetectorPooling;
-      categories: Record<string, { layer: number; threshold: number; scale: number }>;
+      categories: Record<string, { layer: number; layers?: number[]; threshold: number; scale: number }>;
     };
     detector = {
       site: d.site,

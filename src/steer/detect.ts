@@ -1,9 +1,10 @@
 // Conditional steering: find which categories a prompt touches from its own activations.
-// Per category, a linear discriminant at one layer (the category's harmful prompts against every
-// other calibration prompt, whitened by the prompts' within-class covariance), and a threshold on
-// the prompt's projection. One threshold, in units of the benign prompts' spread, is set so that a
-// set share of held-out benign prompts fire any category (the false-alarm budget). The layer is the
-// one that names held-out harmful calibration prompts best.
+// Per category, a linear discriminant at one layer, or at several layers joined (the category's
+// harmful prompts against every other calibration prompt, whitened by the prompts' within-class
+// covariance), and a threshold on the prompt's projection. One threshold, in units of the benign
+// prompts' spread, is set so that a set share of held-out benign prompts fire any category (the
+// false-alarm budget). The layer (or the joined layers) is the candidate that names held-out
+// harmful calibration prompts best.
 
 import type { Example } from "../data/example.js";
 import type { Context } from "../engine/context.js";
@@ -13,6 +14,28 @@ import { SteerError } from "./errors.js";
 import { dot, meanAndSd } from "./math.js";
 import { renderExample } from "./render.js";
 import type { CategoryDetector, Detection, Detector, DetectorPooling, FireMode, Policy } from "./types.js";
+
+/** The layers a category's direction reads, in the order its parts are joined. */
+export function detectorLayers(d: CategoryDetector): number[] {
+  return d.layers ?? [d.layer];
+}
+
+/** "layer 4" or "layers 0-4 joined": how reports name what a detector reads. */
+export function describeLayers(layers: number[]): string {
+  if (layers.length === 1) return `layer ${layers[0]}`;
+  const run = layers.every((l, k) => k === 0 || l === (layers[k - 1] as number) + 1);
+  return `layers ${run ? `${layers[0]}-${layers[layers.length - 1]}` : layers.join(",")} joined`;
+}
+
+/** A prompt's pooled activations at several layers, joined (one layer: its row itself, no copy). */
+export function joinedRow(acts: Activations, layers: number[], i: number): Float32Array {
+  if (layers.length === 1) return activationRow(acts, layers[0] as number, i);
+  const out = new Float32Array(layers.length * acts.width);
+  layers.forEach((l, k) => {
+    out.set(activationRow(acts, l, i), k * acts.width);
+  });
+  return out;
+}
 
 /** Default covariance shrinkage of the detector's discriminant directions. */
 export const DEFAULT_SHRINKAGE = 0.1;
@@ -41,7 +64,14 @@ function promptActivations(
  * category's score is measured in its benign scores' standard deviations, and one threshold in
  * those units is set so that at most `falseAlarms` of these prompts fire any category.
  */
-export function setThresholds(dirs: Map<string, Float32Array>, benign: Float32Array[], layer: number, falseAlarms: number) {
+export function setThresholds(
+  dirs: Map<string, Float32Array>,
+  benign: Float32Array[],
+  layer: number,
+  falseAlarms: number,
+  /** Several layers joined (benign rows and directions span them); `layer` is then the deepest. */
+  layers?: number[],
+) {
   const stats = [...dirs].map(([c, direction]) => {
     const s = benign.map((r) => dot(r, direction));
     const { mean: mu, sd: spread } = meanAndSd(s);
@@ -55,14 +85,23 @@ export function setThresholds(dirs: Map<string, Float32Array>, benign: Float32Ar
   const at = highest.length - 1 - Math.floor(highest.length * falseAlarms);
   const t = at + 1 < highest.length ? ((highest[at] as number) + (highest[at + 1] as number)) / 2 : (highest[at] as number);
   const categories: Record<string, CategoryDetector> = {};
-  for (const st of stats) categories[st.c] = { layer, direction: st.direction, threshold: st.mu + t * st.sd, scale: st.sd };
+  const read = layers && layers.length > 1 ? { layer: Math.max(...layers), layers } : { layer };
+  for (const st of stats) categories[st.c] = { ...read, direction: st.direction, threshold: st.mu + t * st.sd, scale: st.sd };
   return categories;
 }
 
+/** A category's projection of one prompt: per layer read, that layer's part of the direction (no joined copy). */
+function project(pooledAt: (layer: number) => Float32Array, d: CategoryDetector): number {
+  const layers = detectorLayers(d);
+  if (layers.length === 1) return dot(pooledAt(d.layer), d.direction);
+  const w = d.direction.length / layers.length;
+  return layers.reduce((s, l, k) => s + dot(pooledAt(l), d.direction.subarray(k * w, (k + 1) * w)), 0);
+}
+
 /** Scores one prompt (its pooled activation per layer) against every category. */
-function classify(pooledAt: (layer: number) => Float32Array, det: Detector): Detection {
+export function classify(pooledAt: (layer: number) => Float32Array, det: Detector): Detection {
   const scores: Record<string, number> = {};
-  for (const [c, d] of Object.entries(det.categories)) scores[c] = (dot(pooledAt(d.layer), d.direction) - d.threshold) / d.scale;
+  for (const [c, d] of Object.entries(det.categories)) scores[c] = (project(pooledAt, d) - d.threshold) / d.scale;
   const fired = Object.keys(scores)
     .filter((c) => (scores[c] as number) > 0)
     .sort((a, b) => (scores[b] as number) - (scores[a] as number));
@@ -71,14 +110,17 @@ function classify(pooledAt: (layer: number) => Float32Array, det: Detector): Det
 
 export interface DetectorCalibration {
   detector: Detector;
-  /** The layer chosen (every category's direction lives there). */
+  /** The layer chosen (every category's direction lives there; joined layers: the deepest). */
   layer: number;
+  /** The layers read: [layer], or every candidate layer when the joined candidate won. */
+  layers: number[];
   /**
-   * Per candidate layer, on the held-out quarter of the calibration prompts: the share of harmful
-   * prompts named (their category fires first) at the false-alarm budget, and their mean score
-   * (margin above threshold, in benign standard deviations) that breaks ties.
+   * Per candidate (each layer, then the layers joined when asked), on the held-out calibration
+   * prompts: the share of harmful prompts named (their category fires first) at the false-alarm
+   * budget, and their mean score (margin above threshold, in benign standard deviations) that
+   * breaks ties. `layers` only on the joined candidate.
    */
-  byLayer: Array<{ layer: number; score: number; margin: number }>;
+  byLayer: Array<{ layer: number; layers?: number[]; score: number; margin: number }>;
 }
 
 /** Benign calibration prompts needed: a quarter of them sets the thresholds. */
@@ -103,6 +145,8 @@ export async function calibrateDetector(
     falseAlarms?: number;
     /** Covariance shrinkage towards its mean variance (default 0.1; large values approach the plain mean difference). */
     shrinkage?: number;
+    /** Also try every layer's pooled activations joined into one feature (default false). */
+    join?: boolean;
     /**
      * Prompts worded otherwise than the calibration ones (another split): when given, directions are
      * fitted on every calibration prompt and the thresholds and the layer are set on these instead
@@ -143,7 +187,14 @@ export async function calibrateDetector(
     opts.chat,
     opts,
   );
-  return calibrateFromActivations(acts, cats, { site, reduce, falseAlarms, shrinkage, fitted: held.length ? fitting.length : undefined });
+  return calibrateFromActivations(acts, cats, {
+    site,
+    reduce,
+    falseAlarms,
+    shrinkage,
+    join: opts.join,
+    fitted: held.length ? fitting.length : undefined,
+  });
 }
 
 /**
@@ -158,41 +209,51 @@ export function calibrateFromActivations(
     reduce: DetectorPooling;
     falseAlarms: number;
     shrinkage: number;
+    /** Also try every layer of `acts` joined into one feature (a candidate after the single layers). */
+    join?: boolean;
     /** Rows before this index are fitted, the rest validate (another split's wordings); default: every fourth row validates. */
     fitted?: number;
+    /** Rows to fit and to validate on, given outright (overrides `fitted`): the study's folds over request frames. */
+    split?: { fit: number[]; validate: number[] };
   },
 ): DetectorCalibration {
   const { site, reduce, falseAlarms, shrinkage, fitted } = opts;
-  const width = acts.width;
   const every = cats.map((_, i) => i);
-  const fitIdx = fitted !== undefined ? every.filter((i) => i < fitted) : every.filter((i) => i % 4 !== 3);
-  const valIdx = fitted !== undefined ? every.filter((i) => i >= fitted) : every.filter((i) => i % 4 === 3);
-  const candidates = acts.layers.map((layer) => {
-    const row = (i: number) => activationRow(acts, layer, i);
+  const fitIdx = opts.split?.fit ?? (fitted !== undefined ? every.filter((i) => i < fitted) : every.filter((i) => i % 4 !== 3));
+  const valIdx = opts.split?.validate ?? (fitted !== undefined ? every.filter((i) => i >= fitted) : every.filter((i) => i % 4 === 3));
+  const reads = acts.layers.map((l) => [l]);
+  if (opts.join && acts.layers.length > 1) reads.push([...acts.layers]);
+  const candidates = reads.map((layers) => {
+    const row = (i: number) => joinedRow(acts, layers, i);
     const dirs = fitDirections(
       fitIdx.map(row),
       fitIdx.map((i) => cats[i]),
-      width,
+      acts.width * layers.length,
       shrinkage,
     );
     const det: Detector = {
       site,
       reduce,
-      categories: setThresholds(dirs, valIdx.filter((i) => cats[i] === undefined).map(row), layer, falseAlarms),
+      categories: setThresholds(dirs, valIdx.filter((i) => cats[i] === undefined).map(row), Math.max(...layers), falseAlarms, layers),
     };
     const harmfulVal = valIdx.filter((i) => cats[i] !== undefined);
     const dets = harmfulVal.map((i) => classify((l) => activationRow(acts, l, i), det));
     const score = dets.filter((d, k) => d.fired[0] === cats[harmfulVal[k] as number]).length / Math.max(1, harmfulVal.length);
     const margin = dets.reduce((a, d, k) => a + (d.scores[cats[harmfulVal[k] as number] as string] ?? 0), 0) / Math.max(1, dets.length);
-    return { layer, score, margin, det };
+    return { layer: Math.max(...layers), layers, score, margin, det };
   });
   const best = candidates.reduce((a, b) => (b.score > a.score || (b.score === a.score && b.margin > a.margin) ? b : a));
-  return { detector: best.det, layer: best.layer, byLayer: candidates.map(({ layer, score, margin }) => ({ layer, score, margin })) };
+  return {
+    detector: best.det,
+    layer: best.layer,
+    layers: best.layers,
+    byLayer: candidates.map(({ layer, layers, score, margin }) => ({ layer, ...(layers.length > 1 ? { layers } : {}), score, margin })),
+  };
 }
 
 /** Scores prompts against every category; a category fires above its threshold. */
 export async function detect(ctx: Context, det: Detector, prompts: string[], chat: boolean): Promise<Detection[]> {
-  const layers = [...new Set(Object.values(det.categories).map((c) => c.layer))];
+  const layers = [...new Set(Object.values(det.categories).flatMap(detectorLayers))];
   const acts = await promptActivations(ctx, prompts, det.site, layers, det.reduce, chat);
   return prompts.map((_, i) => classify((l) => activationRow(acts, l, i), det));
 }

@@ -16,8 +16,14 @@ export type DetectorPooling = "mean" | "last";
 export const DETECTOR_POOLINGS: readonly DetectorPooling[] = ["mean", "last"];
 
 export interface CategoryDetector {
+  /** The layer read (with `layers`: the deepest of them). */
   layer: number;
-  /** Unit direction from the other prompts towards this category's harmful prompts. */
+  /**
+   * Several layers read at once: the prompt's pooled activations at these layers, joined in this
+   * order, are what the direction projects (absent: `layer` alone). Bundle format 2.
+   */
+  layers?: number[];
+  /** Unit direction from the other prompts towards this category's harmful prompts (width x layers read). */
   direction: Float32Array;
   threshold: number;
   /** Spread (standard deviation) of held-out benign prompts' projections: the unit of scores. */

@@ -472,6 +472,21 @@ describe("safesteer eval and the organism commands", () => {
       /^detector: mean projection at layer [12]; held-out harmful prompts named at 5% false alarms: layer 1 \d+\.\d%, layer 2 \d+\.\d%$/m,
     );
     assert.equal(JSON.parse(run(["inspect", bundle, "--json"]).out).detector, undefined, "the input bundle is unchanged");
+    // --join-layers: the layers joined are one more candidate; the bundle records what the detector reads
+    const joinedOut = tmpFile("organism-detector-joined.gguf");
+    const jr = run([
+      ...detectorArgs("train-prompts.jsonl", "--layers", "1,2", "--pooling", "last", "--join-layers").slice(0, -1),
+      joinedOut,
+    ]);
+    assert.equal(jr.code, 0, jr.err);
+    const line = jr.out.match(
+      /^detector: last projection at (layer [12]|layers 1-2 joined); held-out harmful prompts named at 5% false alarms: layer 1 \d+\.\d%, layer 2 \d+\.\d%, layers 1-2 joined \d+\.\d%$/m,
+    );
+    assert.ok(line, jr.out);
+    const reads = Object.values(
+      JSON.parse(run(["inspect", joinedOut, "--json"]).out).detector.categories as Record<string, { layers?: number[] }>,
+    );
+    assert.ok(reads.every((c) => (line[1] === "layers 1-2 joined" ? c.layers?.join(",") === "1,2" : c.layers === undefined)));
     const conditional = (fire: string) => {
       const out = tmpFile(`conditional-${fire}.json`);
       const r = run(

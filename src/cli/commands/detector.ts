@@ -4,7 +4,7 @@ import { Context } from "../../engine/context.js";
 import { KNOWN_SITES } from "../../engine/sites.js";
 import { SafeSteerError } from "../../errors.js";
 import { checkBundleModel, readBundle, writeBundle } from "../../steer/bundle.js";
-import { calibrateDetector, DEFAULT_SHRINKAGE } from "../../steer/detect.js";
+import { calibrateDetector, DEFAULT_SHRINKAGE, describeLayers } from "../../steer/detect.js";
 import { SteerError } from "../../steer/errors.js";
 import { usesChat } from "../../steer/render.js";
 import { DETECTOR_POOLINGS, type DetectorPooling } from "../../steer/types.js";
@@ -31,6 +31,7 @@ interface DetectorCliOptions extends ModelOpts, DataOpts {
   pooling: DetectorPooling;
   falseAlarms: number;
   shrinkage: number;
+  joinLayers?: boolean;
   chat: "auto" | "always" | "never";
   force?: boolean;
   output: string;
@@ -87,6 +88,7 @@ export function detectorCommand(program: Command): void {
         .default(DEFAULT_SHRINKAGE)
         .argParser(Number),
     )
+    .option("--join-layers", "also try the candidate layers' activations joined into one feature (bundle format 2)")
     .addOption(new Option("--chat <mode>", "render with the chat template").choices(["auto", "always", "never"]).default("auto"))
     .option(
       "--max-per-category <n>",
@@ -122,12 +124,13 @@ export function detectorCommand(program: Command): void {
       const bar = progressBar("calibrating the detector");
       const { signal, dispose } = interruptSignal();
       try {
-        const { detector, layer, byLayer } = await calibrateDetector(ctx, harmful, safe, {
+        const { detector, layers, byLayer } = await calibrateDetector(ctx, harmful, safe, {
           layers: parseLayers(o.layers, model.info.nLayer),
           site: o.site,
           reduce: o.pooling,
           falseAlarms: o.falseAlarms,
           shrinkage: o.shrinkage,
+          join: o.joinLayers,
           chat: usesChat(model, o.chat),
           signal,
           onProgress: (d, t) => bar.update(d, t),
@@ -135,8 +138,8 @@ export function detectorCommand(program: Command): void {
         bar.stop();
         writeBundle(o.output, { ...bundle, detector });
         process.stdout.write(
-          `detector: ${o.pooling} projection at layer ${layer}; held-out harmful prompts named at ${o.falseAlarms * 100}% false alarms: ${byLayer
-            .map((b) => `layer ${b.layer} ${(b.score * 100).toFixed(1)}%`)
+          `detector: ${o.pooling} projection at ${describeLayers(layers)}; held-out harmful prompts named at ${o.falseAlarms * 100}% false alarms: ${byLayer
+            .map((b) => `${describeLayers(b.layers ?? [b.layer])} ${(b.score * 100).toFixed(1)}%`)
             .join(", ")}\n`,
         );
         process.stderr.write(`wrote ${o.output}\n`);

@@ -64,6 +64,11 @@ async function buildAction(o: BuildCliOptions): Promise<void> {
     );
     say(`libraries${rec.tools.length ? ` and ${rec.tools.join(", ")}` : ""}: ${r.libDir}`);
     say(
+      r.evalFilter.ok
+        ? `native eval filter (hooks call JavaScript only for the nodes they use): ${r.evalFilter.path}`
+        : `native eval filter not compiled (${r.evalFilter.reason}): hooks call JavaScript for every graph node`,
+    );
+    say(
       `the engine now loads this build for --gpu ${rec.gpu}${rec.gpu === "cpu" ? " (the default)" : ""}; --llama-lib / SAFESTEER_LLAMA_LIB still win, and SAFESTEER_NO_ENGINE_BUILD=1 ignores it.`,
     );
   } finally {

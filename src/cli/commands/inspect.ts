@@ -3,6 +3,7 @@ import { basename } from "node:path";
 import type { Command } from "commander";
 import { SafeSteerError } from "../../errors.js";
 import { readBundle } from "../../steer/bundle.js";
+import { describeLayers, detectorLayers } from "../../steer/detect.js";
 import { readNeurons } from "../../steer/neuron-file.js";
 import type { Bundle } from "../../steer/types.js";
 import { buildReport, writeReport } from "../../web/report-file.js";
@@ -44,7 +45,10 @@ export function bundleSummary(b: Bundle) {
       site: b.detector.site,
       pooling: b.detector.reduce,
       categories: Object.fromEntries(
-        Object.entries(b.detector.categories).map(([c, d]) => [c, { layer: d.layer, threshold: d.threshold, scale: d.scale }]),
+        Object.entries(b.detector.categories).map(([c, d]) => [
+          c,
+          { layer: d.layer, ...(d.layers ? { layers: d.layers } : {}), threshold: d.threshold, scale: d.scale },
+        ]),
       ),
     },
   };
@@ -90,10 +94,10 @@ export function printInspect(b: Bundle, json: boolean): void {
     for (const [i, n] of names.entries()) out.push(`| ${i} ${n} | ${(cos[i] ?? []).map((x) => x.toFixed(2)).join(" | ")} |`);
   }
   if (b.detector) {
-    const layers = [...new Set(Object.values(b.detector.categories).map((d) => d.layer))].join(",");
+    const reads = [...new Set(Object.values(b.detector.categories).map((d) => describeLayers(detectorLayers(d))))].join("; ");
     out.push(
       "",
-      `detector  ${b.detector.reduce} projection at ${b.detector.site} layer ${layers}: ${Object.keys(b.detector.categories).join(", ")}`,
+      `detector  ${b.detector.reduce} projection at ${b.detector.site} ${reads}: ${Object.keys(b.detector.categories).join(", ")}`,
     );
   }
   process.stdout.write(`${out.join("\n")}\n`);
