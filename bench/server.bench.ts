@@ -1,18 +1,18 @@
 // Server throughput and latency, ours against llama.cpp's own llama-server built from the same sources,
 // side by side in one run: total completion tokens/s and p50/p99 time to first token (the first chunk with
-// text of a streamed text completion, POST /v1/completions on both: llama-server's chat endpoint runs a
-// chat-output parser that rejects a random model's text) with 1, 4 and 16 concurrent clients on
-// 127.0.0.1, each client sending requests one after the other. Policy mixes: "mixed" (client i steers
-// with policy i % 3 of {violence: 0.5}, none, {theft: 0.5}: one client is steered) and "shared"
-// ({violence: 0.5} for all). Ours is `safesteer serve` in this process; the peer is llama-server
-// (LLAMA_SERVER, else the one `safesteer engine build --tools` made) on the same model, with the same
-// slots, context and threads, sent the same prompts, seeds and sampling without the `safesteer` field: it
-// cannot steer per request, so its rows are unsteered. On a random model there are no stop strings and
-// the peer may not sample end-of-generation (ours never meets it there: each row counts the requests
-// that ended before max_tokens), so both sides generate the same number of tokens; nor non-ASCII byte
-// tokens (see ServedModel.peerBans). Both servers stay up
-// for the whole model, and each row runs on both back to back (which goes first alternates), so a
-// machine whose load drifts shifts both columns alike.
+// text of a streamed text completion, POST /v1/completions on both, tokens counted from each server's
+// usage) with 1, 4 and 16 concurrent clients on 127.0.0.1, each client sending requests one after the
+// other. Policy mixes: "mixed" (client i steers with policy i % 3 of {violence: 0.5}, none, {theft: 0.5}:
+// the first client is steered) and "shared" ({violence: 0.5} for all). Ours is `safesteer serve` in this
+// process; the peer is llama-server (LLAMA_SERVER, else the one `safesteer engine build --tools` made) on
+// the same model, with the same slots, context and threads, sent the same prompts, seeds and sampling
+// without the `safesteer` field: it cannot steer per request, so its rows are unsteered. On a random
+// model there are no stop strings and the peer may not sample end-of-generation (ours never meets it
+// there: each row counts the requests that ended before max_tokens), so both sides generate the same
+// number of tokens; nor non-ASCII byte tokens (ServedModel.peerBans: llama-server parses every answer,
+// on every endpoint, and answers malformed UTF-8 with HTTP 500). Both servers stay up for the whole
+// model, and each row runs on both back to back (which goes first alternates), so a machine whose load
+// drifts shifts both columns alike.
 import { Agent } from "node:http";
 import { Writable } from "node:stream";
 import { engineInfo } from "../src/engine/runtime.js";
