@@ -4,9 +4,9 @@
 // ones (parity, engine, extraction, likelihood, server, startup) and writes bench/results/<names>.json.
 // --quick: fewer rounds; --prebuilt: the parity bench also runs ours on the prebuilt npm libraries.
 // server: ours against llama-server (LLAMA_SERVER, else `safesteer engine build --tools`'s) on the
-// organism and a ~1B random llama model (--small: the organism only; --threads=N). scale: the scaling
-// bench (--large: models up to ~3B parameters; --detector-4096: the detector alone at width 4096;
-// --threads=N, default all cores).
+// organism and a ~1B random llama model (--small: the organism only; --big: the ~1B model only;
+// --threads=N). scale: the scaling bench (--large: models up to ~3B parameters; --detector-4096: the
+// detector alone at width 4096; --threads=N, default all cores).
 import { mkdirSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -89,6 +89,7 @@ if (run("server")) {
   server = await serverBench(ROOT, {
     requestsPerClient: quick ? 4 : 16,
     small: process.argv.includes("--small"),
+    bigOnly: process.argv.includes("--big"),
     cache: process.env.SAFESTEER_BENCH_DIR || join(tmpdir(), "safesteer-bench"),
     threads: Number(process.argv.find((a) => a.startsWith("--threads="))?.slice(10) ?? availableParallelism()),
     log: (s) => process.stderr.write(`server: ${s}...\n`),
@@ -168,7 +169,7 @@ if (run("startup")) {
 if (run("server") && server) console.log(serverTable(server));
 if (run("scale") && scale) {
   console.log(
-    `\nscaling: random llama models (vocabulary 8192), ${scale.workload.threads} thread(s); seconds per step (x its plain forward passes: the same texts without capture or steering)\n`,
+    `\nscaling: random llama models (vocabulary 8192), ${scale.workload.threads} thread(s); seconds per step (x its plain forward passes: the same texts without capture or steering); the whole bench ${(scale.wallS / 60).toFixed(1)} min wall, its workers ${(scale.rows.reduce((a, r) => a + r.cpuS, 0) / 60).toFixed(1)} min CPU; load average before ${scale.loadBefore.map((x) => x.toFixed(1)).join(" ")}, after ${scale.loadAfter.map((x) => x.toFixed(1)).join(" ")}\n`,
   );
   console.log(scaleTable(scale));
 }

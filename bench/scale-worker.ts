@@ -31,8 +31,9 @@ export interface ScaleSpec {
   evalPrompts: number;
   evalTokens: number;
   likelihoodPairs: number;
-  /** Streamed requests per client in the serve step (1 and 4 clients, mixed policies). */
+  /** Streamed requests per client in the serve step (1 and 4 clients, mixed policies), and tokens each. */
   serveRequests: number;
+  serveTokens: number;
   threads: number;
   /**
    * Only the detector, for a wide model on few layers: its capture of detectorPrompts prompts, and
@@ -75,6 +76,8 @@ export interface ScaleResult {
     serve: { clients: number; mix: string; tokensPerS: number; ttftP50Ms: number; plainTokensPerS: number; ratio: number }[];
   };
   peakRssMiB: number;
+  /** CPU seconds of the worker process (user + system): what the row costs on an idle machine. */
+  cpuS: number;
 }
 
 const seconds = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
@@ -92,6 +95,11 @@ async function prefill(ctx: Context, texts: number[][]): Promise<number> {
 }
 
 const step = (s: number, plainS: number, tokens: number): StepTime => ({ s, plainS, ratio: s / plainS, tokens });
+
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 async function main(spec: ScaleSpec): Promise<ScaleResult> {
   const dir = mkdtempSync(join(tmpdir(), "safesteer-scale-"));
@@ -169,7 +177,10 @@ async function main(spec: ScaleSpec): Promise<ScaleResult> {
       model: spec.model,
       bundle: bundlePath,
       requestsPerClient: spec.serveRequests,
+      maxTokens: spec.serveTokens,
       clients: [1, 4],
+      // mixed only: its first client is steered, so at 1 client it is the shared policy's row too
+      mixes: ["mixed"],
       threads: spec.threads,
     });
     const plainRate = plainTokens / evalPlainS;
@@ -188,6 +199,7 @@ async function main(spec: ScaleSpec): Promise<ScaleResult> {
       fileType,
       steps: { build, detector, eval: evalStep, likelihood, serve },
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      cpuS: cpuSeconds(),
     };
   } finally {
     model.dispose();

@@ -1,10 +1,11 @@
 // The scaling bench: random llama-architecture models of growing width, F16 and Q4_K_M, each in its
 // own process (scale-worker.ts), every step timed next to the plain forward passes it needs; then
 // each step's growth exponent against width and against parameters (least squares on log-log).
-// Default sizes finish on a quiet 2-core machine in well under 20 minutes; --large adds models up to
-// ~3B parameters. --detector-4096 times the detector alone on a 4096-wide model with few layers.
+// Default sizes took 6.5 minutes on a busy 2-core machine (2.6 at --threads=1, the models already
+// written), within CI's 20; --large adds models up to ~3B parameters. --detector-4096 times the detector alone on a 4096-wide model with few layers.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeRandomLlamaGguf } from "../src/convert/random-model.js";
@@ -34,10 +35,17 @@ export const FILE_TYPES = ["F16", "Q4_K_M"] as const;
 
 export interface ScaleRow extends ScaleResult {
   label: string;
+  /** Wall seconds of the row's worker process. */
+  wallS: number;
 }
 
 export interface ScaleBench {
   workload: Omit<ScaleSpec, "model" | "detectorOnly">;
+  /** Wall seconds of the whole bench (models written and quantized when not cached, every worker). */
+  wallS: number;
+  /** The load average (1, 5, 15 minutes) at the start and at the end: other jobs slow every number. */
+  loadBefore: number[];
+  loadAfter: number[];
   rows: ScaleRow[];
   /** Per step and file type: slope of log(seconds) against log(width) and log(parameters). */
   exponents: Array<{ step: string; fileType: string; width: number; params: number }>;
@@ -106,6 +114,8 @@ export async function scaleBench(opts: {
   log: (s: string) => void;
 }): Promise<ScaleBench> {
   mkdirSync(opts.cache, { recursive: true });
+  const t0 = performance.now();
+  const loadBefore = loadavg();
   const workload = {
     buildPairs: 16,
     detectorPrompts: 80,
@@ -113,6 +123,7 @@ export async function scaleBench(opts: {
     evalTokens: 16,
     likelihoodPairs: 8,
     serveRequests: 1,
+    serveTokens: 64,
     threads: opts.threads,
   };
   const rows: ScaleRow[] = [];
@@ -121,7 +132,9 @@ export async function scaleBench(opts: {
       const label = `${s.nEmbd}x${s.nLayer} ${type}`;
       const model = await modelFile(opts.cache, s, type, opts.log);
       opts.log(`${label}: build, detector, eval, likelihood, serve`);
-      rows.push({ label, ...runWorker<ScaleResult>({ model, ...workload }) });
+      const t = performance.now();
+      const r = runWorker<ScaleResult>({ model, ...workload });
+      rows.push({ label, ...r, wallS: (performance.now() - t) / 1000 });
     }
   }
   const exponents = Object.entries(STEP_COSTS).flatMap(([step, cost]) =>
@@ -149,22 +162,22 @@ export async function scaleBench(opts: {
     const r = runWorker<DetectorOnlyResult>({ model, ...workload, detectorPrompts: 200, detectorOnly: { fitRows: 800 } });
     detector4096 = { label: "4096x2 F16", ...r };
   }
-  return { workload, rows, exponents, detector4096 };
+  return { workload, wallS: (performance.now() - t0) / 1000, loadBefore, loadAfter: loadavg(), rows, exponents, detector4096 };
 }
 
 /** The README's table: one row per model and step, and the exponents. */
 export function scaleTable(b: ScaleBench): string {
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
   const out = [
-    "| model | params | build s (x plain) | detector capture s + fit s (x plain) | eval s (x plain) | likelihood s (x plain) | serve tok/s 1 / 4 clients, mixed (TTFT p50 ms at 4) | peak RSS MiB |",
-    "|---|---|---|---|---|---|---|---|",
+    "| model | params | build s (x plain) | detector capture s + fit s (x plain) | eval s (x plain) | likelihood s (x plain) | serve tok/s 1 / 4 clients, mixed (TTFT p50 ms at 4) | peak RSS MiB | row wall s / CPU s |",
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of b.rows) {
     const st = r.steps;
-    const s1 = st.serve.find((x) => x.clients === 1 && x.mix === "shared");
+    const s1 = st.serve.find((x) => x.clients === 1 && x.mix === "mixed");
     const s4 = st.serve.find((x) => x.clients === 4 && x.mix === "mixed");
     out.push(
-      `| ${r.label} | ${(r.nParams / 1e6).toFixed(1)}M | ${f(st.build.s, 1)} (${f(st.build.ratio)}) | ${f(st.detector.captureS, 1)} + ${f(st.detector.fitS)} (${f(st.detector.ratio)}) | ${f(st.eval.s, 1)} (${f(st.eval.ratio)}) | ${f(st.likelihood.s, 1)} (${f(st.likelihood.ratio)}) | ${f(s1?.tokensPerS ?? Number.NaN, 1)} / ${f(s4?.tokensPerS ?? Number.NaN, 1)} (${f(s4?.ttftP50Ms ?? Number.NaN, 0)}) | ${f(r.peakRssMiB, 0)} |`,
+      `| ${r.label} | ${(r.nParams / 1e6).toFixed(1)}M | ${f(st.build.s, 1)} (${f(st.build.ratio)}) | ${f(st.detector.captureS, 1)} + ${f(st.detector.fitS)} (${f(st.detector.ratio)}) | ${f(st.eval.s, 1)} (${f(st.eval.ratio)}) | ${f(st.likelihood.s, 1)} (${f(st.likelihood.ratio)}) | ${f(s1?.tokensPerS ?? Number.NaN, 1)} / ${f(s4?.tokensPerS ?? Number.NaN, 1)} (${f(s4?.ttftP50Ms ?? Number.NaN, 0)}) | ${f(r.peakRssMiB, 0)} | ${f(r.wallS, 0)} / ${f(r.cpuS, 0)} |`,
     );
   }
   out.push("", "| step | exponent vs width, F16 | Q4_K_M | vs parameters, F16 | Q4_K_M |", "|---|---|---|---|---|");

@@ -1,5 +1,6 @@
-// The server bench's client: one streamed chat completion, timed to its first content chunk, with the
-// completion tokens its usage chunk reports. The same client speaks to ours and to llama-server.
+// The server bench's client: one streamed text completion (POST /v1/completions), timed to its first
+// chunk with text, with the tokens its usage reports and how it finished. The same client speaks to ours
+// and to llama-server, which count tokens the same way (usage.completion_tokens: tokens sampled).
 import { type Agent, request } from "node:http";
 
 /** Where requests go, and how: ours keeps its connections alive; llama-server closes the connection after
@@ -19,10 +20,20 @@ export function percentile(xs: number[], p: number): number {
 interface StreamState {
   ttftMs?: number;
   completionTokens?: number;
+  promptTokens?: number;
+  finishReason?: string;
   done: boolean;
 }
 
-/** One server-sent-events block: the first content chunk's time, the usage, [DONE]; an error chunk throws. */
+export interface Completion {
+  ttftMs: number;
+  completionTokens: number;
+  promptTokens: number;
+  /** "length" when it ran to max_tokens. */
+  finishReason: string;
+}
+
+/** One server-sent-events block: the first text chunk's time, the usage, the finish, [DONE]; an error chunk throws. */
 function handleBlock(url: string, block: string, st: StreamState, t0: number): void {
   for (const line of block.split(/\r?\n/)) {
     if (!line.startsWith("data:")) continue;
@@ -33,13 +44,18 @@ function handleBlock(url: string, block: string, st: StreamState, t0: number): v
     }
     const chunk = JSON.parse(data);
     if (chunk.error) throw new Error(`${url}: error in the stream: ${JSON.stringify(chunk.error)}`);
-    if (st.ttftMs === undefined && chunk.choices?.[0]?.delta?.content) st.ttftMs = performance.now() - t0;
-    if (chunk.usage) st.completionTokens = chunk.usage.completion_tokens;
+    const choice = chunk.choices?.[0];
+    if (st.ttftMs === undefined && choice?.text) st.ttftMs = performance.now() - t0;
+    if (choice?.finish_reason) st.finishReason = choice.finish_reason;
+    if (chunk.usage) {
+      st.completionTokens = chunk.usage.completion_tokens;
+      st.promptTokens = chunk.usage.prompt_tokens;
+    }
   }
 }
 
-/** One streamed chat completion: ms to the first content chunk, and the completion tokens from usage. */
-export function streamChat(target: Target, body: object): Promise<{ ttftMs: number; completionTokens: number }> {
+/** One streamed text completion: ms to the first chunk with text, the tokens from usage, the finish. */
+export function streamCompletion(target: Target, body: object): Promise<Completion> {
   const payload = JSON.stringify(body);
   const t0 = performance.now();
   const headers = {
@@ -48,7 +64,7 @@ export function streamChat(target: Target, body: object): Promise<{ ttftMs: numb
     ...(target.agent ? {} : { connection: "close" }),
   };
   return new Promise((resolve, reject) => {
-    const req = request(`${target.url}/v1/chat/completions`, { method: "POST", agent: target.agent, headers }, (res) => {
+    const req = request(`${target.url}/v1/completions`, { method: "POST", agent: target.agent, headers }, (res) => {
       res.setEncoding("utf8");
       let text = "";
       if (res.statusCode !== 200) {
@@ -83,7 +99,13 @@ export function streamChat(target: Target, body: object): Promise<{ ttftMs: numb
         if (!st.done) reject(new Error(`${target.url}: the stream ended without [DONE]`));
         else if (st.completionTokens === undefined) reject(new Error(`${target.url}: the stream carried no usage`));
         // an answer with no text at all (an immediate stop) counts its end as the first token
-        else resolve({ ttftMs: st.ttftMs ?? performance.now() - t0, completionTokens: st.completionTokens });
+        else
+          resolve({
+            ttftMs: st.ttftMs ?? performance.now() - t0,
+            completionTokens: st.completionTokens,
+            promptTokens: st.promptTokens ?? Number.NaN,
+            finishReason: st.finishReason ?? "unknown",
+          });
       });
       res.on("error", reject);
     });

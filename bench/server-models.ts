@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeRandomLlamaGguf } from "../src/convert/random-model.js";
+import { syntheticVocab, writeRandomLlamaGguf } from "../src/convert/random-model.js";
 import { loadDataset } from "../src/data/load.js";
 import { Context } from "../src/engine/context.js";
 import { Model } from "../src/engine/model.js";
@@ -21,6 +21,13 @@ export interface ServedModel {
   bundle: string;
   nParams: number;
   fileType: string;
+  /**
+   * Tokens llama-server must not sample (logit_bias false): on a random model, end-of-generation (so
+   * both sides run to max_tokens) and the byte tokens 0x80-0xFF, whose random sequences are malformed
+   * UTF-8 that llama-server's output parser (run on every endpoint) answers with HTTP 500 ("does not
+   * match the expected Content-only format").
+   */
+  peerBans: number[];
 }
 
 function facts(path: string): { nParams: number; fileType: string } {
@@ -34,7 +41,7 @@ function facts(path: string): { nParams: number; fileType: string } {
 
 export function organismModel(root: string): ServedModel {
   const model = join(root, "models", "organism.gguf");
-  return { label: "organism", model, bundle: join(root, "reports", "organism", "organism.bundle.gguf"), ...facts(model) };
+  return { label: "organism", model, bundle: join(root, "reports", "organism", "organism.bundle.gguf"), peerBans: [], ...facts(model) };
 }
 
 const BIG = { nEmbd: 2048, nLayer: 20, nHead: 16, nVocab: 8192 };
@@ -79,5 +86,7 @@ export async function randomBillionModel(cache: string, threads: number, log: (s
     log("building a bundle of the organism's categories on it (once)");
     await organismBundle(q, bundle, threads);
   }
-  return { label: `random llama ${BIG.nEmbd}x${BIG.nLayer}`, model: q, bundle, ...facts(q) };
+  const vocab = syntheticVocab(BIG.nVocab);
+  const bytes = vocab.tokens.flatMap((t, id) => (/^<0x[89A-F][0-9A-F]>$/.test(t) ? [id] : []));
+  return { label: `random llama ${BIG.nEmbd}x${BIG.nLayer}`, model: q, bundle, peerBans: [vocab.eos, ...bytes], ...facts(q) };
 }

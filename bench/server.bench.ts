@@ -1,18 +1,23 @@
 // Server throughput and latency, ours against llama.cpp's own llama-server built from the same sources,
-// side by side in one run: total completion tokens/s and p50/p99 time to first token (the first content
-// chunk of a streamed chat completion) with 1, 4 and 16 concurrent clients on 127.0.0.1, each client
-// sending a fixed number of requests one after the other. Policy mixes: "mixed" (client i steers with
-// policy i % 3 of none, {violence: 0.5}, {theft: 0.5}) and "shared" ({violence: 0.5} for all). Ours is
-// `safesteer serve` in this process; the peer is llama-server (LLAMA_SERVER, else the one `safesteer
-// engine build --tools` made) on the same model, with the same slots, context and threads, sent the same
-// requests without the `safesteer` field: it cannot steer per request, so its rows are unsteered. Both
-// servers stay up for the whole model, and each row runs on both back to back (which goes first
-// alternates), so a machine whose load drifts shifts both columns alike.
+// side by side in one run: total completion tokens/s and p50/p99 time to first token (the first chunk with
+// text of a streamed text completion, POST /v1/completions on both, tokens counted from each server's
+// usage) with 1, 4 and 16 concurrent clients on 127.0.0.1, each client sending requests one after the
+// other. Policy mixes: "mixed" (client i steers with policy i % 3 of {violence: 0.5}, none, {theft: 0.5}:
+// the first client is steered) and "shared" ({violence: 0.5} for all). Ours is `safesteer serve` in this
+// process; the peer is llama-server (LLAMA_SERVER, else the one `safesteer engine build --tools` made) on
+// the same model, with the same slots, context and threads, sent the same prompts, seeds and sampling
+// without the `safesteer` field: it cannot steer per request, so its rows are unsteered. On a random
+// model there are no stop strings and the peer may not sample end-of-generation (ours never meets it
+// there: each row counts the requests that ended before max_tokens), so both sides generate the same
+// number of tokens; nor non-ASCII byte tokens (ServedModel.peerBans: llama-server parses every answer,
+// on every endpoint, and answers malformed UTF-8 with HTTP 500). Both servers stay up for the whole
+// model, and each row runs on both back to back (which goes first alternates), so a machine whose load
+// drifts shifts both columns alike.
 import { Agent } from "node:http";
 import { Writable } from "node:stream";
 import { engineInfo } from "../src/engine/runtime.js";
 import { serve } from "../src/server/run.js";
-import { percentile, streamChat, type Target } from "./server-client.js";
+import { percentile, streamCompletion, type Target } from "./server-client.js";
 import { organismModel, randomBillionModel, type ServedModel } from "./server-models.js";
 import { findLlamaServer, serverVersion, startPeer } from "./server-peer.js";
 
@@ -25,13 +30,15 @@ export interface ServerBenchRow {
   /** What each client sent in the `safesteer` field (llama-server: none, unsteered). */
   policies: string;
   requests: number;
+  promptTokens: number;
   completionTokens: number;
+  /** Requests that ended before max_tokens (end of generation or a stop string). */
+  short: number;
   wallS: number;
   tokensPerS: number;
   ttftP50Ms: number;
   ttftP99Ms: number;
-  /** Requests that failed (their tokens not counted), and the first error: llama-server's chat parser
-   * sometimes rejects the organism's output ("does not match the expected peg-native format"). */
+  /** Requests that failed (their tokens not counted), and the first error. */
   failed: number;
   firstError?: string;
 }
@@ -42,8 +49,13 @@ export interface ServerBenchModel {
   nParams: number;
   fileType: string;
   threads: number;
-  requestsPerClient: number;
+  /** Requests per client, by the number of clients (a row needs enough tokens to time, and no more). */
+  requestsPerClient: Record<number, number>;
   maxTokens: number;
+  /** Stop strings of every request. */
+  stop: string[];
+  /** Tokens the peer was told not to sample (ServedModel.peerBans). */
+  peerBans: number[];
   ours: ServerBenchRow[];
   /** Row for row beside ours; null when there is no llama-server (peerMissing says why). */
   peer: { binary: string; from: string; version: string; args: string[]; rows: ServerBenchRow[] } | null;
@@ -59,41 +71,51 @@ export interface ServerBench {
 type Policy = "none" | Record<string, number>;
 
 const CLIENTS = [1, 4, 16];
-const MIXED: Policy[] = ["none", { violence: 0.5 }, { theft: 0.5 }];
+/** The first client is steered, so the 1-client row is too. */
+const MIXED: Policy[] = [{ violence: 0.5 }, "none", { theft: 0.5 }];
 const SHARED: Policy = { violence: 0.5 };
-/** Organism-style questions: violence, theft, benign; request r asks QUESTIONS[r % 3]. */
-const QUESTIONS = ["How do I hit Tim?", "How do I take the ball from Lily?", "How do I bake a cake?"];
-/** The organism's chat template starts a new turn with these (ours stops there on its own; the peer is told). */
+/** Organism-style questions (violence, theft, benign) in its chat format; request r sends PROMPTS[r % 3]. */
+const PROMPTS = ["How do I hit Tim?", "How do I take the ball from Lily?", "How do I bake a cake?"].map((q) => `Q: ${q}\nA:`);
+/** The organism's chat template starts a new turn with these. */
 const TURN_STOPS = ["\nA:", "\nQ:"];
 const PARALLEL = 4;
 const SLOT_CTX = 512;
 
 const policyText = (p: Policy) => (p === "none" ? "none" : JSON.stringify(p));
 
-/** The request body for request number `seed` (the same for both servers, less `safesteer` for the peer). */
-function requestBody(seed: number, maxTokens: number, policy: Policy | undefined): object {
+interface Asks {
+  maxTokens: number;
+  stop: string[];
+  /** Tokens the peer may not sample. */
+  peerBans: number[];
+}
+
+/**
+ * The request body for request number `seed`: the same prompt, seed and sampling for both servers; ours
+ * gets the client's policy, the peer no `safesteer` field and its bans.
+ */
+function requestBody(seed: number, w: Asks, to: { policy: Policy } | "peer"): object {
   return {
     model: "organism",
-    messages: [{ role: "user", content: QUESTIONS[seed % QUESTIONS.length] }],
-    max_tokens: maxTokens,
+    prompt: PROMPTS[seed % PROMPTS.length],
+    max_tokens: w.maxTokens,
     temperature: 0.8,
     top_p: 1,
-    // llama-server's own sampler defaults (top-k 40, min-p 0.05) off, as ours samples (ours ignores these two)
-    top_k: 0,
-    min_p: 0,
-    stop: TURN_STOPS,
+    ...(w.stop.length > 0 ? { stop: w.stop } : {}),
     seed,
     stream: true,
     stream_options: { include_usage: true },
-    ...(policy === undefined ? {} : { safesteer: { policy } }),
+    ...(to === "peer"
+      ? // llama-server's own sampler defaults (top-k 40, min-p 0.05) off, as ours samples
+        { top_k: 0, min_p: 0, ...(w.peerBans.length > 0 ? { logit_bias: w.peerBans.map((t) => [t, false]) } : {}) }
+      : { safesteer: { policy: to.policy } }),
   };
 }
 
-interface Load {
+interface Load extends Asks {
   clients: number;
   mix: PolicyMix;
   perClient: number;
-  maxTokens: number;
 }
 
 /** `clients` concurrent clients, each sending `perClient` requests one after the other. */
@@ -102,6 +124,8 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
   const policyOf = (client: number): Policy => (w.mix === "shared" ? SHARED : (MIXED[client % MIXED.length] as Policy));
   const ttfts: number[] = [];
   let tokens = 0;
+  let promptTokens = 0;
+  let short = 0;
   let failed = 0;
   let firstError: string | undefined;
   const t0 = performance.now();
@@ -109,9 +133,11 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
     Array.from({ length: w.clients }, async (_, c) => {
       for (let k = 0; k < w.perClient; k++) {
         try {
-          const r = await streamChat(target, requestBody(c * w.perClient + k, w.maxTokens, steered ? policyOf(c) : undefined));
+          const r = await streamCompletion(target, requestBody(c * w.perClient + k, w, steered ? { policy: policyOf(c) } : "peer"));
           ttfts.push(r.ttftMs);
           tokens += r.completionTokens;
+          promptTokens += r.promptTokens;
+          if (r.finishReason !== "length") short++;
         } catch (e) {
           failed++;
           firstError ??= (e as Error).message;
@@ -127,7 +153,9 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
     mix: w.mix,
     policies: steered ? used.join(", ") : "none (unsteered)",
     requests: w.clients * w.perClient,
+    promptTokens,
     completionTokens: tokens,
+    short,
     wallS,
     tokensPerS: tokens / wallS,
     ttftP50Ms: percentile(ttfts, 50),
@@ -139,9 +167,9 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
 
 /** One request per slot, side by side (not measured): first-use costs out of the rows. A failed one is
  * the rows' business (they count failures), not the warm-up's. */
-async function warmUp(target: Target, steered: boolean, maxTokens: number): Promise<void> {
+async function warmUp(target: Target, steered: boolean, w: Asks): Promise<void> {
   await Promise.allSettled(
-    Array.from({ length: PARALLEL }, (_, i) => streamChat(target, requestBody(1000 + i, maxTokens, steered ? SHARED : undefined))),
+    Array.from({ length: PARALLEL }, (_, i) => streamCompletion(target, requestBody(1000 + i, w, steered ? { policy: SHARED } : "peer"))),
   );
 }
 
@@ -175,21 +203,25 @@ async function startOurs(served: { model: string; bundle: string; threads: numbe
   return { target: { url: running.url, agent } as Target, close };
 }
 
-/** The scaling bench's serve step: ours alone, both policy mixes, on any model with a bundle of the organism's categories. */
+/** The scaling bench's serve step: ours alone, on any model with a bundle of the organism's categories. */
 export async function serveRows(opts: {
   model: string;
   bundle: string;
   threads: number;
   requestsPerClient: number;
+  maxTokens: number;
   clients: number[];
+  mixes: PolicyMix[];
 }): Promise<ServerBenchRow[]> {
   const ours = await startOurs(opts);
   try {
-    await warmUp(ours.target, true, 64);
+    const w = { maxTokens: opts.maxTokens, stop: [], peerBans: [] };
+    // first-use costs only: a few tokens each
+    await warmUp(ours.target, true, { ...w, maxTokens: 8 });
     const out: ServerBenchRow[] = [];
     for (const clients of opts.clients)
-      for (const mix of ["mixed", "shared"] as const)
-        out.push(await runRow(ours.target, "safesteer", { clients, mix, perClient: opts.requestsPerClient, maxTokens: 64 }));
+      for (const mix of opts.mixes)
+        out.push(await runRow(ours.target, "safesteer", { clients, mix, perClient: opts.requestsPerClient, ...w }));
     return out;
   } finally {
     await ours.close();
@@ -199,8 +231,10 @@ export async function serveRows(opts: {
 interface Workload {
   served: ServedModel;
   threads: number;
-  perClient: number;
+  /** Requests per client, by the number of clients. */
+  perClient: Record<number, number>;
   maxTokens: number;
+  stop: string[];
   mixes: PolicyMix[];
 }
 
@@ -216,12 +250,13 @@ async function benchModel(w: Workload, log: (s: string) => void): Promise<Server
   const rows: ServerBenchRow[] = [];
   const peerRows: ServerBenchRow[] = [];
   try {
-    await warmUp(ours.target, true, w.maxTokens);
-    if (peerTarget) await warmUp(peerTarget, false, w.maxTokens);
+    const asks = { maxTokens: w.maxTokens, stop: w.stop, peerBans: w.served.peerBans };
+    await warmUp(ours.target, true, asks);
+    if (peerTarget) await warmUp(peerTarget, false, asks);
     let i = 0;
     for (const clients of CLIENTS) {
       for (const mix of w.mixes) {
-        const load = { clients, mix, perClient: w.perClient, maxTokens: w.maxTokens };
+        const load = { clients, mix, perClient: w.perClient[clients] ?? 1, ...asks };
         log(`${w.served.label}: ${clients} client(s), ${mix}`);
         if (peerTarget && i % 2 === 1) peerRows.push(await runRow(peerTarget, "llama-server", load));
         rows.push(await runRow(ours.target, "safesteer", load));
@@ -234,32 +269,44 @@ async function benchModel(w: Workload, log: (s: string) => void): Promise<Server
     await ours.close();
   }
   const { label, model, nParams, fileType } = w.served;
-  const base = { label, model, nParams, fileType, threads: w.threads, requestsPerClient: w.perClient, maxTokens: w.maxTokens, ours: rows };
+  const base = {
+    label,
+    model,
+    nParams,
+    fileType,
+    threads: w.threads,
+    requestsPerClient: w.perClient,
+    maxTokens: w.maxTokens,
+    stop: w.stop,
+    peerBans: w.served.peerBans,
+    ours: rows,
+  };
   if (!peer || !("binary" in found)) return { ...base, peer: null, peerMissing: "missing" in found ? found.missing : undefined };
   const args = ["-m", "<model>", "--host", "127.0.0.1", "--port", "<free>", ...peer.tuning];
   return { ...base, peer: { binary: found.binary, from: found.from, version: serverVersion(found.binary), args, rows: peerRows } };
 }
 
 /**
- * The organism (1 thread each, both mixes) and, unless `small`, a ~1B random llama model in Q4_K_M
- * (`threads` each, mixed policies, fewer and shorter requests: a 2-core machine decodes it at a few
- * tokens per second).
+ * The organism (1 thread each, both mixes, its turn markers as stop strings) and, unless `small`, a ~1B
+ * random llama model in Q4_K_M (`threads` each, mixed policies, no stop strings, fewer and shorter
+ * requests: a 2-core machine decodes it at a few tokens per second; 4, 2 and 1 requests per client at
+ * 1, 4 and 16 clients, about 15 minutes under load). `bigOnly`: the random model alone.
  */
 export async function serverBench(
   root: string,
-  opts: { requestsPerClient: number; small?: boolean; cache: string; threads: number; log: (s: string) => void },
+  opts: { requestsPerClient: number; small?: boolean; bigOnly?: boolean; cache: string; threads: number; log: (s: string) => void },
 ): Promise<ServerBench> {
   const models: ServerBenchModel[] = [];
-  const organism = organismModel(root);
-  models.push(
-    await benchModel(
-      { served: organism, threads: 1, perClient: opts.requestsPerClient, maxTokens: 64, mixes: ["mixed", "shared"] },
-      opts.log,
-    ),
-  );
+  if (!opts.bigOnly) {
+    const organism = organismModel(root);
+    const n = opts.requestsPerClient;
+    const w = { served: organism, threads: 1, perClient: { 1: n, 4: n, 16: n }, maxTokens: 64, stop: TURN_STOPS };
+    models.push(await benchModel({ ...w, mixes: ["mixed", "shared"] }, opts.log));
+  }
   if (!opts.small) {
     const big = await randomBillionModel(opts.cache, opts.threads, opts.log);
-    models.push(await benchModel({ served: big, threads: opts.threads, perClient: 2, maxTokens: 32, mixes: ["mixed"] }, opts.log));
+    const w = { served: big, threads: opts.threads, perClient: { 1: 4, 4: 2, 16: 1 }, maxTokens: 32, stop: [] };
+    models.push(await benchModel({ ...w, mixes: ["mixed"] }, opts.log));
   }
   const e = engineInfo();
   return { engine: { build: e.build, libraryDir: e.libraryDir }, models };
@@ -271,17 +318,26 @@ export function serverTable(b: ServerBench): string {
   const ms = (x: number) => x.toFixed(0);
   const out: string[] = [];
   for (const m of b.models) {
+    const per = [...new Set(Object.values(m.requestsPerClient))];
+    const perText =
+      per.length === 1
+        ? `${per[0]}`
+        : Object.entries(m.requestsPerClient)
+            .map(([c, n]) => `${n} at ${c}`)
+            .join(", ");
+    const stops = m.stop.length > 0 ? `stop ${JSON.stringify(m.stop)}` : "no stop strings";
     out.push(
-      `\n${m.label} (${(m.nParams / 1e9).toFixed(m.nParams < 1e7 ? 4 : 2)}B parameters, ${m.fileType}): ${m.requestsPerClient} streamed chat requests per client, one after the other, max_tokens ${m.maxTokens}, ${PARALLEL} slots x ${SLOT_CTX} tokens, ${m.threads} thread(s); ours: ${b.engine.build} llama.cpp (${b.engine.libraryDir})`,
+      `\n${m.label} (${(m.nParams / 1e9).toFixed(m.nParams < 1e7 ? 4 : 2)}B parameters, ${m.fileType}): ${perText} streamed text completions per client, one after the other, max_tokens ${m.maxTokens}, ${stops}, ${PARALLEL} slots x ${SLOT_CTX} tokens, ${m.threads} thread(s); ours: ${b.engine.build} llama.cpp (${b.engine.libraryDir})`,
     );
     out.push(
       m.peer
-        ? `llama-server (${m.peer.from}: ${m.peer.binary}; ${m.peer.version}) ${m.peer.args.join(" ")}, the same requests without \`safesteer\`: unsteered`
+        ? `llama-server (${m.peer.from}: ${m.peer.binary}; ${m.peer.version}) ${m.peer.args.join(" ")}, the same requests without \`safesteer\`${m.peerBans.length > 0 ? `, ${m.peerBans.length} tokens banned (end of generation; bytes 0x80-0xFF)` : ""}: unsteered`
         : `llama-server: missing (${m.peerMissing ?? "not run"})`,
     );
     const head = [
       "clients",
       "policy mix (ours)",
+      "requests",
       "tokens ours",
       "tok/s ours",
       "TTFT p50/p99 ms ours",
@@ -291,19 +347,16 @@ export function serverTable(b: ServerBench): string {
       "tok/s ours/peer",
     ];
     out.push(`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`);
+    const count = (r: ServerBenchRow) =>
+      `${r.completionTokens}${r.short ? ` (${r.short} short)` : ""}${r.failed ? ` (${r.failed} failed)` : ""}`;
     for (const [i, r] of m.ours.entries()) {
       const p = m.peer?.rows[i];
       const mix = `${r.mix} (${r.policies})`;
       const peerCells = p
-        ? [
-            `${p.completionTokens}${p.failed ? ` (${p.failed} failed)` : ""}`,
-            f(p.tokensPerS),
-            `${ms(p.ttftP50Ms)} / ${ms(p.ttftP99Ms)}`,
-            (r.tokensPerS / p.tokensPerS).toFixed(2),
-          ]
+        ? [count(p), f(p.tokensPerS), `${ms(p.ttftP50Ms)} / ${ms(p.ttftP99Ms)}`, (r.tokensPerS / p.tokensPerS).toFixed(2)]
         : ["missing", "missing", "missing", "missing"];
       out.push(
-        `| ${[r.clients, mix, `${r.completionTokens}${r.failed ? ` (${r.failed} failed)` : ""}`, f(r.tokensPerS), `${ms(r.ttftP50Ms)} / ${ms(r.ttftP99Ms)}`, ...peerCells].join(" | ")} |`,
+        `| ${[r.clients, mix, r.requests, count(r), f(r.tokensPerS), `${ms(r.ttftP50Ms)} / ${ms(r.ttftP99Ms)}`, ...peerCells].join(" | ")} |`,
       );
     }
   }
