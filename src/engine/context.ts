@@ -273,10 +273,10 @@ export class Context {
     this.native.clearMemory();
   }
 
-  /** Frees one sequence's cells in the K/V cache (its slot is reused by the next request). */
-  removeSequence(seq: number): void {
+  /** Frees one sequence's cells in the K/V cache from position `from` on (default all: its slot is reused by the next request). */
+  removeSequence(seq: number, from = 0): void {
     this.alive();
-    this.native.removeSequence(seq);
+    this.native.removeSequence(seq, from);
   }
 
   /** Throws the standard error when a sequence cannot fit in this context. */

@@ -4,7 +4,10 @@
 // weights are read once per step for all of them. A sequence's numbers do not depend on its
 // neighbours (its rows only attend to its own cells), so an answer is the one it gets served alone.
 // The scheduler owns the context's sequences: a request waits for a free one, first come first
-// served, and gives it up when it ends, is aborted or its reader stops.
+// served, and gives it up when it ends, is aborted or its reader stops. A freed sequence keeps its
+// prompt's cells: the next request with the same steering whose prompt starts the same way decodes
+// only the rest (llama-server's prompt cache; a chat's system prompt, a repeated question), so its
+// first token comes after one short decode instead of the whole prompt's.
 import { Batch } from "./batch.js";
 import type { Context, SteeringHandle, SteeringPlan, SteeringVector } from "./context.js";
 import { Continuation, type ContinuationEvent, type ContinuationOptions } from "./continuation.js";
@@ -26,7 +29,7 @@ interface Member {
   seq: number;
   req: ScheduledRequest;
   cont: Continuation;
-  /** Prompt tokens decoded so far. */
+  /** Prompt tokens in the cache so far; -1 until the loop has kept what the sequence already holds. */
   prefilled: number;
   /** The token to decode next (answering), once the prompt is in. */
   next?: number;
@@ -37,6 +40,12 @@ interface Member {
   /** Resolves once the sequence has left the batch and its cache cells are free. */
   left: Promise<void>;
   resolveLeft: () => void;
+}
+
+/** The prompt whose cells a free sequence still holds, and the steering they were decoded with. */
+interface Kept {
+  tokens: number[];
+  steering: SteeringVector[];
 }
 
 /** Whether two requests steer identically (same sites, layers, strengths and vectors, in order). */
@@ -60,6 +69,10 @@ export class BatchScheduler {
   private steering: SteeringHandle | undefined;
   /** Membership changed since steering was last applied. */
   private dirty = false;
+  /** By sequence: the prompt its cells still hold, for the next request that starts the same way. */
+  private readonly kept = new Map<number, Kept>();
+  /** Prompt tokens asked for and prompt tokens reused from kept cells (not decoded), since the start. */
+  readonly promptStats = { tokens: 0, reused: 0 };
 
   constructor(readonly ctx: Context) {
     ctx.clearMemory();
@@ -88,7 +101,7 @@ export class BatchScheduler {
    */
   async *run(req: ScheduledRequest): AsyncGenerator<ScheduledEvent> {
     if (req.prompt.length === 0) throw new EngineError("bad_argument", "empty prompt: it needs at least one token (e.g. BOS).");
-    const seq = await this.acquire(req.signal);
+    const seq = await this.acquire(req);
     try {
       yield { type: "start", seq };
       yield* this.decodeIn(seq, req);
@@ -97,12 +110,30 @@ export class BatchScheduler {
     }
   }
 
-  /** A free sequence, else a place in the queue; an aborted signal takes the request out of it. */
-  private acquire(signal: AbortSignal | undefined): Promise<number> {
+  /** How many of a kept prompt's cells a request can use: its common start, same steering, never its last token (decoded again for its logits). */
+  private reusable(seq: number, req: ScheduledRequest): number {
+    const k = this.kept.get(seq);
+    if (!k || !sameSteering(k.steering, req.steering)) return 0;
+    const max = Math.min(k.tokens.length, req.prompt.length - 1);
+    let n = 0;
+    while (n < max && k.tokens[n] === req.prompt[n]) n++;
+    return n;
+  }
+
+  /**
+   * The free sequence whose kept prompt starts like the request's, else a free one, else a place in
+   * the queue; an aborted signal takes the request out of it.
+   */
+  private acquire(req: ScheduledRequest): Promise<number> {
+    const signal = req.signal;
     const cancelled = (when: string) => new EngineError("aborted", `the request was cancelled ${when}.`);
     if (signal?.aborted) return Promise.reject(cancelled("before it got a sequence"));
-    const seq = this.free.shift();
-    if (seq !== undefined) return Promise.resolve(seq);
+    if (this.free.length > 0) {
+      let best = 0;
+      for (let i = 1; i < this.free.length; i++)
+        if (this.reusable(this.free[i] as number, req) > this.reusable(this.free[best] as number, req)) best = i;
+      return Promise.resolve(this.free.splice(best, 1)[0] as number);
+    }
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         const i = this.waiters.indexOf(w);
@@ -137,7 +168,7 @@ export class BatchScheduler {
       seq,
       req,
       cont: new Continuation(this.ctx.model, req.prompt, req.options),
-      prefilled: 0,
+      prefilled: -1,
       queue: [],
       left,
       resolveLeft,
@@ -175,9 +206,20 @@ export class BatchScheduler {
     m.wake?.();
   }
 
-  private leave(m: Member): void {
+  /**
+   * Takes a member out of the batch. Its whole prompt's cells stay for the next request (`keep`,
+   * unless it left before its prompt was in); the answer's go.
+   */
+  private leave(m: Member, keep: boolean): void {
     this.members.delete(m.seq);
-    this.ctx.removeSequence(m.seq);
+    const n = m.req.prompt.length;
+    if (keep && m.prefilled === n) {
+      this.kept.set(m.seq, { tokens: m.req.prompt, steering: m.req.steering });
+      this.ctx.removeSequence(m.seq, n);
+    } else {
+      this.kept.delete(m.seq);
+      this.ctx.removeSequence(m.seq);
+    }
     this.dirty = true;
     m.wake?.();
     m.resolveLeft();
@@ -188,10 +230,16 @@ export class BatchScheduler {
       while (this.members.size > 0) {
         for (const m of [...this.members.values()]) {
           if (m.req.signal?.aborted && !m.cont.done) this.emit(m, m.cont.finish("aborted"));
-          if (m.cont.done) this.leave(m);
+          if (m.cont.done) this.leave(m, true);
         }
         if (this.members.size === 0) break;
-        if (this.dirty) await this.applySteering();
+        if (this.dirty) {
+          // a request that joins while steering is applied gets it applied again before its rows decode
+          await this.applySteering();
+          continue;
+        }
+        // on the loop, between decodes: cells change only while no decode runs
+        for (const m of this.members.values()) if (m.prefilled < 0) this.join(m);
         await this.step();
         // let readers take their tokens, and new requests and aborts arrive, between steps
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -200,12 +248,22 @@ export class BatchScheduler {
       for (const m of this.members.values()) {
         m.error = e;
         m.cont.done = true;
-        this.leave(m);
+        this.leave(m, false);
       }
     } finally {
       this.steering?.release();
       this.steering = undefined;
     }
+  }
+
+  /** A new member starts after the part of its prompt its sequence still holds; the rest of the cells go. */
+  private join(m: Member): void {
+    const reused = this.reusable(m.seq, m.req);
+    this.kept.delete(m.seq);
+    this.ctx.removeSequence(m.seq, reused);
+    m.prefilled = reused;
+    this.promptStats.tokens += m.req.prompt.length;
+    this.promptStats.reused += reused;
   }
 
   /**
@@ -218,13 +276,13 @@ export class BatchScheduler {
   private async applySteering(): Promise<void> {
     this.steering?.release();
     this.steering = undefined;
+    this.dirty = false;
     const members = [...this.members.values()];
     const first = members[0]?.req.steering ?? [];
     const vectors = members.every((m) => sameSteering(m.req.steering, first))
       ? first
       : members.flatMap((m) => m.req.steering.map((v) => ({ ...v, seq: m.seq })));
     if (vectors.length) this.steering = await this.ctx.applySteering(vectors);
-    this.dirty = false;
   }
 
   private async step(): Promise<void> {
@@ -234,7 +292,7 @@ export class BatchScheduler {
     for (const m of this.members.values()) {
       const left = m.req.prompt.length - m.prefilled;
       const room = this.ctx.nBatch - batch.length;
-      if (m.next !== undefined || left === 0 || room === 0) continue;
+      if (m.next !== undefined || m.prefilled < 0 || left === 0 || room === 0) continue;
       const n = Math.min(left, room);
       batch.addSequence(m.req.prompt.slice(m.prefilled, m.prefilled + n), m.seq, m.prefilled, m.prefilled + n === m.req.prompt.length);
       m.prefilled += n;

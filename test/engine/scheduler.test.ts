@@ -230,4 +230,50 @@ describe("per-sequence steering in one batch (organism)", () => {
       ctx.dispose();
     }
   });
+
+  it("the scheduler: a freed sequence keeps its prompt, and the next request with the same steering decodes only what differs, with the same answer", async () => {
+    const opts = { maxTokens: 16, temperature: 0, topP: 1, topK: 0, minP: 0, stop: [] };
+    const steered: SteeringVector[] = [{ site: "resid_post", layer: 2, vector: v2, strength: 0.5 }];
+    const greedyAlone = async (p: number[], steering: SteeringVector[]) => {
+      const ctx = new Context(model, { nCtx: 256 });
+      try {
+        const h = steering.length ? await ctx.applySteering(steering) : undefined;
+        const text = (await generate(ctx, p, opts)).text;
+        h?.release();
+        return text;
+      } finally {
+        ctx.dispose();
+      }
+    };
+    const p0 = prompts[0] as number[];
+    const p1 = prompts[1] as number[];
+    let common = 0;
+    while (p0[common] === p1[common]) common++;
+    assert.ok(common > 0 && common < p0.length - 1, "the two chat prompts share the template's start only");
+
+    const ctx = new Context(model, { nCtx: 2 * 256, nSeq: 2 });
+    const sched = new BatchScheduler(ctx);
+    const ask = async (prompt: number[], steering: SteeringVector[]) => {
+      let text = "";
+      for await (const e of sched.run({ prompt, options: opts, steering })) if (e.type === "done") text = e.text;
+      return text;
+    };
+    try {
+      const stats = () => ({ ...sched.promptStats });
+      assert.equal(await ask(p0, []), await greedyAlone(p0, []));
+      assert.deepEqual(stats(), { tokens: p0.length, reused: 0 }, "a cold sequence decodes the whole prompt");
+      assert.equal(await ask(p0, []), await greedyAlone(p0, []), "the same answer from the kept cells");
+      assert.deepEqual(stats(), { tokens: 2 * p0.length, reused: p0.length - 1 }, "the same prompt decodes its last token only");
+      assert.equal(await ask(p0, steered), await greedyAlone(p0, steered));
+      assert.deepEqual(stats(), { tokens: 3 * p0.length, reused: p0.length - 1 }, "cells decoded under other steering are never reused");
+      assert.equal(await ask(p1, []), await greedyAlone(p1, []));
+      assert.deepEqual(
+        stats(),
+        { tokens: 3 * p0.length + p1.length, reused: p0.length - 1 + common },
+        "a prompt that starts the same way reuses the common start",
+      );
+    } finally {
+      ctx.dispose();
+    }
+  });
 });
