@@ -94,6 +94,11 @@ export class Context {
   private nativeSteering = false;
   /** The live steering handle's identity, while one is in force. */
   private live: object | undefined;
+  /**
+   * Bumped by every decode, clear and removal: a caller that keeps cells for later (the scheduler)
+   * can tell whether anyone else changed the K/V cache meanwhile.
+   */
+  memoryVersion = 0;
 
   constructor(model: Model, opts: ContextOptions = {}) {
     this.model = model;
@@ -243,6 +248,7 @@ export class Context {
    */
   async decode(batch: BatchInput, extra?: SiteObserver): Promise<void> {
     this.alive();
+    this.memoryVersion++;
     const hookObs = this.hooks?.observer({ seqIds: batch.seqIds, outputs: batch.outputs });
     const obs = combineObservers([hookObs, extra]);
     const graph = this.native.nativeFilter ? this.native.graphNames : undefined;
@@ -270,12 +276,14 @@ export class Context {
 
   clearMemory(): void {
     this.alive();
+    this.memoryVersion++;
     this.native.clearMemory();
   }
 
   /** Frees one sequence's cells in the K/V cache from position `from` on (default all: its slot is reused by the next request). */
   removeSequence(seq: number, from = 0): void {
     this.alive();
+    this.memoryVersion++;
     this.native.removeSequence(seq, from);
   }
 

@@ -71,11 +71,14 @@ export class BatchScheduler {
   private dirty = false;
   /** By sequence: the prompt its cells still hold, for the next request that starts the same way. */
   private readonly kept = new Map<number, Kept>();
+  /** The context's memory version after the scheduler's own last change: another means another caller changed the cells. */
+  private memoryVersion: number;
   /** Prompt tokens asked for and prompt tokens reused from kept cells (not decoded), since the start. */
   readonly promptStats = { tokens: 0, reused: 0 };
 
   constructor(readonly ctx: Context) {
     ctx.clearMemory();
+    this.memoryVersion = ctx.memoryVersion;
     this.free = Array.from({ length: ctx.nSeq }, (_, i) => i);
   }
 
@@ -112,6 +115,7 @@ export class BatchScheduler {
 
   /** How many of a kept prompt's cells a request can use: its common start, same steering, never its last token (decoded again for its logits). */
   private reusable(seq: number, req: ScheduledRequest): number {
+    if (this.ctx.memoryVersion !== this.memoryVersion) return 0;
     const k = this.kept.get(seq);
     if (!k || !sameSteering(k.steering, req.steering)) return 0;
     const max = Math.min(k.tokens.length, req.prompt.length - 1);
@@ -211,6 +215,7 @@ export class BatchScheduler {
    * unless it left before its prompt was in); the answer's go.
    */
   private leave(m: Member, keep: boolean): void {
+    this.forgetIfChanged();
     this.members.delete(m.seq);
     const n = m.req.prompt.length;
     if (keep && m.prefilled === n) {
@@ -220,6 +225,7 @@ export class BatchScheduler {
       this.kept.delete(m.seq);
       this.ctx.removeSequence(m.seq);
     }
+    this.memoryVersion = this.ctx.memoryVersion;
     this.dirty = true;
     m.wake?.();
     m.resolveLeft();
@@ -256,11 +262,18 @@ export class BatchScheduler {
     }
   }
 
+  /** Another caller decoded or cleared on the context since the scheduler's own last change: kept cells may be gone. */
+  private forgetIfChanged(): void {
+    if (this.ctx.memoryVersion !== this.memoryVersion) this.kept.clear();
+  }
+
   /** A new member starts after the part of its prompt its sequence still holds; the rest of the cells go. */
   private join(m: Member): void {
+    this.forgetIfChanged();
     const reused = this.reusable(m.seq, m.req);
     this.kept.delete(m.seq);
     this.ctx.removeSequence(m.seq, reused);
+    this.memoryVersion = this.ctx.memoryVersion;
     m.prefilled = reused;
     this.promptStats.tokens += m.req.prompt.length;
     this.promptStats.reused += reused;
@@ -299,6 +312,7 @@ export class BatchScheduler {
     }
     if (batch.length === 0) return;
     await this.ctx.decode(batch);
+    this.memoryVersion = this.ctx.memoryVersion;
     for (let r = 0; r < batch.length; r++) {
       if (!batch.outputs[r]) continue;
       const m = this.members.get(batch.seqIds[r] as number);

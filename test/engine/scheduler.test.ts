@@ -272,6 +272,14 @@ describe("per-sequence steering in one batch (organism)", () => {
         { tokens: 3 * p0.length + p1.length, reused: p0.length - 1 + common },
         "a prompt that starts the same way reuses the common start",
       );
+      // another caller's decode on the context (evaluate clears the cache first): nothing kept is trusted
+      await ctx.evaluate([p1]);
+      assert.equal(await ask(p1, []), await greedyAlone(p1, []));
+      assert.deepEqual(
+        stats(),
+        { tokens: 3 * p0.length + 2 * p1.length, reused: p0.length - 1 + common },
+        "cells changed by another are decoded again",
+      );
     } finally {
       ctx.dispose();
     }
