@@ -1,16 +1,29 @@
-// Entry of the study's second process (side-process.ts): opens the model as the parent did and runs
-// the stages that need nothing from the main variant (study.ts: independentStages).
+// Entry of the study's second process (side-process.ts): opens the model as the parent did, tunes
+// the comparisons, then, given the main bundle, runs the late stages (study.ts: startSideStages).
 import { Context } from "../engine/context.js";
 import { Model } from "../engine/model.js";
+import type { Bundle } from "../steer/types.js";
 import type { SideMessage } from "./side-process.js";
-import { type IndependentResults, independentStages, prepareStudy, type SideRequest } from "./study.js";
+import { comparisonStage, lateStages, prepareStudy, type SideRequest } from "./study.js";
 
-const send = (m: SideMessage<IndependentResults>) =>
+const send = (m: SideMessage) =>
   new Promise<void>((resolve) => {
     process.send?.(m, undefined, {}, () => resolve());
   });
 
-async function main(req: SideRequest): Promise<void> {
+/** The parent's messages, in order: the request, then { bundle }. */
+const inbox: unknown[] = [];
+let waiting: ((m: unknown) => void) | undefined;
+process.on("message", (m) => {
+  if (waiting) {
+    waiting(m);
+    waiting = undefined;
+  } else inbox.push(m);
+});
+const next = () => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise<unknown>((r) => (waiting = r)));
+
+async function main(): Promise<void> {
+  const req = (await next()) as SideRequest;
   const ac = new AbortController();
   // the parent gone (stopped, failed): stop too
   process.once("disconnect", () => ac.abort());
@@ -18,9 +31,12 @@ async function main(req: SideRequest): Promise<void> {
     const model = Model.load(req.model.path, { threads: req.model.threads, chatTemplate: req.model.chatTemplate });
     const ctx = new Context(model, req.context);
     try {
-      const s = prepareStudy(ctx, req.files, { ...req.opts, signal: ac.signal });
-      const result = await independentStages(ctx, s, { ...req.opts, signal: ac.signal, onStep: (msg) => void send({ type: "step", msg }) });
-      await send({ type: "done", result });
+      const opts = { ...req.opts, signal: ac.signal, onStep: (msg: string) => void send({ type: "step", msg }) };
+      const s = prepareStudy(ctx, req.files, opts);
+      const comparisons = await comparisonStage(ctx, s, opts);
+      await send({ type: "part", name: "comparisons", value: comparisons ?? null });
+      const { bundle } = (await next()) as { bundle: Bundle };
+      await send({ type: "part", name: "late", value: await lateStages(ctx, s, bundle, comparisons, opts) });
     } finally {
       ctx.dispose();
       model.dispose();
@@ -32,4 +48,4 @@ async function main(req: SideRequest): Promise<void> {
   if (process.connected) process.disconnect();
 }
 
-process.once("message", (req: SideRequest) => void main(req));
+void main();

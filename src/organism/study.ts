@@ -478,9 +478,12 @@ export interface TunedComparisons {
   refusal: Bundle;
 }
 
-/** The stages that need nothing from the main variant: they can run beside it (StudyOptions.parallel). */
-export interface IndependentResults {
-  comparisons?: TunedComparisons;
+/** The stages that need only the main bundle, not the test run: they can run beside it (StudyOptions.parallel). */
+export interface LateResults {
+  twoTurn?: StudyResults["twoTurn"];
+  /** Answer likelihoods steered by the main bundle, then by each compared variant's (in COMPARED_VARIANTS order). */
+  likelihood: CategoryLikelihood[];
+  variantLikelihoods: CategoryLikelihood[][];
   neurons?: Awaited<ReturnType<typeof runNeuronStudy>>;
 }
 
@@ -510,11 +513,31 @@ const comparisonTuneOpts = (s: StudySetup): TuneOptions => ({
   sweepStrengths: s.comparisonSweep.strengths,
 });
 
-/** The comparison tuning and the neuron study, in this process (in order), as the options ask. */
-export async function independentStages(ctx: Context, s: StudySetup, opts: StudyOptions): Promise<IndependentResults> {
-  const comparisons = opts.comparisons !== false ? await tuneComparisons(ctx, s, opts) : undefined;
+/** The comparison tuning, as the options ask (undefined without comparisons). */
+export async function comparisonStage(ctx: Context, s: StudySetup, opts: StudyOptions): Promise<TunedComparisons | undefined> {
+  return opts.comparisons !== false ? await tuneComparisons(ctx, s, opts) : undefined;
+}
+
+/** The neuron study, the two-turn chats and the answer likelihoods (main bundle, compared variants). */
+export async function lateStages(
+  ctx: Context,
+  s: StudySetup,
+  bundle: Bundle,
+  comparisons: TunedComparisons | undefined,
+  opts: StudyOptions,
+): Promise<LateResults> {
   const neurons = opts.neurons !== false ? await neuronStage(ctx, s, opts) : undefined;
-  return { ...(comparisons ? { comparisons } : {}), ...(neurons ? { neurons } : {}) };
+  const twoTurn = opts.twoTurn !== false ? await evaluateTwoTurn(ctx, s, bundle, opts) : undefined;
+  opts.onStep?.("answer likelihoods on held-out pairs: safe vs harmful answer, unsteered and steered");
+  const testPairs = pairsOf(loadDataset(s.files.testPairs).examples);
+  const likelihoodOf = async (b: Bundle) => {
+    const { rows } = await categoryLikelihoods(ctx, b, testPairs, bundlePolicy(b), { chat: true, signal: opts.signal });
+    return [...rows].sort((a, z) => a.category.localeCompare(z.category));
+  };
+  const likelihood = await likelihoodOf(bundle);
+  const variantLikelihoods: CategoryLikelihood[][] = [];
+  for (const t of comparisons?.variants ?? []) variantLikelihoods.push(await likelihoodOf(t.bundle));
+  return { likelihood, variantLikelihoods, ...(twoTurn ? { twoTurn } : {}), ...(neurons ? { neurons } : {}) };
 }
 
 /**
@@ -524,13 +547,11 @@ export async function independentStages(ctx: Context, s: StudySetup, opts: Study
 async function compareAndBaselines(
   ctx: Context,
   s: StudySetup,
-  main: VariantResult,
   tuned: TunedComparisons,
   bundle: Bundle,
   detector: Detector,
-  likelihoodOf: (b: Bundle) => Promise<CategoryLikelihood[]>,
   opts: StudyOptions,
-): Promise<{ comparisons: VariantResult[]; baselines: EvalResults }> {
+): Promise<{ baselines: EvalResults; variants: (late: LateResults) => VariantResult[] }> {
   const baselines = await runBaselines(ctx, {
     testItems: s.testItems,
     bundle,
@@ -544,15 +565,15 @@ async function compareAndBaselines(
     step: opts.onStep ?? (() => {}),
     signal: opts.signal,
   });
-  const comparisons: VariantResult[] = [main];
-  for (const t of tuned.variants)
-    comparisons.push({
+  // their likelihoods come with the late stages
+  const variants = (late: LateResults): VariantResult[] =>
+    tuned.variants.map((t, i) => ({
       ...t.v,
       choices: t.choices,
       test: baselines.summary[t.v.data] as ConditionSummary,
-      likelihood: await likelihoodOf(t.bundle),
-    });
-  return { comparisons, baselines };
+      likelihood: late.variantLikelihoods[i] as CategoryLikelihood[],
+    }));
+  return { baselines, variants };
 }
 
 /** What the study's second process needs: the model and context as the parent opened them, the world's files, the options. */
@@ -563,10 +584,11 @@ export interface SideRequest {
   opts: Omit<StudyOptions, "onStep" | "signal" | "parallel">;
 }
 
-type SideStages = SideProcess<IndependentResults>;
-
-/** Starts independentStages in a second process; Ctrl-C reaches it through the parent's stop. */
-function startSideStages(ctx: Context, files: OrganismFiles, opts: StudyOptions): SideStages {
+/**
+ * Starts the second process: it tunes the comparisons (part "comparisons"), then, once sent the main
+ * bundle ({ bundle }), runs lateStages (part "late"). Ctrl-C reaches it through the parent's stop.
+ */
+function startSideStages(ctx: Context, files: OrganismFiles, opts: StudyOptions): SideProcess {
   const { onStep, signal, parallel, ...rest } = opts;
   const m = ctx.model;
   const request: SideRequest = {
@@ -575,7 +597,7 @@ function startSideStages(ctx: Context, files: OrganismFiles, opts: StudyOptions)
     files,
     opts: rest,
   };
-  const side = runSideProcess<IndependentResults>(siblingModule("side-stages"), request, { onStep });
+  const side = runSideProcess(siblingModule("side-stages"), request, { onStep });
   signal?.addEventListener("abort", () => side.stop(), { once: true });
   return side;
 }
@@ -583,11 +605,11 @@ function startSideStages(ctx: Context, files: OrganismFiles, opts: StudyOptions)
 export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<StudyResults> {
   const step = opts.onStep ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), "safesteer-organism-"));
-  let side: SideStages | undefined;
+  let side: SideProcess | undefined;
   try {
     const files = writeOrganismFiles(dir, opts.world ?? DEFAULT_ORGANISM_CONFIG.world);
     const s = prepareStudy(ctx, files, opts);
-    // the stages that need nothing from the main variant, on the second core when asked
+    // what needs nothing from the test run goes to a second process on a second core, when asked
     if (opts.parallel) side = startSideStages(ctx, files, opts);
     step(`building vectors (${MAIN_VARIANT.name}) from the training split, tuning layer and strength on dev prompts`);
     const main = await tuneVariant(ctx, MAIN_VARIANT, s.vectors, s.sweepItems, s.tuneOpts);
@@ -595,53 +617,21 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
     step("calibrating the detector: directions fitted on training prompts, layer and thresholds set on dev prompts");
     const cal = await calibrateStudyDetector(ctx, s, opts.signal);
     const bundle: Bundle = { ...main.bundle, detector: cal.detector };
-    const policy = bundlePolicy(bundle);
-
-    step(
-      `evaluating ${s.testItems.length} test prompts x ${s.seeds} seeds: unsteered, steered (category known), steered by the detector (every category fired; the most confident one)`,
-    );
-    const test = await runEval(ctx, s.testItems, {
-      judge: toyJudge,
-      signal: opts.signal,
-      generation: s.testGeneration,
-      chat: true,
-      bundle,
-      detector: cal.detector,
-      conditions: [
-        { name: "unsteered", mode: "none" },
-        { name: "steered", mode: "known", policy },
-        { name: "conditional", mode: "conditional", policy },
-        { name: "conditional-top", mode: "conditional", policy, fire: "top" },
-      ],
-    });
-    const twoTurn = opts.twoTurn !== false ? await evaluateTwoTurn(ctx, s, bundle, opts) : undefined;
-
-    step("answer likelihoods on held-out pairs: safe vs harmful answer, unsteered and steered");
-    const testPairs = pairsOf(loadDataset(s.files.testPairs).examples);
-    const likelihoodOf = async (b: Bundle) => {
-      const { rows } = await categoryLikelihoods(ctx, b, testPairs, bundlePolicy(b), { chat: true, signal: opts.signal });
-      return [...rows].sort((a, z) => a.category.localeCompare(z.category));
-    };
-    const likelihood = await likelihoodOf(bundle);
-    const mainResult: VariantResult = {
-      ...MAIN_VARIANT,
-      choices: main.choices,
-      test: test.summary.steered as ConditionSummary,
-      likelihood,
-    };
-    const independent = side ? await side.result : await independentStages(ctx, s, opts);
-    const compared = independent.comparisons
-      ? await compareAndBaselines(ctx, s, mainResult, independent.comparisons, bundle, cal.detector, likelihoodOf, opts)
-      : undefined;
-    const neurons = independent.neurons;
+    side?.send({ bundle });
+    const test = await evaluateTest(ctx, s, bundle, opts);
+    const comparisons = side ? await side.part<TunedComparisons | null>("comparisons") : await comparisonStage(ctx, s, opts);
+    const mainResult = { ...MAIN_VARIANT, choices: main.choices, test: test.summary.steered as ConditionSummary };
+    const compared = comparisons ? await compareAndBaselines(ctx, s, comparisons, bundle, cal.detector, opts) : undefined;
+    const late = side ? await side.part<LateResults>("late") : await lateStages(ctx, s, bundle, comparisons ?? undefined, opts);
+    const mainFull: VariantResult = { ...mainResult, likelihood: late.likelihood };
     return {
-      main: mainResult,
+      main: mainFull,
       baseline: test.summary.unsteered as ConditionSummary,
       conditional: test.summary.conditional as ConditionSummary,
       conditionalTop: test.summary["conditional-top"] as ConditionSummary,
       detector: detectorStats(test, s.testItems, cal),
-      likelihood,
-      comparisons: compared?.comparisons ?? [],
+      likelihood: late.likelihood,
+      comparisons: compared ? [mainFull, ...compared.variants(late)] : [],
       examples: drawExamples(
         test,
         s.testItems.filter((i) => i.kind === "harmful"),
@@ -653,14 +643,36 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       test,
       targets: studyTargets(test),
       ...(compared ? { baselines: compared.baselines } : {}),
-      ...(twoTurn ? { twoTurn } : {}),
-      ...(neurons ? { neurons: neurons.result, neuronSet: neurons.neurons } : {}),
+      ...(late.twoTurn ? { twoTurn: late.twoTurn } : {}),
+      ...(late.neurons ? { neurons: late.neurons.result, neuronSet: late.neurons.neurons } : {}),
       bundle,
     };
   } finally {
     side?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The held-out evaluation: every test prompt x seeds, unsteered, steered (category known), steered by the detector. */
+function evaluateTest(ctx: Context, s: StudySetup, bundle: Bundle, opts: StudyOptions): Promise<EvalResults> {
+  const policy = bundlePolicy(bundle);
+  opts.onStep?.(
+    `evaluating ${s.testItems.length} test prompts x ${s.seeds} seeds: unsteered, steered (category known), steered by the detector (every category fired; the most confident one)`,
+  );
+  return runEval(ctx, s.testItems, {
+    judge: toyJudge,
+    signal: opts.signal,
+    generation: s.testGeneration,
+    chat: true,
+    bundle,
+    detector: bundle.detector,
+    conditions: [
+      { name: "unsteered", mode: "none" },
+      { name: "steered", mode: "known", policy },
+      { name: "conditional", mode: "conditional", policy },
+      { name: "conditional-top", mode: "conditional", policy, fire: "top" },
+    ],
+  });
 }
 
 /** The category-neuron stage, one seed (smaller sets when the study runs on a sample of test prompts). */
