@@ -22,9 +22,10 @@ import { bundlePolicy } from "../steer/policy.js";
 import type { Bundle, CategoryEntry, Detector, DetectorPooling, VectorReduce } from "../steer/types.js";
 import { Rng } from "../util/random.js";
 import { chooseDetector, type DetectorCandidate } from "./detector-choice.js";
-import { ORGANISM_DATA_DIR, writeOrganismFiles } from "./files.js";
+import { ORGANISM_DATA_DIR, type OrganismFiles, writeOrganismFiles } from "./files.js";
 import { toyJudge } from "./judge.js";
 import { type NeuronStudyResult, runNeuronStudy } from "./neuron-study.js";
+import { runSideProcess, type SideProcess, siblingModule } from "./side-process.js";
 import { studyTargets, type TargetRow, twoTurnTargets } from "./targets.js";
 import { DEFAULT_ORGANISM_CONFIG } from "./train.js";
 import { CAREFUL_LINES, ORGANISM_STOP, type WorldOptions } from "./world.js";
@@ -59,6 +60,12 @@ export interface StudyOptions {
   onStep?: (msg: string) => void;
   /** Stops the study between decode batches (every stage checks it). */
   signal?: AbortSignal;
+  /**
+   * Run the stages that need nothing from the main variant (comparison tuning, the neuron study) in
+   * a second process beside the main line, on the same model file and context size: the same
+   * numbers, on two cores (default: no).
+   */
+  parallel?: boolean;
 }
 
 /**
@@ -290,8 +297,8 @@ type TuneOptions = Required<Pick<StudyOptions, "sweepLayers" | "sweepStrengths" 
 };
 
 /** What every stage of the study reads: the world's files and splits, the generation settings, the sweeps. */
-interface StudySetup {
-  files: ReturnType<typeof writeOrganismFiles>;
+export interface StudySetup {
+  files: OrganismFiles;
   vectors: Record<VectorData, Dataset>;
   trainExamples: Example[];
   devExamples: Example[];
@@ -320,9 +327,8 @@ export function mainSweep(nLayer: number): { layers: number[]; strengths: number
 /** The compared variants' and vector baselines' sweep on dev (coarser than the main one: the demo's time goes there). */
 export const COMPARISON_SWEEP = { perCategory: 8, strengths: [0.5, 1.5] };
 
-/** Writes the world's files into `dir` and sets up the splits, generation settings and sweeps. */
-function prepareStudy(ctx: Context, dir: string, opts: StudyOptions): StudySetup {
-  const files = writeOrganismFiles(dir, opts.world ?? DEFAULT_ORGANISM_CONFIG.world);
+/** Sets up the splits, generation settings and sweeps from the world's files (as writeOrganismFiles wrote them). */
+export function prepareStudy(ctx: Context, files: OrganismFiles, opts: StudyOptions): StudySetup {
   // the bundle's data provenance: the files as `safesteer organism data` writes them (same bytes,
   // same sha256), not the temporary folder, which is gone when the study ends
   const generated = (path: string) => ({ ...loadDataset(path), path: `${ORGANISM_DATA_DIR}/${basename(path)}` });
@@ -465,107 +471,167 @@ function drawExamples(test: EvalResults, harmful: EvalItem[], n: number): StudyE
   });
 }
 
+/** The compared variants and the vector baselines (CAA, the refusal direction), built on train and tuned on dev. */
+export interface TunedComparisons {
+  variants: Array<{ v: Variant; choices: Choice[]; bundle: Bundle }>;
+  caa: Bundle;
+  refusal: Bundle;
+}
+
+/** The stages that need only the main bundle, not the test run: they can run beside it (StudyOptions.parallel). */
+export interface LateResults {
+  twoTurn?: StudyResults["twoTurn"];
+  /** Answer likelihoods steered by the main bundle, then by each compared variant's (in COMPARED_VARIANTS order). */
+  likelihood: CategoryLikelihood[];
+  variantLikelihoods: CategoryLikelihood[][];
+  neurons?: Awaited<ReturnType<typeof runNeuronStudy>>;
+}
+
+/** Builds the compared variants and the vector baselines and tunes each on dev (the coarser comparison sweep). */
+async function tuneComparisons(ctx: Context, s: StudySetup, opts: StudyOptions): Promise<TunedComparisons> {
+  const step = opts.onStep ?? (() => {});
+  const tuneOpts = comparisonTuneOpts(s);
+  const variants: TunedComparisons["variants"] = [];
+  for (const v of COMPARED_VARIANTS) {
+    step(`comparison: ${v.name}, tuned on dev prompts`);
+    const t = await tuneVariant(ctx, v, s.vectors, s.comparisonItems, tuneOpts);
+    variants.push({ v, choices: t.choices, bundle: t.bundle });
+  }
+  const kind = (k: string) => s.trainExamples.filter((e) => e.meta?.kind === k);
+  step("baseline: CAA (paired safe and harmful answers, last token), tuned on dev prompts");
+  const caa = await buildCaaBundle(ctx, answerPairs(s.vectors.answers.examples), { chat: "always", signal: opts.signal });
+  const tunedCaa = await tuneBundle(ctx, caa, s.comparisonItems, tuneOpts);
+  step("baseline: refusal direction (harmful minus benign training prompts), tuned on dev prompts");
+  const refusal = await buildRefusalDirectionBundle(ctx, kind("harmful"), kind("benign"), { chat: "always", signal: opts.signal });
+  const tunedRefusal = await tuneBundle(ctx, refusal, s.comparisonItems, tuneOpts);
+  return { variants, caa: tunedCaa.bundle, refusal: tunedRefusal.bundle };
+}
+
+const comparisonTuneOpts = (s: StudySetup): TuneOptions => ({
+  ...s.tuneOpts,
+  sweepLayers: s.sweeps.comparisons.layers,
+  sweepStrengths: s.comparisonSweep.strengths,
+});
+
+/** The comparison tuning, as the options ask (undefined without comparisons). */
+export async function comparisonStage(ctx: Context, s: StudySetup, opts: StudyOptions): Promise<TunedComparisons | undefined> {
+  return opts.comparisons !== false ? await tuneComparisons(ctx, s, opts) : undefined;
+}
+
+/** The neuron study, the two-turn chats and the answer likelihoods (main bundle, compared variants). */
+export async function lateStages(
+  ctx: Context,
+  s: StudySetup,
+  bundle: Bundle,
+  comparisons: TunedComparisons | undefined,
+  opts: StudyOptions,
+): Promise<LateResults> {
+  const neurons = opts.neurons !== false ? await neuronStage(ctx, s, opts) : undefined;
+  const twoTurn = opts.twoTurn !== false ? await evaluateTwoTurn(ctx, s, bundle, opts) : undefined;
+  opts.onStep?.("answer likelihoods on held-out pairs: safe vs harmful answer, unsteered and steered");
+  const testPairs = pairsOf(loadDataset(s.files.testPairs).examples);
+  const likelihoodOf = async (b: Bundle) => {
+    const { rows } = await categoryLikelihoods(ctx, b, testPairs, bundlePolicy(b), { chat: true, signal: opts.signal });
+    return [...rows].sort((a, z) => a.category.localeCompare(z.category));
+  };
+  const likelihood = await likelihoodOf(bundle);
+  const variantLikelihoods: CategoryLikelihood[][] = [];
+  for (const t of comparisons?.variants ?? []) variantLikelihoods.push(await likelihoodOf(t.bundle));
+  return { likelihood, variantLikelihoods, ...(twoTurn ? { twoTurn } : {}), ...(neurons ? { neurons } : {}) };
+}
+
 /**
- * The compared vector variants (tuned on dev) and the baselines; a compared variant's test rates
- * are its row of the baselines run (every test prompt, one seed), not a run of their own.
+ * The compared vector variants and the baselines; a compared variant's test rates are its row of
+ * the baselines run (every test prompt, one seed), not a run of their own.
  */
 async function compareAndBaselines(
   ctx: Context,
   s: StudySetup,
-  main: VariantResult,
+  tuned: TunedComparisons,
   bundle: Bundle,
   detector: Detector,
-  likelihoodOf: (b: Bundle) => Promise<CategoryLikelihood[]>,
   opts: StudyOptions,
-): Promise<{ comparisons: VariantResult[]; baselines: EvalResults }> {
-  const step = opts.onStep ?? (() => {});
-  const tuneOpts = { ...s.tuneOpts, sweepLayers: s.sweeps.comparisons.layers, sweepStrengths: s.comparisonSweep.strengths };
-  const tuned: Array<{ v: Variant; choices: Choice[]; bundle: Bundle }> = [];
-  for (const v of COMPARED_VARIANTS) {
-    step(`comparison: ${v.name}, tuned on dev prompts`);
-    const t = await tuneVariant(ctx, v, s.vectors, s.comparisonItems, tuneOpts);
-    tuned.push({ v, choices: t.choices, bundle: t.bundle });
-  }
+): Promise<{ baselines: EvalResults; variants: (late: LateResults) => VariantResult[] }> {
   const baselines = await runBaselines(ctx, {
-    vectors: s.vectors,
-    trainExamples: s.trainExamples,
-    comparisonItems: s.comparisonItems,
     testItems: s.testItems,
     bundle,
     detector,
-    vectorSets: Object.fromEntries(tuned.map((t) => [t.v.data, t.bundle])),
-    tuneOpts,
+    sets: {
+      ...Object.fromEntries(tuned.variants.map((t) => [t.v.data, t.bundle])),
+      caa: tuned.caa,
+      "refusal-direction": tuned.refusal,
+    },
     generation: s.generation,
-    step,
+    step: opts.onStep ?? (() => {}),
     signal: opts.signal,
   });
-  const comparisons: VariantResult[] = [main];
-  for (const t of tuned)
-    comparisons.push({
+  // their likelihoods come with the late stages
+  const variants = (late: LateResults): VariantResult[] =>
+    tuned.variants.map((t, i) => ({
       ...t.v,
       choices: t.choices,
       test: baselines.summary[t.v.data] as ConditionSummary,
-      likelihood: await likelihoodOf(t.bundle),
-    });
-  return { comparisons, baselines };
+      likelihood: late.variantLikelihoods[i] as CategoryLikelihood[],
+    }));
+  return { baselines, variants };
+}
+
+/** What the study's second process needs: the model and context as the parent opened them, the world's files, the options. */
+export interface SideRequest {
+  model: { path: string; threads: number; chatTemplate?: string };
+  context: { nCtx: number; nSeq: number; nBatch: number };
+  files: OrganismFiles;
+  opts: Omit<StudyOptions, "onStep" | "signal" | "parallel">;
+}
+
+/**
+ * Starts the second process: it tunes the comparisons (part "comparisons"), then, once sent the main
+ * bundle ({ bundle }), runs lateStages (part "late"). Ctrl-C reaches it through the parent's stop.
+ */
+function startSideStages(ctx: Context, files: OrganismFiles, opts: StudyOptions): SideProcess {
+  const { onStep, signal, parallel, ...rest } = opts;
+  const m = ctx.model;
+  const request: SideRequest = {
+    model: { path: m.info.path, threads: m.threads, ...(m.info.chatTemplate !== undefined ? { chatTemplate: m.info.chatTemplate } : {}) },
+    context: { nCtx: ctx.nCtx, nSeq: ctx.nSeq, nBatch: ctx.nBatch },
+    files,
+    opts: rest,
+  };
+  const side = runSideProcess(siblingModule("side-stages"), request, { onStep });
+  signal?.addEventListener("abort", () => side.stop(), { once: true });
+  return side;
 }
 
 export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<StudyResults> {
   const step = opts.onStep ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), "safesteer-organism-"));
+  let side: SideProcess | undefined;
   try {
-    const s = prepareStudy(ctx, dir, opts);
+    const files = writeOrganismFiles(dir, opts.world ?? DEFAULT_ORGANISM_CONFIG.world);
+    const s = prepareStudy(ctx, files, opts);
+    // what needs nothing from the test run goes to a second process on a second core, when asked
+    if (opts.parallel) side = startSideStages(ctx, files, opts);
     step(`building vectors (${MAIN_VARIANT.name}) from the training split, tuning layer and strength on dev prompts`);
     const main = await tuneVariant(ctx, MAIN_VARIANT, s.vectors, s.sweepItems, s.tuneOpts);
 
     step("calibrating the detector: directions fitted on training prompts, layer and thresholds set on dev prompts");
     const cal = await calibrateStudyDetector(ctx, s, opts.signal);
     const bundle: Bundle = { ...main.bundle, detector: cal.detector };
-    const policy = bundlePolicy(bundle);
-
-    step(
-      `evaluating ${s.testItems.length} test prompts x ${s.seeds} seeds: unsteered, steered (category known), steered by the detector (every category fired; the most confident one)`,
-    );
-    const test = await runEval(ctx, s.testItems, {
-      judge: toyJudge,
-      signal: opts.signal,
-      generation: s.testGeneration,
-      chat: true,
-      bundle,
-      detector: cal.detector,
-      conditions: [
-        { name: "unsteered", mode: "none" },
-        { name: "steered", mode: "known", policy },
-        { name: "conditional", mode: "conditional", policy },
-        { name: "conditional-top", mode: "conditional", policy, fire: "top" },
-      ],
-    });
-    const twoTurn = opts.twoTurn !== false ? await evaluateTwoTurn(ctx, s, bundle, opts) : undefined;
-
-    step("answer likelihoods on held-out pairs: safe vs harmful answer, unsteered and steered");
-    const testPairs = pairsOf(loadDataset(s.files.testPairs).examples);
-    const likelihoodOf = async (b: Bundle) => {
-      const { rows } = await categoryLikelihoods(ctx, b, testPairs, bundlePolicy(b), { chat: true, signal: opts.signal });
-      return [...rows].sort((a, z) => a.category.localeCompare(z.category));
-    };
-    const likelihood = await likelihoodOf(bundle);
-    const mainResult: VariantResult = {
-      ...MAIN_VARIANT,
-      choices: main.choices,
-      test: test.summary.steered as ConditionSummary,
-      likelihood,
-    };
-    const compared =
-      opts.comparisons !== false ? await compareAndBaselines(ctx, s, mainResult, bundle, cal.detector, likelihoodOf, opts) : undefined;
-    const neurons = opts.neurons !== false ? await neuronStage(ctx, s, opts) : undefined;
+    side?.send({ bundle });
+    const test = await evaluateTest(ctx, s, bundle, opts);
+    const comparisons = side ? await side.part<TunedComparisons | null>("comparisons") : await comparisonStage(ctx, s, opts);
+    const mainResult = { ...MAIN_VARIANT, choices: main.choices, test: test.summary.steered as ConditionSummary };
+    const compared = comparisons ? await compareAndBaselines(ctx, s, comparisons, bundle, cal.detector, opts) : undefined;
+    const late = side ? await side.part<LateResults>("late") : await lateStages(ctx, s, bundle, comparisons ?? undefined, opts);
+    const mainFull: VariantResult = { ...mainResult, likelihood: late.likelihood };
     return {
-      main: mainResult,
+      main: mainFull,
       baseline: test.summary.unsteered as ConditionSummary,
       conditional: test.summary.conditional as ConditionSummary,
       conditionalTop: test.summary["conditional-top"] as ConditionSummary,
       detector: detectorStats(test, s.testItems, cal),
-      likelihood,
-      comparisons: compared?.comparisons ?? [],
+      likelihood: late.likelihood,
+      comparisons: compared ? [mainFull, ...compared.variants(late)] : [],
       examples: drawExamples(
         test,
         s.testItems.filter((i) => i.kind === "harmful"),
@@ -577,13 +643,36 @@ export async function runStudy(ctx: Context, opts: StudyOptions = {}): Promise<S
       test,
       targets: studyTargets(test),
       ...(compared ? { baselines: compared.baselines } : {}),
-      ...(twoTurn ? { twoTurn } : {}),
-      ...(neurons ? { neurons: neurons.result, neuronSet: neurons.neurons } : {}),
+      ...(late.twoTurn ? { twoTurn: late.twoTurn } : {}),
+      ...(late.neurons ? { neurons: late.neurons.result, neuronSet: late.neurons.neurons } : {}),
       bundle,
     };
   } finally {
+    side?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The held-out evaluation: every test prompt x seeds, unsteered, steered (category known), steered by the detector. */
+function evaluateTest(ctx: Context, s: StudySetup, bundle: Bundle, opts: StudyOptions): Promise<EvalResults> {
+  const policy = bundlePolicy(bundle);
+  opts.onStep?.(
+    `evaluating ${s.testItems.length} test prompts x ${s.seeds} seeds: unsteered, steered (category known), steered by the detector (every category fired; the most confident one)`,
+  );
+  return runEval(ctx, s.testItems, {
+    judge: toyJudge,
+    signal: opts.signal,
+    generation: s.testGeneration,
+    chat: true,
+    bundle,
+    detector: bundle.detector,
+    conditions: [
+      { name: "unsteered", mode: "none" },
+      { name: "steered", mode: "known", policy },
+      { name: "conditional", mode: "conditional", policy },
+      { name: "conditional-top", mode: "conditional", policy, fire: "top" },
+    ],
+  });
 }
 
 /** The category-neuron stage, one seed (smaller sets when the study runs on a sample of test prompts). */
@@ -599,31 +688,20 @@ function neuronStage(ctx: Context, s: StudySetup, opts: StudyOptions) {
 /** The careful line the system-prompt baseline puts before every prompt: the first of the organism's careful lines. */
 export const PREFIX_BASELINE = CAREFUL_LINES[0] as string;
 
-/** Builds and tunes (on dev) the vector baselines, then evaluates every baseline on the test prompts, one seed. */
+/** Evaluates every baseline on the test prompts, one seed (the vector baselines as tuned on dev). */
 async function runBaselines(
   ctx: Context,
   o: {
-    vectors: Record<VectorData, Dataset>;
-    trainExamples: Example[];
-    comparisonItems: EvalItem[];
     testItems: EvalItem[];
     bundle: Bundle;
     detector: Detector;
-    vectorSets: Record<string, Bundle>;
-    tuneOpts: TuneOptions;
+    sets: Record<string, Bundle>;
     generation: GenerationSettings;
     step: (m: string) => void;
     signal?: AbortSignal;
   },
 ): Promise<EvalResults> {
-  const kind = (k: string) => o.trainExamples.filter((e) => e.meta?.kind === k);
-  o.step("baseline: CAA (paired safe and harmful answers, last token), tuned on dev prompts");
-  const caa = await buildCaaBundle(ctx, answerPairs(o.vectors.answers.examples), { chat: "always", signal: o.signal });
-  const tunedCaa = await tuneBundle(ctx, caa, o.comparisonItems, o.tuneOpts);
-  o.step("baseline: refusal direction (harmful minus benign training prompts), tuned on dev prompts");
-  const refusal = await buildRefusalDirectionBundle(ctx, kind("harmful"), kind("benign"), { chat: "always", signal: o.signal });
-  const tunedRefusal = await tuneBundle(ctx, refusal, o.comparisonItems, o.tuneOpts);
-  const sets: Record<string, Bundle> = { ...o.vectorSets, caa: tunedCaa.bundle, "refusal-direction": tunedRefusal.bundle };
+  const sets = o.sets;
   const known = (name: string, vectors?: string): ConditionSpec => ({
     name,
     mode: "known",

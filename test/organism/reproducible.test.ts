@@ -37,11 +37,13 @@ function checkPlaceAndTimeFree(dir: string, modelPath: string, places: string[])
 }
 
 describe("the demo's outputs are reproducible byte for byte", () => {
-  it("two runs from two copies of the repository, at different places, write the same bytes", async () => {
+  it("two runs from two copies of the repository, at different places, one of them on two processes, write the same bytes", async () => {
     // a small world: the same code path as the demo (runStudy, then writeDemoOutputs), in seconds
     const world = { seed: 3, harmfulPerCategory: 12, benign: 28, lookalikePerCategory: 4 };
     const copies = [tmpFile("repro-a"), join(tmpFile("repro-b"), "deeper", "copy")];
-    for (const root of copies) {
+    // the second run puts the comparison tuning and the neuron study in a second process (as the demo
+    // does on two cores): the same bytes
+    for (const [i, root] of copies.entries()) {
       mkdirSync(join(root, "models"), { recursive: true });
       copyFileSync(ORGANISM, join(root, "models", "organism.gguf"));
       const model = Model.load(join(root, "models", "organism.gguf"));
@@ -53,7 +55,8 @@ describe("the demo's outputs are reproducible byte for byte", () => {
           sweepPerCategory: 2,
           sweepLayers: [2],
           sweepStrengths: [0.5],
-          comparisons: false,
+          comparisonSweep: { perCategory: 1, strengths: [0.5] },
+          parallel: i === 1,
         });
         // a bundle built for users records when it was made; only the committed copy leaves it out
         assert.match(s.bundle.created, ISO_TIME);

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { Context } from "../../engine/context.js";
 import { SafeSteerError } from "../../errors.js";
@@ -80,6 +81,8 @@ export function demoCommand(program: Command): void {
             testPerGroup: o.quick ? 8 : undefined,
             sweepPerCategory: o.quick ? 8 : undefined,
             comparisons: !o.quick,
+            // the comparison tuning and the neuron study on the second core (same numbers)
+            parallel: availableParallelism() > 1,
             signal,
             onStep: (m) => {
               stage = m.split(":")[0] as string;
