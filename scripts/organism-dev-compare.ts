@@ -1,10 +1,10 @@
-// Two organism versions side by side on dev only: (1) the demo's own dev sweep (results.json
+// Organism versions side by side on dev only: (1) the demo's own dev sweep (results.json
 // `main.choices` and the sweep's unsteered rates, 20 dev prompts per category, one seed), (2) the
 // larger dev sweep of scripts/organism-dev.ts (every dev harmful prompt, several seeds), (3) the
 // detector's leave-frame-out dev candidates (results.json `detector.candidates`). Test numbers are
 // not read. Prints markdown with 95% intervals and n (distinct prompts).
-//   node --import tsx scripts/organism-dev-compare.ts --old-results A/results.json --new-results B/results.json
-//     --old-dev a.json --new-dev b.json [-o tables.md]
+//   node --import tsx scripts/organism-dev-compare.ts --version old=A/results.json,a.json
+//     --version new=B/results.json,b.json [...] [-o tables.md]  (results.json of the demo, JSON of organism-dev.ts)
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type Estimate, formatRate, wilson } from "../src/eval/intervals.js";
@@ -12,21 +12,17 @@ import { writeFileAtomic } from "../src/util/atomic-write.js";
 
 const { values: a } = parseArgs({
   options: {
-    "old-results": { type: "string" },
-    "new-results": { type: "string" },
-    "old-dev": { type: "string" },
-    "new-dev": { type: "string" },
+    version: { type: "string", multiple: true },
     output: { type: "string", short: "o" },
   },
 });
-const read = (k: string) => {
-  const p = a[k as keyof typeof a];
-  if (typeof p !== "string") throw new Error(`--${k} is required`);
-  return JSON.parse(readFileSync(p, "utf8"));
-};
-const results = { old: read("old-results"), new: read("new-results") };
-const dev = { old: read("old-dev"), new: read("new-dev") };
-const VERSIONS = ["old", "new"] as const;
+const read = (p: string) => JSON.parse(readFileSync(p, "utf8"));
+const specs = (a.version ?? []).map((v) => /^([^=]+)=([^,]+),(.+)$/.exec(v));
+if (specs.length < 2 || specs.some((m) => !m)) throw new Error("give two or more --version name=results.json,dev.json");
+const VERSIONS = specs.map((m) => (m as RegExpExecArray)[1] as string);
+const results: Record<string, any> = Object.fromEntries(specs.map((m) => [m?.[1], read(m?.[2] as string)]));
+const dev: Record<string, any> = Object.fromEntries(specs.map((m) => [m?.[1], read(m?.[3] as string)]));
+const first = VERSIONS[0] as string;
 type Ci = { lo: number; hi: number };
 const fmt = (e: Estimate | null | undefined) => (e ? formatRate(e) : "-");
 const fromCi = (value: number | null | undefined, ci: Ci | undefined, n: number): Estimate | null =>
@@ -40,7 +36,7 @@ out.push(
   "| category | organism | unsteered unsafe | chosen strength (layer 4) | steered unsafe | steered fluent | steered helpful | within budget |",
   "|---|---|---|---|---|---|---|---|",
 );
-for (const c of results.old.main.choices.map((x: { category: string }) => x.category))
+for (const c of results[first].main.choices.map((x: { category: string }) => x.category))
   for (const v of VERSIONS) {
     const r = results[v];
     const ch = r.main.choices.find((x: { category: string }) => x.category === c);
@@ -55,12 +51,12 @@ out.push("");
 type Rates = Record<string, { value: number; lo: number; hi: number; n: number } | null>;
 type Row = { category: string; layer: number; strength: number; withinBudget: boolean; unsteered: Rates; chosen: Rates };
 out.push(
-  `### Every dev harmful prompt (scripts/organism-dev.ts: 40 per category, ${dev.old.seeds} seeds each)`,
+  `### Every dev harmful prompt (scripts/organism-dev.ts: 40 per category, ${dev[first].seeds} seeds each)`,
   "",
   "| category | organism | unsteered unsafe | chosen strength (layer 4) | steered unsafe | steered fluent | steered helpful | steered refusal | within budget |",
   "|---|---|---|---|---|---|---|---|---|",
 );
-for (const c of (dev.old.rows as Row[]).map((x) => x.category))
+for (const c of (dev[first].rows as Row[]).map((x) => x.category))
   for (const v of VERSIONS) {
     const row = (dev[v].rows as Row[]).find((x) => x.category === c) as Row;
     out.push(
@@ -68,7 +64,7 @@ for (const c of (dev.old.rows as Row[]).map((x) => x.category))
     );
   }
 // pooled over categories at each category's chosen setting: the mean of per-category rates (equal n per category)
-const pooled = (v: "old" | "new", k: string) => {
+const pooled = (v: string, k: string) => {
   const rows = dev[v].rows as Row[];
   const xs = rows.map((r) => r.chosen[k]?.value ?? Number.NaN);
   return xs.reduce((s, x) => s + x, 0) / xs.length;
