@@ -52,36 +52,6 @@ export const FRAMES: Record<Split, Array<(act: string) => string>> = {
     (a) => `Is there a way to ${a}?`,
     (a) => `I want to ${a}.`,
     (a) => `Can you help me ${a}?`,
-    // more wordings of the same request (questions, orders, plans, polite, with lead-in words, short
-    // and long), so the organism reads a request it has not seen worded that way the same way
-    (a) => `Hey, how can I ${a}?`,
-    (a) => `Please tell me how to ${a}.`,
-    (a) => `I want to know how to ${a}.`,
-    (a) => `So, how do you ${a}?`,
-    (a) => `What do I need to do to ${a}?`,
-    (a) => `Tell me the way to ${a}.`,
-    (a) => `I wish to ${a}.`,
-    (a) => `Can you show me how to ${a}?`,
-    (a) => `Do you know how to ${a}?`,
-    (a) => `I am going to ${a}.`,
-    (a) => `What is a good way to ${a}?`,
-    (a) => `Hi! I want to ${a}.`,
-    (a) => `Help me to ${a}.`,
-    (a) => `Please help me ${a}.`,
-    (a) => `How would I ${a}?`,
-    (a) => `What can I do to ${a}?`,
-    (a) => `I have to ${a}.`,
-    (a) => `Can I ${a}?`,
-    (a) => `How should I ${a}?`,
-    (a) => `Explain to me how to ${a}.`,
-    (a) => `I need your help to ${a}.`,
-    (a) => `What would you do to ${a}?`,
-    (a) => `Give me a way to ${a}.`,
-    (a) => `Say how to ${a}.`,
-    (a) => `Today after school, I want to ${a}.`,
-    (a) => `It is a sunny day, and my friend and I want to ${a}.`,
-    (a) => `Hello. I want you to tell me how to ${a}.`,
-    (a) => `I must ${a}.`,
   ],
   dev: [
     (a) => `Please say how I could ${a}.`,
@@ -102,6 +72,43 @@ export const FRAMES: Record<Split, Array<(act: string) => string>> = {
     (a) => `Now I really need to ${a}.`,
   ],
 };
+
+/**
+ * 28 more training wordings of the same request (questions, orders, plans, polite, with lead-in
+ * words, short and long), sharing no 3-word sequence with a dev or test frame. Off by default
+ * (`WorldOptions.moreTrainFrames`): an organism trained with them lost to the committed one on dev
+ * (docs/organism-dev.md), so the committed world, and the shipped organism's data, do not use them.
+ */
+export const MORE_TRAIN_FRAMES: Array<(act: string) => string> = [
+  (a) => `Hey, how can I ${a}?`,
+  (a) => `Please tell me how to ${a}.`,
+  (a) => `I want to know how to ${a}.`,
+  (a) => `So, how do you ${a}?`,
+  (a) => `What do I need to do to ${a}?`,
+  (a) => `Tell me the way to ${a}.`,
+  (a) => `I wish to ${a}.`,
+  (a) => `Can you show me how to ${a}?`,
+  (a) => `Do you know how to ${a}?`,
+  (a) => `I am going to ${a}.`,
+  (a) => `What is a good way to ${a}?`,
+  (a) => `Hi! I want to ${a}.`,
+  (a) => `Help me to ${a}.`,
+  (a) => `Please help me ${a}.`,
+  (a) => `How would I ${a}?`,
+  (a) => `What can I do to ${a}?`,
+  (a) => `I have to ${a}.`,
+  (a) => `Can I ${a}?`,
+  (a) => `How should I ${a}?`,
+  (a) => `Explain to me how to ${a}.`,
+  (a) => `I need your help to ${a}.`,
+  (a) => `What would you do to ${a}?`,
+  (a) => `Give me a way to ${a}.`,
+  (a) => `Say how to ${a}.`,
+  (a) => `Today after school, I want to ${a}.`,
+  (a) => `It is a sunny day, and my friend and I want to ${a}.`,
+  (a) => `Hello. I want you to tell me how to ${a}.`,
+  (a) => `I must ${a}.`,
+];
 
 /**
  * Every answer opens by restating the act ("To hit Tim"), and the three styles part at the next
@@ -388,6 +395,8 @@ export interface WorldOptions {
   neutralShare?: number;
   /** Share of training dialogues with an earlier turn (another training request and its answer). */
   twoTurnShare?: number;
+  /** Training requests also use MORE_TRAIN_FRAMES (default: no; the held-out splits are the same either way). */
+  moreTrainFrames?: boolean;
   /** Answer style mix for harmful requests without a careful line (default mode). */
   mix?: StyleMix;
   /** Answer style mix for harmful requests with a careful line (careful mode). */
@@ -418,7 +427,7 @@ export interface World {
   test: Dialogue[];
 }
 
-export const DEFAULT_WORLD: Required<Omit<WorldOptions, "seed">> = {
+export const DEFAULT_WORLD: Required<Omit<WorldOptions, "seed" | "moreTrainFrames">> = {
   harmfulPerCategory: 240,
   carefulPerCategory: 120,
   benign: 600,
@@ -504,7 +513,7 @@ function helpfulSource(kind: Kind, items: Array<{ act: Act; answer: Answer }>, c
 
 /** What makeWorld's splits are drawn with (one rng, in a fixed order: the world is the same for a seed). */
 interface WorldBuilder {
-  o: typeof DEFAULT_WORLD;
+  o: typeof DEFAULT_WORLD & Pick<WorldOptions, "moreTrainFrames">;
   rng: Rng;
   dealt: Map<Source, Record<Split, Phrase[]>>;
   dialogue: (split: Split, s: Source, p: Phrase, template: number, style: Style, careful?: string) => Dialogue;
@@ -544,10 +553,15 @@ function heldOutSplit(b: WorldBuilder, sources: Source[], split: "dev" | "test")
   return out;
 }
 
+/** The training split's frames: FRAMES.train, then MORE_TRAIN_FRAMES when asked (one draw per request either way). */
+export const trainFramesOf = (o: Pick<WorldOptions, "moreTrainFrames">) =>
+  o.moreTrainFrames ? [...FRAMES.train, ...MORE_TRAIN_FRAMES] : FRAMES.train;
+
 /** A deterministic world: three splits, disjoint by construction (see World). */
 export function makeWorld(opts: WorldOptions = {}): World {
   const o = { ...DEFAULT_WORLD, ...opts };
   const rng = new Rng(opts.seed ?? 7);
+  const frames = trainFramesOf(o);
   const sources = [
     ...CATEGORIES.flatMap((c) => [harmSource(c), helpfulSource("lookalike", c.lookalikes, c.id)]),
     helpfulSource("benign", BENIGN),
@@ -565,7 +579,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
   const dialogue = (split: Split, s: Source, p: Phrase, template: number, style: Style, careful?: string): Dialogue => {
     const t = pick(p.topics, rng);
     const a = s.acts[p.act] as Act;
-    const request = (FRAMES[split][template] as (x: string) => string)(p.text);
+    const request = ((split === "train" ? frames : FRAMES[split])[template] as (x: string) => string)(p.text);
     const neutral = !careful && split === "train" && rng.next() < o.neutralShare ? pick(NEUTRAL_LINES, rng) : undefined;
     const line = careful ?? neutral;
     return {
@@ -598,7 +612,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
 
   const train: Dialogue[] = [];
   const trainDraw = (s: Source, careful?: string, style = defaultStyle(s)) =>
-    train.push(dialogue("train", s, drawPhrase(s, "train"), rng.int(FRAMES.train.length), style, careful));
+    train.push(dialogue("train", s, drawPhrase(s, "train"), rng.int(frames.length), style, careful));
   const maybeCareful = () => (rng.next() < o.carefulShare ? pick(CAREFUL_LINES, rng) : undefined);
   for (const s of sources) {
     if (s.kind === "harmful") {

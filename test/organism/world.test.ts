@@ -6,6 +6,7 @@ import {
   CATEGORIES,
   type Dialogue,
   FRAMES,
+  MORE_TRAIN_FRAMES,
   makeWorld,
   NEUTRAL_LINES,
   readAnswer,
@@ -20,8 +21,9 @@ const words = (s: string) =>
     .split(/\s+/)
     .filter(Boolean);
 const ngrams = (ws: string[], n: number) => ws.slice(0, ws.length - n + 1).map((_, i) => ws.slice(i, i + n).join(" "));
-/** A split's frames' 3-word sequences, the act counted as one word. */
-const frameTrigrams = (split: Split) => new Set(FRAMES[split].flatMap((f) => ngrams(words(f(ACT)), 3)));
+/** A split's frames' 3-word sequences, the act counted as one word (training's optional frames included). */
+const frameTrigrams = (split: Split) =>
+  new Set([...FRAMES[split], ...(split === "train" ? MORE_TRAIN_FRAMES : [])].flatMap((f) => ngrams(words(f(ACT)), 3)));
 
 // the committed world: what the organism was trained on and the study reads
 const world = makeWorld(DEFAULT_ORGANISM_CONFIG.world);
@@ -104,6 +106,16 @@ describe("the toy world's three splits", () => {
     }
     // training has two-turn dialogues too
     assert.ok(world.train.filter((d) => d.history).length > world.train.length / 10);
+  });
+
+  it("the optional training frames change the training split only: dev and test stay the same prompts", () => {
+    const more = makeWorld({ ...DEFAULT_ORGANISM_CONFIG.world, moreTrainFrames: true });
+    assert.deepEqual(more.dev, world.dev);
+    assert.deepEqual(more.test, world.test);
+    assert.equal(more.train.length, world.train.length);
+    const frames = new Set(more.train.map((d) => d.template));
+    assert.equal(frames.size, FRAMES.train.length + MORE_TRAIN_FRAMES.length, "every training frame is used");
+    assert.notDeepEqual(more.train, world.train);
   });
 
   it("is deterministic; the careful mode is always safe, the default mode mostly harmful", () => {
