@@ -15,6 +15,7 @@
 // drifts shifts both columns alike.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { readdirSync, readFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -43,6 +44,8 @@ export interface ServerBenchRow {
   tokensPerS: number;
   ttftP50Ms: number;
   ttftP99Ms: number;
+  /** CPU seconds the server process (all its threads) spent on the block (NaN where /proc is missing). */
+  serverCpuS: number;
   /** Each request's time to first token, in the order they ended. */
   ttftsMs: number[];
   /** Requests that failed (their tokens not counted), and the first error. */
@@ -144,6 +147,19 @@ interface Load extends Asks {
   perClient: number;
 }
 
+/** CPU seconds a process has run so far, all its threads (Linux: /proc/<pid>/task/<tid>/schedstat, in ns); NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    return ns / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** `clients` concurrent clients, each sending `perClient` requests one after the other. */
 async function runRow(target: Target, server: ServerBenchRow["server"], w: Load): Promise<ServerBenchRow> {
   const steered = server === "safesteer";
@@ -154,6 +170,7 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
   let short = 0;
   let failed = 0;
   let firstError: string | undefined;
+  const cpu0 = cpuSeconds(target.pid);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: w.clients }, async (_, c) => {
@@ -172,6 +189,7 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
     }),
   );
   const wallS = (performance.now() - t0) / 1000;
+  const serverCpuS = cpuSeconds(target.pid) - cpu0;
   const used = [...new Set(Array.from({ length: w.clients }, (_, c) => policyText(policyOf(c))))];
   return {
     server,
@@ -186,18 +204,23 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
     tokensPerS: tokens / wallS,
     ttftP50Ms: percentile(ttfts, 50),
     ttftP99Ms: percentile(ttfts, 99),
+    serverCpuS,
     ttftsMs: ttfts.map((t) => Math.round(t * 10) / 10),
     failed,
     ...(firstError ? { firstError } : {}),
   };
 }
 
-/** One request per slot, side by side (not measured): first-use costs out of the rows. A failed one is
- * the rows' business (they count failures), not the warm-up's. */
-async function warmUp(target: Target, steered: boolean, w: Asks): Promise<void> {
-  await Promise.allSettled(
-    Array.from({ length: PARALLEL }, (_, i) => streamCompletion(target, requestBody(1000 + i, w, steered ? { policy: SHARED } : "peer"))),
-  );
+/** Rounds of one request per slot, side by side (not measured): first-use costs (and, on ours, the
+ * JavaScript compiler's first passes) out of the rows. A failed one is the rows' business (they count
+ * failures), not the warm-up's. */
+async function warmUp(target: Target, steered: boolean, w: Asks, rounds = 1): Promise<void> {
+  for (let k = 0; k < rounds; k++)
+    await Promise.allSettled(
+      Array.from({ length: PARALLEL }, (_, i) =>
+        streamCompletion(target, requestBody(1000 + k * PARALLEL + i, w, steered ? { policy: MIXED[i % MIXED.length] as Policy } : "peer")),
+      ),
+    );
 }
 
 const discard = new Writable({
@@ -265,7 +288,7 @@ async function startOursProcess(root: string, served: { model: string; bundle: s
       agent.destroy();
       await stop();
     };
-    return { target: { url: JSON.parse(first).url as string, agent } as Target, close };
+    return { target: { url: JSON.parse(first).url as string, agent, pid: child.pid } as Target, close };
   } catch (e) {
     await stop();
     throw e;
@@ -304,6 +327,8 @@ interface Workload {
   perClient: Record<number, number>;
   /** Pairs of blocks per row. */
   pairs: number;
+  /** Rounds of one request per slot before the rows. */
+  warmUpRounds: number;
   maxTokens: number;
   stop: string[];
   mixes: PolicyMix[];
@@ -332,10 +357,10 @@ async function benchModel(root: string, w: Workload, log: (s: string) => void): 
   try {
     if ("binary" in found)
       peer = await startPeer(found.binary, w.served.model, { parallel: PARALLEL, slotCtx: SLOT_CTX, threads: w.threads });
-    const peerTarget: Target | undefined = peer ? { url: peer.url, agent: false } : undefined;
+    const peerTarget: Target | undefined = peer ? { url: peer.url, agent: false, pid: peer.pid } : undefined;
     const asks = { maxTokens: w.maxTokens, stop: w.stop, peerBans: w.served.peerBans };
-    await warmUp(ours.target, true, asks);
-    if (peerTarget) await warmUp(peerTarget, false, asks);
+    await warmUp(ours.target, true, asks, w.warmUpRounds);
+    if (peerTarget) await warmUp(peerTarget, false, asks, w.warmUpRounds);
     let i = 0;
     for (const clients of CLIENTS) {
       for (const mix of w.mixes) {
@@ -394,12 +419,12 @@ export async function serverBench(
     const organism = organismModel(root);
     // a block: about 500-1500 tokens, a fraction of a second to a few seconds
     const perClient = opts.quick ? { 1: 8, 4: 3, 16: 1 } : { 1: 16, 4: 6, 16: 2 };
-    const w = { served: organism, threads: 1, perClient, pairs: opts.quick ? 3 : 5, maxTokens: 64, stop: TURN_STOPS };
+    const w = { served: organism, threads: 1, perClient, pairs: opts.quick ? 3 : 5, warmUpRounds: 6, maxTokens: 64, stop: TURN_STOPS };
     models.push(await benchModel(root, { ...w, mixes: ["mixed", "shared"] }, opts.log));
   }
   if (!opts.small) {
     const big = await randomBillionModel(opts.cache, opts.threads, opts.log);
-    const w = { served: big, threads: opts.threads, perClient: { 1: 2, 4: 1, 16: 1 }, pairs: 3, maxTokens: 32, stop: [] };
+    const w = { served: big, threads: opts.threads, perClient: { 1: 2, 4: 1, 16: 1 }, pairs: 3, warmUpRounds: 1, maxTokens: 32, stop: [] };
     models.push(await benchModel(root, { ...w, mixes: ["mixed"] }, opts.log));
   }
   const e = engineInfo();
@@ -416,6 +441,7 @@ function pooled(rows: ServerBenchRow[]) {
     short: rows.reduce((a, r) => a + r.short, 0),
     failed: rows.reduce((a, r) => a + r.failed, 0),
     tokensPerS: tokens / rows.reduce((a, r) => a + r.wallS, 0),
+    cpuUsPerToken: (1e6 * rows.reduce((a, r) => a + r.serverCpuS, 0)) / tokens,
     ttftP50Ms: percentile(ttfts, 50),
     ttftP99Ms: percentile(ttfts, 99),
   };
@@ -449,6 +475,7 @@ export function serverTable(b: ServerBench): string {
       "tok/s peer",
       "TTFT p50/p99 ms ours",
       "TTFT p50/p99 ms peer",
+      "server CPU us/token ours / peer",
       "tok/s ours/peer: median of pairs (min-max)",
     ];
     out.push(`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`);
@@ -468,6 +495,7 @@ export function serverTable(b: ServerBench): string {
         p ? f(p.tokensPerS) : "missing",
         `${ms(o.ttftP50Ms)} / ${ms(o.ttftP99Ms)}`,
         p ? `${ms(p.ttftP50Ms)} / ${ms(p.ttftP99Ms)}` : "missing",
+        `${ms(o.cpuUsPerToken)} / ${p ? ms(p.cpuUsPerToken) : "missing"}`,
         p ? `${r.median.toFixed(2)} (${r.min.toFixed(2)}-${r.max.toFixed(2)})` : "missing",
       ];
       out.push(`| ${cells.join(" | ")} |`);
