@@ -110,6 +110,27 @@ describe("HTML reports in Chromium", { skip: noBrowser() }, () => {
     await w.page.close();
   });
 
+  it("opens the committed organism report offline and draws its rates with error bars", async () => {
+    // the demo's own report (reports/organism), as a reader gets it; its screenshot is the README's
+    const page = join(ROOT, "reports", "organism", "report.html");
+    const data = embedded(readFileSync(page, "utf8"));
+    const w = await watchedPage(browser);
+    await w.page.goto(pathToFileURL(page).href);
+    await w.page.waitForSelector(".chart svg");
+    const charts = await w.page.$$eval(".chart", (figs) => figs.map((f) => (f as HTMLElement).dataset.chart));
+    assert.ok(charts.length >= 3, `charts drawn: ${charts.join(", ")}`);
+    const intervals = await w.page.$$eval(".chart g.interval line", (l) => l.length);
+    assert.ok(intervals > 0, "rates carry error bars");
+    assert.equal(await w.page.$$eval(".examples tbody tr", (r) => r.length), data.examples.length);
+    assert.deepEqual(w.errors, []);
+    assert.deepEqual(
+      w.requests.filter((u) => !u.startsWith("file:")),
+      [],
+    );
+    await screenshot(w.page, "organism-report.png");
+    await w.page.close();
+  });
+
   it("reads at phone width: nothing but the example tables scrolls sideways", async () => {
     const w = await watchedPage(browser, 390, 844);
     await w.page.goto(pathToFileURL(report).href);
