@@ -11,8 +11,10 @@
 // there: each row counts the requests that ended before max_tokens), so both sides generate the same
 // number of tokens; nor non-ASCII byte tokens (ServedModel.peerBans: llama-server parses every answer,
 // on every endpoint, and answers malformed UTF-8 with HTTP 500). Both servers stay up for the whole
-// model, and each row runs on both back to back (which goes first alternates), so a machine whose load
-// drifts shifts both columns alike.
+// model, ours in a process of its own as the peer is (bench/server-ours.ts), and each row runs as pairs
+// of short blocks, one on each, back to back (which goes first alternates): the row reports the median
+// of the per-pair ratios and their range, so load that drifts within a row moves both blocks of a pair
+// alike; each block also has the server's CPU seconds (all its threads), which load moves far less.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
