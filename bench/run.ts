@@ -25,6 +25,35 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
 const BENCHES = ["parity", "engine", "extraction", "likelihood", "server", "startup", "scale", "scheduler"];
 const DEFAULT = ["parity"];
+const HELP = `usage: npm run bench -- [name...] [options]
+
+Runs the named benchmarks (default: parity) and writes bench/results/<names>.json.
+  parity      ours against llama.cpp's own tools (llama-completion, llama-bench)
+  engine      decode and prefill, unsteered against steered / capturing
+  extraction  vector extraction against plain prefill
+  likelihood  likelihood checks against generation
+  server      ours against llama-server, 1, 4 and 16 clients, in alternating short blocks
+  startup     fresh process start-up against bare node
+  scale       the steps on random models of growing size
+  scheduler   the scheduler's designs side by side
+
+options:
+  --quick         fewer rounds (server: fewer pairs, smaller blocks)
+  --prebuilt      parity: ours also on the prebuilt npm libraries
+  --small         server: the organism only
+  --big           server: the ~1B random model only
+  --large         scale: models up to ~3B parameters
+  --detector-4096 scale: the detector alone at width 4096
+  --threads=N     server (the ~1B model) and scale: threads (default: all cores)
+  --help, -h      this text
+
+environment: LLAMA_SERVER, LLAMA_COMPLETION, LLAMA_BENCH (the peers), SAFESTEER_BENCH_DIR (the bench's
+model cache), SAFESTEER_BENCH_PROFILE=dir (server: our server process writes a V8 CPU profile there)
+`;
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 const named = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const n of named) {
   if (!BENCHES.includes(n)) {
@@ -87,7 +116,7 @@ if (run("startup")) {
 let server: ServerBench | undefined;
 if (run("server")) {
   server = await serverBench(ROOT, {
-    requestsPerClient: quick ? 4 : 16,
+    quick,
     small: process.argv.includes("--small"),
     bigOnly: process.argv.includes("--big"),
     cache: process.env.SAFESTEER_BENCH_DIR || join(tmpdir(), "safesteer-bench"),

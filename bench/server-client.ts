@@ -9,6 +9,8 @@ import { type Agent, request } from "node:http";
 export interface Target {
   url: string;
   agent: Agent | false;
+  /** The server's process, for its CPU time (none: ours in the bench's own process). */
+  pid?: number;
 }
 
 /** Nearest-rank percentile. */

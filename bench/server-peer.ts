@@ -45,6 +45,7 @@ async function waitReady(url: string, child: ChildProcess, tail: () => string, m
 
 export interface RunningPeer {
   url: string;
+  pid: number | undefined;
   /** The arguments after -m <model> --host --port. */
   tuning: string[];
   stop(): Promise<void>;
@@ -80,5 +81,5 @@ export async function startPeer(
     await stop();
     throw e;
   }
-  return { url, tuning, stop };
+  return { url, pid: child.pid, tuning, stop };
 }

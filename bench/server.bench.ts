@@ -11,9 +11,17 @@
 // there: each row counts the requests that ended before max_tokens), so both sides generate the same
 // number of tokens; nor non-ASCII byte tokens (ServedModel.peerBans: llama-server parses every answer,
 // on every endpoint, and answers malformed UTF-8 with HTTP 500). Both servers stay up for the whole
-// model, and each row runs on both back to back (which goes first alternates), so a machine whose load
-// drifts shifts both columns alike.
+// model, ours in a process of its own as the peer is (bench/server-ours.ts), and each row runs as pairs
+// of short blocks, one on each, back to back (which goes first alternates): the row reports the median
+// of the per-pair ratios and their range, so load that drifts within a row moves both blocks of a pair
+// alike; each block also has the server's CPU seconds (all its threads), which load moves far less.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readdirSync, readFileSync } from "node:fs";
 import { Agent } from "node:http";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { engineInfo } from "../src/engine/runtime.js";
 import { serve } from "../src/server/run.js";
@@ -38,9 +46,27 @@ export interface ServerBenchRow {
   tokensPerS: number;
   ttftP50Ms: number;
   ttftP99Ms: number;
+  /** CPU seconds the server process (all its threads) spent on the block (NaN where /proc is missing). */
+  serverCpuS: number;
+  /** Each request's time to first token, in the order they ended. */
+  ttftsMs: number[];
   /** Requests that failed (their tokens not counted), and the first error. */
   failed: number;
   firstError?: string;
+}
+
+/** One row (a client count and policy mix): short blocks on ours and the peer in turn, the first alternating. */
+export interface ServerBenchCell {
+  clients: number;
+  mix: PolicyMix;
+  /** Ours, block by block. */
+  ours: ServerBenchRow[];
+  /** The peer's block after or before each of ours (the same requests); empty when there is no llama-server. */
+  peer: ServerBenchRow[];
+  /** Per pair: ours / the peer, tokens/s. */
+  ratios: number[];
+  /** The median of the per-pair ratios, and their min and max (NaN without a peer). */
+  ratio: { median: number; min: number; max: number };
 }
 
 export interface ServerBenchModel {
@@ -49,17 +75,22 @@ export interface ServerBenchModel {
   nParams: number;
   fileType: string;
   threads: number;
-  /** Requests per client, by the number of clients (a row needs enough tokens to time, and no more). */
+  /** Requests per client in one block, by the number of clients (a block needs enough tokens to time, and no more). */
   requestsPerClient: Record<number, number>;
+  /** Pairs of blocks (ours, peer) per row. */
+  pairs: number;
   maxTokens: number;
   /** Stop strings of every request. */
   stop: string[];
   /** Tokens the peer was told not to sample (ServedModel.peerBans). */
   peerBans: number[];
-  ours: ServerBenchRow[];
-  /** Row for row beside ours; null when there is no llama-server (peerMissing says why). */
-  peer: { binary: string; from: string; version: string; args: string[]; rows: ServerBenchRow[] } | null;
+  rows: ServerBenchCell[];
+  /** The peer; null when there is no llama-server (peerMissing says why). */
+  peer: { binary: string; from: string; version: string; args: string[] } | null;
   peerMissing?: string;
+  /** Load average (1, 5, 15 min) before and after the model's rows. */
+  loadBefore: number[];
+  loadAfter: number[];
 }
 
 export interface ServerBench {
@@ -118,6 +149,19 @@ interface Load extends Asks {
   perClient: number;
 }
 
+/** CPU seconds a process has run so far, all its threads (Linux: /proc/<pid>/task/<tid>/schedstat, in ns); NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    return ns / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** `clients` concurrent clients, each sending `perClient` requests one after the other. */
 async function runRow(target: Target, server: ServerBenchRow["server"], w: Load): Promise<ServerBenchRow> {
   const steered = server === "safesteer";
@@ -128,6 +172,7 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
   let short = 0;
   let failed = 0;
   let firstError: string | undefined;
+  const cpu0 = cpuSeconds(target.pid);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: w.clients }, async (_, c) => {
@@ -146,6 +191,7 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
     }),
   );
   const wallS = (performance.now() - t0) / 1000;
+  const serverCpuS = cpuSeconds(target.pid) - cpu0;
   const used = [...new Set(Array.from({ length: w.clients }, (_, c) => policyText(policyOf(c))))];
   return {
     server,
@@ -160,17 +206,23 @@ async function runRow(target: Target, server: ServerBenchRow["server"], w: Load)
     tokensPerS: tokens / wallS,
     ttftP50Ms: percentile(ttfts, 50),
     ttftP99Ms: percentile(ttfts, 99),
+    serverCpuS,
+    ttftsMs: ttfts.map((t) => Math.round(t * 10) / 10),
     failed,
     ...(firstError ? { firstError } : {}),
   };
 }
 
-/** One request per slot, side by side (not measured): first-use costs out of the rows. A failed one is
- * the rows' business (they count failures), not the warm-up's. */
-async function warmUp(target: Target, steered: boolean, w: Asks): Promise<void> {
-  await Promise.allSettled(
-    Array.from({ length: PARALLEL }, (_, i) => streamCompletion(target, requestBody(1000 + i, w, steered ? { policy: SHARED } : "peer"))),
-  );
+/** Rounds of one request per slot, side by side (not measured): first-use costs (and, on ours, the
+ * JavaScript compiler's first passes) out of the rows. A failed one is the rows' business (they count
+ * failures), not the warm-up's. */
+async function warmUp(target: Target, steered: boolean, w: Asks, rounds = 1): Promise<void> {
+  for (let k = 0; k < rounds; k++)
+    await Promise.allSettled(
+      Array.from({ length: PARALLEL }, (_, i) =>
+        streamCompletion(target, requestBody(1000 + k * PARALLEL + i, w, steered ? { policy: MIXED[i % MIXED.length] as Policy } : "peer")),
+      ),
+    );
 }
 
 const discard = new Writable({
@@ -203,6 +255,48 @@ async function startOurs(served: { model: string; bundle: string; threads: numbe
   return { target: { url: running.url, agent } as Target, close };
 }
 
+/**
+ * Ours in a process of its own (bench/server-ours.ts), as the peer is: the bench's client does not share
+ * its JavaScript thread. SAFESTEER_BENCH_PROFILE=dir: that process writes a V8 CPU profile there.
+ */
+async function startOursProcess(root: string, served: { model: string; bundle: string; threads: number }) {
+  const prof = process.env.SAFESTEER_BENCH_PROFILE;
+  const args = ["--import", "tsx", ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : []), join(root, "bench", "server-ours.ts")];
+  const child = spawn(process.execPath, [...args, JSON.stringify({ ...served, parallel: PARALLEL, nCtx: SLOT_CTX })], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stderr?.on("data", (d) => {
+    log = (log + String(d)).slice(-4000);
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    const first = await Promise.race([
+      once(lines, "line").then(([l]) => String(l)),
+      once(child, "exit").then(() => Promise.reject(new Error(`our server exited before it was ready:\n${log}`))),
+    ]);
+    lines.close();
+    const agent = new Agent({ keepAlive: true });
+    const close = async () => {
+      agent.destroy();
+      await stop();
+    };
+    return { target: { url: JSON.parse(first).url as string, agent, pid: child.pid } as Target, close };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
 /** The scaling bench's serve step: ours alone, on any model with a bundle of the organism's categories. */
 export async function serveRows(opts: {
   model: string;
@@ -231,37 +325,60 @@ export async function serveRows(opts: {
 interface Workload {
   served: ServedModel;
   threads: number;
-  /** Requests per client, by the number of clients. */
+  /** Requests per client in a block, by the number of clients. */
   perClient: Record<number, number>;
+  /** Pairs of blocks per row. */
+  pairs: number;
+  /** Rounds of one request per slot before the rows. */
+  warmUpRounds: number;
   maxTokens: number;
   stop: string[];
   mixes: PolicyMix[];
 }
 
-/** Both servers up on one model; every row on each, back to back, the first alternating. */
-async function benchModel(w: Workload, log: (s: string) => void): Promise<ServerBenchModel> {
+/** The median (middle of the sorted values, the mean of the middle two for an even count), min and max. */
+function spread(xs: number[]): { median: number; min: number; max: number } {
+  if (xs.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+  const s = [...xs].sort((x, y) => x - y);
+  const h = s.length >> 1;
+  const median = s.length % 2 ? (s[h] as number) : ((s[h - 1] as number) + (s[h] as number)) / 2;
+  return { median, min: s[0] as number, max: s[s.length - 1] as number };
+}
+
+/**
+ * Both servers up on one model; each row as `pairs` pairs of short blocks, one on ours and one on the
+ * peer, back to back with the first alternating: load that drifts within a row moves both blocks of a
+ * pair alike, and the median of the per-pair ratios is what the row reports.
+ */
+async function benchModel(root: string, w: Workload, log: (s: string) => void): Promise<ServerBenchModel> {
   const found = findLlamaServer();
-  const ours = await startOurs({ ...w.served, threads: w.threads });
-  const peer =
-    "binary" in found
-      ? await startPeer(found.binary, w.served.model, { parallel: PARALLEL, slotCtx: SLOT_CTX, threads: w.threads })
-      : undefined;
-  const peerTarget: Target | undefined = peer ? { url: peer.url, agent: false } : undefined;
-  const rows: ServerBenchRow[] = [];
-  const peerRows: ServerBenchRow[] = [];
+  const loadBefore = loadavg();
+  const ours = await startOursProcess(root, { ...w.served, threads: w.threads });
+  let peer: Awaited<ReturnType<typeof startPeer>> | undefined;
+  const rows: ServerBenchCell[] = [];
   try {
+    if ("binary" in found)
+      peer = await startPeer(found.binary, w.served.model, { parallel: PARALLEL, slotCtx: SLOT_CTX, threads: w.threads });
+    const peerTarget: Target | undefined = peer ? { url: peer.url, agent: false, pid: peer.pid } : undefined;
     const asks = { maxTokens: w.maxTokens, stop: w.stop, peerBans: w.served.peerBans };
-    await warmUp(ours.target, true, asks);
-    if (peerTarget) await warmUp(peerTarget, false, asks);
+    await warmUp(ours.target, true, asks, w.warmUpRounds);
+    if (peerTarget) await warmUp(peerTarget, false, asks, w.warmUpRounds);
     let i = 0;
     for (const clients of CLIENTS) {
       for (const mix of w.mixes) {
         const load = { clients, mix, perClient: w.perClient[clients] ?? 1, ...asks };
-        log(`${w.served.label}: ${clients} client(s), ${mix}`);
-        if (peerTarget && i % 2 === 1) peerRows.push(await runRow(peerTarget, "llama-server", load));
-        rows.push(await runRow(ours.target, "safesteer", load));
-        if (peerTarget && i % 2 === 0) peerRows.push(await runRow(peerTarget, "llama-server", load));
-        i++;
+        const cell: ServerBenchCell = { clients, mix, ours: [], peer: [], ratios: [], ratio: spread([]) };
+        for (let k = 0; k < w.pairs; k++, i++) {
+          log(`${w.served.label}: ${clients} client(s), ${mix}, pair ${k + 1} of ${w.pairs}`);
+          if (peerTarget && i % 2 === 1) cell.peer.push(await runRow(peerTarget, "llama-server", load));
+          cell.ours.push(await runRow(ours.target, "safesteer", load));
+          if (peerTarget && i % 2 === 0) cell.peer.push(await runRow(peerTarget, "llama-server", load));
+          const o = cell.ours[k] as ServerBenchRow;
+          const p = cell.peer[k];
+          if (p) cell.ratios.push(o.tokensPerS / p.tokensPerS);
+        }
+        cell.ratio = spread(cell.ratios);
+        rows.push(cell);
       }
     }
   } finally {
@@ -276,58 +393,75 @@ async function benchModel(w: Workload, log: (s: string) => void): Promise<Server
     fileType,
     threads: w.threads,
     requestsPerClient: w.perClient,
+    pairs: w.pairs,
     maxTokens: w.maxTokens,
     stop: w.stop,
     peerBans: w.served.peerBans,
-    ours: rows,
+    rows,
+    loadBefore,
+    loadAfter: loadavg(),
   };
   if (!peer || !("binary" in found)) return { ...base, peer: null, peerMissing: "missing" in found ? found.missing : undefined };
   const args = ["-m", "<model>", "--host", "127.0.0.1", "--port", "<free>", ...peer.tuning];
-  return { ...base, peer: { binary: found.binary, from: found.from, version: serverVersion(found.binary), args, rows: peerRows } };
+  return { ...base, peer: { binary: found.binary, from: found.from, version: serverVersion(found.binary), args } };
 }
 
 /**
  * The organism (1 thread each, both mixes, its turn markers as stop strings) and, unless `small`, a ~1B
  * random llama model in Q4_K_M (`threads` each, mixed policies, no stop strings, fewer and shorter
- * requests: a 2-core machine decodes it at a few tokens per second; 4, 2 and 1 requests per client at
- * 1, 4 and 16 clients, about 15 minutes under load). `bigOnly`: the random model alone.
+ * requests: a 2-core machine decodes it at a few tokens per second). `bigOnly`: the random model alone.
+ * `quick`: fewer pairs and smaller blocks.
  */
 export async function serverBench(
   root: string,
-  opts: { requestsPerClient: number; small?: boolean; bigOnly?: boolean; cache: string; threads: number; log: (s: string) => void },
+  opts: { quick?: boolean; small?: boolean; bigOnly?: boolean; cache: string; threads: number; log: (s: string) => void },
 ): Promise<ServerBench> {
   const models: ServerBenchModel[] = [];
   if (!opts.bigOnly) {
     const organism = organismModel(root);
-    const n = opts.requestsPerClient;
-    const w = { served: organism, threads: 1, perClient: { 1: n, 4: n, 16: n }, maxTokens: 64, stop: TURN_STOPS };
-    models.push(await benchModel({ ...w, mixes: ["mixed", "shared"] }, opts.log));
+    // a block: about 500-1500 tokens, a fraction of a second to a few seconds
+    const perClient = opts.quick ? { 1: 8, 4: 3, 16: 1 } : { 1: 16, 4: 6, 16: 2 };
+    const w = { served: organism, threads: 1, perClient, pairs: opts.quick ? 3 : 5, warmUpRounds: 6, maxTokens: 64, stop: TURN_STOPS };
+    models.push(await benchModel(root, { ...w, mixes: ["mixed", "shared"] }, opts.log));
   }
   if (!opts.small) {
     const big = await randomBillionModel(opts.cache, opts.threads, opts.log);
-    const w = { served: big, threads: opts.threads, perClient: { 1: 4, 4: 2, 16: 1 }, maxTokens: 32, stop: [] };
-    models.push(await benchModel({ ...w, mixes: ["mixed"] }, opts.log));
+    const w = { served: big, threads: opts.threads, perClient: { 1: 2, 4: 1, 16: 1 }, pairs: 3, warmUpRounds: 1, maxTokens: 32, stop: [] };
+    models.push(await benchModel(root, { ...w, mixes: ["mixed"] }, opts.log));
   }
   const e = engineInfo();
   return { engine: { build: e.build, libraryDir: e.libraryDir }, models };
 }
 
-/** One markdown table per model: ours and llama-server row for row, with ours/peer ratios. */
+/** The rows' requests and tokens over blocks: tokens/s over their summed wall time, TTFT over every request. */
+function pooled(rows: ServerBenchRow[]) {
+  const tokens = rows.reduce((a, r) => a + r.completionTokens, 0);
+  const ttfts = rows.flatMap((r) => r.ttftsMs);
+  return {
+    requests: rows.reduce((a, r) => a + r.requests, 0),
+    tokens,
+    short: rows.reduce((a, r) => a + r.short, 0),
+    failed: rows.reduce((a, r) => a + r.failed, 0),
+    tokensPerS: tokens / rows.reduce((a, r) => a + r.wallS, 0),
+    cpuUsPerToken: (1e6 * rows.reduce((a, r) => a + r.serverCpuS, 0)) / tokens,
+    ttftP50Ms: percentile(ttfts, 50),
+    ttftP99Ms: percentile(ttfts, 99),
+  };
+}
+
+/** One markdown table per model: ours and llama-server row for row, with the per-pair ratios' median and range. */
 export function serverTable(b: ServerBench): string {
   const f = (x: number) => x.toFixed(1);
   const ms = (x: number) => x.toFixed(0);
   const out: string[] = [];
   for (const m of b.models) {
-    const per = [...new Set(Object.values(m.requestsPerClient))];
-    const perText =
-      per.length === 1
-        ? `${per[0]}`
-        : Object.entries(m.requestsPerClient)
-            .map(([c, n]) => `${n} at ${c}`)
-            .join(", ");
+    const perText = Object.entries(m.requestsPerClient)
+      .map(([c, n]) => `${n} at ${c}`)
+      .join(", ");
     const stops = m.stop.length > 0 ? `stop ${JSON.stringify(m.stop)}` : "no stop strings";
+    const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(" ");
     out.push(
-      `\n${m.label} (${(m.nParams / 1e9).toFixed(m.nParams < 1e7 ? 4 : 2)}B parameters, ${m.fileType}): ${perText} streamed text completions per client, one after the other, max_tokens ${m.maxTokens}, ${stops}, ${PARALLEL} slots x ${SLOT_CTX} tokens, ${m.threads} thread(s); ours: ${b.engine.build} llama.cpp (${b.engine.libraryDir})`,
+      `\n${m.label} (${(m.nParams / 1e9).toFixed(m.nParams < 1e7 ? 4 : 2)}B parameters, ${m.fileType}): per row ${m.pairs} pairs of blocks (ours, peer; the first alternating), a block = ${perText} streamed text completions per client, one after the other; max_tokens ${m.maxTokens}, ${stops}, ${PARALLEL} slots x ${SLOT_CTX} tokens, ${m.threads} thread(s); ours: ${b.engine.build} llama.cpp (${b.engine.libraryDir}), in its own process; load average before ${load(m.loadBefore)}, after ${load(m.loadAfter)}`,
     );
     out.push(
       m.peer
@@ -337,27 +471,36 @@ export function serverTable(b: ServerBench): string {
     const head = [
       "clients",
       "policy mix (ours)",
-      "requests",
-      "tokens ours",
+      "requests each side",
+      "tokens ours / peer",
       "tok/s ours",
-      "TTFT p50/p99 ms ours",
-      "tokens peer",
       "tok/s peer",
+      "TTFT p50/p99 ms ours",
       "TTFT p50/p99 ms peer",
-      "tok/s ours/peer",
+      "server CPU us/token ours / peer",
+      "tok/s ours/peer: median of pairs (min-max)",
     ];
     out.push(`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`);
-    const count = (r: ServerBenchRow) =>
-      `${r.completionTokens}${r.short ? ` (${r.short} short)` : ""}${r.failed ? ` (${r.failed} failed)` : ""}`;
-    for (const [i, r] of m.ours.entries()) {
-      const p = m.peer?.rows[i];
-      const mix = `${r.mix} (${r.policies})`;
-      const peerCells = p
-        ? [count(p), f(p.tokensPerS), `${ms(p.ttftP50Ms)} / ${ms(p.ttftP99Ms)}`, (r.tokensPerS / p.tokensPerS).toFixed(2)]
-        : ["missing", "missing", "missing", "missing"];
-      out.push(
-        `| ${[r.clients, mix, r.requests, count(r), f(r.tokensPerS), `${ms(r.ttftP50Ms)} / ${ms(r.ttftP99Ms)}`, ...peerCells].join(" | ")} |`,
-      );
+    const count = (r: ReturnType<typeof pooled>) =>
+      `${r.tokens}${r.short ? ` (${r.short} short)` : ""}${r.failed ? ` (${r.failed} failed)` : ""}`;
+    for (const c of m.rows) {
+      const o = pooled(c.ours);
+      const p = c.peer.length > 0 ? pooled(c.peer) : undefined;
+      const mix = `${c.mix} (${c.ours[0]?.policies ?? ""})`;
+      const r = c.ratio;
+      const cells = [
+        c.clients,
+        mix,
+        o.requests,
+        `${count(o)} / ${p ? count(p) : "missing"}`,
+        f(o.tokensPerS),
+        p ? f(p.tokensPerS) : "missing",
+        `${ms(o.ttftP50Ms)} / ${ms(o.ttftP99Ms)}`,
+        p ? `${ms(p.ttftP50Ms)} / ${ms(p.ttftP99Ms)}` : "missing",
+        `${ms(o.cpuUsPerToken)} / ${p ? ms(p.cpuUsPerToken) : "missing"}`,
+        p ? `${r.median.toFixed(2)} (${r.min.toFixed(2)}-${r.max.toFixed(2)})` : "missing",
+      ];
+      out.push(`| ${cells.join(" | ")} |`);
     }
   }
   return out.join("\n");

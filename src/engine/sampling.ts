@@ -66,27 +66,86 @@ function topIndices(logits: ArrayLike<number>, k: number): number[] {
   return idx;
 }
 
+/** Index bits in a sort key: vocabularies up to 2^21 tokens (larger ones sort the slow way). */
+const INDEX_BITS = 2 ** 21;
+
+/**
+ * Every index of a float32 row, largest value first and equal values in index order: the order of a
+ * stable sort by value (ties: -0 and 0, equal infinities), as one native numeric sort of keys that
+ * pack the value's bits and the index into a double. False (keys untouched) when the row has a NaN
+ * or is too long for the keys: the caller sorts the slow way.
+ */
+function sortDescending(logits: Float32Array, keys: Float64Array): boolean {
+  const n = logits.length;
+  if (n > INDEX_BITS || logits.byteOffset % 4 !== 0) return false;
+  const bits = new Uint32Array(logits.buffer, logits.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    let b = bits[i] as number;
+    if ((b & 0x7fffffff) > 0x7f800000) return false; // NaN: the comparison sort's order is the reference
+    if (b === 0x80000000) b = 0; // -0 compares equal to 0
+    // bits increasing with the value, then flipped: ascending keys are descending values
+    const up = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
+    keys[i] = (0xffffffff - up) * INDEX_BITS + i;
+  }
+  keys.sort();
+  return true;
+}
+
 export class Sampler {
   readonly options: Required<SamplingOptions>;
   private readonly rng: Rng;
+  /** Scratch rows, reused from token to token: sort keys, candidate indices and their probabilities. */
+  private keys = new Float64Array(0);
+  private cand = new Uint32Array(0);
+  private probs = new Float64Array(0);
 
   constructor(options: SamplingOptions = {}) {
     this.options = validateSampling(options);
     this.rng = new Rng(this.options.seed);
   }
 
+  /** The candidates, most likely first (all tokens unless top-k), ties in index order. */
+  private candidates(logits: ArrayLike<number>, topK: number): ArrayLike<number> {
+    const n = logits.length;
+    if (topK > 0 && topK < n) return topIndices(logits, topK);
+    if (!(logits instanceof Float32Array)) return topIndices(logits, topK);
+    if (this.keys.length < n) {
+      this.keys = new Float64Array(n);
+      this.cand = new Uint32Array(n);
+    }
+    const keys = this.keys.subarray(0, n);
+    if (!sortDescending(logits, keys)) return topIndices(logits, topK);
+    const cand = this.cand;
+    for (let i = 0; i < n; i++) cand[i] = (keys[i] as number) % INDEX_BITS;
+    return cand.subarray(0, n);
+  }
+
   sample(logits: ArrayLike<number>): number {
     const { temperature, topK, topP, minP } = this.options;
     if (temperature === 0) return argmax(logits);
-    const cand = topIndices(logits, topK);
+    const cand = this.candidates(logits, topK);
+    const m = cand.length;
+    if (this.probs.length < m) this.probs = new Float64Array(m);
+    const probs = this.probs;
+    // the arithmetic, in its order, is that of the answers already given: the same seed, the same token
     const maxL = logits[cand[0] as number] as number;
-    let probs = cand.map((i) => Math.exp(((logits[i] as number) - maxL) / temperature));
-    let total = probs.reduce((a, b) => a + b, 0);
-    probs = probs.map((p) => p / total);
-    let keep = probs.length;
+    let total = 0;
+    for (let i = 0; i < m; i++) {
+      const p = Math.exp(((logits[cand[i] as number] as number) - maxL) / temperature);
+      probs[i] = p;
+      total += p;
+    }
+    for (let i = 0; i < m; i++) probs[i] = (probs[i] as number) / total;
+    let keep = m;
     if (minP > 0) {
       const cut = (probs[0] as number) * minP;
-      keep = Math.max(1, probs.findIndex((p) => p < cut) === -1 ? keep : probs.findIndex((p) => p < cut));
+      let below = -1;
+      for (let i = 0; i < m; i++)
+        if ((probs[i] as number) < cut) {
+          below = i;
+          break;
+        }
+      keep = Math.max(1, below === -1 ? keep : below);
     }
     if (topP < 1) {
       let acc = 0;

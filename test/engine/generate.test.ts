@@ -6,6 +6,7 @@ import { Context } from "../../src/engine/context.js";
 import { generate, generateBatch, generateStream } from "../../src/engine/generate.js";
 import { Model } from "../../src/engine/model.js";
 import { argmax, Sampler } from "../../src/engine/sampling.js";
+import { Rng } from "../../src/util/random.js";
 import { needsSharedModel, STORIES_BIN, STORIES_GGUF, TOK512_BIN, tmpFile } from "../support/models.js";
 
 describe("stories260K converted from llama2.c", () => {
@@ -112,5 +113,25 @@ describe("sampler", () => {
     for (let i = 0; i < 200; i++) assert.ok([1, 3].includes(nucleus.sample(logits)));
     const minp = new Sampler({ temperature: 1, topK: 0, topP: 1, minP: 0.5, seed: 5 });
     for (let i = 0; i < 200; i++) assert.ok([1, 3].includes(minp.sample(logits)));
+  });
+  it("a float32 row (sorted by packed keys) samples the tokens a plain array (a comparison sort) does, ties and infinities included", () => {
+    const rng = new Rng(11);
+    let ties = 0;
+    for (let trial = 0; trial < 60; trial++) {
+      const row = new Float32Array(512).map(() => {
+        const u = rng.next();
+        if (u < 0.1) return Number.NEGATIVE_INFINITY;
+        if (u < 0.15) return u < 0.125 ? -0 : 0;
+        // rounded to halves: many equal logits, whose order is the index order
+        return Math.round(rng.normal() * 4) / 2;
+      });
+      ties += row.length - new Set(row).size;
+      const opts = { temperature: [0.8, 1.3][trial % 2], topK: 0, topP: [1, 0.9, 1][trial % 3], minP: [0, 0.05][trial % 2], seed: trial };
+      const fast = new Sampler(opts);
+      const reference = new Sampler(opts);
+      const plain = Array.from(row);
+      for (let k = 0; k < 50; k++) assert.equal(fast.sample(row), reference.sample(plain), `trial ${trial}, draw ${k}`);
+    }
+    assert.ok(ties > 1000, `the rows had ${ties} repeated values`);
   });
 });
