@@ -27,6 +27,23 @@ export function serverVersion(binary: string): string {
     .trim();
 }
 
+/** A server child process: the last 4,000 characters of its stderr, and a stop that kills it for sure. */
+export function superviseChild(child: ChildProcess, killAfterMs: number): { tail: () => string; stop: () => Promise<void> } {
+  let log = "";
+  child.stderr?.on("data", (d) => {
+    log = (log + String(d)).slice(-4000);
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+    await exited;
+    clearTimeout(timer);
+  };
+  return { tail: () => log, stop };
+}
+
 /** Polls /health until it answers 200 (the model is loaded), or fails with the peer's last words. */
 async function waitReady(url: string, child: ChildProcess, tail: () => string, ms = 300_000): Promise<void> {
   const end = Date.now() + ms;
@@ -62,21 +79,10 @@ export async function startPeer(
   const child = spawn(binary, ["-m", model, "--host", "127.0.0.1", "--port", String(port), ...tuning], {
     stdio: ["ignore", "ignore", "pipe"],
   });
-  let log = "";
-  child.stderr?.on("data", (d) => {
-    log = (log + String(d)).slice(-4000);
-  });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, "exit");
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const { tail, stop } = superviseChild(child, 10_000);
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitReady(url, child, () => log);
+    await waitReady(url, child, tail);
   } catch (e) {
     await stop();
     throw e;

@@ -27,7 +27,7 @@ import { engineInfo } from "../src/engine/runtime.js";
 import { serve } from "../src/server/run.js";
 import { percentile, streamCompletion, type Target } from "./server-client.js";
 import { organismModel, randomBillionModel, type ServedModel } from "./server-models.js";
-import { findLlamaServer, serverVersion, startPeer } from "./server-peer.js";
+import { findLlamaServer, serverVersion, startPeer, superviseChild } from "./server-peer.js";
 
 export type PolicyMix = "mixed" | "shared";
 
@@ -266,23 +266,12 @@ async function startOursProcess(root: string, served: { model: string; bundle: s
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let log = "";
-  child.stderr?.on("data", (d) => {
-    log = (log + String(d)).slice(-4000);
-  });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, "exit");
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const { tail, stop } = superviseChild(child, 15_000);
   try {
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     const first = await Promise.race([
       once(lines, "line").then(([l]) => String(l)),
-      once(child, "exit").then(() => Promise.reject(new Error(`our server exited before it was ready:\n${log}`))),
+      once(child, "exit").then(() => Promise.reject(new Error(`our server exited before it was ready:\n${tail()}`))),
     ]);
     lines.close();
     const agent = new Agent({ keepAlive: true });
