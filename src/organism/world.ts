@@ -554,7 +554,7 @@ function heldOutSplit(b: WorldBuilder, sources: Source[], split: "dev" | "test")
 }
 
 /** The training split's frames: FRAMES.train, then MORE_TRAIN_FRAMES when asked (one draw per request either way). */
-export const trainFramesOf = (o: Pick<WorldOptions, "moreTrainFrames">) =>
+const trainFramesOf = (o: Pick<WorldOptions, "moreTrainFrames">) =>
   o.moreTrainFrames ? [...FRAMES.train, ...MORE_TRAIN_FRAMES] : FRAMES.train;
 
 /** A deterministic world: three splits, disjoint by construction (see World). */

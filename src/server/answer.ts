@@ -91,15 +91,11 @@ export async function streamAnswer(a: Answering, includeUsage: boolean): Promise
   const usageNull = includeUsage ? { usage: null } : {};
   // the first chunk carries the steering decision, before any text
   await out.send({ ...head, choices: [a.wire.chunkChoice({ open: true })], ...usageNull, safesteer: a.result.decision });
-  // a text chunk differs from the next only in its choice: its JSON is the head's written once around
-  // the choice's (the bytes JSON.stringify of the whole chunk would give), not the whole chunk's per token
-  const before = `${JSON.stringify(head).slice(0, -1)},"choices":[`;
-  const after = `]${includeUsage ? ',"usage":null' : ""}}`;
   let done: Extract<CompletionEvent, { type: "done" }> | undefined;
   try {
     for await (const e of a.events) {
       if (e.type === "text") {
-        if (e.text) await out.send(`${before}${JSON.stringify(a.wire.chunkChoice({ text: e.text }))}${after}`);
+        if (e.text) await out.send({ ...head, choices: [a.wire.chunkChoice({ text: e.text })], ...usageNull });
       } else done = e;
     }
   } catch (e) {
