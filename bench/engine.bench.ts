@@ -7,6 +7,7 @@ import { Context } from "../src/engine/context.js";
 import { Model } from "../src/engine/model.js";
 import { Rng } from "../src/util/random.js";
 import { steeringSwitch } from "../test/support/steering.js";
+import { median } from "./stats.js";
 
 export interface BenchModel {
   label: string;
@@ -34,8 +35,6 @@ export function benchModels(root: string): BenchModel[] {
     { label: "random 2048x8 F16", path: big },
   ];
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** Decodes n single tokens after a short prompt; returns tokens per second. */
 async function decodeRate(ctx: Context, n: number, vocab: number): Promise<number> {

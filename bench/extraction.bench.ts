@@ -5,6 +5,7 @@ import { Context } from "../src/engine/context.js";
 import { Model } from "../src/engine/model.js";
 import { collectActivations } from "../src/steer/collect.js";
 import type { BenchModel } from "./engine.bench.js";
+import { median } from "./stats.js";
 
 export interface ExtractionBenchRow {
   model: string;
@@ -44,9 +45,8 @@ export async function extractionBench(m: BenchModel, opts: { texts: number; batc
   plainCtx.dispose();
   capCtx.dispose();
   model.dispose();
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-  const sp = med(tp);
-  const se = med(te);
+  const sp = median(tp);
+  const se = median(te);
   return {
     model: m.label,
     texts: texts.length,

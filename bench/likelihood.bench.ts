@@ -16,6 +16,7 @@ import { DEFAULT_ORGANISM_CONFIG } from "../src/organism/train.js";
 import { ORGANISM_STOP } from "../src/organism/world.js";
 import { renderExample, usesChat } from "../src/steer/render.js";
 import type { BenchModel } from "./engine.bench.js";
+import { median } from "./stats.js";
 
 export interface LikelihoodBenchRow {
   model: string;
@@ -66,8 +67,7 @@ export async function likelihoodBench(m: BenchModel, opts: { requests: number; r
       tl.push(await time(() => pairLikelihood(ctx, pairs, chat)));
       tg.push(await time(generateAll));
     }
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-    const [ls, gs] = [med(tl), med(tg)];
+    const [ls, gs] = [median(tl), median(tg)];
     return { model: m.label, requests: pairs.length, scoredTokens, generatedTokens, likelihoodS: ls, generationS: gs, ratio: gs / ls };
   } finally {
     ctx.dispose();

@@ -7,6 +7,7 @@ import { generateStream } from "../src/engine/generate.js";
 import { Model } from "../src/engine/model.js";
 import { engineInfo } from "../src/engine/runtime.js";
 import { Rng } from "../src/util/random.js";
+import { median } from "./stats.js";
 
 export type WorkerSpec =
   | { kind: "generate"; model: string; threads: number; prompt: string; maxTokens: number; runs: number; nCtx: number }
@@ -105,8 +106,7 @@ async function main(spec: WorkerSpec): Promise<Record<string, unknown>> {
     }
     plainCtx.dispose();
     hookCtx.dispose();
-    const med = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)] as number;
-    return { ...build, unsteered: med(rates.unsteered), native: med(rates.native), hook: med(rates.hook), rates };
+    return { ...build, unsteered: median(rates.unsteered), native: median(rates.native), hook: median(rates.hook), rates };
   } finally {
     model.dispose();
   }

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { writeRandomLlamaGguf } from "../src/convert/random-model.js";
 import { findUserBuild, PEER_TOOLS } from "../src/engine-build/index.js";
 import { ensureBuilt } from "./startup.bench.js";
+import { median } from "./stats.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WORKER = join(HERE, "parity-worker.ts");
@@ -40,8 +41,6 @@ export interface ParityBench {
   loadBefore: number[];
   loadAfter: number[];
 }
-
-const median = (xs: number[]) => (xs.length ? ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number) : Number.NaN);
 
 /** The ~1B random model of the bench (953M parameters, F16, 1.9 GB), written once into a temporary folder. */
 export function billionModel(dir: string): string {

@@ -7,6 +7,7 @@ import type { ContinuationOptions } from "../src/engine/continuation.js";
 import { Model } from "../src/engine/model.js";
 import { BatchScheduler } from "../src/engine/scheduler.js";
 import { Rng } from "../src/util/random.js";
+import { median } from "./stats.js";
 
 export interface SchedulerBenchRow {
   model: string;
@@ -57,6 +58,5 @@ export async function schedulerBench(
   for (let r = 0; r < opts.rounds; r++) for (const c of cases) times.get(c.join())?.push(await once(...c));
   ctx.dispose();
   model.dispose();
-  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
-  return cases.map(([mix, design]) => ({ model: m.label, mix, design, tokensPerS: med(times.get([mix, design].join()) ?? []) }));
+  return cases.map(([mix, design]) => ({ model: m.label, mix, design, tokensPerS: median(times.get([mix, design].join()) ?? []) }));
 }

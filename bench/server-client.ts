@@ -13,12 +13,6 @@ export interface Target {
   pid?: number;
 }
 
-/** Nearest-rank percentile. */
-export function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
-}
-
 interface StreamState {
   ttftMs?: number;
   completionTokens?: number;

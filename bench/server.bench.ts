@@ -25,9 +25,10 @@ import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { engineInfo } from "../src/engine/runtime.js";
 import { serve } from "../src/server/run.js";
-import { percentile, streamCompletion, type Target } from "./server-client.js";
+import { streamCompletion, type Target } from "./server-client.js";
 import { organismModel, randomBillionModel, type ServedModel } from "./server-models.js";
 import { findLlamaServer, serverVersion, startPeer, superviseChild } from "./server-peer.js";
+import { percentile, spread } from "./stats.js";
 
 export type PolicyMix = "mixed" | "shared";
 
@@ -323,15 +324,6 @@ interface Workload {
   maxTokens: number;
   stop: string[];
   mixes: PolicyMix[];
-}
-
-/** The median (middle of the sorted values, the mean of the middle two for an even count), min and max. */
-function spread(xs: number[]): { median: number; min: number; max: number } {
-  if (xs.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
-  const s = [...xs].sort((x, y) => x - y);
-  const h = s.length >> 1;
-  const median = s.length % 2 ? (s[h] as number) : ((s[h - 1] as number) + (s[h] as number)) / 2;
-  return { median, min: s[0] as number, max: s[s.length - 1] as number };
 }
 
 /**

@@ -16,10 +16,10 @@ import { Model } from "../src/engine/model.js";
 import { BatchScheduler } from "../src/engine/scheduler.js";
 import { DEFAULT_MODEL } from "../src/models.js";
 import { Rng } from "../src/util/random.js";
+import { median } from "./stats.js";
 
 const N = 4;
 const ROUNDS = 5;
-const med = (x: number[]) => [...x].sort((p, q) => p - q)[Math.floor(x.length / 2)] as number;
 
 function models(): string[] {
   if (process.argv.length > 2) return process.argv.slice(2);
@@ -80,7 +80,7 @@ for (const path of models()) {
   }
   console.log(
     `${m.info.name || path}: ${m.info.nParams ? `${(m.info.nParams / 1e6).toFixed(1)}M params, ` : ""}${N} requests with mixed steering, ${m.threads} thread(s): ` +
-      `contexts ${med(res.contexts).toFixed(0)} tok/s, scheduler ${med(res.scheduler).toFixed(0)} tok/s, ratio scheduler/contexts ${(med(res.scheduler) / med(res.contexts)).toFixed(2)}; ` +
+      `contexts ${median(res.contexts).toFixed(0)} tok/s, scheduler ${median(res.scheduler).toFixed(0)} tok/s, ratio scheduler/contexts ${(median(res.scheduler) / median(res.contexts)).toFixed(2)}; ` +
       `same text in both designs: ${same}/${total}`,
   );
   for (const c of contexts) c.dispose();

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { median } from "./stats.js";
 
 export interface StartupBenchRow {
   run: string;
@@ -23,7 +24,6 @@ export interface StartupBenchRow {
   nativeFiles: string[];
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const MARK = "@@safesteer-startup-bench ";
 
 /** Runs main() (or imports the library) in this process, then reports the native mappings on stdout. */
