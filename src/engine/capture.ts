@@ -86,6 +86,8 @@ export class Capture {
   private readonly seenLayers = new Set<number>();
   private buf: Float32Array = new Float32Array(0);
   private layout: BatchLayout = { seqIds: [], outputs: [] };
+  /** Which of the decode's graphs (ubatches) runs now: its tensors' rows are that ubatch's. */
+  private graph = 0;
   private readonly pending = new Map<number, Held>();
   private readonly residIn = new Map<number, Held>();
   private readonly attnPart = new Map<number, Held>();
@@ -111,6 +113,7 @@ export class Capture {
   observer(layout: BatchLayout, stopAfterLast = false): SiteObserver {
     this.settleAll();
     this.layout = layout;
+    this.graph = -1;
     const walk = new GraphWalk();
     const maxLayer = Math.max(...this.spec.layers);
     let firstRaw = new Set<number>();
@@ -124,7 +127,8 @@ export class Capture {
       want: (name) => {
         const node = walk.next(name);
         if (node.graphStart) {
-          this.settleAll();
+          this.settleAll(); // what the last graph held, with its rows
+          this.graph++;
           firstRaw = new Set();
         }
         role = this.known ? this.knownRole(node, stopAfterLast && node.layer === maxLayer) : undefined;
@@ -225,7 +229,7 @@ export class Capture {
 
   private take(data: Float32Array, rows: number, layer: number, name: string): void {
     const w = this.width;
-    const map = rowMap(rows, this.layout, name);
+    const map = rowMap(rows, this.layout, name, Math.max(0, this.graph));
     const direct = !Array.isArray(map);
     this.seenLayers.add(layer);
     for (let r = 0; r < rows; r++) {

@@ -7,7 +7,8 @@ import { Capture, type CaptureSpec } from "./capture.js";
 import { EngineError } from "./errors.js";
 import type { Model } from "./model.js";
 import { combineObservers, type SiteObserver } from "./observers.js";
-import { type Site, siteTensor, siteWidth } from "./sites.js";
+import { type BatchLayout, type Site, siteTensor, siteWidth } from "./sites.js";
+import { splitUbatches, type UbatchSplit } from "./ubatch.js";
 import { type WriteHook, WriteHookSet } from "./write-hooks.js";
 
 export interface ContextOptions {
@@ -15,6 +16,12 @@ export interface ContextOptions {
   nCtx?: number;
   /** Sequences decoded side by side (default 1). */
   nSeq?: number;
+  /**
+   * One K/V cache for all sequences (true, default: a sequence may use all nCtx cells), or a stream
+   * per sequence (false, as llama-server runs its slots): each holds nCtx / nSeq cells and attends
+   * over its own only, so a step of many sequences does not read every sequence's cells.
+   */
+  kvUnified?: boolean;
   /** Tokens per llama_decode call (default 512). */
   nBatch?: number;
   /** Exact arithmetic: no flash attention, F32 K/V cache (reference checks, training). */
@@ -111,7 +118,7 @@ export class Context {
       nThreads: model.threads,
       exact: opts.exact,
       observable: opts.hooks ?? true,
-      kvUnified: true,
+      kvUnified: opts.kvUnified ?? true,
       threadpool: opts.threadpool,
       decodeMode: opts.decode,
       evalFilter: opts.evalFilter,
@@ -120,6 +127,14 @@ export class Context {
 
   get nCtx(): number {
     return this.native.nCtx;
+  }
+  /** Cells one sequence can hold (nCtx with a unified cache, nCtx / nSeq with a stream per sequence). */
+  get nCtxSeq(): number {
+    return this.native.nCtxSeq;
+  }
+  /** Whether all sequences share one K/V cache (else each has a stream of nCtxSeq cells). */
+  get kvUnified(): boolean {
+    return this.native.kvUnified;
   }
   get nSeq(): number {
     return this.native.nSeqMax;
@@ -249,7 +264,7 @@ export class Context {
   async decode(batch: BatchInput, extra?: SiteObserver): Promise<void> {
     this.alive();
     this.memoryVersion++;
-    const hookObs = this.hooks?.observer({ seqIds: batch.seqIds, outputs: batch.outputs });
+    const hookObs = this.hooks?.observer(this.layoutOf(batch.seqIds, batch.outputs));
     const obs = combineObservers([hookObs, extra]);
     const graph = this.native.nativeFilter ? this.native.graphNames : undefined;
     if (this.native.observable) this.native.setObserver(obs, obs && graph ? obs.names?.(graph) : undefined);
@@ -259,6 +274,13 @@ export class Context {
       if (this.native.observable) this.native.setObserver(undefined);
     }
     this.hooks?.assertApplied();
+  }
+
+  /** A batch's row layout for observers, with llama.cpp's ubatches where it does not run the batch as one graph in order. */
+  layoutOf(seqIds: ArrayLike<number>, outputs: ArrayLike<boolean | number>, owners?: ArrayLike<number>): BatchLayout {
+    const split: UbatchSplit = this.native.kvUnified ? "simple" : "equal";
+    const whole = split === "simple" && seqIds.length <= this.native.nUbatch;
+    return { seqIds: owners ?? seqIds, outputs, ubatches: whole ? undefined : splitUbatches(seqIds, this.native.nUbatch, split) };
   }
 
   /**
@@ -290,10 +312,10 @@ export class Context {
   /** Throws the standard error when a sequence cannot fit in this context. */
   checkFits(nTokens: number, what = "prompt"): void {
     this.alive();
-    if (nTokens > this.nCtx) {
+    if (nTokens > this.nCtxSeq) {
       throw new EngineError(
         "context_overflow",
-        `the ${what} has ${nTokens} tokens but the context holds ${this.nCtx}. Use a larger context (--ctx) or a shorter ${what}.`,
+        `the ${what} has ${nTokens} tokens but the context holds ${this.nCtxSeq}${this.kvUnified ? "" : " per sequence"}. Use a larger context (--ctx) or a shorter ${what}.`,
       );
     }
   }
@@ -319,7 +341,8 @@ export class Context {
       // a group: at most nSeq sequences whose tokens fit together in the shared cache
       const group: number[] = [];
       let used = 0;
-      while (i < seqs.length && group.length < this.nSeq && used + (seqs[i] as ArrayLike<number>).length <= this.nCtx) {
+      const fits = (n: number) => !this.kvUnified || used + n <= this.nCtx; // a stream per sequence holds each whole
+      while (i < seqs.length && group.length < this.nSeq && fits((seqs[i] as ArrayLike<number>).length)) {
         used += (seqs[i] as ArrayLike<number>).length;
         group.push(i++);
       }
@@ -332,7 +355,9 @@ export class Context {
       for (const { start, batch } of all.parts(this.nBatch)) {
         // captures are keyed by the sequence's index in seqs, not its slot
         const owners = batch.seqIds.map((slot) => group[slot] as number);
-        const obs = capture?.observer({ seqIds: owners, outputs: batch.outputs }, want === "none");
+        const layout = this.layoutOf(batch.seqIds, batch.outputs, owners);
+        // stopping the graph after the last captured layer works only where the decode is one graph
+        const obs = capture?.observer(layout, want === "none" && !layout.ubatches);
         await this.decode(batch, obs);
         if (want === "none") continue;
         for (let r = 0; r < batch.length; r++) {

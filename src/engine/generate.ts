@@ -44,7 +44,9 @@ export async function* generateStream(
   const total = prompts.reduce((a, p) => a + p.length, 0);
   for (const p of prompts)
     if (p.length === 0) throw new EngineError("bad_argument", "empty prompt: it needs at least one token (e.g. BOS).");
-  ctx.checkFits(total, prompts.length > 1 ? "batch of prompts" : "prompt");
+  // a unified cache holds all prompts together; a stream per sequence holds each on its own
+  if (ctx.kvUnified) ctx.checkFits(total, prompts.length > 1 ? "batch of prompts" : "prompt");
+  else for (const p of prompts) ctx.checkFits(p.length);
   const seqs = prompts.map(
     (p, i) =>
       new Continuation(ctx.model, p, {
@@ -70,7 +72,9 @@ export async function* generateStream(
     const events: GenerationEvent[] = [];
     for (const [s, c] of seqs.entries()) {
       if (c.done) continue;
-      const r = opts.signal?.aborted ? { events: c.finish("aborted") } : c.next(pending[s] as Float32Array, used + 1 <= ctx.nCtx);
+      const r = opts.signal?.aborted
+        ? { events: c.finish("aborted") }
+        : c.next(pending[s] as Float32Array, ctx.kvUnified ? used + 1 <= ctx.nCtx : c.nPast + 1 <= ctx.nCtxSeq);
       for (const e of r.events) events.push({ ...e, seq: s });
       if (r.token === undefined) continue;
       used++;

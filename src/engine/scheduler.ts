@@ -299,16 +299,25 @@ export class BatchScheduler {
   }
 
   private async step(): Promise<void> {
-    const batch = new Batch();
-    // answering sequences first (one token each), then prompts in the room left
-    for (const m of this.members.values()) if (m.next !== undefined) batch.add(m.next, m.cont.nPast, m.seq, true);
+    // answering sequences one token each, then prompts in the room left, oldest member first
+    let room = this.ctx.nBatch;
+    for (const m of this.members.values()) if (m.next !== undefined) room--;
+    const chunk = new Map<number, number>();
     for (const m of this.members.values()) {
       const left = m.req.prompt.length - m.prefilled;
-      const room = this.ctx.nBatch - batch.length;
       if (m.next !== undefined || m.prefilled < 0 || left === 0 || room === 0) continue;
-      const n = Math.min(left, room);
-      batch.addSequence(m.req.prompt.slice(m.prefilled, m.prefilled + n), m.seq, m.prefilled, m.prefilled + n === m.req.prompt.length);
-      m.prefilled += n;
+      chunk.set(m.seq, Math.min(left, room));
+      room -= chunk.get(m.seq) as number;
+    }
+    // rows by sequence id: with a K/V stream per sequence llama.cpp runs consecutive ids as one ubatch
+    const batch = new Batch();
+    for (const m of [...this.members.values()].sort((a, b) => a.seq - b.seq)) {
+      const n = chunk.get(m.seq);
+      if (m.next !== undefined) batch.add(m.next, m.cont.nPast, m.seq, true);
+      else if (n !== undefined) {
+        batch.addSequence(m.req.prompt.slice(m.prefilled, m.prefilled + n), m.seq, m.prefilled, m.prefilled + n === m.req.prompt.length);
+        m.prefilled += n;
+      }
     }
     if (batch.length === 0) return;
     await this.ctx.decode(batch);

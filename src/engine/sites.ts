@@ -159,14 +159,28 @@ export class GraphWalk {
 export interface BatchLayout {
   seqIds: ArrayLike<number>;
   outputs: ArrayLike<boolean | number>;
+  /**
+   * The batch rows of each graph the decode runs (one per ubatch: src/engine/ubatch.ts), in the
+   * order its tensors hold them; absent: one graph of every row in batch order.
+   */
+  ubatches?: readonly (readonly number[])[];
 }
 
-/** Maps the rows of a tensor to batch rows: all tokens, or only the output rows (last layer). */
-export function rowMap(rows: number, layout: BatchLayout, name: string): ArrayLike<number> {
-  const n = layout.seqIds.length;
-  if (rows === n) return { length: n } as ArrayLike<number>;
+/**
+ * Maps the rows of a tensor of the decode's `graph`-th graph (0 first) to batch rows: all its tokens,
+ * or only its output rows (the last layer).
+ */
+export function rowMap(rows: number, layout: BatchLayout, name: string, graph = 0): ArrayLike<number> {
+  const ub = layout.ubatches?.[graph];
+  if (layout.ubatches && !ub)
+    throw new EngineError("bad_site", `tensor ${name} is in graph ${graph + 1} of a decode that was to run ${layout.ubatches.length}.`);
+  const n = ub ? ub.length : layout.seqIds.length;
+  if (rows === n) return ub ?? ({ length: n } as ArrayLike<number>);
   const outs: number[] = [];
-  for (let i = 0; i < n; i++) if (layout.outputs[i]) outs.push(i);
+  for (let i = 0; i < n; i++) {
+    const b = ub ? (ub[i] as number) : i;
+    if (layout.outputs[b]) outs.push(b);
+  }
   if (rows === outs.length) return outs;
-  throw new EngineError("bad_site", `tensor ${name} has ${rows} rows but the batch has ${n} tokens (${outs.length} outputs).`);
+  throw new EngineError("bad_site", `tensor ${name} has ${rows} rows but its graph has ${n} tokens (${outs.length} outputs).`);
 }

@@ -59,6 +59,8 @@ export class WriteHookSet {
   private buf = new Float32Array(0);
   private lastApplied = new Set<string>();
   private layout: BatchLayout | undefined;
+  /** Which of the decode's graphs (ubatches) runs now: its tensors' rows are that ubatch's. */
+  private graph = 0;
   private readonly nodeNames = new NodeNameCache();
   /** Whether some hook is for one sequence only (then each decode needs its row layout). */
   readonly perSequence: boolean;
@@ -86,6 +88,7 @@ export class WriteHookSet {
   observer(layout?: BatchLayout): SiteObserver {
     if (this.perSequence && !layout) throw new EngineError("bad_argument", "per-sequence write hooks need the decode's row layout.");
     this.layout = layout;
+    this.graph = -1;
     const walk = new GraphWalk();
     const applied = new Set<string>();
     this.lastApplied = applied;
@@ -95,7 +98,10 @@ export class WriteHookSet {
       names: (graph) => this.nodeNames.get(graph, "", this.firstTargets()),
       want: (name) => {
         const node = walk.next(name);
-        if (node.graphStart) thisGraph = new Set();
+        if (node.graphStart) {
+          thisGraph = new Set();
+          this.graph++;
+        }
         current = this.targets(node).filter((k) => !thisGraph.has(k));
         for (const k of current) {
           thisGraph.add(k);
@@ -162,7 +168,7 @@ export class WriteHookSet {
       else for (let i = 0; i < w; i++) (data[o + i] as number) += add[i] as number;
     };
     // the tensor's rows are the batch's tokens, or only its output rows (the last layer)
-    const map = this.perSequence ? rowMap(rows, this.layout as BatchLayout, t.name) : undefined;
+    const map = this.perSequence ? rowMap(rows, this.layout as BatchLayout, t.name, Math.max(0, this.graph)) : undefined;
     const direct = map !== undefined && !Array.isArray(map);
     for (const x of targets) {
       if (x.all) for (let r = 0; r < rows; r++) addRow(r, x.all);

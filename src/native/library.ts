@@ -284,6 +284,7 @@ function declare(dir: string) {
     llama_init_from_model: llama.func("void *llama_init_from_model(void *model, llama_context_params params)"),
     llama_free: llama.func("void llama_free(void *ctx)"),
     llama_n_ctx: llama.func("uint32_t llama_n_ctx(void *ctx)"),
+    llama_n_ctx_seq: llama.func("uint32_t llama_n_ctx_seq(void *ctx)"),
     llama_n_batch: llama.func("uint32_t llama_n_batch(void *ctx)"),
     llama_n_ubatch: llama.func("uint32_t llama_n_ubatch(void *ctx)"),
     llama_n_seq_max: llama.func("uint32_t llama_n_seq_max(void *ctx)"),

@@ -512,7 +512,11 @@ export interface NativeContextOptions {
   exact?: boolean;
   /** Allocate the eval callback so tensors can be observed; off for plain serving. */
   observable?: boolean;
-  /** One K/V buffer for all sequences; keeps batch order intact (llama.cpp's simple split). */
+  /**
+   * One K/V buffer for all sequences (default), or a stream per sequence (false, as llama-server
+   * runs): then each sequence holds nCtx / nSeqMax cells and attends over its own only, and llama.cpp
+   * cuts a batch into ubatches by sequence (src/engine/ubatch.ts).
+   */
   kvUnified?: boolean;
   /**
    * A ggml threadpool made for this context and attached to it (default true), as llama.cpp's own
@@ -607,6 +611,10 @@ export class NativeContext {
   /** A decode on a worker thread: free() waits for it (llama_free under a running decode is a crash). */
   private busy = false;
   readonly nCtx: number;
+  /** Cells one sequence can hold: nCtx with a unified cache, its stream's size without. */
+  readonly nCtxSeq: number;
+  /** Whether the K/V cache is one for all sequences (else a stream per sequence). */
+  readonly kvUnified: boolean;
   readonly nBatch: number;
   readonly nUbatch: number;
   readonly nSeqMax: number;
@@ -651,7 +659,9 @@ export class NativeContext {
     p.n_threads_batch = opts.nThreads;
     // one sequence: the same cache either way, but a unified one makes every decode track LLAMA_MAX_SEQ
     // (256) sequences (llama_batch_allocr::init): about 0.1 ms per decode, a third of the organism's step
-    p.kv_unified = (opts.kvUnified ?? true) && opts.nSeqMax > 1;
+    const unified = (opts.kvUnified ?? true) && opts.nSeqMax > 1;
+    p.kv_unified = unified;
+    this.kvUnified = unified || opts.nSeqMax === 1;
     p.no_perf = true;
     if (opts.exact) {
       p.flash_attn_type = 0;
@@ -688,6 +698,7 @@ export class NativeContext {
       if (this.threadpool) n.llama_attach_threadpool(ptr, this.threadpool, null);
     }
     this.nCtx = n.llama_n_ctx(ptr);
+    this.nCtxSeq = n.llama_n_ctx_seq(ptr);
     this.nBatch = n.llama_n_batch(ptr);
     this.nUbatch = n.llama_n_ubatch(ptr);
     this.nSeqMax = n.llama_n_seq_max(ptr);

@@ -101,7 +101,13 @@ export class EngineBackend implements Backend {
     for (const [name, set] of neurons) this.neuronFiles.set(name, set);
     this.slotCtx = opts.nCtx ?? 2048;
     // steering one request among others is a write hook on its rows: hooks whenever there is a bundle
-    this.ctx = new Context(model, { nCtx: this.slotCtx * this.parallel, nSeq: this.parallel, hooks: loaded.length + neurons.size > 0 });
+    // a K/V stream per slot, as llama-server: a step attends over each slot's own cells, not all slots'
+    this.ctx = new Context(model, {
+      nCtx: this.slotCtx * this.parallel,
+      nSeq: this.parallel,
+      kvUnified: false,
+      hooks: loaded.length + neurons.size > 0,
+    });
     this.scheduler = new BatchScheduler(this.ctx);
     // read once at load: a request's length check must not pay for it
     this.promptBytesCap = this.slotCtx * model.maxTokenBytes();

@@ -44,8 +44,8 @@ describe("per-sequence steering in one batch (organism)", () => {
   }
 
   /** Last-token logits of the prompts decoded together in one batch, with the given steering. */
-  async function together(steering: SteeringVector[]): Promise<Float32Array[]> {
-    const ctx = new Context(model, { nCtx: 768, nSeq: 3 });
+  async function together(steering: SteeringVector[], kvUnified = true): Promise<Float32Array[]> {
+    const ctx = new Context(model, { nCtx: 768, nSeq: 3, kvUnified });
     try {
       const h = steering.length ? await ctx.applySteering(steering) : undefined;
       const got = (await ctx.evaluate(prompts)).logits.map((l) => l[0] as Float32Array);
@@ -58,93 +58,100 @@ describe("per-sequence steering in one batch (organism)", () => {
 
   const maxDiff = (a: Float32Array, b: Float32Array) => Math.max(...a.map((x, i) => Math.abs(x - (b[i] as number))));
 
-  it("a vector on one sequence's rows changes that sequence only, exactly as steering every row does", async () => {
-    const last = model.info.nLayer - 1;
-    // sequence 1 steered at a middle layer (every row), sequence 2 at the last layer (only output rows exist there)
-    const own: SteeringVector[][] = [
-      [],
-      [{ site: "resid_post", layer: 2, vector: v2 }],
-      [{ site: "resid_post", layer: last, vector: vLast, via: "hook" }],
-    ];
-    const plain = await together([]);
-    const got = await together(own.flatMap((vs, seq) => vs.map((v) => ({ ...v, seq }))));
-    assert.deepEqual(got[0], plain[0], "the unsteered neighbour is untouched, bit for bit");
-    for (const s of [1, 2]) {
-      const everyRow = await together(own[s] as SteeringVector[]);
-      assert.deepEqual(got[s], everyRow[s], `sequence ${s}: the same logits as with its vector on every row`);
-      const moved = maxDiff(got[s] as Float32Array, plain[s] as Float32Array);
-      assert.ok(moved > 0.1, `sequence ${s} is steered (max logit change ${moved})`);
-    }
-    // decoded alone the numbers differ only by the batch shape's rounding (ggml's kernels sum in
-    // another order, and which kernel runs depends on the CPU's features): relative to the logits'
-    // scale that is float32 rounding through 5 layers, far below what steering moves
-    const alone1 = await alone(own);
-    for (let s = 0; s < 3; s++) {
-      const d = maxDiff(got[s] as Float32Array, alone1[s] as Float32Array);
-      const scale = Math.max(...(alone1[s] as Float32Array).map(Math.abs));
-      console.log(`  sequence ${s}: max logit difference to decoding it alone ${d.toExponential(2)} (logits up to ${scale.toFixed(1)})`);
-      assert.ok(d < 1e-3 * scale, `sequence ${s} alone vs in the batch: ${d}, more than rounding of logits up to ${scale}`);
-    }
-  });
-
-  it("the scheduler: requests joining at different times, steered differently, each get their answer alone", async () => {
-    const opts = { maxTokens: 24, temperature: 0.8, topP: 0.95, topK: 0, minP: 0, stop: ["\nQ:", "\nA:"] };
-    const steering: SteeringVector[][] = [
-      [],
-      [{ site: "resid_post", layer: 2, vector: v2, strength: 0.5 }],
-      [{ site: "attn_out", layer: 1, vector: vLast, strength: 0.5 }],
-    ];
-    // alone: generate() on a context of its own, steered through the same scoped entry
-    const want: string[] = [];
-    for (const [i, p] of prompts.entries()) {
-      const ctx = new Context(model, { nCtx: 256 });
-      const h = steering[i]?.length ? await ctx.applySteering(steering[i] as SteeringVector[]) : undefined;
-      want.push((await generate(ctx, p, { ...opts, seed: 10 + i })).text);
-      h?.release();
-      ctx.dispose();
-    }
-
-    const ctx = new Context(model, { nCtx: 3 * 256, nSeq: 3 });
-    const sched = new BatchScheduler(ctx);
-    const collect = async (i: number, delayMs: number) => {
-      await new Promise((r) => setTimeout(r, delayMs));
-      let text = "";
-      let done: Extract<ContinuationEvent, { type: "done" }> | undefined;
-      for await (const e of sched.run({
-        prompt: prompts[i] as number[],
-        options: { ...opts, seed: 10 + i },
-        steering: steering[i] as SteeringVector[],
-      })) {
-        if (e.type === "token") text += e.text;
-        else if (e.type === "done") done = e;
+  // a K/V stream per sequence: llama.cpp cuts the batch into ubatches by sequence and reorders rows
+  for (const kvUnified of [true, false]) {
+    const cache = kvUnified ? "one K/V cache" : "a K/V stream per sequence";
+    it(`a vector on one sequence's rows changes that sequence only, exactly as steering every row does (${cache})`, async () => {
+      const last = model.info.nLayer - 1;
+      // sequence 1 steered at a middle layer (every row), sequence 2 at the last layer (only output rows exist there)
+      const own: SteeringVector[][] = [
+        [],
+        [{ site: "resid_post", layer: 2, vector: v2 }],
+        [{ site: "resid_post", layer: last, vector: vLast, via: "hook" }],
+      ];
+      const plain = await together([], kvUnified);
+      const got = await together(
+        own.flatMap((vs, seq) => vs.map((v) => ({ ...v, seq }))),
+        kvUnified,
+      );
+      assert.deepEqual(got[0], plain[0], "the unsteered neighbour is untouched, bit for bit");
+      for (const s of [1, 2]) {
+        const everyRow = await together(own[s] as SteeringVector[], kvUnified);
+        assert.deepEqual(got[s], everyRow[s], `sequence ${s}: the same logits as with its vector on every row`);
+        const moved = maxDiff(got[s] as Float32Array, plain[s] as Float32Array);
+        assert.ok(moved > 0.1, `sequence ${s} is steered (max logit change ${moved})`);
       }
-      assert.equal(text, done?.text, "the streamed text is the final text");
-      return text;
-    };
-    try {
-      // the second and third join while the first is answering
-      const got = await Promise.all([collect(0, 0), collect(1, 5), collect(2, 15)]);
-      assert.deepEqual(got, want);
-      assert.equal(sched.active, 0);
-
-      // a reader that stops early frees its sequence for the next request
-      const ac = new AbortController();
-      let n = 0;
-      for await (const e of sched.run({
-        prompt: prompts[1] as number[],
-        options: { ...opts, maxTokens: 200, seed: 1 },
-        steering: [],
-        signal: ac.signal,
-      })) {
-        if (e.type === "token" && ++n === 3) ac.abort();
-        if (e.type === "done") assert.equal(e.reason, "aborted");
+      // decoded alone the numbers differ only by the batch shape's rounding (ggml's kernels sum in
+      // another order, and which kernel runs depends on the CPU's features): relative to the logits'
+      // scale that is float32 rounding through 5 layers, far below what steering moves
+      const alone1 = await alone(own);
+      for (let s = 0; s < 3; s++) {
+        const d = maxDiff(got[s] as Float32Array, alone1[s] as Float32Array);
+        const scale = Math.max(...(alone1[s] as Float32Array).map(Math.abs));
+        console.log(`  sequence ${s}: max logit difference to decoding it alone ${d.toExponential(2)} (logits up to ${scale.toFixed(1)})`);
+        assert.ok(d < 1e-3 * scale, `sequence ${s} alone vs in the batch: ${d}, more than rounding of logits up to ${scale}`);
       }
-      assert.equal(sched.active, 0);
-      assert.deepEqual(await Promise.all([collect(1, 0)]), [want[1]], "the freed sequence serves the next request exactly");
-    } finally {
-      ctx.dispose();
-    }
-  });
+    });
+
+    it(`the scheduler: requests joining at different times, steered differently, each get their answer alone (${cache})`, async () => {
+      const opts = { maxTokens: 24, temperature: 0.8, topP: 0.95, topK: 0, minP: 0, stop: ["\nQ:", "\nA:"] };
+      const steering: SteeringVector[][] = [
+        [],
+        [{ site: "resid_post", layer: 2, vector: v2, strength: 0.5 }],
+        [{ site: "attn_out", layer: 1, vector: vLast, strength: 0.5 }],
+      ];
+      // alone: generate() on a context of its own, steered through the same scoped entry
+      const want: string[] = [];
+      for (const [i, p] of prompts.entries()) {
+        const ctx = new Context(model, { nCtx: 256 });
+        const h = steering[i]?.length ? await ctx.applySteering(steering[i] as SteeringVector[]) : undefined;
+        want.push((await generate(ctx, p, { ...opts, seed: 10 + i })).text);
+        h?.release();
+        ctx.dispose();
+      }
+
+      const ctx = new Context(model, { nCtx: 3 * 256, nSeq: 3, kvUnified });
+      const sched = new BatchScheduler(ctx);
+      const collect = async (i: number, delayMs: number) => {
+        await new Promise((r) => setTimeout(r, delayMs));
+        let text = "";
+        let done: Extract<ContinuationEvent, { type: "done" }> | undefined;
+        for await (const e of sched.run({
+          prompt: prompts[i] as number[],
+          options: { ...opts, seed: 10 + i },
+          steering: steering[i] as SteeringVector[],
+        })) {
+          if (e.type === "token") text += e.text;
+          else if (e.type === "done") done = e;
+        }
+        assert.equal(text, done?.text, "the streamed text is the final text");
+        return text;
+      };
+      try {
+        // the second and third join while the first is answering
+        const got = await Promise.all([collect(0, 0), collect(1, 5), collect(2, 15)]);
+        assert.deepEqual(got, want);
+        assert.equal(sched.active, 0);
+
+        // a reader that stops early frees its sequence for the next request
+        const ac = new AbortController();
+        let n = 0;
+        for await (const e of sched.run({
+          prompt: prompts[1] as number[],
+          options: { ...opts, maxTokens: 200, seed: 1 },
+          steering: [],
+          signal: ac.signal,
+        })) {
+          if (e.type === "token" && ++n === 3) ac.abort();
+          if (e.type === "done") assert.equal(e.reason, "aborted");
+        }
+        assert.equal(sched.active, 0);
+        assert.deepEqual(await Promise.all([collect(1, 0)]), [want[1]], "the freed sequence serves the next request exactly");
+      } finally {
+        ctx.dispose();
+      }
+    });
+  }
 
   it("the scheduler owns its sequences: requests past them wait first come first served, and an aborted one leaves the queue", async () => {
     const opts = { maxTokens: 12, temperature: 0, topP: 1, topK: 0, minP: 0, stop: [] };
