@@ -309,6 +309,19 @@ export class Context {
     this.native.removeSequence(seq, from);
   }
 
+  /** A copy of one sequence's K/V cells, to load into a sequence later (setSequenceState). */
+  sequenceState(seq: number): Uint8Array {
+    this.alive();
+    return this.native.sequenceState(seq);
+  }
+
+  /** Replaces a sequence's cells with a copy from sequenceState(). */
+  setSequenceState(seq: number, state: Uint8Array): void {
+    this.alive();
+    this.memoryVersion++;
+    this.native.setSequenceState(seq, state);
+  }
+
   /** Throws the standard error when a sequence cannot fit in this context. */
   checkFits(nTokens: number, what = "prompt"): void {
     this.alive();

@@ -12,6 +12,8 @@ import { Batch } from "./batch.js";
 import type { Context, SteeringHandle, SteeringPlan, SteeringVector } from "./context.js";
 import { Continuation, type ContinuationEvent, type ContinuationOptions } from "./continuation.js";
 import { EngineError } from "./errors.js";
+import { PromptCache } from "./prompt-cache.js";
+import { sameSteering } from "./steering-key.js";
 
 export interface ScheduledRequest {
   prompt: number[];
@@ -20,6 +22,15 @@ export interface ScheduledRequest {
   steering: SteeringVector[];
   /** Aborted while waiting: the request leaves the queue; while decoding: it ends ("aborted") at the next step. */
   signal?: AbortSignal;
+}
+
+export interface SchedulerOptions {
+  /**
+   * Bytes of host memory for prompts' K/V cells (llama-server's --cache-ram): a request that starts
+   * like a prompt decoded before under the same steering loads those cells into its sequence, whichever
+   * it gets (default 0: only the cells a free sequence still holds are reused).
+   */
+  promptCacheBytes?: number;
 }
 
 /** "start": the request got its sequence and decoding begins (the time before it is queue wait). */
@@ -48,18 +59,6 @@ interface Kept {
   steering: SteeringVector[];
 }
 
-/** Whether two requests steer identically (same sites, layers, strengths and vectors, in order). */
-function sameSteering(a: SteeringVector[], b: SteeringVector[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  return a.every((x, i) => {
-    const y = b[i] as SteeringVector;
-    if (x.site !== y.site || x.layer !== y.layer || (x.strength ?? 1) !== (y.strength ?? 1) || x.via !== y.via) return false;
-    if (x.seq !== undefined || y.seq !== undefined || x.vector.length !== y.vector.length) return false;
-    return x.vector === y.vector || x.vector.every((v, k) => v === y.vector[k]);
-  });
-}
-
 export class BatchScheduler {
   private readonly members = new Map<number, Member>();
   /** Sequences no request holds, and the requests waiting for one, oldest first. */
@@ -73,10 +72,18 @@ export class BatchScheduler {
   private readonly kept = new Map<number, Kept>();
   /** The context's memory version after the scheduler's own last change: another means another caller changed the cells. */
   private memoryVersion: number;
-  /** Prompt tokens asked for and prompt tokens reused from kept cells (not decoded), since the start. */
-  readonly promptStats = { tokens: 0, reused: 0 };
+  /** Prompt tokens asked for and prompt tokens reused (not decoded): from kept cells, and of those from host memory. */
+  readonly promptStats = { tokens: 0, reused: 0, fromHost: 0 };
+  private readonly promptCache: PromptCache | undefined;
 
-  constructor(readonly ctx: Context) {
+  constructor(
+    readonly ctx: Context,
+    opts: SchedulerOptions = {},
+  ) {
+    const bytes = opts.promptCacheBytes ?? 0;
+    if (!Number.isFinite(bytes) || bytes < 0)
+      throw new EngineError("bad_argument", `promptCacheBytes must be a number of bytes >= 0, got ${bytes}.`);
+    this.promptCache = bytes > 0 ? new PromptCache(bytes) : undefined;
     ctx.clearMemory();
     this.memoryVersion = ctx.memoryVersion;
     this.free = Array.from({ length: ctx.nSeq }, (_, i) => i);
@@ -267,11 +274,25 @@ export class BatchScheduler {
     if (this.ctx.memoryVersion !== this.memoryVersion) this.kept.clear();
   }
 
-  /** A new member starts after the part of its prompt its sequence still holds; the rest of the cells go. */
+  /**
+   * A new member starts after the longest start of its prompt it can reuse: what its sequence still
+   * holds, or a prompt in host memory loaded into it; the rest of the cells go. A kept prompt that
+   * would be lost goes to host memory first.
+   */
   private join(m: Member): void {
     this.forgetIfChanged();
-    const reused = this.reusable(m.seq, m.req);
+    let reused = this.reusable(m.seq, m.req);
+    const kept = this.kept.get(m.seq);
     this.kept.delete(m.seq);
+    const cache = this.promptCache;
+    if (cache && kept && reused < kept.tokens.length - 1 && !cache.has(kept.tokens, kept.steering))
+      cache.put(kept.tokens, kept.steering, this.ctx.sequenceState(m.seq));
+    const hit = cache?.best(m.req.prompt, m.req.steering, m.req.prompt.length - 1);
+    if (hit && hit.n > reused) {
+      this.ctx.setSequenceState(m.seq, hit.state);
+      reused = hit.n;
+      this.promptStats.fromHost += reused;
+    }
     this.ctx.removeSequence(m.seq, reused);
     this.memoryVersion = this.ctx.memoryVersion;
     m.prefilled = reused;

@@ -938,6 +938,22 @@ export class NativeContext {
     return this.n.llama_memory_seq_rm(this.n.llama_get_memory(this.ptr), seq, from, to);
   }
 
+  /** One sequence's K/V cells as llama.cpp serializes them (llama_state_seq_get_data). */
+  sequenceState(seq: number): Uint8Array {
+    const size = Number(this.n.llama_state_seq_get_size(this.ptr, seq));
+    const out = new Uint8Array(size);
+    const got = Number(this.n.llama_state_seq_get_data(this.ptr, out, size, seq));
+    if (got !== size) throw new EngineError("context_failed", `llama.cpp wrote ${got} of ${size} bytes of sequence ${seq}'s state.`);
+    return out;
+  }
+
+  /** Replaces a sequence's cells with a state from sequenceState() (of this context or one like it). */
+  setSequenceState(seq: number, state: Uint8Array): void {
+    const read = Number(this.n.llama_state_seq_set_data(this.ptr, state, state.byteLength, seq));
+    if (read === 0)
+      throw new EngineError("context_failed", `llama.cpp could not load a ${state.byteLength}-byte state into sequence ${seq}.`);
+  }
+
   /** Frees the context (at the end of a decode in flight on a worker); every later call throws "disposed". */
   free(): void {
     if (this.freed) return;

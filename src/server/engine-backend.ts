@@ -49,6 +49,8 @@ export interface EngineBackendOptions extends LoadOptions {
   parallel?: number;
   /** Tokens per slot: prompt plus answer. */
   nCtx?: number;
+  /** MiB of host memory for prompts' K/V cells, reused by later requests that start the same way under the same steering (llama-server's --cache-ram; default 8192, 0: off). */
+  cacheRamMiB?: number;
   /** Accept bundles made for another file of the same shape. */
   force?: boolean;
 }
@@ -108,7 +110,7 @@ export class EngineBackend implements Backend {
       kvUnified: false,
       hooks: loaded.length + neurons.size > 0,
     });
-    this.scheduler = new BatchScheduler(this.ctx);
+    this.scheduler = new BatchScheduler(this.ctx, { promptCacheBytes: (opts.cacheRamMiB ?? 8192) * 2 ** 20 });
     // read once at load: a request's length check must not pay for it
     this.promptBytesCap = this.slotCtx * model.maxTokenBytes();
   }

@@ -266,7 +266,7 @@ describe("per-sequence steering in one batch (organism)", () => {
       return text;
     };
     try {
-      const stats = () => ({ ...sched.promptStats });
+      const stats = () => ({ tokens: sched.promptStats.tokens, reused: sched.promptStats.reused });
       assert.equal(await ask(p0, []), await greedyAlone(p0, []));
       assert.deepEqual(stats(), { tokens: p0.length, reused: 0 }, "a cold sequence decodes the whole prompt");
       assert.equal(await ask(p0, []), await greedyAlone(p0, []), "the same answer from the kept cells");
@@ -287,6 +287,50 @@ describe("per-sequence steering in one batch (organism)", () => {
         { tokens: 3 * p0.length + 2 * p1.length, reused: p0.length - 1 + common },
         "cells changed by another are decoded again",
       );
+    } finally {
+      ctx.dispose();
+    }
+  });
+
+  it("the scheduler: a prompt kept in host memory is loaded into whichever sequence the next request gets, under the same steering only", async () => {
+    const opts = { maxTokens: 16, temperature: 0, topP: 1, topK: 0, minP: 0, stop: [] };
+    const steered: SteeringVector[] = [{ site: "resid_post", layer: 2, vector: v2, strength: 0.5 }];
+    const greedyAlone = async (p: number[], steering: SteeringVector[]) => {
+      const ctx = new Context(model, { nCtx: 256 });
+      try {
+        const h = steering.length ? await ctx.applySteering(steering) : undefined;
+        const text = (await generate(ctx, p, opts)).text;
+        h?.release();
+        return text;
+      } finally {
+        ctx.dispose();
+      }
+    };
+    const [p0, p1] = prompts as [number[], number[]];
+    let common = 0;
+    while (p0[common] === p1[common]) common++;
+    // one sequence: each request's prompt pushes the last one out of the K/V cache
+    const ctx = new Context(model, { nCtx: 256 });
+    const sched = new BatchScheduler(ctx, { promptCacheBytes: 64 * 2 ** 20 });
+    const ask = async (prompt: number[], steering: SteeringVector[]) => {
+      let text = "";
+      for await (const e of sched.run({ prompt, options: opts, steering })) if (e.type === "done") text = e.text;
+      return text;
+    };
+    try {
+      const stats = () => ({ ...sched.promptStats });
+      assert.equal(await ask(p0, steered), await greedyAlone(p0, steered));
+      assert.equal(await ask(p1, []), await greedyAlone(p1, []), "p0's cells go to host memory, p1 decodes whole");
+      assert.deepEqual(stats(), { tokens: p0.length + p1.length, reused: 0, fromHost: 0 });
+      assert.equal(await ask(p0, []), await greedyAlone(p0, []), "unsteered p0 never loads the steered p0's cells");
+      assert.deepEqual(stats(), { tokens: 2 * p0.length + p1.length, reused: common, fromHost: 0 }, "only p1's common start");
+      assert.equal(await ask(p0, steered), await greedyAlone(p0, steered), "the same answer from cells loaded from host memory");
+      assert.deepEqual(
+        stats(),
+        { tokens: 3 * p0.length + p1.length, reused: common + p0.length - 1, fromHost: p0.length - 1 },
+        "steered p0 decodes its last token only",
+      );
+      assert.throws(() => new BatchScheduler(ctx, { promptCacheBytes: -1 }), /promptCacheBytes must be a number of bytes >= 0/);
     } finally {
       ctx.dispose();
     }

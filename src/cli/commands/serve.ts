@@ -23,6 +23,7 @@ interface ServeCliOptions extends ModelOpts {
   port: number;
   apiKey?: string;
   parallel: number;
+  cacheRam: number;
   maxQueue: number;
   maxTokensCap?: number;
   cors?: string[];
@@ -62,6 +63,12 @@ export function serveCommand(program: Command): void {
     .option("--port <n>", "port (0: any free port; the URL is printed)", port, 8080)
     .addOption(new Option("--api-key <key>", "bearer key required on /v1 and /admin routes").env("SAFESTEER_API_KEY"))
     .option("--parallel <n>", "requests decoded side by side (sequences of one batch, --ctx tokens each)", positiveInt("--parallel"), 1)
+    .option(
+      "--cache-ram <MiB>",
+      "host memory for prompts' K/V cells, reused by later requests that start the same way under the same steering (0: off)",
+      nonNegativeInt("--cache-ram"),
+      8192,
+    )
     .option("--max-queue <n>", "requests that may wait for a slot; past them, 429", nonNegativeInt("--max-queue"), 16)
     .option("--max-tokens-cap <n>", "largest max_tokens a request may ask for (default: the context size)", positiveInt("--max-tokens-cap"))
     .option("--cors <origin...>", "allow these browser origins (default: CORS off)")
@@ -104,6 +111,7 @@ function serveOptions(o: ServeCliOptions): ServeOptions {
     },
     parallel: o.parallel,
     nCtx: o.ctx ?? 2048,
+    cacheRamMiB: o.cacheRam,
     threads: o.threads,
     gpu: o.gpu,
     gpuLayers: o.gpuLayers,
