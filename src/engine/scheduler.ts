@@ -89,6 +89,11 @@ export class BatchScheduler {
     this.free = Array.from({ length: ctx.nSeq }, (_, i) => i);
   }
 
+  /** Bytes of host memory holding prompts' cells now. */
+  get promptCacheBytes(): number {
+    return this.promptCache?.size.bytes ?? 0;
+  }
+
   /** How the current steering is applied (native control vector layers, write-hook sites); none: unsteered. */
   get steeringPlan(): SteeringPlan | undefined {
     return this.steering?.plan;

@@ -96,6 +96,7 @@ export function createApp(backend: Backend, opts: AppOptions = {}): FastifyInsta
     inFlight: () => admission.inFlight,
     queued: () => backend.waiting,
     decoding: () => backend.active,
+    promptReuse: () => backend.promptReuse,
   });
   const admission = new Admission(backend, metrics.rejected, { maxQueue: opts.maxQueue ?? 16, retryAfter });
   const requests = new RequestLog(opts.log ?? process.stderr, metrics);

@@ -54,6 +54,15 @@ export interface CompletionStream {
   events: AsyncIterable<CompletionEvent>;
 }
 
+export interface PromptReuse {
+  /** Reused from the cells the request's slot still held. */
+  slot: number;
+  /** Loaded from host memory (--cache-ram) into the request's slot. */
+  host: number;
+  /** Bytes of host memory holding prompts' cells now. */
+  cacheBytes: number;
+}
+
 export interface Backend {
   /** The model's id in /v1/models and responses. */
   readonly modelId: string;
@@ -64,6 +73,8 @@ export interface Backend {
   /** Requests admitted to the scheduler and waiting for a free sequence, first come first served. */
   readonly waiting: number;
   readonly parallel: number;
+  /** Prompt tokens not decoded because their K/V cells were reused (from a slot, from host memory), and the host memory holding prompts. */
+  readonly promptReuse: PromptReuse;
   /**
    * Checks the request (bundle, policy, prompt length: a SafeSteerError with a clear message on bad
    * input, before any decoding), decides the steering, and starts generating when a slot is free.

@@ -33,6 +33,7 @@ import {
   type CompletionEvent,
   type CompletionJob,
   type CompletionStream,
+  type PromptReuse,
   RequestError,
   type SteeringRequest,
 } from "./backend.js";
@@ -164,6 +165,11 @@ export class EngineBackend implements Backend {
   /** Requests waiting for a slot. */
   get waiting(): number {
     return this.scheduler.waiting;
+  }
+
+  get promptReuse(): PromptReuse {
+    const { reused, fromHost } = this.scheduler.promptStats;
+    return { slot: reused - fromHost, host: fromHost, cacheBytes: this.scheduler.promptCacheBytes };
   }
 
   bundles(): BundleSummary[] {

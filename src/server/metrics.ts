@@ -1,7 +1,7 @@
 // The server's Prometheus metrics, in a registry of its own (never prom-client's global one, so two
 // servers in one process, as in the tests, never share or clash).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { SteeringDecision } from "./backend.js";
+import type { PromptReuse, SteeringDecision } from "./backend.js";
 
 export interface ServerMetrics {
   registry: Registry;
@@ -24,6 +24,7 @@ export interface LiveCounts {
   inFlight(): number;
   queued(): number;
   decoding(): number;
+  promptReuse(): PromptReuse;
 }
 
 export function createMetrics(live: LiveCounts): ServerMetrics {
@@ -113,6 +114,29 @@ export function createMetrics(live: LiveCounts): ServerMetrics {
     registers,
     collect() {
       this.set(live.decoding());
+    },
+  });
+  // the scheduler keeps running totals: each scrape adds what they grew by
+  const counted = { slot: 0, host: 0 };
+  new Counter({
+    name: "safesteer_prompt_tokens_reused_total",
+    help: "Prompt tokens not decoded because their K/V cells were reused: from the request's slot, or loaded from host memory (--cache-ram)",
+    labelNames: ["source"],
+    registers,
+    collect() {
+      const now = live.promptReuse();
+      for (const source of ["slot", "host"] as const) {
+        if (now[source] > counted[source]) this.inc({ source }, now[source] - counted[source]);
+        counted[source] = now[source];
+      }
+    },
+  });
+  new Gauge({
+    name: "safesteer_prompt_cache_bytes",
+    help: "Host memory holding prompts' K/V cells (--cache-ram)",
+    registers,
+    collect() {
+      this.set(live.promptReuse().cacheBytes);
     },
   });
   return m;

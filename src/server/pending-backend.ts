@@ -1,6 +1,6 @@
 // A backend whose model is still loading: the server listens (and /health answers "loading") from
 // the start, and requests are served once the model is ready.
-import type { Backend, BundleSummary, CompletionJob, CompletionStream } from "./backend.js";
+import type { Backend, BundleSummary, CompletionJob, CompletionStream, PromptReuse } from "./backend.js";
 
 export class PendingBackend implements Backend {
   private inner: Backend | undefined;
@@ -35,6 +35,10 @@ export class PendingBackend implements Backend {
 
   get waiting(): number {
     return this.inner?.waiting ?? 0;
+  }
+
+  get promptReuse(): PromptReuse {
+    return this.inner?.promptReuse ?? { slot: 0, host: 0, cacheBytes: 0 };
   }
 
   /** The app checks `ready` before calling these; a call while loading waits for the model. */

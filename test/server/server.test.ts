@@ -342,6 +342,15 @@ describe("safesteer serve: OpenAI API with per-request steering", () => {
       assert.match(m, re);
     const tokens = Number(/safesteer_completion_tokens_total (\d+)/.exec(m)?.[1]);
     assert.ok(tokens > 100);
+    // the tests above sent the same chat prompts again and again: their cells were reused
+    const reused = (source: string) =>
+      Number(new RegExp(`safesteer_prompt_tokens_reused_total\\{source="${source}"\\} (\\d+)`).exec(m)?.[1] ?? -1);
+    assert.ok(reused("slot") >= 0 && reused("host") >= 0, "both sources are exported");
+    assert.ok(
+      reused("slot") + reused("host") > 0,
+      `prompt tokens reused: ${reused("slot")} from slots, ${reused("host")} from host memory`,
+    );
+    assert.match(m, /safesteer_prompt_cache_bytes \d+/);
   });
 
   it("writes one JSON log line per request: id, route, status, timings, tokens, decision", async () => {
