@@ -56,6 +56,22 @@ describe("per-sequence steering in one batch (organism)", () => {
     }
   }
 
+  /** Greedy answers, for the prompt-cache tests. */
+  const greedy = { maxTokens: 16, temperature: 0, topP: 1, topK: 0, minP: 0, stop: [] };
+
+  /** A prompt's greedy answer generated on a context of its own, steered through the same scoped entry. */
+  async function greedyAlone(p: number[], steering: SteeringVector[]): Promise<string> {
+    const ctx = new Context(model, { nCtx: 256 });
+    try {
+      const h = steering.length ? await ctx.applySteering(steering) : undefined;
+      const text = (await generate(ctx, p, greedy)).text;
+      h?.release();
+      return text;
+    } finally {
+      ctx.dispose();
+    }
+  }
+
   const maxDiff = (a: Float32Array, b: Float32Array) => Math.max(...a.map((x, i) => Math.abs(x - (b[i] as number))));
 
   // a K/V stream per sequence: llama.cpp cuts the batch into ubatches by sequence and reorders rows
@@ -239,19 +255,7 @@ describe("per-sequence steering in one batch (organism)", () => {
   });
 
   it("the scheduler: a freed sequence keeps its prompt, and the next request with the same steering decodes only what differs, with the same answer", async () => {
-    const opts = { maxTokens: 16, temperature: 0, topP: 1, topK: 0, minP: 0, stop: [] };
     const steered: SteeringVector[] = [{ site: "resid_post", layer: 2, vector: v2, strength: 0.5 }];
-    const greedyAlone = async (p: number[], steering: SteeringVector[]) => {
-      const ctx = new Context(model, { nCtx: 256 });
-      try {
-        const h = steering.length ? await ctx.applySteering(steering) : undefined;
-        const text = (await generate(ctx, p, opts)).text;
-        h?.release();
-        return text;
-      } finally {
-        ctx.dispose();
-      }
-    };
     const p0 = prompts[0] as number[];
     const p1 = prompts[1] as number[];
     let common = 0;
@@ -262,7 +266,7 @@ describe("per-sequence steering in one batch (organism)", () => {
     const sched = new BatchScheduler(ctx);
     const ask = async (prompt: number[], steering: SteeringVector[]) => {
       let text = "";
-      for await (const e of sched.run({ prompt, options: opts, steering })) if (e.type === "done") text = e.text;
+      for await (const e of sched.run({ prompt, options: greedy, steering })) if (e.type === "done") text = e.text;
       return text;
     };
     try {
@@ -293,19 +297,7 @@ describe("per-sequence steering in one batch (organism)", () => {
   });
 
   it("the scheduler: a prompt kept in host memory is loaded into whichever sequence the next request gets, under the same steering only", async () => {
-    const opts = { maxTokens: 16, temperature: 0, topP: 1, topK: 0, minP: 0, stop: [] };
     const steered: SteeringVector[] = [{ site: "resid_post", layer: 2, vector: v2, strength: 0.5 }];
-    const greedyAlone = async (p: number[], steering: SteeringVector[]) => {
-      const ctx = new Context(model, { nCtx: 256 });
-      try {
-        const h = steering.length ? await ctx.applySteering(steering) : undefined;
-        const text = (await generate(ctx, p, opts)).text;
-        h?.release();
-        return text;
-      } finally {
-        ctx.dispose();
-      }
-    };
     const [p0, p1] = prompts as [number[], number[]];
     let common = 0;
     while (p0[common] === p1[common]) common++;
@@ -314,7 +306,7 @@ describe("per-sequence steering in one batch (organism)", () => {
     const sched = new BatchScheduler(ctx, { promptCacheBytes: 64 * 2 ** 20 });
     const ask = async (prompt: number[], steering: SteeringVector[]) => {
       let text = "";
-      for await (const e of sched.run({ prompt, options: opts, steering })) if (e.type === "done") text = e.text;
+      for await (const e of sched.run({ prompt, options: greedy, steering })) if (e.type === "done") text = e.text;
       return text;
     };
     try {
