@@ -283,12 +283,6 @@ export class Context {
     return { seqIds: owners ?? seqIds, outputs, ubatches: whole ? undefined : splitUbatches(seqIds, this.native.nUbatch, split) };
   }
 
-  /** Whether the next decode of nTok tokens runs on a worker thread, leaving this thread free meanwhile (no hook reaches JavaScript). */
-  decodesOnWorker(nTok: number): boolean {
-    this.alive();
-    return !this.native.runsOnJsThread(nTok, this.hooks !== undefined);
-  }
-
   /**
    * How often llama.cpp's eval callback asked about a node and how often it reached JavaScript, over
    * this context's life (for tests and benches).

@@ -7,8 +7,7 @@
 // served, and gives it up when it ends, is aborted or its reader stops. A freed sequence keeps its
 // prompt's cells: the next request with the same steering whose prompt starts the same way decodes
 // only the rest (llama-server's prompt cache; a chat's system prompt, a repeated question), so its
-// first token comes after one short decode instead of the whole prompt's. When a step decodes on a
-// worker thread (no hook reaches JavaScript), the readers write the last step's tokens meanwhile.
+// first token comes after one short decode instead of the whole prompt's.
 import { Batch } from "./batch.js";
 import type { Context, SteeringHandle, SteeringPlan, SteeringVector } from "./context.js";
 import { Continuation, type ContinuationEvent, type ContinuationOptions } from "./continuation.js";
@@ -47,8 +46,6 @@ interface Member {
   next?: number;
   /** Events not yet taken by the reader, and the reader's wake-up. */
   queue: ContinuationEvent[];
-  /** Events held back until the next decode is on its worker (the reader then writes them meanwhile). */
-  held: ContinuationEvent[];
   wake?: () => void;
   error?: unknown;
   /** Resolves once the sequence has left the batch and its cache cells are free. */
@@ -189,7 +186,6 @@ export class BatchScheduler {
       cont: new Continuation(this.ctx.model, req.prompt, req.options),
       prefilled: -1,
       queue: [],
-      held: [],
       left,
       resolveLeft,
     };
@@ -226,14 +222,6 @@ export class BatchScheduler {
     m.wake?.();
   }
 
-  /** Hands a member's held events to its reader. */
-  private flush(m: Member): void {
-    if (m.held.length === 0) return;
-    const events = m.held;
-    m.held = [];
-    this.emit(m, events);
-  }
-
   /**
    * Takes a member out of the batch. Its whole prompt's cells stay for the next request (`keep`,
    * unless it left before its prompt was in); the answer's go.
@@ -259,11 +247,8 @@ export class BatchScheduler {
     try {
       while (this.members.size > 0) {
         for (const m of [...this.members.values()]) {
-          if (m.req.signal?.aborted && !m.cont.done) m.held.push(...m.cont.finish("aborted"));
-          if (m.cont.done) {
-            this.flush(m);
-            this.leave(m, true);
-          }
+          if (m.req.signal?.aborted && !m.cont.done) this.emit(m, m.cont.finish("aborted"));
+          if (m.cont.done) this.leave(m, true);
         }
         if (this.members.size === 0) break;
         if (this.dirty) {
@@ -279,7 +264,6 @@ export class BatchScheduler {
       }
     } catch (e) {
       for (const m of this.members.values()) {
-        this.flush(m);
         m.error = e;
         m.cont.done = true;
         this.leave(m, false);
@@ -361,18 +345,9 @@ export class BatchScheduler {
         m.prefilled += n;
       }
     }
-    const members = [...this.members.values()];
-    if (batch.length === 0) {
-      for (const m of members) this.flush(m);
-      return;
-    }
-    // the last step's tokens go to their readers while a worker decodes this step (a decode on this
-    // thread, with hooks, runs first: its tokens were handed over at once)
-    const decoding = this.ctx.decode(batch);
-    for (const m of members) this.flush(m);
-    await decoding;
+    if (batch.length === 0) return;
+    await this.ctx.decode(batch);
     this.memoryVersion = this.ctx.memoryVersion;
-    const hold = this.ctx.decodesOnWorker(this.members.size);
     for (let r = 0; r < batch.length; r++) {
       if (!batch.outputs[r]) continue;
       const m = this.members.get(batch.seqIds[r] as number);
@@ -381,8 +356,7 @@ export class BatchScheduler {
       // a sequence's answer may use its share of the cache: its prompt and max tokens were checked to fit
       const res = m.cont.next(this.ctx.logits(r), true);
       m.next = res.token;
-      if (hold) m.held.push(...res.events);
-      else this.emit(m, res.events);
+      this.emit(m, res.events);
     }
   }
 }

@@ -899,12 +899,8 @@ export class NativeContext {
    * Whether the next decode of nTok tokens runs on the JS thread (see NativeContextOptions.decodeMode):
    * always where the eval callback may call JavaScript, which must run there.
    */
-  /**
-   * Whether a decode of nTok tokens runs on the JavaScript thread (else on a libuv worker), with an
-   * observer set (`observed`) or not; undefined: as the filter is set now.
-   */
-  runsOnJsThread(nTok: number, observed?: boolean): boolean {
-    const reachesJs = this.observable && (observed === undefined ? this.filter?.mode !== FILTER_NONE : observed || !this.filter);
+  private runsOnJsThread(nTok: number): boolean {
+    const reachesJs = this.observable && this.filter?.mode !== FILTER_NONE;
     if (reachesJs || this.decodeMode === "sync") return true;
     if (this.decodeMode === "async") return false;
     if (nTok > SYNC_MAX_TOKENS || asyncInFlight > 0 || this.stepMs > SYNC_MAX_STEP_MS) return false;

@@ -110,9 +110,6 @@ export class EngineBackend implements Backend {
       nSeq: this.parallel,
       kvUnified: false,
       hooks: loaded.length + neurons.size > 0,
-      // unhooked steps decode on a worker: the server answers HTTP meanwhile, and streams the last
-      // step's tokens while the next one decodes
-      decode: "async",
     });
     this.scheduler = new BatchScheduler(this.ctx, { promptCacheBytes: (opts.cacheRamMiB ?? 8192) * 2 ** 20 });
     // read once at load: a request's length check must not pay for it
