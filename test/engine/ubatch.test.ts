@@ -1,8 +1,9 @@
 // llama.cpp's ubatches: with a K/V stream per sequence a batch runs as several graphs whose rows are
 // regrouped by sequence; captures and hooks follow that order (src/engine/ubatch.ts mirrors the split,
-// and a tensor whose rows do not match it is an error).
+// and a tensor whose rows do not match it is an error); a sequence's cells move between streams.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { Batch } from "../../src/engine/batch.js";
 import { Context } from "../../src/engine/context.js";
 import { Model } from "../../src/engine/model.js";
 import { splitUbatches } from "../../src/engine/ubatch.js";
@@ -31,7 +32,7 @@ describe("ubatches", () => {
       );
   });
 
-  describe("captures with a K/V stream per sequence (organism)", () => {
+  describe("a K/V stream per sequence (organism)", () => {
     let model: Model;
     const texts = ["Once upon a time there was a cat.", "Tom", "The dog ran to the park and saw a big red ball there."];
     before(() => {
@@ -73,6 +74,32 @@ describe("ubatches", () => {
             }
           assert.ok(d < 1e-3 * scale, `sequence ${i} layer ${l}: rows differ by ${d} (values up to ${scale})`);
         }
+      }
+    });
+
+    it("a sequence's cells, copied out and loaded into another stream, give that sequence the same next logits", async () => {
+      const p = model.tokenize(texts[2] as string);
+      const ctx = new Context(model, { nCtx: 2 * 256, nSeq: 2, kvUnified: false });
+      try {
+        const last = async (loaded: boolean) => {
+          ctx.clearMemory();
+          const head = new Batch();
+          head.addSequence(p.slice(0, -1), 0);
+          await ctx.decode(head);
+          if (loaded) ctx.setSequenceState(1, ctx.sequenceState(0));
+          const next = new Batch();
+          for (const seq of [0, 1]) next.add(p[p.length - 1] as number, p.length - 1, seq, true);
+          await ctx.decode(next);
+          return [ctx.logits(0), ctx.logits(1)] as const;
+        };
+        const [own, copy] = await last(true);
+        const d = Math.max(...own.map((x, i) => Math.abs(x - (copy[i] as number))));
+        assert.ok(d < 1e-5 * Math.max(...own.map(Math.abs)), `the copy's logits differ by ${d}`);
+        const [, empty] = await last(false);
+        const moved = Math.max(...own.map((x, i) => Math.abs(x - (empty[i] as number))));
+        assert.ok(moved > 0.1, `without the cells the same token gives other logits (max change ${moved})`);
+      } finally {
+        ctx.dispose();
       }
     });
   });
