@@ -276,7 +276,10 @@ export class Context {
     this.hooks?.assertApplied();
   }
 
-  /** A batch's row layout for observers, with llama.cpp's ubatches where it does not run the batch as one graph in order. */
+  /**
+   * A batch's row layout for observers, with llama.cpp's ubatches where it does not run the batch as one graph in order.
+   * @internal
+   */
   layoutOf(seqIds: ArrayLike<number>, outputs: ArrayLike<boolean | number>, owners?: ArrayLike<number>): BatchLayout {
     const split: UbatchSplit = this.native.kvUnified ? "simple" : "equal";
     const whole = split === "simple" && seqIds.length <= this.native.nUbatch;
@@ -309,13 +312,19 @@ export class Context {
     this.native.removeSequence(seq, from);
   }
 
-  /** A copy of one sequence's K/V cells, to load into a sequence later (setSequenceState). */
+  /**
+   * A copy of one sequence's K/V cells, to load into a sequence later (setSequenceState).
+   * @internal
+   */
   sequenceState(seq: number): Uint8Array {
     this.alive();
     return this.native.sequenceState(seq);
   }
 
-  /** Replaces a sequence's cells with a copy from sequenceState(). */
+  /**
+   * Replaces a sequence's cells with a copy from sequenceState() of this context (the scheduler's prompt cache).
+   * @internal
+   */
   setSequenceState(seq: number, state: Uint8Array): void {
     this.alive();
     this.memoryVersion++;
