@@ -104,6 +104,9 @@ describe("safesteer serve (the command)", () => {
     const noBundle = run(["--steer", "violence=2"]);
     assert.equal(noBundle.status, 2);
     assert.match(noBundle.stderr, /--steer needs a bundle/);
+    const badCache = run(["--cache-ram", "-5"]);
+    assert.equal(badCache.status, 2, badCache.stderr);
+    assert.match(badCache.stderr, /--cache-ram/);
     const help = spawnSync(process.execPath, [BIN, "--help"], { encoding: "utf8" });
     assert.match(help.stdout, /serve/);
   });
