@@ -3,7 +3,7 @@
 // steering math are real.
 
 import { EngineError } from "../engine/errors.js";
-import { GgmlType } from "../engine/gguf/types.js";
+import { GgmlType, type GgufValue } from "../engine/gguf/types.js";
 import { Rng } from "../util/random.js";
 import { ARCHITECTURES, type ArchName, type ArchShape, headTensors, type TensorPlan } from "./architectures.js";
 import { type WeightTensor, writeModelGguf } from "./model-gguf.js";
@@ -27,6 +27,8 @@ export interface RandomModelSpec {
   type?: "f32" | "f16";
   seed?: number;
   chatTemplate?: string;
+  /** Metadata over the architecture's own (e.g. a shorter gemma3.attention.sliding_window). */
+  metadata?: Record<string, GgufValue>;
 }
 
 /** The concrete sizes of a spec, with the architecture's defaults filled in and checked. */
@@ -90,7 +92,11 @@ export function writeRandomGguf(path: string, spec: RandomModelSpec): void {
     },
     syntheticVocab(s.nVocab, a.specials),
     [...globals, ...blocks],
-    { matrixType: spec.type === "f16" ? GgmlType.F16 : GgmlType.F32, chatTemplate: spec.chatTemplate, extraMetadata: a.metadata(s) },
+    {
+      matrixType: spec.type === "f16" ? GgmlType.F16 : GgmlType.F32,
+      chatTemplate: spec.chatTemplate,
+      extraMetadata: { ...a.metadata(s), ...spec.metadata },
+    },
   );
 }
 

@@ -331,6 +331,18 @@ export class Context {
     this.native.setSequenceState(seq, state);
   }
 
+  /**
+   * Whether a sequence's cells let it go on at position nPast (after its cells from nPast on are
+   * removed): a sliding-window model keeps only the window's last cells, so a sequence cut back to
+   * an earlier point may lack cells its next token attends to (llama-server's check).
+   * @internal
+   */
+  canContinue(seq: number, nPast: number): boolean {
+    this.alive();
+    const posMin = this.native.sequencePosMin(seq);
+    return posMin >= 0 && posMin <= Math.max(0, nPast - Math.max(1, this.model.native.nSwa));
+  }
+
   /** Throws the standard error when a sequence cannot fit in this context. */
   checkFits(nTokens: number, what = "prompt"): void {
     this.alive();

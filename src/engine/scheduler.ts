@@ -8,11 +8,13 @@
 // prompt's cells: the next request with the same steering whose prompt starts the same way decodes
 // only the rest (llama-server's prompt cache; a chat's system prompt, a repeated question), so its
 // first token comes after one short decode instead of the whole prompt's.
+
+import { log } from "../util/logger.js";
 import { Batch } from "./batch.js";
 import type { Context, SteeringHandle, SteeringPlan, SteeringVector } from "./context.js";
 import { Continuation, type ContinuationEvent, type ContinuationOptions } from "./continuation.js";
 import { EngineError } from "./errors.js";
-import { PromptCache } from "./prompt-cache.js";
+import { commonPrefix, PromptCache } from "./prompt-cache.js";
 import { sameSteering } from "./steering-key.js";
 
 export interface ScheduledRequest {
@@ -130,10 +132,7 @@ export class BatchScheduler {
     if (this.ctx.memoryVersion !== this.memoryVersion) return 0;
     const k = this.kept.get(seq);
     if (!k || !sameSteering(k.steering, req.steering)) return 0;
-    const max = Math.min(k.tokens.length, req.prompt.length - 1);
-    let n = 0;
-    while (n < max && k.tokens[n] === req.prompt[n]) n++;
-    return n;
+    return commonPrefix(k.tokens, req.prompt, req.prompt.length - 1);
   }
 
   /**
@@ -282,7 +281,8 @@ export class BatchScheduler {
   /**
    * A new member starts after the longest start of its prompt it can reuse: what its sequence still
    * holds, or a prompt in host memory loaded into it; the rest of the cells go. A kept prompt that
-   * would be lost goes to host memory first.
+   * would be lost goes to host memory first. The host memory only saves work: where a copy fails,
+   * the request decodes its whole prompt.
    */
   private join(m: Member): void {
     this.forgetIfChanged();
@@ -290,19 +290,37 @@ export class BatchScheduler {
     const kept = this.kept.get(m.seq);
     this.kept.delete(m.seq);
     const cache = this.promptCache;
-    if (cache && kept && reused < kept.tokens.length - 1 && !cache.has(kept.tokens, kept.steering))
-      cache.put(kept.tokens, kept.steering, this.ctx.sequenceState(m.seq));
-    const hit = cache?.best(m.req.prompt, m.req.steering, m.req.prompt.length - 1);
-    if (hit && hit.n > reused) {
-      this.ctx.setSequenceState(m.seq, hit.state);
-      reused = hit.n;
-      this.promptStats.fromHost += reused;
+    if (cache && kept && reused < kept.tokens.length - 1 && !cache.has(kept.tokens, kept.steering)) {
+      try {
+        cache.put(kept.tokens, kept.steering, this.ctx.sequenceState(m.seq));
+      } catch (e) {
+        log.warn(`a prompt's cells could not be kept in host memory: ${(e as Error).message}`);
+      }
+    }
+    let fromHost = false;
+    const hit = cache?.best(m.req.prompt, m.req.steering, m.req.prompt.length - 1, reused);
+    if (cache && hit) {
+      try {
+        this.ctx.setSequenceState(m.seq, hit.state);
+        reused = hit.n;
+        fromHost = true;
+      } catch (e) {
+        cache.drop(hit); // the sequence is empty now
+        reused = 0;
+        log.warn(`a prompt's cells could not be loaded from host memory (decoding the prompt instead): ${(e as Error).message}`);
+      }
+    }
+    // a sliding-window model keeps only the window's last cells: those left may not reach back far enough
+    if (reused > 0 && !this.ctx.canContinue(m.seq, reused)) {
+      reused = 0;
+      fromHost = false;
     }
     this.ctx.removeSequence(m.seq, reused);
     this.memoryVersion = this.ctx.memoryVersion;
     m.prefilled = reused;
     this.promptStats.tokens += m.req.prompt.length;
     this.promptStats.reused += reused;
+    if (fromHost) this.promptStats.fromHost += reused;
   }
 
   /**

@@ -274,6 +274,10 @@ export class NativeModel {
   get nCtxTrain(): number {
     return this.n.llama_model_n_ctx_train(this.ptr);
   }
+  /** The sliding attention window (0: every layer attends over the whole context). */
+  get nSwa(): number {
+    return this.n.llama_model_n_swa(this.ptr);
+  }
   get nParams(): number {
     return Number(this.n.llama_model_n_params(this.ptr));
   }
@@ -935,23 +939,42 @@ export class NativeContext {
   }
 
   removeSequence(seq: number, from = -1, to = -1): boolean {
+    this.checkIdle(seq, "its cells cannot be removed now");
     return this.n.llama_memory_seq_rm(this.n.llama_get_memory(this.ptr), seq, from, to);
   }
 
   /** One sequence's K/V cells as llama.cpp serializes them (llama_state_seq_get_data). */
   sequenceState(seq: number): Uint8Array {
+    this.checkIdle(seq, "its cells cannot be copied now");
     const size = Number(this.n.llama_state_seq_get_size(this.ptr, seq));
+    if (size === 0) throw new EngineError("context_failed", `llama.cpp could not size sequence ${seq}'s state.`);
     const out = new Uint8Array(size);
     const got = Number(this.n.llama_state_seq_get_data(this.ptr, out, size, seq));
     if (got !== size) throw new EngineError("context_failed", `llama.cpp wrote ${got} of ${size} bytes of sequence ${seq}'s state.`);
     return out;
   }
 
-  /** Replaces a sequence's cells with a state from sequenceState() (of this context or one like it). */
+  /** Replaces a sequence's cells with a state from sequenceState() of this context (on failure the sequence is left empty). */
   setSequenceState(seq: number, state: Uint8Array): void {
+    this.checkIdle(seq, "its cells cannot be replaced now");
     const read = Number(this.n.llama_state_seq_set_data(this.ptr, state, state.byteLength, seq));
-    if (read === 0)
-      throw new EngineError("context_failed", `llama.cpp could not load a ${state.byteLength}-byte state into sequence ${seq}.`);
+    if (read !== state.byteLength) {
+      this.removeSequence(seq);
+      throw new EngineError("context_failed", `llama.cpp read ${read} of a ${state.byteLength}-byte state into sequence ${seq}.`);
+    }
+  }
+
+  /** The lowest position a sequence holds in the K/V cache (-1: none; with a sliding window, older cells are gone). */
+  sequencePosMin(seq: number): number {
+    this.checkIdle(seq, "its cells cannot be read now");
+    return this.n.llama_memory_seq_pos_min(this.n.llama_get_memory(this.ptr), seq);
+  }
+
+  /** A sequence id this context has, and no decode running (llama.cpp asserts on the one and races the other). */
+  private checkIdle(seq: number, what: string): void {
+    if (!Number.isInteger(seq) || seq < 0 || seq >= this.nSeqMax)
+      throw new EngineError("bad_argument", `sequence ${seq} is out of range: this context has sequences 0..${this.nSeqMax - 1}.`);
+    if (this.busy) throw new EngineError("bad_argument", `a decode is running on this context: ${what}.`);
   }
 
   /** Frees the context (at the end of a decode in flight on a worker); every later call throws "disposed". */

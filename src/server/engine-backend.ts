@@ -120,6 +120,8 @@ export class EngineBackend implements Backend {
   private readonly promptBytesCap: number;
 
   static async create(opts: EngineBackendOptions): Promise<EngineBackend> {
+    if (!Number.isInteger(opts.cacheRamMiB ?? 0) || (opts.cacheRamMiB ?? 0) < 0)
+      throw new SafeSteerError("usage", `--cache-ram must be a whole number of MiB, 0 or more, got ${opts.cacheRamMiB}.`);
     if (!Number.isInteger(opts.parallel ?? 1) || (opts.parallel ?? 1) < 1)
       throw new SafeSteerError("usage", `--parallel must be a whole number of at least 1, got ${opts.parallel}.`);
     const specs = (opts.bundles ?? []).map(bundleSpec);

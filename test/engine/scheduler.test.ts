@@ -3,13 +3,17 @@
 // request the answer it gets alone, whenever it joins and whoever decodes beside it.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { writeRandomGguf } from "../../src/convert/random-model.js";
 import { Context, type SteeringVector } from "../../src/engine/context.js";
 import type { ContinuationEvent } from "../../src/engine/continuation.js";
 import { generate } from "../../src/engine/generate.js";
+import { gv } from "../../src/engine/gguf/types.js";
 import { Model } from "../../src/engine/model.js";
+import { commonPrefix } from "../../src/engine/prompt-cache.js";
 import { BatchScheduler } from "../../src/engine/scheduler.js";
 import { DEFAULT_MODEL } from "../../src/models.js";
 import { Rng } from "../../src/util/random.js";
+import { tmpFile } from "../support/models.js";
 
 describe("per-sequence steering in one batch (organism)", () => {
   let model: Model;
@@ -322,7 +326,68 @@ describe("per-sequence steering in one batch (organism)", () => {
         { tokens: 3 * p0.length + p1.length, reused: common + p0.length - 1, fromHost: p0.length - 1 },
         "steered p0 decodes its last token only",
       );
+      // a prompt that shares p0's start but not its end: the entry is loaded and cut back
+      const p0x = [...p0.slice(0, -3), ...p1.slice(-5)];
+      assert.equal(await ask(p1, []), await greedyAlone(p1, []));
+      const before = stats();
+      assert.equal(await ask(p0x, steered), await greedyAlone(p0x, steered), "the same answer from a cut-back copy");
+      const shared = commonPrefix(p0, p0x);
+      assert.ok(shared >= 0.25 * p0.length && shared < p0x.length - 1, `p0 and p0x share ${shared} tokens`);
+      assert.equal(stats().fromHost - before.fromHost, shared, "p0's cells up to where the prompts part");
       assert.throws(() => new BatchScheduler(ctx, { promptCacheBytes: -1 }), /promptCacheBytes must be a number of bytes >= 0/);
+    } finally {
+      ctx.dispose();
+    }
+  });
+});
+
+describe("prompt cells on a sliding-window model (random gemma3, window 4)", () => {
+  let model: Model;
+  before(() => {
+    const path = tmpFile("scheduler-swa-gemma3.gguf");
+    writeRandomGguf(path, {
+      arch: "gemma3",
+      nEmbd: 64,
+      nLayer: 2,
+      nHead: 4,
+      seed: 5,
+      metadata: { "gemma3.attention.sliding_window": gv.u32(4) },
+    });
+    model = Model.load(path);
+  });
+  after(() => model?.dispose());
+
+  it("cells cut back past the window are decoded again (llama.cpp keeps only the window's last ones), with the answer the prompt gets alone", async () => {
+    const opts = { maxTokens: 6, temperature: 0, topP: 1, topK: 0, minP: 0, stop: [] };
+    const alone = async (p: number[]) => {
+      const ctx = new Context(model, { nCtx: 256 });
+      try {
+        return (await generate(ctx, p, opts)).tokens;
+      } finally {
+        ctx.dispose();
+      }
+    };
+    const long = Array.from({ length: 24 }, (_, i) => 10 + i);
+    const other = Array.from({ length: 8 }, (_, i) => 60 + i);
+    const cut = [...long.slice(0, 12), 90, 91, 92];
+    const ctx = new Context(model, { nCtx: 256 });
+    const sched = new BatchScheduler(ctx, { promptCacheBytes: 16 * 2 ** 20 });
+    const ask = async (prompt: number[]) => {
+      let tokens: number[] = [];
+      for await (const e of sched.run({ prompt, options: opts, steering: [] })) if (e.type === "done") tokens = e.tokens;
+      return tokens;
+    };
+    try {
+      assert.deepEqual(await ask(long), await alone(long));
+      assert.deepEqual(await ask(other), await alone(other), "long's cells go to host memory");
+      const before = { ...sched.promptStats };
+      assert.deepEqual(await ask(cut), await alone(cut), "the same answer as alone");
+      assert.equal(
+        sched.promptStats.reused - before.reused,
+        0,
+        "12 shared tokens, but the copy holds only long's last window: nothing reused",
+      );
+      assert.equal(sched.promptStats.fromHost - before.fromHost, 0);
     } finally {
       ctx.dispose();
     }
