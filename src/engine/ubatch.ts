@@ -3,8 +3,10 @@
 // the batch's. A K/V cache with one stream per sequence (kv_unified = false, as llama-server runs)
 // takes llama_batch_allocr::split_equal with sequential ids: each ubatch holds sequences of consecutive
 // ids, as many tokens of each, sequence by sequence. A unified cache takes split_simple: rows in batch
-// order, n_ubatch at a time. Mirrors src/llama-batch.cpp of the pinned llama.cpp; hooks and captures
-// check every tensor's row count against it, so a change there is an error, never a wrong row.
+// order, n_ubatch at a time. Mirrors src/llama-batch.cpp of the pinned llama.cpp for its K/V caches
+// (not recurrent or hybrid memories, which split otherwise): hooks and captures check each tensor's
+// row count against it, and write hooks the number of graphs, so most changes there are errors; a
+// reordering that kept both would not be (the scheduler tests compare answers with those served alone).
 
 /** llama.cpp's split for a context's memory: "simple" (unified K/V cache), "equal" (a stream per sequence). */
 export type UbatchSplit = "simple" | "equal";

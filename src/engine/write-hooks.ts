@@ -139,6 +139,13 @@ export class WriteHookSet {
 
   /** After a decode: every hook must have found its tensor, or steering silently did nothing. */
   assertApplied(): void {
+    // as many graphs as the ubatches predicted: rows were mapped by that split (engine/ubatch.ts)
+    const expected = this.layout?.ubatches?.length;
+    if (expected !== undefined && this.graph + 1 !== expected)
+      throw new EngineError(
+        "decode_failed",
+        `llama.cpp ran ${this.graph + 1} graph(s) for a decode that was to run ${expected} micro-batches: this llama.cpp splits batches otherwise than engine/ubatch.ts mirrors.`,
+      );
     const missing = [...this.byKey.keys()].filter((k) => !this.lastApplied.has(k));
     if (missing.length === 0) return;
     const known = missing.filter((k) => !k.startsWith("raw:"));
