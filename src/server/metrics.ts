@@ -92,6 +92,13 @@ export function createMetrics(live: LiveCounts): ServerMetrics {
       for (const category of d.fired ?? []) m.fired.inc({ category });
     },
   };
+  liveMetrics(registry, live);
+  return m;
+}
+
+/** Gauges and counters read from the server at scrape time. */
+function liveMetrics(registry: Registry, live: LiveCounts): void {
+  const registers = [registry];
   new Gauge({
     name: "safesteer_requests_in_flight",
     help: "Completion requests admitted and not yet finished",
@@ -139,5 +146,4 @@ export function createMetrics(live: LiveCounts): ServerMetrics {
       this.set(live.promptReuse().cacheBytes);
     },
   });
-  return m;
 }
