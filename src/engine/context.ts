@@ -343,6 +343,14 @@ export class Context {
     return posMin >= 0 && posMin <= Math.max(0, nPast - Math.max(1, this.model.native.nSwa));
   }
 
+  /**
+   * Whether the K/V cache holds a sequence of `own` cells while all sequences together hold `total`:
+   * a unified cache bounds the total, a stream per sequence each sequence on its own.
+   */
+  holds(total: number, own: number): boolean {
+    return own <= this.nCtxSeq && (!this.kvUnified || total <= this.nCtx);
+  }
+
   /** Throws the standard error when a sequence cannot fit in this context. */
   checkFits(nTokens: number, what = "prompt"): void {
     this.alive();
@@ -375,7 +383,7 @@ export class Context {
       // a group: at most nSeq sequences whose tokens fit together in the shared cache
       const group: number[] = [];
       let used = 0;
-      const fits = (n: number) => !this.kvUnified || used + n <= this.nCtx; // a stream per sequence holds each whole
+      const fits = (n: number) => this.holds(used + n, n);
       while (i < seqs.length && group.length < this.nSeq && fits((seqs[i] as ArrayLike<number>).length)) {
         used += (seqs[i] as ArrayLike<number>).length;
         group.push(i++);

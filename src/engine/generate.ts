@@ -74,7 +74,7 @@ export async function* generateStream(
       if (c.done) continue;
       const r = opts.signal?.aborted
         ? { events: c.finish("aborted") }
-        : c.next(pending[s] as Float32Array, ctx.kvUnified ? used + 1 <= ctx.nCtx : c.nPast + 1 <= ctx.nCtxSeq);
+        : c.next(pending[s] as Float32Array, ctx.holds(used + 1, c.nPast + 1));
       for (const e of r.events) events.push({ ...e, seq: s });
       if (r.token === undefined) continue;
       used++;

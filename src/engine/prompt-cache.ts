@@ -34,12 +34,13 @@ export function commonPrefix(a: readonly number[], b: readonly number[], max = N
 export class PromptCache {
   /** Oldest use first. */
   private readonly entries: Entry[] = [];
-  private bytes = 0;
+  private held = 0;
 
   constructor(readonly maxBytes: number) {}
 
-  get size(): { entries: number; bytes: number } {
-    return { entries: this.entries.length, bytes: this.bytes };
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.held;
   }
 
   /** Whether an entry holds exactly these tokens under this steering. */
@@ -55,8 +56,8 @@ export class PromptCache {
     const i = this.find(tokens, steering);
     if (i >= 0) this.remove(i);
     this.entries.push({ tokens, steering, state, bytes });
-    this.bytes += bytes;
-    while (this.bytes > this.maxBytes) this.remove(0);
+    this.held += bytes;
+    while (this.held > this.maxBytes) this.remove(0);
   }
 
   /**
@@ -89,6 +90,6 @@ export class PromptCache {
   }
 
   private remove(i: number): void {
-    this.bytes -= (this.entries.splice(i, 1)[0] as Entry).bytes;
+    this.held -= (this.entries.splice(i, 1)[0] as Entry).bytes;
   }
 }

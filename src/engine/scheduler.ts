@@ -93,7 +93,7 @@ export class BatchScheduler {
 
   /** Bytes of host memory holding prompts' cells now. */
   get promptCacheBytes(): number {
-    return this.promptCache?.size.bytes ?? 0;
+    return this.promptCache?.bytes ?? 0;
   }
 
   /** How the current steering is applied (native control vector layers, write-hook sites); none: unsteered. */
